@@ -1,0 +1,191 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, check, index, integer, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { createdAt, timestamptz, updatedAt, uuidPk } from './columns';
+import { creditTransactionType, paymentStatus } from './enums';
+import { users } from './users';
+
+/**
+ * Purchasable credit packs. Seeded by a migration (basic_plan, business_plan, enterprise_plan).
+ * `amount` is in the currency's minor unit (paise); amount 0 means "custom pricing, not purchasable".
+ * DELETE is refused by trigger plans_no_delete (deactivate with is_active = false instead).
+ */
+export const plans = pgTable(
+  'plans',
+  {
+    id: uuidPk(),
+    /** Business key used by the API and by payments.plan_id, e.g. 'basic_plan'. */
+    planId: text('plan_id').notNull().unique('plans_plan_id_uq'),
+    name: text('name').notNull().unique('plans_name_uq'),
+    amount: integer('amount').notNull(),
+    currency: text('currency').notNull().default('INR'),
+    credits: integer('credits').notNull(),
+    description: text('description'),
+    features: text('features').array().notNull().default(sql`'{}'::text[]`),
+    isActive: boolean('is_active').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('plans_amount_nonnegative_chk', sql`${t.amount} >= 0`),
+    check('plans_credits_nonnegative_chk', sql`${t.credits} >= 0`),
+    check('plans_currency_chk', sql`${t.currency} ~ '^[A-Z]{3}$'`),
+  ],
+);
+
+/**
+ * One Razorpay order and its outcome. Rows are never deleted (trigger payments_no_delete).
+ * Amounts in paise. plan_name/amount/credits are copied from the plan at order time.
+ */
+export const payments = pgTable(
+  'payments',
+  {
+    id: uuidPk(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'restrict' }),
+    razorpayOrderId: text('razorpay_order_id').notNull().unique('payments_razorpay_order_id_uq'),
+    razorpayPaymentId: text('razorpay_payment_id').unique('payments_razorpay_payment_id_uq'),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => plans.planId, { onDelete: 'restrict' }),
+    planName: text('plan_name').notNull(),
+    amount: integer('amount').notNull(),
+    currency: text('currency').notNull().default('INR'),
+    credits: integer('credits').notNull(),
+    status: paymentStatus('status').notNull().default('PENDING'),
+    paymentMethod: text('payment_method'),
+    failureReason: text('failure_reason'),
+    /** Total refunded so far, in paise (refunds may be partial and several). */
+    refundedAmount: integer('refunded_amount').notNull().default(0),
+    refundedAt: timestamptz('refunded_at'),
+    invoiceUrl: text('invoice_url'),
+    razorpayInvoiceId: text('razorpay_invoice_id').unique('payments_razorpay_invoice_id_uq'),
+    /** Client Idempotency-Key of the create-order call; unique per user when present. */
+    idempotencyKey: text('idempotency_key'),
+    ipAddress: text('ip_address'),
+    userAgent: text('user_agent'),
+    notes: jsonb('notes').$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    completedAt: timestamptz('completed_at'),
+  },
+  (t) => [
+    index('payments_user_created_idx').on(t.userId, t.createdAt),
+    index('payments_status_created_idx').on(t.status, t.createdAt),
+    index('payments_plan_idx').on(t.planId),
+    uniqueIndex('payments_user_idempotency_key_uq')
+      .on(t.userId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
+    check('payments_amount_positive_chk', sql`${t.amount} > 0`),
+    check('payments_credits_nonnegative_chk', sql`${t.credits} >= 0`),
+    check('payments_currency_chk', sql`${t.currency} ~ '^[A-Z]{3}$'`),
+    check('payments_refunded_amount_chk', sql`${t.refundedAmount} >= 0 and ${t.refundedAmount} <= ${t.amount}`),
+    // A payment that was paid (and possibly refunded since) knows its Razorpay payment id and completion time.
+    check(
+      'payments_completed_fields_chk',
+      sql`${t.status} not in ('COMPLETED', 'REFUNDED', 'PARTIALLY_REFUNDED') or (${t.razorpayPaymentId} is not null and ${t.completedAt} is not null)`,
+    ),
+  ],
+);
+
+/**
+ * Every Razorpay webhook delivery we accepted, deduplicated on Razorpay's event id
+ * (x-razorpay-event-id / body.id — not the event type, original defect #1).
+ */
+export const paymentWebhookEvents = pgTable(
+  'payment_webhook_events',
+  {
+    id: uuidPk(),
+    razorpayEventId: text('razorpay_event_id').notNull().unique('payment_webhook_events_razorpay_event_id_uq'),
+    eventType: text('event_type').notNull(),
+    paymentId: uuid('payment_id').references(() => payments.id),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    signature: text('signature'),
+    processedAt: timestamptz('processed_at'),
+    errorMessage: text('error_message'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('payment_webhook_events_payment_idx').on(t.paymentId),
+    index('payment_webhook_events_type_created_idx').on(t.eventType, t.createdAt),
+  ],
+);
+
+/**
+ * The credits ledger. Append-only (trigger credit_transactions_append_only).
+ * `amount` is signed and never 0; `balance_after` is the user's balance after this row, written by the
+ * service under `SELECT … FOR UPDATE` on credit_balances (balance_after = previous balance + amount).
+ * `seq` gives a total order (created_at ties inside one transaction — original defect #9).
+ * payment_id is NOT unique: a purchase and its refunds all reference the payment (original defect #2);
+ * only one PURCHASE row per payment (credit_transactions_one_purchase_per_payment_uq).
+ */
+export const creditTransactions = pgTable(
+  'credit_transactions',
+  {
+    id: uuidPk(),
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'restrict' }),
+    amount: integer('amount').notNull(),
+    balanceAfter: integer('balance_after').notNull(),
+    type: creditTransactionType('type').notNull(),
+    paymentId: uuid('payment_id').references(() => payments.id, { onDelete: 'restrict' }),
+    description: text('description').notNull(),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('credit_transactions_user_seq_idx').on(t.userId, t.seq),
+    index('credit_transactions_user_created_idx').on(t.userId, t.createdAt),
+    index('credit_transactions_payment_idx').on(t.paymentId),
+    uniqueIndex('credit_transactions_one_initial_allocation_uq')
+      .on(t.userId)
+      .where(sql`${t.type} = 'INITIAL_ALLOCATION'`),
+    uniqueIndex('credit_transactions_one_purchase_per_payment_uq')
+      .on(t.paymentId)
+      .where(sql`${t.type} = 'PURCHASE'`),
+    check('credit_transactions_amount_nonzero_chk', sql`${t.amount} <> 0`),
+    check('credit_transactions_balance_after_nonnegative_chk', sql`${t.balanceAfter} >= 0`),
+    // Credits in: PURCHASE, BONUS, INITIAL_ALLOCATION, TRANSFER_IN. Credits out: REFUND (claw-back),
+    // DEDUCTION, EXPIRY, TRANSFER_OUT. ADJUSTMENT either way.
+    check(
+      'credit_transactions_amount_sign_chk',
+      sql`case
+        when ${t.type} in ('PURCHASE', 'BONUS', 'INITIAL_ALLOCATION', 'TRANSFER_IN') then ${t.amount} > 0
+        when ${t.type} in ('REFUND', 'DEDUCTION', 'EXPIRY', 'TRANSFER_OUT') then ${t.amount} < 0
+        else true
+      end`,
+    ),
+    check(
+      'credit_transactions_payment_required_chk',
+      sql`${t.type} not in ('PURCHASE', 'REFUND') or ${t.paymentId} is not null`,
+    ),
+  ],
+);
+
+/**
+ * Current balance per user — the row services lock (`SELECT … FOR UPDATE`) before appending to the
+ * ledger, so concurrent credit writes serialise. Never negative.
+ */
+export const creditBalances = pgTable(
+  'credit_balances',
+  {
+    userId: text('user_id')
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'restrict' }),
+    balance: integer('balance').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('credit_balances_balance_nonnegative_chk', sql`${t.balance} >= 0`)],
+);
+
+export type Plan = typeof plans.$inferSelect;
+export type Payment = typeof payments.$inferSelect;
+export type NewPayment = typeof payments.$inferInsert;
+export type PaymentWebhookEvent = typeof paymentWebhookEvents.$inferSelect;
+export type NewPaymentWebhookEvent = typeof paymentWebhookEvents.$inferInsert;
+export type CreditTransaction = typeof creditTransactions.$inferSelect;
+export type NewCreditTransaction = typeof creditTransactions.$inferInsert;
+export type CreditBalance = typeof creditBalances.$inferSelect;

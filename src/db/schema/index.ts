@@ -1,0 +1,11 @@
+// The whole data model. drizzle-kit reads this file (drizzle.config.ts); src/db/client.ts passes it to drizzle().
+export * from './enums';
+export * from './users';
+export * from './orgs';
+export * from './billing';
+export * from './notifications';
+export * from './support';
+export * from './ai';
+export * from './events';
+export * from './system';
+export * from './relations';
