@@ -1,0 +1,166 @@
+// Node-side check of the local stand-ins with the real client libraries:
+//   npx node scripts/stack/selftest.mjs
+// Upstash bridge (real redis-server when installed, and the in-memory engine) with @upstash/redis and
+// @upstash/ratelimit; the QStash emulator with @upstash/qstash Client + Receiver.
+import http from 'node:http';
+import { Receiver, Client as QstashClient } from '@upstash/qstash';
+import { Ratelimit } from '@upstash/ratelimit';
+import { Redis } from '@upstash/redis';
+import { onShutdown, shutdown } from './procs.mjs';
+import { startQstash } from './qstash-local.mjs';
+import { findRedisServer, startRedis } from './redis.mjs';
+import { startUpstashBridge } from './upstash-bridge.mjs';
+
+const results = [];
+const check = async (name, fn, { expectFail = false } = {}) => {
+  try {
+    const detail = await fn();
+    results.push({ name, ok: !expectFail, detail: detail ?? '' });
+  } catch (e) {
+    results.push({ name, ok: expectFail, detail: `${expectFail ? 'failed as expected: ' : ''}${e?.message ?? e}` });
+  }
+};
+const eq = (got, want) => {
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  return JSON.stringify(got);
+};
+
+async function redisChecks(label, redisUrl) {
+  const bridge = await startUpstashBridge({ token: 'selftest-token', redisUrl, log: (m) => console.log(`  (${m})`) });
+  onShutdown(bridge.close);
+  const url = `http://127.0.0.1:${bridge.port}`;
+  const redis = new Redis({ url, token: 'selftest-token', enableTelemetry: false });
+  const p = `st:${Date.now()}:`;
+  await check(`${label}: set/get JSON + unicode`, async () => {
+    await redis.set(`${p}a`, { n: 1, s: 'héllo ✓' });
+    return eq(await redis.get(`${p}a`), { n: 1, s: 'héllo ✓' });
+  });
+  await check(`${label}: set "OK" / get`, async () => { await redis.set(`${p}ok`, 'OK'); return eq(await redis.get(`${p}ok`), 'OK'); });
+  await check(`${label}: incr/incrby/decr`, async () => eq([await redis.incr(`${p}n`), await redis.incrby(`${p}n`, 5), await redis.decr(`${p}n`)], [1, 6, 5]));
+  await check(`${label}: set ex / ttl / nx`, async () => {
+    await redis.set(`${p}t`, 'v', { ex: 100 });
+    return eq([await redis.ttl(`${p}t`), await redis.set(`${p}t`, 'w', { nx: true }), await redis.ttl(`${p}missing`)], [100, null, -2]);
+  });
+  await check(`${label}: hset/hgetall/hincrby`, async () => {
+    await redis.hset(`${p}h`, { a: '1', b: 'x' });
+    await redis.hincrby(`${p}h`, 'a', 2);
+    return eq(await redis.hgetall(`${p}h`), { a: 3, b: 'x' });
+  });
+  await check(`${label}: zadd/zrange withScores/zremrangebyscore`, async () => {
+    await redis.zadd(`${p}z`, { score: 1, member: 'a' }, { score: 2.5, member: 'b' }, { score: 3, member: 'c' });
+    await redis.zremrangebyscore(`${p}z`, 0, 1);
+    return eq([await redis.zrange(`${p}z`, 0, -1, { withScores: true }), await redis.zcard(`${p}z`)], [['b', 2.5, 'c', 3], 2]);
+  });
+  await check(`${label}: pipeline`, async () => {
+    const pl = redis.pipeline();
+    pl.set(`${p}p`, 'x'); pl.get(`${p}p`); pl.incr(`${p}pn`); pl.mget(`${p}p`, `${p}nope`);
+    return eq(await pl.exec(), ['OK', 'x', 1, ['x', null]]);
+  });
+  await check(`${label}: multi-exec`, async () => {
+    const tx = redis.multi();
+    tx.set(`${p}m`, '1'); tx.incr(`${p}m`); tx.get(`${p}m`); tx.del(`${p}m`); tx.exists(`${p}m`);
+    return eq(await tx.exec(), ['OK', 2, 2, 1, 0]);
+  });
+  await check(`${label}: scan match`, async () => {
+    const [, keys] = await redis.scan(0, { match: `${p}h*`, count: 1000 });
+    return eq(keys, [`${p}h`]);
+  });
+  await check(`${label}: wrong token → 401`, async () => {
+    const r = await fetch(`${url}/get/x`, { headers: { authorization: 'Bearer nope' } });
+    return eq(r.status, 401);
+  });
+  const expectFail = !redisUrl;
+  await check(`${label}: ratelimit slidingWindow(3) ×4`, async () => {
+    const rl = new Ratelimit({ redis, limiter: Ratelimit.slidingWindow(3, '10 s'), prefix: `${p}rl` });
+    const out = [];
+    for (let i = 0; i < 4; i++) out.push((await rl.limit('user')).success);
+    return eq(out, [true, true, true, false]);
+  }, { expectFail });
+  await check(`${label}: ratelimit fixedWindow(2) ×3`, async () => {
+    const rl = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '10 s'), prefix: `${p}fw` });
+    const out = [];
+    for (let i = 0; i < 3; i++) out.push((await rl.limit('user')).success);
+    return eq(out, [true, true, false]);
+  }, { expectFail });
+}
+
+async function qstashChecks() {
+  const signing = { currentSigningKey: 'sig_selftest_current', nextSigningKey: 'sig_selftest_next' };
+  const q = await startQstash({ token: 'qs-token', currentSigningKey: signing.currentSigningKey, retryBaseMs: 100 });
+  onShutdown(q.close);
+  const receiver = new Receiver(signing);
+  const got = [];
+  let failFirst = true;
+  const hook = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const c of req) body += c;
+    const url = `http://127.0.0.1:${hook.address().port}${req.url}`;
+    const valid = await receiver.verify({ signature: req.headers['upstash-signature'] ?? '', body, url }).catch(() => false);
+    got.push({ path: req.url, valid, body, at: Date.now(), hdr: req.headers['x-app'], retried: req.headers['upstash-retried'] });
+    if (req.url === '/flaky' && failFirst) { failFirst = false; res.writeHead(500).end(); return; }
+    res.writeHead(valid ? 200 : 401).end();
+  });
+  await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+  onShutdown(() => new Promise((r) => { hook.close(() => r()); hook.closeAllConnections(); }));
+  const base = `http://127.0.0.1:${hook.address().port}`;
+  const client = new QstashClient({ baseUrl: `http://127.0.0.1:${q.port}`, token: 'qs-token', enableTelemetry: false });
+  const waitFor = async (pred, ms = 5000) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) { const v = pred(); if (v) return v; await new Promise((r) => setTimeout(r, 20)); }
+    throw new Error('timed out waiting for delivery');
+  };
+
+  await check('qstash: publishJSON → delivered, Receiver.verify ok, forward header', async () => {
+    const { messageId } = await client.publishJSON({ url: `${base}/hook`, body: { hello: 'world' }, headers: { 'x-app': 'fa' } });
+    const d = await waitFor(() => got.find((g) => g.path === '/hook'));
+    return eq([messageId.startsWith('msg_'), d.valid, JSON.parse(d.body), d.hdr], [true, true, { hello: 'world' }, 'fa']);
+  });
+  await check('qstash: tampered body fails verification', async () => {
+    const sig = await new Promise((resolve) => {
+      const s = http.createServer((req, res) => { resolve(req.headers['upstash-signature']); res.end(); s.close(); });
+      s.listen(0, '127.0.0.1', () => client.publish({ url: `http://127.0.0.1:${s.address().port}/x`, body: 'a' }));
+    });
+    const ok = await receiver.verify({ signature: sig, body: 'b' }).then(() => true, () => false);
+    return eq(ok, false);
+  });
+  await check('qstash: retry after 500', async () => {
+    await client.publish({ url: `${base}/flaky`, body: 'x', retries: 2 });
+    await waitFor(() => got.filter((g) => g.path === '/flaky').length === 2);
+    return eq(got.filter((g) => g.path === '/flaky').map((g) => g.retried), ['0', '1']);
+  });
+  await check('qstash: Upstash-Delay 1s', async () => {
+    const t0 = Date.now();
+    await client.publish({ url: `${base}/delayed`, body: 'x', delay: 1 });
+    const d = await waitFor(() => got.find((g) => g.path === '/delayed'), 4000);
+    const ms = d.at - t0;
+    if (ms < 950) throw new Error(`delivered after ${ms} ms`);
+    return `${ms} ms`;
+  });
+  await check('qstash: batch', async () => {
+    const r = await client.batchJSON([{ url: `${base}/b1`, body: { i: 1 } }, { url: `${base}/b2`, body: { i: 2 } }]);
+    await waitFor(() => got.some((g) => g.path === '/b1') && got.some((g) => g.path === '/b2'));
+    return eq(r.length, 2);
+  });
+  await check('qstash: non-loopback destination refused', async () => {
+    const ok = await client.publish({ url: 'https://example.com/x', body: 'x' }).then(() => true, () => false);
+    return eq(ok, false);
+  });
+}
+
+const t0 = Date.now();
+const redisBin = findRedisServer();
+if (redisBin) {
+  const r = await startRedis({ bin: redisBin });
+  onShutdown(r.stop);
+  await redisChecks('redis-server', r.url);
+} else {
+  results.push({ name: 'redis-server', ok: false, detail: 'not installed: real-Redis checks skipped' });
+}
+await redisChecks('in-memory', null);
+await qstashChecks();
+
+const quiet = process.argv.includes('--quiet'); // npm test: print failures only
+for (const r of results) if (!quiet || !r.ok) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.detail ? `  — ${r.detail}` : ''}`);
+const failed = results.filter((r) => !r.ok).length;
+console.log(`${results.length - failed} passed, ${failed} failed (${Date.now() - t0} ms)`);
+await shutdown(failed ? 1 : 0);
