@@ -1,0 +1,66 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import { ConfigError } from './config';
+import { AppError, errorBody, type ErrorCode } from './lib/errors';
+import { describeError, log } from './lib/log';
+import { requestContext } from './middleware/context';
+import { bodySizeLimit, globalRateLimit, maintenanceGate } from './middleware/limits';
+import { requestLogger } from './middleware/logger';
+import { corsPolicy, securityHeaders } from './middleware/security';
+import { registerRoutes } from './routes';
+import { createRouter, type App, type AppEnv } from './router';
+
+const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
+  400: 'VALIDATION_ERROR',
+  401: 'AUTH_REQUIRED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    const code = HTTP_EXCEPTION_CODES[err.status];
+    // e.g. hono's validator: "Malformed JSON in request body"
+    if (code) return new AppError(code, err.message || 'Request refused');
+  }
+  return new AppError('INTERNAL_ERROR', 'Internal server error');
+}
+
+function handleError(err: unknown, c: Context<AppEnv>) {
+  const requestId = c.get('requestId') ?? crypto.randomUUID();
+  const appError = toAppError(err);
+  if (err instanceof ConfigError) {
+    log('error', 'config.invalid', { requestId, keys: err.keys, issues: err.issues });
+  } else if (appError.status >= 500 && appError.code !== 'MAINTENANCE') {
+    log('error', 'request.error', { requestId, route: c.req.routePath, error: describeError(err), stack: err instanceof Error ? err.stack : undefined });
+  }
+  return c.json(errorBody(appError, requestId), appError.status, appError.options.headers);
+}
+
+/**
+ * The app factory. Middleware order: request id → log → security headers → config + db →
+ * CORS → body size → maintenance (/api only) → global IP rate limit → routes.
+ * `register` exists so tests can mount extra routes on an otherwise identical app.
+ */
+export function createApp(register: (app: App) => void = registerRoutes): App {
+  const app = createRouter();
+  app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
+  app.use('*', requestLogger);
+  app.use('*', securityHeaders);
+  app.use('*', requestContext);
+  app.use('*', corsPolicy);
+  app.use('*', bodySizeLimit);
+  app.use('/api/*', maintenanceGate);
+  app.use('*', globalRateLimit);
+
+  register(app);
+
+  app.notFound((c) => handleError(new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`), c));
+  app.onError(handleError);
+  return app;
+}

@@ -1,0 +1,86 @@
+import { Ratelimit } from '@upstash/ratelimit';
+import type { Config } from '../config';
+import { cacheKeys } from './cache-keys';
+import { AppError } from './errors';
+import { describeError, log } from './log';
+import { getRedis } from './redis';
+
+type Duration = Parameters<typeof Ratelimit.slidingWindow>[1];
+
+/** Every coarse (Redis-backed, fail-open) limit of the API, in one table. Strict per-user limits
+ * that must fail closed (OTP) live in the UserState Durable Object instead. */
+export type LimitSpec =
+  | { kind: 'tokenBucket'; refill: number; interval: Duration; max: number }
+  | { kind: 'slidingWindow'; limit: number; window: Duration }
+  | { kind: 'fixedWindow'; limit: number; window: Duration };
+
+export const LIMITS = {
+  /** Global per-client-IP limit (the seed's 1000 requests/min); refill comes from config. */
+  global: (perMinute: number): LimitSpec => ({ kind: 'tokenBucket', refill: perMinute, interval: '1 m', max: perMinute }),
+} as const;
+
+export interface LimitResult {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Epoch milliseconds when the caller may try again / the window resets. */
+  resetAt: number;
+}
+
+const limiters = new Map<string, Ratelimit>();
+
+function limiterFor(config: Config, name: string, spec: LimitSpec): Ratelimit | null {
+  const redis = getRedis(config);
+  if (!redis) return null;
+  const key = `${config.CACHE_NAMESPACE}|${config.UPSTASH_REDIS_REST_URL}|${name}|${JSON.stringify(spec)}`;
+  let limiter = limiters.get(key);
+  if (!limiter) {
+    const algorithm =
+      spec.kind === 'tokenBucket'
+        ? Ratelimit.tokenBucket(spec.refill, spec.interval, spec.max)
+        : spec.kind === 'slidingWindow'
+          ? Ratelimit.slidingWindow(spec.limit, spec.window)
+          : Ratelimit.fixedWindow(spec.limit, spec.window);
+    limiter = new Ratelimit({ redis, limiter: algorithm, prefix: cacheKeys(config).rateLimit(name), timeout: 1500, analytics: false });
+    limiters.set(key, limiter);
+  }
+  return limiter;
+}
+
+/** Consume one unit. Fails open (allowed) when Redis is missing or unreachable, and logs it. */
+export async function consumeLimit(config: Config, name: string, spec: LimitSpec, identifier: string): Promise<LimitResult> {
+  const limiter = limiterFor(config, name, spec);
+  const open: LimitResult = { allowed: true, limit: 0, remaining: 0, resetAt: Date.now() };
+  if (!limiter) return open;
+  try {
+    const r = await limiter.limit(identifier);
+    if (r.reason === 'timeout') log('warn', 'ratelimit.timeout', { limiter: name });
+    return { allowed: r.success, limit: r.limit, remaining: Math.max(0, r.remaining), resetAt: r.reset };
+  } catch (err) {
+    log('warn', 'ratelimit.unavailable', { limiter: name, error: describeError(err) });
+    return open;
+  }
+}
+
+/** Standard rate-limit headers for an answer. */
+export function limitHeaders(r: LimitResult): Record<string, string> {
+  if (!r.limit) return {};
+  return {
+    'X-RateLimit-Limit': String(r.limit),
+    'X-RateLimit-Remaining': String(r.remaining),
+    'X-RateLimit-Reset': String(Math.ceil(r.resetAt / 1000)),
+  };
+}
+
+/** Throws 429 RATE_LIMITED with Retry-After when the limit is exhausted. */
+export async function enforceLimit(config: Config, name: string, spec: LimitSpec, identifier: string): Promise<LimitResult> {
+  const r = await consumeLimit(config, name, spec, identifier);
+  if (!r.allowed) {
+    const retryAfter = Math.max(1, Math.ceil((r.resetAt - Date.now()) / 1000));
+    throw new AppError('RATE_LIMITED', 'Too many requests, slow down', {
+      details: { retryAfter },
+      headers: { 'Retry-After': String(retryAfter), ...limitHeaders(r) },
+    });
+  }
+  return r;
+}

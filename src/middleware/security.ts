@@ -1,0 +1,39 @@
+import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
+import type { AppEnv } from '../router';
+import { AppError } from '../lib/errors';
+
+/** ARCHITECTURE §4 headers on every response. A route may set its own CSP (the docs page does). */
+export const securityHeaders = secureHeaders({
+  overwrite: false,
+  xFrameOptions: 'DENY',
+  xContentTypeOptions: true,
+  referrerPolicy: 'strict-origin-when-cross-origin',
+  permissionsPolicy: { camera: [], microphone: [], geolocation: [] },
+  strictTransportSecurity: 'max-age=63072000; includeSubDomains; preload',
+  contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+  crossOriginResourcePolicy: 'same-site',
+});
+
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
+const EXPOSED_HEADERS = ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+
+/**
+ * CORS from the config allow-list. A request from a browser origin that is not on the list is refused
+ * with 403 in the standard envelope (servers and webhooks send no Origin and are unaffected).
+ */
+export const corsPolicy: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const origin = c.req.header('Origin');
+  // Same-origin browser requests (e.g. "try it out" on /api-docs) are always allowed.
+  const allowed = [...c.get('config').CORS_ORIGINS, new URL(c.req.url).origin];
+  if (origin && !allowed.includes(origin)) throw new AppError('FORBIDDEN', 'Origin not allowed');
+  return cors({
+    origin: (o) => (allowed.includes(o) ? o : null),
+    credentials: true,
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowHeaders: ALLOWED_HEADERS,
+    exposeHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  })(c, next);
+};

@@ -1,0 +1,33 @@
+import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
+import type { Config, Env } from './config';
+import type { Db } from './db/client';
+import { AppError } from './lib/errors';
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    config: Config;
+    db: Db;
+    /** Clerk user id once the request is authenticated. */
+    userId?: string;
+  };
+}
+
+export type App = OpenAPIHono<AppEnv>;
+
+/** zod failures from any route's request schema become 400 VALIDATION_ERROR with the issues listed. */
+const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (result.success) return;
+  throw new AppError('VALIDATION_ERROR', `Invalid request ${result.target}`, {
+    details: {
+      target: result.target,
+      issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    },
+  });
+};
+
+/** Every router is built here so they all share the validation hook. */
+export function createRouter(): App {
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}

@@ -1,0 +1,32 @@
+import { swaggerUI } from '@hono/swagger-ui';
+import type { App } from '../../router';
+import { AppError } from '../../lib/errors';
+
+const DOCS_CSP =
+  "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://cdn.jsdelivr.net; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/** OpenAPI document generated from the same zod schemas that validate requests; UI outside production. */
+export function registerDocs(app: App): void {
+  app.doc31('/openapi.json', (c) => ({
+    openapi: '3.1.0',
+    info: {
+      title: 'FairArena API',
+      version: '1.0.0',
+      description: 'Hackathon platform API. Success: {"data": …}; errors: {"error": {code, message, requestId, details?}}.',
+    },
+    servers: [{ url: c.get('config').PUBLIC_BASE_URL }],
+  }));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'clerkSession', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'Clerk session token (or the __session cookie)',
+  });
+
+  const ui = swaggerUI({ url: '/openapi.json' });
+  app.get('/api-docs', async (c, next) => {
+    if (c.get('config').ENVIRONMENT === 'production') throw new AppError('NOT_FOUND', 'No route for GET /api-docs');
+    c.header('Content-Security-Policy', DOCS_CSP);
+    return ui(c as never, next);
+  });
+}

@@ -1,0 +1,51 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import { createRouter } from '../../router';
+import { withTimeout } from '../../lib/http';
+import { describeError, log } from '../../lib/log';
+import { getRedis } from '../../lib/redis';
+
+const CHECK_TIMEOUT_MS = 2000;
+const CheckStatus = z.enum(['ok', 'error', 'disabled']);
+const HealthSchema = z
+  .object({
+    data: z.object({
+      status: z.enum(['ok', 'degraded', 'error']),
+      checks: z.object({ database: CheckStatus, cache: CheckStatus }),
+    }),
+  })
+  .openapi('Health');
+
+const route = createRoute({
+  method: 'get',
+  path: '/healthz',
+  tags: ['system'],
+  summary: 'Liveness and dependency health',
+  description:
+    'Database down → 503 (the API cannot serve). Cache down → 200 "degraded": Redis is an optimisation and every route still answers from the database.',
+  responses: {
+    200: { description: 'Healthy or degraded', content: { 'application/json': { schema: HealthSchema } } },
+    503: { description: 'Database unreachable', content: { 'application/json': { schema: HealthSchema } } },
+  },
+});
+
+async function check(name: string, probe: () => Promise<unknown>): Promise<'ok' | 'error'> {
+  try {
+    await withTimeout(probe(), CHECK_TIMEOUT_MS, `${name} health check`);
+    return 'ok';
+  } catch (err) {
+    log('warn', 'health.check_failed', { check: name, error: describeError(err) });
+    return 'error';
+  }
+}
+
+export const healthRoutes = createRouter().openapi(route, async (c) => {
+  const redis = getRedis(c.get('config'));
+  const [database, cache] = await Promise.all([
+    check('database', () => c.get('db').write.execute(sql`select 1`)),
+    redis ? check('cache', () => redis.ping()) : Promise.resolve('disabled' as const),
+  ]);
+  const status = database !== 'ok' ? 'error' : cache === 'error' ? 'degraded' : 'ok';
+  c.header('Cache-Control', 'no-store');
+  return c.json({ data: { status, checks: { database, cache } } }, database === 'ok' ? 200 : 503);
+});

@@ -1,0 +1,18 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../router';
+import type { Config, Env } from '../config';
+import type { Db } from '../db/client';
+
+/** What every service function receives first: `(ctx, input)`. Built once per request by the door. */
+export interface ServiceContext {
+  db: Db;
+  config: Config;
+  env: Env;
+  requestId: string;
+  /** Clerk user id of the caller, when authenticated. */
+  userId?: string;
+}
+
+export function serviceContext(c: Context<AppEnv>): ServiceContext {
+  return { db: c.get('db'), config: c.get('config'), env: c.env, requestId: c.get('requestId'), userId: c.get('userId') };
+}

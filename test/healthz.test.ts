@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { useTestDatabase } from './helpers/db';
+import { call } from './helpers/http';
+
+const db = useTestDatabase();
+afterEach(() => vi.restoreAllMocks());
+
+describe('GET /healthz', () => {
+  it('200 with database and cache ok', async () => {
+    const r = await call(db.env, '/healthz');
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ data: { status: 'ok', checks: { database: 'ok', cache: 'ok' } } });
+    expect(r.headers.get('Cache-Control')).toBe('no-store');
+  });
+
+  it('503 when the database is unreachable', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const env = { ...db.env, DATABASE_URL: db.url.replace(/\/[^/]+$/, '/no_such_database') };
+    const r = await call(env, '/healthz');
+    expect(r.status).toBe(503);
+    expect(r.body.data).toEqual({ status: 'error', checks: { database: 'error', cache: 'ok' } });
+  });
+
+  it('200 degraded when only the cache is down (the API still serves from the database)', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const env = { ...db.env, UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' };
+    const r = await call(env, '/healthz');
+    expect(r.status).toBe(200);
+    expect(r.body.data).toEqual({ status: 'degraded', checks: { database: 'ok', cache: 'error' } });
+  });
+
+  it('is never blocked by maintenance mode or the rate limit', async () => {
+    const env = { ...db.env, MAINTENANCE_MODE: 'true', GLOBAL_RATE_LIMIT_PER_MINUTE: '1' };
+    for (let i = 0; i < 3; i++) expect((await call(env, '/healthz', { ip: '192.0.2.7' })).status).toBe(200);
+  });
+});
+
+describe('API docs', () => {
+  it('GET /openapi.json describes the routes from their zod schemas', async () => {
+    const r = await call(db.env, '/openapi.json');
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe('3.1.0');
+    expect(r.body.paths['/healthz'].get.responses).toHaveProperty('503');
+    expect(r.body.components.schemas.Health).toBeTruthy();
+  });
+
+  it('GET /api-docs serves the UI outside production only', async () => {
+    const dev = await call(db.env, '/api-docs');
+    expect(dev.status).toBe(200);
+    expect(dev.headers.get('Content-Type')).toContain('text/html');
+    expect(String(dev.body)).toContain('/openapi.json');
+    const prod = await call(
+      { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_WS_PROXY: '', },
+      '/api-docs',
+    );
+    expect(prod.status).toBe(404);
+    expect(prod.body.error.code).toBe('NOT_FOUND');
+  });
+});

@@ -1,0 +1,214 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../src/app';
+import { createRouter } from '../src/router';
+import { AppError } from '../src/lib/errors';
+import { registerRoutes } from '../src/routes';
+import { useTestDatabase } from './helpers/db';
+import { call } from './helpers/http';
+
+const db = useTestDatabase();
+
+// A test-only router mounted on an otherwise identical app, to exercise validation and error paths.
+const probe = createRouter()
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/echo',
+      request: { body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1) }) } } } },
+      responses: { 200: { description: 'echo' } },
+    }),
+    (c) => c.json({ data: c.req.valid('json') }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/list',
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+      responses: { 200: { description: 'list' } },
+    }),
+    (c) => c.json({ data: { limit: c.req.valid('query').limit } }, 200),
+  );
+probe.get('/boom', () => {
+  throw new Error('secret-internal-detail');
+});
+probe.get('/conflict', () => {
+  throw new AppError('CONFLICT', 'Already exists', { details: { suggestion: 'x-1' } });
+});
+const app = createApp((a) => {
+  registerRoutes(a);
+  a.route('/api/v1/_probe', probe);
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('request id', () => {
+  it('generates an X-Request-Id and puts it in error envelopes', async () => {
+    const r = await call(db.env, '/nope', { app });
+    expect(r.status).toBe(404);
+    const id = r.headers.get('X-Request-Id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.body).toEqual({ error: { code: 'NOT_FOUND', message: 'No route for GET /nope', requestId: id } });
+  });
+
+  it('echoes a sane client id and replaces an unsafe one', async () => {
+    const ok = await call(db.env, '/healthz', { app, headers: { 'X-Request-Id': 'client-abc_123' } });
+    expect(ok.headers.get('X-Request-Id')).toBe('client-abc_123');
+    const bad = await call(db.env, '/healthz', { app, headers: { 'X-Request-Id': 'evil <script>' } });
+    expect(bad.headers.get('X-Request-Id')).not.toContain('script');
+    const long = await call(db.env, '/healthz', { app, headers: { 'X-Request-Id': 'a'.repeat(200) } });
+    expect(long.headers.get('X-Request-Id')).toHaveLength(36);
+  });
+});
+
+describe('security headers', () => {
+  it('are on success, error and not-found responses', async () => {
+    for (const path of ['/healthz', '/nope', '/api/v1/_probe/boom']) {
+      const { headers } = await call(db.env, path, { app });
+      expect(headers.get('X-Content-Type-Options')).toBe('nosniff');
+      expect(headers.get('X-Frame-Options')).toBe('DENY');
+      expect(headers.get('Referrer-Policy')).toBe('strict-origin-when-cross-origin');
+      expect(headers.get('Permissions-Policy')).toBe('camera=(), microphone=(), geolocation=()');
+      expect(headers.get('Content-Security-Policy')).toContain("default-src 'none'");
+      expect(headers.get('Strict-Transport-Security')).toContain('max-age=');
+    }
+  });
+});
+
+describe('CORS', () => {
+  it('allows a listed origin, including preflight', async () => {
+    const pre = await call(db.env, '/api/v1/_probe/echo', {
+      app,
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.fairarena.test', 'Access-Control-Request-Method': 'POST' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('Access-Control-Allow-Origin')).toBe('https://app.fairarena.test');
+    expect(pre.headers.get('Access-Control-Allow-Credentials')).toBe('true');
+    const get = await call(db.env, '/healthz', { app, headers: { Origin: 'https://app.fairarena.test' } });
+    expect(get.headers.get('Access-Control-Allow-Origin')).toBe('https://app.fairarena.test');
+    expect(get.headers.get('Access-Control-Expose-Headers')).toContain('X-Request-Id');
+  });
+
+  it('refuses an unlisted origin with 403 in the envelope', async () => {
+    const r = await call(db.env, '/api/v1/_probe/list', { app, headers: { Origin: 'https://evil.example' } });
+    expect(r.status).toBe(403);
+    expect(r.body.error.code).toBe('FORBIDDEN');
+    expect(r.headers.get('Access-Control-Allow-Origin')).toBeNull();
+  });
+});
+
+describe('bodies and validation', () => {
+  it('malformed JSON → 400 VALIDATION_ERROR', async () => {
+    const r = await call(db.env, '/api/v1/_probe/echo', { app, method: 'POST', raw: '{"name":', headers: { 'Content-Type': 'application/json' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('VALIDATION_ERROR');
+    expect(r.body.error.requestId).toBeTruthy();
+  });
+
+  it('schema violations → 400 with the issues listed', async () => {
+    const r = await call(db.env, '/api/v1/_probe/echo', { app, method: 'POST', json: { name: '' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error.details.target).toBe('json');
+    expect(r.body.error.details.issues[0].path).toBe('name');
+  });
+
+  it('oversized body → 413 PAYLOAD_TOO_LARGE (by Content-Length and by stream)', async () => {
+    const env = { ...db.env, MAX_BODY_BYTES: '64' };
+    const big = JSON.stringify({ name: 'x'.repeat(100) });
+    const r = await call(env, '/api/v1/_probe/echo', { app, method: 'POST', raw: big, headers: { 'Content-Type': 'application/json' } });
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    const stream = new Blob([big]).stream();
+    const s = await call(env, '/api/v1/_probe/echo', { app, method: 'POST', raw: stream, headers: { 'Content-Type': 'application/json' } });
+    expect(s.status).toBe(413);
+  });
+
+  it('duplicate query parameters are a clear 400, never a crash (HPP)', async () => {
+    const one = await call(db.env, '/api/v1/_probe/list?limit=5', { app });
+    expect(one.body).toEqual({ data: { limit: 5 } });
+    const dup = await call(db.env, '/api/v1/_probe/list?limit=5&limit=500', { app });
+    expect(dup.status).toBe(400);
+    expect(dup.body.error.code).toBe('VALIDATION_ERROR');
+    expect(dup.body.error.details.issues[0].path).toBe('limit');
+  });
+});
+
+describe('errors', () => {
+  it('a thrown error → 500 INTERNAL_ERROR without stack or message leak, and is logged', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const r = await call(db.env, '/api/v1/_probe/boom', { app });
+    expect(r.status).toBe(500);
+    expect(r.body).toEqual({ error: { code: 'INTERNAL_ERROR', message: 'Internal server error', requestId: r.headers.get('X-Request-Id') } });
+    expect(JSON.stringify(r.body)).not.toContain('secret-internal-detail');
+    expect(errors.mock.calls.flat().join('\n')).toContain('secret-internal-detail');
+  });
+
+  it('an AppError keeps its code, status and details', async () => {
+    const r = await call(db.env, '/api/v1/_probe/conflict', { app });
+    expect(r.status).toBe(409);
+    expect(r.body.error).toMatchObject({ code: 'CONFLICT', message: 'Already exists', details: { suggestion: 'x-1' } });
+  });
+
+  it('a misconfigured worker answers 500 INTERNAL_ERROR and logs the bad key (not its value)', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const env = { ...db.env, DATABASE_URL: 'mysql://secret-password@db', ENVIRONMENT: 'nonsense' };
+    const r = await call(env, '/healthz', { app });
+    expect(r.status).toBe(500);
+    expect(r.body.error.code).toBe('INTERNAL_ERROR');
+    const logged = errors.mock.calls.flat().join('\n');
+    expect(logged).toContain('config.invalid');
+    expect(logged).toContain('DATABASE_URL');
+    expect(logged).toContain('ENVIRONMENT');
+    expect(logged).not.toContain('secret-password');
+  });
+
+  it('production requires its secrets', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const env = { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_WS_PROXY: '', CLERK_JWT_KEY: '' };
+    const r = await call(env, '/healthz', { app });
+    expect(r.status).toBe(500);
+  });
+});
+
+describe('maintenance mode', () => {
+  it('blocks /api/* with 503 MAINTENANCE but never /healthz or webhooks', async () => {
+    const env = { ...db.env, MAINTENANCE_MODE: 'true' };
+    const api = await call(env, '/api/v1/_probe/list', { app });
+    expect(api.status).toBe(503);
+    expect(api.body.error.code).toBe('MAINTENANCE');
+    expect(api.headers.get('Retry-After')).toBeTruthy();
+    expect((await call(env, '/healthz', { app })).status).toBe(200);
+    // webhooks are not behind the gate: an unknown webhook path is a plain 404, not 503
+    expect((await call(env, '/webhooks/v1/unknown', { app, method: 'POST' })).body.error.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('global rate limit', () => {
+  it('limits per CF-Connecting-IP with 429 + Retry-After, ignoring X-Forwarded-For', async () => {
+    const env = { ...db.env, GLOBAL_RATE_LIMIT_PER_MINUTE: '3' };
+    const ip = `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await call(env, '/api/v1/_probe/list', { app, ip, headers: { 'X-Forwarded-For': `10.0.0.${i}` } });
+      statuses.push(r.status);
+      if (r.status === 429) {
+        expect(r.body.error.code).toBe('RATE_LIMITED');
+        expect(Number(r.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1);
+        expect(r.headers.get('X-RateLimit-Limit')).toBe('3');
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    // another client is unaffected; /healthz is exempt for the limited one
+    expect((await call(env, '/api/v1/_probe/list', { app })).status).toBe(200);
+    expect((await call(env, '/healthz', { app, ip })).status).toBe(200);
+  });
+
+  it('lets traffic through and logs when Redis is down', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const env = { ...db.env, GLOBAL_RATE_LIMIT_PER_MINUTE: '1', UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' };
+    const ip = '203.0.113.250';
+    for (let i = 0; i < 3; i++) expect((await call(env, '/api/v1/_probe/list', { app, ip })).status).toBe(200);
+    expect(warn.mock.calls.flat().join('\n')).toContain('ratelimit.unavailable');
+  });
+});

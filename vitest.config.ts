@@ -1,0 +1,79 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { exportJWK, exportSPKI, generateKeyPair } from 'jose';
+import { fetch as miniflareFetch } from 'miniflare';
+import { defineConfig } from 'vitest/config';
+import { ConfigSchema } from './src/config';
+
+// Tests run inside workerd against the real stack that scripts/test.mjs starts (`npm test`).
+function need(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the suite with \`npm test\` (scripts/test.mjs starts PostgreSQL, Redis and the stand-ins).`);
+  return value;
+}
+
+const pg = `postgres://${need('TEST_PG_USER')}:${need('TEST_PG_PASSWORD')}@${need('TEST_PG_HOST')}:${need('TEST_PG_PORT')}`;
+
+// A throwaway Clerk signing key: the public PEM is the worker's CLERK_JWT_KEY, the private JWK lets tests mint sessions.
+const clerkKey = await generateKeyPair('RS256', { extractable: true });
+
+// Every config key the worker reads is pinned here (blank = unset), so a developer's .dev.vars —
+// which vitest-pool-workers loads automatically — can never leak real keys into tests.
+const blank = Object.fromEntries(Object.keys(ConfigSchema.shape).map((k) => [k, '']));
+
+const bindings = {
+  ...blank,
+  ENVIRONMENT: 'test',
+  DATABASE_URL: `${pg}/fairarena_shared`,
+  DATABASE_REPLICA_URLS: '',
+  NEON_LOCAL_WS_PROXY: need('TEST_WS_PROXY'),
+  UPSTASH_REDIS_REST_URL: need('TEST_UPSTASH_URL'),
+  UPSTASH_REDIS_REST_TOKEN: need('TEST_UPSTASH_TOKEN'),
+  CACHE_NAMESPACE: 'test',
+  QSTASH_URL: need('TEST_QSTASH_URL'),
+  QSTASH_TOKEN: need('TEST_QSTASH_TOKEN'),
+  QSTASH_CURRENT_SIGNING_KEY: need('TEST_QSTASH_SIGNING_KEY'),
+  QSTASH_NEXT_SIGNING_KEY: 'sig_test_next',
+  CORS_ORIGINS: 'https://app.fairarena.test',
+  PUBLIC_BASE_URL: 'http://api.fairarena.test',
+  CLERK_SECRET_KEY: 'sk_test_local',
+  CLERK_PUBLISHABLE_KEY: `pk_test_${Buffer.from('clerk.fairarena.test$').toString('base64')}`,
+  CLERK_JWT_KEY: await exportSPKI(clerkKey.publicKey),
+  CLERK_AUTHORIZED_PARTIES: 'https://app.fairarena.test',
+  // Test-only (never read by src/): how the harness reaches PostgreSQL and signs Clerk tokens.
+  TEST_PG_ADMIN_URL: `${pg}/postgres`,
+  TEST_PG_BASE_URL: pg,
+  TEST_TEMPLATE_DB: need('TEST_TEMPLATE_DB'),
+  TEST_CLERK_PRIVATE_JWK: JSON.stringify(await exportJWK(clerkKey.privateKey)),
+};
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      main: './src/index.ts',
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings,
+        // Loopback (PostgreSQL proxy, Redis bridge, QStash emulator) passes through; any other host is a
+        // test bug: third-party APIs must be faked at the fetch boundary (test/helpers/fake-fetch.ts).
+        outboundService: async (req: Request) => {
+          const url = new URL(req.url);
+          if (url.hostname === '127.0.0.1' || url.hostname === 'localhost') {
+            const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+            return miniflareFetch(req.url, {
+              method: req.method,
+              headers: req.headers,
+              body: hasBody ? await req.arrayBuffer() : undefined,
+            } as never) as unknown as Response;
+          }
+          return new Response(`unexpected outbound request to ${url.hostname} (fake it in the test)`, { status: 599 });
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ['test/**/*.test.ts'],
+    silent: 'passed-only', // request logs only for failing tests
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+  },
+});
