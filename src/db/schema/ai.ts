@@ -13,7 +13,7 @@ export const aiSessions = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     title: text('title'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

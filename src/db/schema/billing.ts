@@ -42,7 +42,7 @@ export const payments = pgTable(
     id: uuidPk(),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'restrict' }),
+      .references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     razorpayOrderId: text('razorpay_order_id').notNull().unique('payments_razorpay_order_id_uq'),
     razorpayPaymentId: text('razorpay_payment_id').unique('payments_razorpay_payment_id_uq'),
     planId: text('plan_id')
@@ -112,7 +112,8 @@ export const paymentWebhookEvents = pgTable(
 );
 
 /**
- * The credits ledger. Append-only (trigger credit_transactions_append_only).
+ * The credits ledger. Append-only: triggers credit_transactions_no_update / _no_delete (an UPDATE is let through
+ * only when nothing but user_id changes, i.e. the ON UPDATE CASCADE of a user re-key).
  * `amount` is signed and never 0; `balance_after` is the user's balance after this row, written by the
  * service under `SELECT … FOR UPDATE` on credit_balances (balance_after = previous balance + amount).
  * `seq` gives a total order (created_at ties inside one transaction — original defect #9).
@@ -126,7 +127,7 @@ export const creditTransactions = pgTable(
     seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'restrict' }),
+      .references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     amount: integer('amount').notNull(),
     balanceAfter: integer('balance_after').notNull(),
     type: creditTransactionType('type').notNull(),
@@ -173,7 +174,7 @@ export const creditBalances = pgTable(
   {
     userId: text('user_id')
       .primaryKey()
-      .references(() => users.id, { onDelete: 'restrict' }),
+      .references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     balance: integer('balance').notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

@@ -11,7 +11,7 @@ export const notifications = pgTable(
     id: uuidPk(),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     type: notificationType('type').notNull(),
     title: text('title').notNull(),
     message: text('message').notNull(),

@@ -21,7 +21,8 @@ import { users } from './users';
 //   <scope>_members     one row per (scope, user) with exactly one role; the role must belong to the same scope
 //                       (composite FK (role_id, <scope>_id) → <scope>_roles (id, <scope>_id))
 //   <scope>_invites     invite codes, stored only as SHA-256 hex (code_hash), never the code itself
-//   <scope>_audit_logs  append-only (trigger refuses UPDATE and DELETE)
+//   <scope>_audit_logs  append-only (triggers refuse UPDATE and DELETE; an UPDATE changing only actor_id — the
+//                       ON UPDATE CASCADE of a user re-key — is let through)
 // Orgs, teams and projects are soft-deleted (deleted_at): names and slugs are unique among live rows only.
 // Parents are RESTRICT; roles/members/invites CASCADE from their scope; audit logs RESTRICT.
 
@@ -94,7 +95,7 @@ export const organizationMembers = pgTable(
       .references(() => organizations.id, { onDelete: 'cascade' }),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     roleId: uuid('role_id').notNull(),
     joinedAt: timestamptz('joined_at').notNull().defaultNow(),
     updatedAt: updatedAt(),
@@ -124,10 +125,10 @@ export const organizationInvites = pgTable(
     expiresAt: timestamptz('expires_at').notNull(),
     createdBy: text('created_by')
       .notNull()
-      .references(() => users.id),
+      .references(() => users.id, { onUpdate: 'cascade' }),
     createdAt: createdAt(),
     usedAt: timestamptz('used_at'),
-    usedBy: text('used_by').references(() => users.id),
+    usedBy: text('used_by').references(() => users.id, { onUpdate: 'cascade' }),
     revokedAt: timestamptz('revoked_at'),
   },
   (t) => [
@@ -145,7 +146,7 @@ export const organizationInvites = pgTable(
   ],
 );
 
-/** Append-only (trigger organization_audit_logs_append_only). `action` like 'org.update'. */
+/** Append-only (triggers organization_audit_logs_no_update / _no_delete). `action` like 'org.update'. */
 export const organizationAuditLogs = pgTable(
   'organization_audit_logs',
   {
@@ -154,7 +155,7 @@ export const organizationAuditLogs = pgTable(
       .notNull()
       .references(() => organizations.id, { onDelete: 'restrict' }),
     /** Null for actions taken by the system (jobs, webhooks). */
-    actorId: text('actor_id').references(() => users.id),
+    actorId: text('actor_id').references(() => users.id, { onUpdate: 'cascade' }),
     action: text('action').notNull(),
     targetType: text('target_type'),
     targetId: text('target_id'),
@@ -227,7 +228,7 @@ export const teamMembers = pgTable(
       .references(() => teams.id, { onDelete: 'cascade' }),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     roleId: uuid('role_id').notNull(),
     joinedAt: timestamptz('joined_at').notNull().defaultNow(),
     updatedAt: updatedAt(),
@@ -257,10 +258,10 @@ export const teamInvites = pgTable(
     expiresAt: timestamptz('expires_at').notNull(),
     createdBy: text('created_by')
       .notNull()
-      .references(() => users.id),
+      .references(() => users.id, { onUpdate: 'cascade' }),
     createdAt: createdAt(),
     usedAt: timestamptz('used_at'),
-    usedBy: text('used_by').references(() => users.id),
+    usedBy: text('used_by').references(() => users.id, { onUpdate: 'cascade' }),
     declinedAt: timestamptz('declined_at'),
     revokedAt: timestamptz('revoked_at'),
   },
@@ -279,7 +280,7 @@ export const teamInvites = pgTable(
   ],
 );
 
-/** Append-only (trigger team_audit_logs_append_only). */
+/** Append-only (triggers team_audit_logs_no_update / _no_delete). */
 export const teamAuditLogs = pgTable(
   'team_audit_logs',
   {
@@ -287,7 +288,7 @@ export const teamAuditLogs = pgTable(
     teamId: uuid('team_id')
       .notNull()
       .references(() => teams.id, { onDelete: 'restrict' }),
-    actorId: text('actor_id').references(() => users.id),
+    actorId: text('actor_id').references(() => users.id, { onUpdate: 'cascade' }),
     action: text('action').notNull(),
     targetType: text('target_type'),
     targetId: text('target_id'),
@@ -319,8 +320,8 @@ export const projects = pgTable(
     githubRepo: text('github_repo'),
     createdBy: text('created_by')
       .notNull()
-      .references(() => users.id),
-    updatedBy: text('updated_by').references(() => users.id),
+      .references(() => users.id, { onUpdate: 'cascade' }),
+    updatedBy: text('updated_by').references(() => users.id, { onUpdate: 'cascade' }),
     deletedAt: timestamptz('deleted_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -371,7 +372,7 @@ export const projectMembers = pgTable(
       .references(() => projects.id, { onDelete: 'cascade' }),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     roleId: uuid('role_id').notNull(),
     joinedAt: timestamptz('joined_at').notNull().defaultNow(),
     updatedAt: updatedAt(),
@@ -401,10 +402,10 @@ export const projectInvites = pgTable(
     expiresAt: timestamptz('expires_at').notNull(),
     createdBy: text('created_by')
       .notNull()
-      .references(() => users.id),
+      .references(() => users.id, { onUpdate: 'cascade' }),
     createdAt: createdAt(),
     usedAt: timestamptz('used_at'),
-    usedBy: text('used_by').references(() => users.id),
+    usedBy: text('used_by').references(() => users.id, { onUpdate: 'cascade' }),
     declinedAt: timestamptz('declined_at'),
     revokedAt: timestamptz('revoked_at'),
   },
@@ -423,7 +424,7 @@ export const projectInvites = pgTable(
   ],
 );
 
-/** Append-only (trigger project_audit_logs_append_only). */
+/** Append-only (triggers project_audit_logs_no_update / _no_delete). */
 export const projectAuditLogs = pgTable(
   'project_audit_logs',
   {
@@ -431,7 +432,7 @@ export const projectAuditLogs = pgTable(
     projectId: uuid('project_id')
       .notNull()
       .references(() => projects.id, { onDelete: 'restrict' }),
-    actorId: text('actor_id').references(() => users.id),
+    actorId: text('actor_id').references(() => users.id, { onUpdate: 'cascade' }),
     action: text('action').notNull(),
     targetType: text('target_type'),
     targetId: text('target_id'),

@@ -9,7 +9,7 @@ export const supportTickets = pgTable(
   'support_tickets',
   {
     id: uuidPk(),
-    userId: text('user_id').references(() => users.id, { onDelete: 'restrict' }),
+    userId: text('user_id').references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     email: text('email'),
     subject: text('subject').notNull(),
     message: text('message').notNull(),
@@ -36,7 +36,7 @@ export const feedback = pgTable(
     id: uuidPk(),
     code: text('code').unique('feedback_code_uq'),
     kind: feedbackKind('kind').notNull().default('general'),
-    userId: text('user_id').references(() => users.id, { onDelete: 'restrict' }),
+    userId: text('user_id').references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     message: text('message'),
     rating: smallint('rating'),
     usedAt: timestamptz('used_at'),
@@ -59,7 +59,7 @@ export const reports = pgTable(
     id: uuidPk(),
     reporterId: text('reporter_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'restrict' }),
+      .references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     entityType: reportEntityType('entity_type').notNull(),
     entityId: text('entity_id').notNull(),
     /** One of spam, harassment, inappropriate, fake, privacy, other (validated by the API). */
@@ -100,7 +100,7 @@ export const platformInvites = pgTable(
     id: uuidPk(),
     inviterId: text('inviter_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'restrict' }),
+      .references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     email: text('email').notNull(),
     createdAt: createdAt(),
   },

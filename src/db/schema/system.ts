@@ -12,7 +12,7 @@ export const idempotencyKeys = pgTable(
   {
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     key: text('key').notNull(),
     /** Hash of method + path + body; a reused key with a different request is rejected. */
     requestHash: text('request_hash').notNull(),
@@ -64,3 +64,22 @@ export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
 export type DevEmail = typeof devEmails.$inferSelect;
 export type NewDevEmail = typeof devEmails.$inferInsert;
 export type JobRun = typeof jobRuns.$inferSelect;
+
+/**
+ * Provider deliveries already processed (svix-id for Clerk, delivery ids for GitHub…): a replayed
+ * delivery is recognised and answered without a second effect.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    source: text('source').notNull(),
+    deliveryId: text('delivery_id').notNull(),
+    receivedAt: timestamptz('received_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'webhook_deliveries_pk', columns: [t.source, t.deliveryId] }),
+    index('webhook_deliveries_received_idx').on(t.receivedAt),
+  ],
+);
+
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

@@ -8,7 +8,11 @@ import { gender, logLevel } from './enums';
  * references `users.id` — there is no second user key (original defect #13).
  * Users are never hard-deleted: `deleted_at` marks a soft delete and `anonymized_at` the later scrub of
  * personal data (email replaced by a placeholder such as `deleted+<id>@invalid`), so user FKs can stay
- * RESTRICT / NO ACTION.
+ * RESTRICT / NO ACTION on delete.
+ * Every user FK is ON UPDATE CASCADE: a soft-deleted account (not yet anonymised) is *recovered* when a new
+ * Clerk account signs up with its email, by re-keying it in one transaction
+ * (`UPDATE users SET id = <new clerk id>, deleted_at = NULL … WHERE id = <old id>`); all its rows follow.
+ * The append-only triggers let exactly that cascade through (migration 0004_allow_user_rekey).
  */
 export const users = pgTable(
   'users',
@@ -46,7 +50,7 @@ export const profiles = pgTable(
     userId: text('user_id')
       .notNull()
       .unique('profiles_user_id_uq')
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     bio: varchar('bio', { length: 500 }).notNull().default(''),
     company: text('company'),
     dateOfBirth: date('date_of_birth', { mode: 'string' }),
@@ -96,7 +100,7 @@ export const profileViews = pgTable(
       .references(() => profiles.id, { onDelete: 'cascade' }),
     viewerUserId: text('viewer_user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     viewDate: date('view_date', { mode: 'string' })
       .notNull()
       .default(sql`((now() at time zone 'utc')::date)`),
@@ -118,7 +122,7 @@ export const profileStars = pgTable(
       .references(() => profiles.id, { onDelete: 'cascade' }),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
     createdAt: createdAt(),
   },
   (t) => [
@@ -135,7 +139,7 @@ export const profileStars = pgTable(
 export const settings = pgTable('settings', {
   userId: text('user_id')
     .primaryKey()
-    .references(() => users.id, { onDelete: 'cascade' }),
+    .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
   settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
@@ -143,7 +147,7 @@ export const settings = pgTable('settings', {
 
 /**
  * Per-user activity log (sign-ins to sensitive areas, exports, profile edits…). UPDATE is refused by
- * trigger activity_logs_no_update; DELETE is allowed for retention.
+ * trigger activity_logs_no_update (except a user re-key cascading into user_id); DELETE is allowed for retention.
  */
 export const activityLogs = pgTable(
   'activity_logs',
@@ -151,7 +155,7 @@ export const activityLogs = pgTable(
     id: uuidPk(),
     userId: text('user_id')
       .notNull()
-      .references(() => users.id, { onDelete: 'restrict' }),
+      .references(() => users.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     action: text('action').notNull(),
     level: logLevel('level').notNull().default('INFO'),
     metadata: jsonb('metadata').$type<Record<string, unknown>>(),
