@@ -39,6 +39,7 @@ const bindings = {
   CLERK_PUBLISHABLE_KEY: `pk_test_${Buffer.from('clerk.fairarena.test$').toString('base64')}`,
   CLERK_JWT_KEY: await exportSPKI(clerkKey.publicKey),
   CLERK_AUTHORIZED_PARTIES: 'https://app.fairarena.test',
+  CLERK_WEBHOOK_SECRET: `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64')}`,
   // Test-only (never read by src/): how the harness reaches PostgreSQL and signs Clerk tokens.
   TEST_PG_ADMIN_URL: `${pg}/postgres`,
   TEST_PG_BASE_URL: pg,

@@ -4,6 +4,7 @@ import { requestId } from 'hono/request-id';
 import { ConfigError } from './config';
 import { AppError, errorBody, type ErrorCode } from './lib/errors';
 import { describeError, log } from './lib/log';
+import { identify } from './middleware/auth';
 import { requestContext } from './middleware/context';
 import { bodySizeLimit, globalRateLimit, maintenanceGate } from './middleware/limits';
 import { requestLogger } from './middleware/logger';
@@ -44,7 +45,7 @@ function handleError(err: unknown, c: Context<AppEnv>) {
 
 /**
  * The app factory. Middleware order: request id → log → security headers → config + db →
- * CORS → body size → maintenance (/api only) → global IP rate limit → routes.
+ * CORS → body size → maintenance (/api only) → global IP rate limit → identity (/api only) → routes.
  * `register` exists so tests can mount extra routes on an otherwise identical app.
  */
 export function createApp(register: (app: App) => void = registerRoutes): App {
@@ -57,6 +58,7 @@ export function createApp(register: (app: App) => void = registerRoutes): App {
   app.use('*', bodySizeLimit);
   app.use('/api/*', maintenanceGate);
   app.use('*', globalRateLimit);
+  app.use('/api/*', identify);
 
   register(app);
 

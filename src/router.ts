@@ -1,6 +1,7 @@
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
 import type { Config, Env } from './config';
 import type { Db } from './db/client';
+import type { PendingEvents } from './events/outbox';
 import { AppError } from './lib/errors';
 
 export interface AppEnv {
@@ -9,6 +10,8 @@ export interface AppEnv {
     requestId: string;
     config: Config;
     db: Db;
+    /** Outbox ids emitted by this request, relayed to the queue after the response. */
+    pendingEvents: PendingEvents;
     /** Clerk user id once the request is authenticated. */
     userId?: string;
   };

@@ -1,13 +1,31 @@
 import type { Config } from '../config';
 
+/** A Redis key with its one payload shape (the type parameter) and its TTL. */
+export interface CacheKey<T> {
+  readonly key: string;
+  readonly ttlSeconds: number;
+  /** Type marker only: ties the payload shape to the key. */
+  readonly __shape?: T;
+}
+
+const key = <T>(name: string, ttlSeconds: number): CacheKey<T> => ({ key: name, ttlSeconds });
+
 /**
  * The one module that names Redis keys. Each key has one payload shape and one TTL, declared here,
  * so two features can never share a key with different shapes (original defect #23).
+ * Payload types are imported as types only: this module depends on nothing at runtime.
  */
 export function cacheKeys(config: Pick<Config, 'CACHE_NAMESPACE'>) {
   const ns = config.CACHE_NAMESPACE;
   return {
     /** Prefix handed to @upstash/ratelimit; it appends its own suffixes. */
     rateLimit: (limiter: string) => `${ns}:rl:${limiter}`,
+    /** The user row exists and is active (skips the JIT-provisioning lookup on hot paths). */
+    userActive: (userId: string) => key<{ active: true }>(`${ns}:user:active:${userId}`, 3600),
+    ownProfile: (userId: string) => key<import('../services/profiles/views').OwnProfile>(`${ns}:profile:own:${userId}`, 600),
+    publicProfile: (userId: string) =>
+      key<import('../services/profiles/views').PublicProfileBase>(`${ns}:profile:public:${userId}`, 300),
+    settings: (userId: string) => key<import('../services/settings/schema').UserSettings>(`${ns}:settings:${userId}`, 3600),
+    unreadCount: (userId: string) => key<{ count: number }>(`${ns}:notifications:unread:${userId}`, 300),
   };
 }

@@ -17,6 +17,8 @@ export type LimitSpec =
 export const LIMITS = {
   /** Global per-client-IP limit (the seed's 1000 requests/min); refill comes from config. */
   global: (perMinute: number): LimitSpec => ({ kind: 'tokenBucket', refill: perMinute, interval: '1 m', max: perMinute }),
+  /** Star / unstar actions per user. */
+  stars: { kind: 'slidingWindow', limit: 10, window: '1 m' } satisfies LimitSpec,
 } as const;
 
 export interface LimitResult {

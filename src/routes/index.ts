@@ -2,10 +2,22 @@ import type { App } from '../router';
 import { registerDocs } from './system/docs';
 import { healthRoutes } from './system/health';
 import { planRoutes } from './plans';
+import { devEmailRoutes } from './dev/emails';
+import { notificationRoutes } from './notifications';
+import { profileRoutes } from './profile';
+import { settingsRoutes } from './settings';
+import { starRoutes } from './stars';
+import { clerkWebhook } from './webhooks/clerk';
 
 /** The route tree (ARCHITECTURE §5). Each area is a folder with its own router. */
 export function registerRoutes(app: App): void {
   app.route('/', healthRoutes);
+  app.route('/webhooks/v1', clerkWebhook);
+  app.route('/api/v1/profile', profileRoutes);
+  app.route('/api/v1/stars', starRoutes);
+  app.route('/api/v1/settings', settingsRoutes);
+  app.route('/api/v1/notifications', notificationRoutes);
   app.route('/api/v1/plans', planRoutes);
+  app.route('/dev', devEmailRoutes);
   registerDocs(app);
 }

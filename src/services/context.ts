@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../router';
 import type { Config, Env } from '../config';
 import type { Db } from '../db/client';
+import type { PendingEvents } from '../events/outbox';
 
 /** What every service function receives first: `(ctx, input)`. Built once per request by the door. */
 export interface ServiceContext {
@@ -11,8 +12,17 @@ export interface ServiceContext {
   requestId: string;
   /** Clerk user id of the caller, when authenticated. */
   userId?: string;
+  /** Events emitted by this operation; relayed to the queue once the request ends. */
+  events: PendingEvents;
 }
 
 export function serviceContext(c: Context<AppEnv>): ServiceContext {
-  return { db: c.get('db'), config: c.get('config'), env: c.env, requestId: c.get('requestId'), userId: c.get('userId') };
+  return {
+    db: c.get('db'),
+    config: c.get('config'),
+    env: c.env,
+    requestId: c.get('requestId'),
+    userId: c.get('userId'),
+    events: c.get('pendingEvents'),
+  };
 }

@@ -37,3 +37,55 @@ export async function sessionToken(userId: string, options: SessionOptions = {})
     .setExpirationTime(now + (options.expiresIn ?? 300))
     .sign(key);
 }
+
+/** A user object shaped like Clerk's User JSON (webhook `data` and Backend API GET /v1/users/:id). */
+export function clerkUserJson(overrides: { id: string; email: string; first_name?: string | null; last_name?: string | null; username?: string | null }) {
+  const emailId = `idn_${overrides.id.slice(5)}`;
+  return {
+    id: overrides.id,
+    object: 'user',
+    username: overrides.username ?? null,
+    first_name: overrides.first_name === undefined ? 'Ada' : overrides.first_name,
+    last_name: overrides.last_name === undefined ? 'Lovelace' : overrides.last_name,
+    image_url: 'https://img.clerk.com/eyJ0eXBlIjoiZGVmYXVsdCJ9',
+    has_image: false,
+    primary_email_address_id: emailId,
+    email_addresses: [
+      { id: `idn_other_${overrides.id.slice(5)}`, object: 'email_address', email_address: `secondary.${overrides.email}`, verification: { status: 'verified', strategy: 'email_code' }, linked_to: [] },
+      { id: emailId, object: 'email_address', email_address: overrides.email, verification: { status: 'verified', strategy: 'email_code' }, linked_to: [] },
+    ],
+    phone_numbers: [],
+    external_accounts: [],
+    public_metadata: {},
+    private_metadata: {},
+    unsafe_metadata: {},
+    created_at: Date.now() - 1000,
+    updated_at: Date.now(),
+    last_sign_in_at: null,
+    banned: false,
+    locked: false,
+  };
+}
+
+/** A request body + svix headers signed the way Clerk (svix) signs webhooks. */
+export async function signedClerkWebhook(
+  secret: string,
+  type: string,
+  data: unknown,
+  options: { msgId?: string; timestamp?: Date } = {},
+): Promise<{ body: string; headers: Record<string, string> }> {
+  const { Webhook } = await import('svix');
+  const msgId = options.msgId ?? `msg_${crypto.randomUUID().replaceAll('-', '')}`;
+  const timestamp = options.timestamp ?? new Date();
+  const body = JSON.stringify({ data, object: 'event', type, timestamp: timestamp.getTime(), instance_id: 'ins_test' });
+  const signature = new Webhook(secret).sign(msgId, timestamp, body);
+  return {
+    body,
+    headers: {
+      'Content-Type': 'application/json',
+      'svix-id': msgId,
+      'svix-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+      'svix-signature': signature,
+    },
+  };
+}

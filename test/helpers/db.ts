@@ -1,14 +1,59 @@
 import { Pool } from '@neondatabase/serverless';
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterAll, beforeAll } from 'vitest';
 import type { Env } from '../../src/config';
 import { configureNeonDriver } from '../../src/db/client';
+import type { EventEnvelope } from '../../src/events/catalog';
+import worker from '../../src/index';
+
+/**
+ * Stands in for the EVENTS queue binding of a test file's env: relayed events are captured, and
+ * `drain()` delivers them to the real consumer with the same env (the file's own database).
+ * One end-to-end test exercises the real Queue binding instead.
+ */
+export class CapturedQueue {
+  messages: EventEnvelope[] = [];
+  private delivered = 0;
+  constructor(private readonly getEnv: () => Env) {}
+  async send(body: EventEnvelope): Promise<void> {
+    this.messages.push(body);
+  }
+  async sendBatch(batch: Iterable<{ body: EventEnvelope }>): Promise<void> {
+    for (const m of batch) this.messages.push(m.body);
+  }
+  /** Events relayed so far, by name. */
+  names(): string[] {
+    return this.messages.map((m) => m.name);
+  }
+  /** Deliver every not-yet-delivered event (and the ones handlers emit) once, through the real consumer. */
+  async drain(): Promise<{ acked: number; retried: string[] }> {
+    let acked = 0;
+    const retried: string[] = [];
+    for (let round = 0; round < 5 && this.delivered < this.messages.length; round++) {
+      const fresh = this.messages.slice(this.delivered);
+      this.delivered = this.messages.length;
+      const batch = createMessageBatch(
+        'fairarena-events',
+        fresh.map((body, i) => ({ id: `${body.id}-${i}`, timestamp: new Date(), attempts: 1, body })),
+      );
+      const ctx = createExecutionContext();
+      await worker.queue!(batch as never, this.getEnv(), ctx);
+      const result = await getQueueResult(batch, ctx);
+      acked += result.explicitAcks.length;
+      retried.push(...result.retryMessages.map((m: { msgId: string }) => m.msgId));
+    }
+    return { acked, retried };
+  }
+}
 
 export interface TestDatabase {
   /** Worker env whose DATABASE_URL is this file's database and whose Redis keys are namespaced to it. */
   readonly env: Env;
   readonly name: string;
   readonly url: string;
+  /** Events relayed by requests made with `env` (see CapturedQueue). */
+  readonly events: CapturedQueue;
   /** Raw SQL on this file's database. */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
 }
@@ -50,6 +95,7 @@ export async function dropDatabase(name: string): Promise<void> {
  */
 export function useTestDatabase(overrides: Record<string, unknown> = {}): TestDatabase {
   let state: { name: string; url: string; env: Env; pool: Pool } | undefined;
+  const events = new CapturedQueue(() => get().env);
   const get = () => {
     if (!state) throw new Error('useTestDatabase(): database not ready (use it inside tests/hooks)');
     return state;
@@ -57,7 +103,7 @@ export function useTestDatabase(overrides: Record<string, unknown> = {}): TestDa
 
   beforeAll(async () => {
     const { name, url } = await createDatabaseFromTemplate();
-    const testEnv = { ...env, DATABASE_URL: url, CACHE_NAMESPACE: `t-${name}`, ...overrides } as unknown as Env;
+    const testEnv = { ...env, DATABASE_URL: url, CACHE_NAMESPACE: `t-${name}`, EVENTS: events, ...overrides } as unknown as Env;
     state = { name, url, env: testEnv, pool: new Pool({ connectionString: url, max: 2 }) };
   });
 
@@ -77,6 +123,7 @@ export function useTestDatabase(overrides: Record<string, unknown> = {}): TestDa
     get url() {
       return get().url;
     },
+    events,
     async sql<T>(text: string, params: unknown[] = []) {
       const result = await get().pool.query(text, params);
       return { rows: result.rows as T[] };

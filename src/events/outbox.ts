@@ -1,0 +1,58 @@
+import { and, asc, inArray, isNull, lt, sql } from 'drizzle-orm';
+import type { Env } from '../config';
+import type { Database, Transaction } from '../db/client';
+import { outbox } from '../db/schema';
+import { describeError, log } from '../lib/log';
+import { EVENT_CATALOG, type EventEnvelope, type EventName, type EventPayload } from './catalog';
+
+/** Collects the ids of events emitted while handling one request or message, to relay after commit. */
+export type PendingEvents = string[];
+
+/**
+ * Write an event to the outbox inside the caller's transaction: it exists exactly when the state
+ * change it describes commits. The payload is validated against the catalog.
+ */
+export async function emit<N extends EventName>(tx: Transaction, pending: PendingEvents, name: N, payload: EventPayload<N>): Promise<string> {
+  const valid = EVENT_CATALOG[name].parse(payload);
+  const [row] = await tx.insert(outbox).values({ eventName: name, payload: valid }).returning({ id: outbox.id });
+  pending.push(row!.id);
+  return row!.id;
+}
+
+const RELAY_BATCH = 100;
+
+/**
+ * Send unrelayed outbox rows to the Queue and mark them relayed. Rows are locked with SKIP LOCKED so
+ * a request's relay and the sweeper never send the same row at once. With `ids`, only those rows
+ * (a rolled-back emit has no row, so it is never sent); without, rows older than `olderThanMs`.
+ * Delivery is at-least-once: handlers deduplicate on the event id.
+ */
+export async function relayOutbox(db: Database, env: Env, select: { ids: string[] } | { olderThanMs: number }): Promise<number> {
+  if ('ids' in select && select.ids.length === 0) return 0;
+  return db.transaction(async (tx) => {
+    const where =
+      'ids' in select
+        ? and(inArray(outbox.id, select.ids), isNull(outbox.relayedAt))
+        : and(isNull(outbox.relayedAt), lt(outbox.createdAt, new Date(Date.now() - select.olderThanMs)));
+    const rows = await tx.select().from(outbox).where(where).orderBy(asc(outbox.createdAt)).limit(RELAY_BATCH).for('update', { skipLocked: true });
+    if (rows.length === 0) return 0;
+    const ids = rows.map((r) => r.id);
+    try {
+      await env.EVENTS.sendBatch(
+        rows.map((r) => ({
+          body: { id: r.id, name: r.eventName, payload: r.payload, emittedAt: r.createdAt.toISOString() } satisfies EventEnvelope,
+          contentType: 'json' as const,
+        })),
+      );
+    } catch (err) {
+      log('warn', 'outbox.relay_failed', { count: rows.length, error: describeError(err) });
+      await tx
+        .update(outbox)
+        .set({ attempts: sql`${outbox.attempts} + 1`, lastError: describeError(err).message })
+        .where(inArray(outbox.id, ids));
+      return 0;
+    }
+    await tx.update(outbox).set({ relayedAt: new Date(), attempts: sql`${outbox.attempts} + 1` }).where(inArray(outbox.id, ids));
+    return rows.length;
+  });
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import type { Config } from '../config';
+import { withTimeout } from '../lib/http';
+
+/** The parts of Clerk's User JSON we keep (same shape in webhooks and the Backend API). */
+export const ClerkUserJson = z.object({
+  id: z.string().min(1).max(255),
+  email_addresses: z.array(z.object({ id: z.string(), email_address: z.email() })).default([]),
+  primary_email_address_id: z.string().nullish(),
+  first_name: z.string().max(200).nullish(),
+  last_name: z.string().max(200).nullish(),
+  username: z.string().max(200).nullish(),
+  image_url: z.url().nullish(),
+});
+export type ClerkUserJson = z.infer<typeof ClerkUserJson>;
+
+export interface ClerkUserFields {
+  id: string;
+  /** Primary email, lower-cased; null when Clerk has none. */
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  username: string | null;
+  imageUrl: string | null;
+}
+
+export function toUserFields(u: ClerkUserJson): ClerkUserFields {
+  const primary = u.email_addresses.find((e) => e.id === u.primary_email_address_id) ?? u.email_addresses[0];
+  return {
+    id: u.id,
+    email: primary?.email_address.toLowerCase() ?? null,
+    firstName: u.first_name ?? null,
+    lastName: u.last_name ?? null,
+    username: u.username ?? null,
+    imageUrl: u.image_url ?? null,
+  };
+}
+
+/** GET /v1/users/:id on Clerk's Backend API (used once, when an unknown user first calls us). */
+export async function fetchClerkUser(config: Config, userId: string): Promise<ClerkUserFields> {
+  if (!config.CLERK_SECRET_KEY) throw new Error('CLERK_SECRET_KEY is not configured');
+  const res = await withTimeout(
+    fetch(`${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`, {
+      headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}` },
+    }),
+    3000,
+    'Clerk user lookup',
+  );
+  if (!res.ok) throw new Error(`Clerk user lookup failed with ${res.status}`);
+  return toUserFields(ClerkUserJson.parse(await res.json()));
+}

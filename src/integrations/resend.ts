@@ -1,0 +1,40 @@
+import { Resend } from 'resend';
+import type { Config } from '../config';
+import { withTimeout } from '../lib/http';
+
+export interface OutgoingEmail {
+  from: string;
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  tags?: Record<string, string>;
+  headers?: Record<string, string>;
+  attachments?: { filename: string; content: string; contentType: string }[];
+}
+
+const SEND_TIMEOUT_MS = 10_000;
+
+/** Send through Resend. `idempotencyKey` makes a redelivered event never send the mail twice. */
+export async function sendWithResend(config: Config, mail: OutgoingEmail, idempotencyKey: string): Promise<string> {
+  const resend = new Resend(config.RESEND_API_KEY, { baseUrl: config.RESEND_API_BASE_URL });
+  const { data, error } = await withTimeout(
+    resend.emails.send(
+      {
+        from: mail.from,
+        to: mail.to,
+        subject: mail.subject,
+        html: mail.html,
+        text: mail.text,
+        headers: mail.headers,
+        tags: mail.tags && Object.entries(mail.tags).map(([name, value]) => ({ name, value })),
+        attachments: mail.attachments?.map((a) => ({ filename: a.filename, content: a.content, contentType: a.contentType })),
+      },
+      { idempotencyKey },
+    ),
+    SEND_TIMEOUT_MS,
+    'Resend send',
+  );
+  if (error || !data) throw new Error(`Resend refused the email: ${error?.name ?? 'unknown'}: ${error?.message ?? 'no id returned'}`);
+  return data.id;
+}

@@ -1,0 +1,29 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { and, desc, eq, type SQL } from 'drizzle-orm';
+import { devEmails } from '../../db/schema';
+import { AppError } from '../../lib/errors';
+import { createRouter } from '../../router';
+
+const route = createRoute({
+  method: 'get',
+  path: '/emails',
+  tags: ['development'],
+  summary: 'Development mailbox (ENVIRONMENT=development only)',
+  request: {
+    query: z.object({
+      to: z.email().optional(),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+    }),
+  },
+  responses: { 200: { description: 'Newest first' }, 404: { description: 'Outside development' } },
+});
+
+/** Mail sent without RESEND_API_KEY lands in dev_emails; developers read it here. */
+export const devEmailRoutes = createRouter().openapi(route, async (c) => {
+  if (c.get('config').ENVIRONMENT !== 'development') throw new AppError('NOT_FOUND', `No route for GET ${c.req.path}`);
+  const { to, limit } = c.req.valid('query');
+  const where: SQL[] = [];
+  if (to) where.push(eq(devEmails.to, to.toLowerCase()));
+  const rows = await c.get('db').write.select().from(devEmails).where(and(...where)).orderBy(desc(devEmails.createdAt)).limit(limit);
+  return c.json({ data: rows, meta: { limit } }, 200);
+});

@@ -1,0 +1,121 @@
+import { and, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
+import { profiles, settings, users } from '../../db/schema';
+import { emit } from '../../events/outbox';
+import { fetchClerkUser, type ClerkUserFields } from '../../integrations/clerk';
+import { cacheDel, cacheGet, cacheSet } from '../../lib/cache';
+import { cacheKeys } from '../../lib/cache-keys';
+import { AppError } from '../../lib/errors';
+import { describeError, log } from '../../lib/log';
+import type { ServiceContext } from '../context';
+
+/** A soft-deleted account can be recovered, then its personal data is anonymised (daily job). */
+export const ACCOUNT_RETENTION_DAYS = 30;
+
+/** Held until Clerk tells us the real address (JIT provisioning while Clerk's API was unreachable). */
+const placeholderEmail = (userId: string) => `${userId.toLowerCase()}@users.invalid`;
+
+export type SyncOutcome = 'created' | 'updated' | 'recovered' | 'unchanged' | 'ignored';
+
+/**
+ * Create or update a user from Clerk's data, keyed by the Clerk id (original defect #33: never by
+ * email). A new Clerk account whose email belongs to an account deleted within the retention period
+ * recovers that account: its row is re-keyed to the new id and every row that references it follows.
+ * `createOnly` (just-in-time provisioning) never overwrites an existing row.
+ */
+export async function syncUserFromClerk(ctx: ServiceContext, u: ClerkUserFields, options: { createOnly?: boolean } = {}): Promise<SyncOutcome> {
+  const outcome = await ctx.db.write.transaction(async (tx): Promise<SyncOutcome> => {
+    const [existing] = await tx.select({ id: users.id, deletedAt: users.deletedAt }).from(users).where(eq(users.id, u.id)).for('update');
+    if (existing) {
+      if (options.createOnly) return 'unchanged';
+      if (existing.deletedAt) return 'ignored'; // a late update for a deleted account changes nothing
+      await tx
+        .update(users)
+        .set({ ...(u.email ? { email: u.email } : {}), firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
+        .where(eq(users.id, u.id));
+      return 'updated';
+    }
+    if (u.email) {
+      const recovered = await recoverDeletedAccount(tx, ctx, u);
+      if (recovered) return 'recovered';
+    }
+    const inserted = await tx
+      .insert(users)
+      .values({ id: u.id, email: u.email ?? placeholderEmail(u.id), firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
+      .onConflictDoNothing({ target: users.id })
+      .returning({ id: users.id });
+    if (inserted.length === 0) return 'unchanged'; // a concurrent request created it first
+    await tx.insert(settings).values({ userId: u.id }).onConflictDoNothing();
+    await tx.insert(profiles).values({ userId: u.id }).onConflictDoNothing();
+    await emit(tx, ctx.events, 'user.created', { userId: u.id });
+    return 'created';
+  });
+  if (outcome !== 'unchanged' && outcome !== 'ignored') {
+    const keys = cacheKeys(ctx.config);
+    await cacheDel(ctx.config, keys.userActive(u.id), keys.ownProfile(u.id), keys.publicProfile(u.id));
+  }
+  return outcome;
+}
+
+async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: ClerkUserFields): Promise<boolean> {
+  const cutoff = new Date(Date.now() - ACCOUNT_RETENTION_DAYS * 86_400_000);
+  const [previous] = await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.email, u.email!), isNotNull(users.deletedAt), isNull(users.anonymizedAt), gt(users.deletedAt, cutoff)))
+    .orderBy(sql`${users.deletedAt} desc`)
+    .limit(1)
+    .for('update');
+  if (!previous) return false;
+  // Every user FK is ON UPDATE CASCADE: re-keying moves profile, memberships, ledger, … to the new id.
+  await tx
+    .update(users)
+    .set({ id: u.id, deletedAt: null, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
+    .where(eq(users.id, previous.id));
+  await emit(tx, ctx.events, 'user.recovered', { userId: u.id, previousUserId: previous.id });
+  await cacheDel(ctx.config, cacheKeys(ctx.config).userActive(previous.id));
+  return true;
+}
+
+/** Soft delete: hidden everywhere at once; personal data is anonymised after the retention period. */
+export async function softDeleteUser(ctx: ServiceContext, userId: string): Promise<boolean> {
+  const deleted = await ctx.db.write.transaction(async (tx) => {
+    const rows = await tx
+      .update(users)
+      .set({ deletedAt: new Date() })
+      .where(and(eq(users.id, userId), isNull(users.deletedAt)))
+      .returning({ id: users.id });
+    if (rows.length === 0) return false;
+    await emit(tx, ctx.events, 'user.deleted', { userId });
+    return true;
+  });
+  if (deleted) {
+    const keys = cacheKeys(ctx.config);
+    await cacheDel(ctx.config, keys.userActive(userId), keys.ownProfile(userId), keys.publicProfile(userId));
+  }
+  return deleted;
+}
+
+/**
+ * Just-in-time provisioning: the first authenticated request of a user we have not heard of (the
+ * Clerk webhook may be late) creates them, so nobody is locked out. Deleted accounts are refused.
+ */
+export async function ensureActiveUser(ctx: ServiceContext, userId: string): Promise<void> {
+  const key = cacheKeys(ctx.config).userActive(userId);
+  if (await cacheGet(ctx.config, key)) return;
+  const [row] = await ctx.db.read.select({ deletedAt: users.deletedAt }).from(users).where(eq(users.id, userId)).limit(1);
+  if (row?.deletedAt) throw new AppError('AUTH_REQUIRED', 'This account has been deleted');
+  if (!row) {
+    let fields: ClerkUserFields;
+    try {
+      fields = await fetchClerkUser(ctx.config, userId);
+    } catch (err) {
+      // Clerk unreachable: create the account with a placeholder address; the webhook fills it in.
+      log('warn', 'users.clerk_lookup_failed', { userId, error: describeError(err) });
+      fields = { id: userId, email: null, firstName: null, lastName: null, username: null, imageUrl: null };
+    }
+    const outcome = await syncUserFromClerk(ctx, fields, { createOnly: true });
+    if (outcome === 'ignored') throw new AppError('AUTH_REQUIRED', 'This account has been deleted');
+  }
+  await cacheSet(ctx.config, key, { active: true });
+}

@@ -1,0 +1,235 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../src/app';
+import { requireUser } from '../src/middleware/auth';
+import { registerRoutes } from '../src/routes';
+import { createRouter } from '../src/router';
+import { clerkUserJson, sessionToken, signedClerkWebhook } from './helpers/clerk';
+import { useTestDatabase } from './helpers/db';
+import { fakeFetch } from './helpers/fake-fetch';
+import { call } from './helpers/http';
+import { signUp } from './helpers/users';
+
+const db = useTestDatabase();
+const whoami = createRouter();
+whoami.get('/', requireUser, (c) => c.json({ data: { userId: c.get('userId') } }));
+const app = createApp((a) => {
+  registerRoutes(a);
+  a.route('/api/v1/_whoami', whoami);
+});
+
+const newId = () => `user_${crypto.randomUUID().replaceAll('-', '').slice(0, 24)}`;
+const secret = () => db.env.CLERK_WEBHOOK_SECRET as string;
+const userRow = async (id: string) => (await db.sql<any>('select * from users where id = $1', [id])).rows[0];
+
+async function postWebhook(type: string, data: unknown, options: { msgId?: string; timestamp?: Date; secret?: string } = {}) {
+  const { body, headers } = await signedClerkWebhook(options.secret ?? secret(), type, data, options);
+  return call(db.env, '/webhooks/v1/clerk', { method: 'POST', raw: body, headers });
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('authentication', () => {
+  it('401 AUTH_REQUIRED without a session, never 500 for bad tokens', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const user = await signUp(db);
+    const cases: Record<string, Record<string, string>> = {
+      none: {},
+      malformed: { Authorization: 'Bearer not.a.jwt' },
+      garbage: { Authorization: 'Bearer ' + 'x'.repeat(500) },
+      expired: { Authorization: `Bearer ${await sessionToken(user.id, { expiresIn: -120 })}` },
+      wrongKey: { Authorization: `Bearer ${await sessionToken(user.id, { foreignKey: true })}` },
+      wrongParty: { Authorization: `Bearer ${await sessionToken(user.id, { azp: 'https://evil.example' })}` },
+      badCookie: { Cookie: '__session=garbage' },
+    };
+    for (const [name, headers] of Object.entries(cases)) {
+      const r = await call(db.env, '/api/v1/_whoami', { app, headers });
+      expect([name, r.status, r.body.error?.code]).toEqual([name, 401, 'AUTH_REQUIRED']);
+    }
+  });
+
+  it('accepts a valid session as a Bearer token or the __session cookie', async () => {
+    const user = await signUp(db);
+    const bearer = await call(db.env, '/api/v1/_whoami', { app, token: user.token });
+    expect(bearer.status).toBe(200);
+    expect(bearer.body.data.userId).toBe(user.id);
+    // Browsers send __session with __client_uat. (Clerk *development* instances additionally demand
+    // their dev-browser cookie, so this path is exercised with a production-style publishable key.)
+    const live = { ...db.env, CLERK_PUBLISHABLE_KEY: `pk_live_${btoa('clerk.fairarena.test$')}` };
+    const cookie = await call(live, '/api/v1/_whoami', {
+      app,
+      headers: { Cookie: `__session=${user.token}; __client_uat=${Math.floor(Date.now() / 1000) - 60}` },
+    });
+    expect(cookie.status).toBe(200);
+    expect(cookie.body.data.userId).toBe(user.id);
+  });
+
+  it('public routes stay public with or without a token', async () => {
+    expect((await call(db.env, '/api/v1/plans')).status).toBe(200);
+    expect((await call(db.env, '/api/v1/plans', { headers: { Authorization: 'Bearer junk' } })).status).toBe(200);
+  });
+
+  it('a deleted account is refused even with a still-valid token', async () => {
+    const user = await signUp(db);
+    await db.sql('update users set deleted_at = now() where id = $1', [user.id]);
+    const r = await call(db.env, '/api/v1/_whoami', { app, token: user.token });
+    expect(r.status).toBe(401);
+  });
+});
+
+describe('just-in-time provisioning', () => {
+  it('creates an unknown user once, from Clerk, even under 5 concurrent first requests', async () => {
+    const id = newId();
+    const clerk = fakeFetch({
+      [`GET https://api.clerk.com/v1/users/${id}`]: async (req) => {
+        expect(req.headers.get('Authorization')).toBe('Bearer sk_test_local');
+        return Response.json(clerkUserJson({ id, email: 'Grace.Hopper@Example.test', first_name: 'Grace' }));
+      },
+    });
+    const token = await sessionToken(id);
+    const results = await Promise.all(Array.from({ length: 5 }, () => call(db.env, '/api/v1/_whoami', { app, token })));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(clerk.calls.length).toBeGreaterThanOrEqual(1);
+    const row = await userRow(id);
+    expect(row).toMatchObject({ email: 'grace.hopper@example.test', first_name: 'Grace' });
+    expect((await db.sql('select 1 from settings where user_id = $1', [id])).rows).toHaveLength(1);
+    expect((await db.sql('select 1 from profiles where user_id = $1', [id])).rows).toHaveLength(1);
+    const created = await db.sql(`select 1 from outbox where event_name = 'user.created' and payload->>'userId' = $1`, [id]);
+    expect(created.rows).toHaveLength(1);
+  });
+
+  it('never locks a user out when Clerk is down: placeholder now, the webhook fills the email in', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const id = newId();
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${id}`]: () => new Response('upstream down', { status: 503 }) });
+    const r = await call(db.env, '/api/v1/_whoami', { app, token: await sessionToken(id) });
+    expect(r.status).toBe(200);
+    expect((await userRow(id)).email).toMatch(/@users\.invalid$/);
+    const hook = await postWebhook('user.created', clerkUserJson({ id, email: 'late@example.test' }));
+    expect(hook.body.data.outcome).toBe('updated');
+    expect((await userRow(id)).email).toBe('late@example.test');
+  });
+});
+
+describe('POST /webhooks/v1/clerk', () => {
+  it('user.created creates the user, settings and profile; the welcome email and notification follow', async () => {
+    const id = newId();
+    const r = await postWebhook('user.created', clerkUserJson({ id, email: 'new@example.test', first_name: '<img src=x onerror=alert(1)>' }));
+    expect(r.status).toBe(200);
+    expect(r.body.data).toEqual({ type: 'user.created', outcome: 'created' });
+    expect(await userRow(id)).toMatchObject({ email: 'new@example.test', deleted_at: null });
+    expect(db.events.names()).toContain('user.created');
+    await db.events.drain();
+    const mail = (await db.sql<any>(`select * from dev_emails where "to" = 'new@example.test'`)).rows;
+    expect(mail).toHaveLength(1);
+    expect(mail[0].subject).toBe('Welcome to FairArena');
+    expect(mail[0].html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(mail[0].html).not.toContain('<img src=x');
+    expect(mail[0].text).toContain('Hi <img src=x onerror=alert(1)>,'); // plain text is not HTML
+    const note = (await db.sql<any>('select type, title from notifications where user_id = $1', [id])).rows;
+    expect(note).toEqual([{ type: 'SYSTEM', title: 'Welcome to FairArena' }]);
+  });
+
+  it('a replayed svix-id is a no-op', async () => {
+    const id = newId();
+    const msgId = `msg_${crypto.randomUUID()}`;
+    expect((await postWebhook('user.created', clerkUserJson({ id, email: 'replay@example.test' }), { msgId })).body.data.outcome).toBe('created');
+    await db.sql('update users set first_name = $2 where id = $1', [id, 'Changed locally']);
+    const again = await postWebhook('user.created', clerkUserJson({ id, email: 'replay@example.test' }), { msgId });
+    expect(again.status).toBe(200);
+    expect(again.body.data.outcome).toBe('duplicate');
+    expect((await userRow(id)).first_name).toBe('Changed locally');
+    const events = await db.sql(`select 1 from outbox where event_name = 'user.created' and payload->>'userId' = $1`, [id]);
+    expect(events.rows).toHaveLength(1);
+  });
+
+  it('user.updated syncs by Clerk id, including a changed primary email (defect #33)', async () => {
+    const id = newId();
+    await postWebhook('user.created', clerkUserJson({ id, email: 'before@example.test' }));
+    const r = await postWebhook('user.updated', clerkUserJson({ id, email: 'after@example.test', first_name: 'Renamed' }));
+    expect(r.body.data.outcome).toBe('updated');
+    expect(await userRow(id)).toMatchObject({ email: 'after@example.test', first_name: 'Renamed' });
+    expect((await db.sql('select count(*)::int as n from users where id = $1', [id])).rows[0]).toEqual({ n: 1 });
+  });
+
+  it('user.deleted soft-deletes, hides the user, and sends the deletion email', async () => {
+    const id = newId();
+    await postWebhook('user.created', clerkUserJson({ id, email: 'bye@example.test' }));
+    const r = await postWebhook('user.deleted', { id, object: 'user', deleted: true });
+    expect(r.body.data.outcome).toBe('deleted');
+    expect((await userRow(id)).deleted_at).not.toBeNull();
+    await db.events.drain();
+    const subjects = (await db.sql<any>(`select subject from dev_emails where "to" = 'bye@example.test' order by created_at`)).rows.map((m) => m.subject);
+    expect(subjects).toContain('Your FairArena account has been deleted');
+    const again = await postWebhook('user.deleted', { id, object: 'user', deleted: true });
+    expect(again.body.data.outcome).toBe('ignored');
+  });
+
+  it('a new account with a recently deleted email recovers the old account and its data', async () => {
+    const oldId = newId();
+    await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'phoenix@example.test' }));
+    await db.sql(`insert into credit_balances (user_id, balance) values ($1, 0)`, [oldId]);
+    await db.sql(`insert into credit_transactions (user_id, type, amount, balance_after, description) values ($1, 'BONUS', 25, 25, 'gift')`, [oldId]);
+    await postWebhook('user.deleted', { id: oldId, object: 'user', deleted: true });
+
+    const newUserId = newId();
+    const r = await postWebhook('user.created', clerkUserJson({ id: newUserId, email: 'phoenix@example.test', first_name: 'Phoenix' }));
+    expect(r.body.data.outcome).toBe('recovered');
+    expect(await userRow(oldId)).toBeUndefined();
+    expect(await userRow(newUserId)).toMatchObject({ email: 'phoenix@example.test', deleted_at: null, first_name: 'Phoenix' });
+    expect((await db.sql('select amount from credit_transactions where user_id = $1', [newUserId])).rows).toEqual([{ amount: 25 }]);
+    expect((await db.sql('select 1 from profiles where user_id = $1', [newUserId])).rows).toHaveLength(1);
+    await db.events.drain();
+    const subjects = (await db.sql<any>(`select subject from dev_emails where "to" = 'phoenix@example.test'`)).rows.map((m) => m.subject);
+    expect(subjects).toContain('Your FairArena account has been recovered');
+  });
+
+  it('an account deleted longer ago than the retention period is not recovered', async () => {
+    const oldId = newId();
+    await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'ancient@example.test' }));
+    await db.sql(`update users set deleted_at = now() - interval '31 days' where id = $1`, [oldId]);
+    const newUserId = newId();
+    const r = await postWebhook('user.created', clerkUserJson({ id: newUserId, email: 'ancient@example.test' }));
+    expect(r.body.data.outcome).toBe('created');
+    expect((await userRow(oldId)).deleted_at).not.toBeNull();
+  });
+
+  it('refuses bad, missing, foreign and stale signatures with 401', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const data = clerkUserJson({ id: newId(), email: 'sig@example.test' });
+    const forged = await postWebhook('user.created', data, { secret: `whsec_${btoa('not-the-real-secret-123456')}` });
+    expect([forged.status, forged.body.error.code]).toEqual([401, 'AUTH_REQUIRED']);
+    const stale = await postWebhook('user.created', data, { timestamp: new Date(Date.now() - 10 * 60_000) });
+    expect(stale.status).toBe(401);
+    const { body, headers } = await signedClerkWebhook(secret(), 'user.created', data);
+    const tampered = await call(db.env, '/webhooks/v1/clerk', { method: 'POST', raw: body.replace('sig@', 'evil@'), headers });
+    expect(tampered.status).toBe(401);
+    const unsigned = await call(db.env, '/webhooks/v1/clerk', { method: 'POST', raw: body, headers: { 'Content-Type': 'application/json' } });
+    expect(unsigned.status).toBe(401);
+    expect((await db.sql(`select 1 from users where email like '%sig@example.test'`)).rows).toHaveLength(0);
+  });
+
+  it('400 for a signed but invalid payload; other event types are acknowledged and ignored', async () => {
+    const bad = await postWebhook('user.created', { id: '', email_addresses: 'nope' });
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    const other = await postWebhook('session.created', { id: 'sess_1' });
+    expect(other.status).toBe(200);
+    expect(other.body.data).toEqual({ type: 'session.created', outcome: 'ignored' });
+  });
+
+  it('503 while CLERK_WEBHOOK_SECRET is unset (never accepts unsigned)', async () => {
+    const { body, headers } = await signedClerkWebhook(secret(), 'user.created', clerkUserJson({ id: newId(), email: 'x@example.test' }));
+    const r = await call({ ...db.env, CLERK_WEBHOOK_SECRET: '' }, '/webhooks/v1/clerk', { method: 'POST', raw: body, headers });
+    expect([r.status, r.body.error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+  });
+});
+
+describe('GET /dev/emails', () => {
+  it('shows the dev mailbox in development only', async () => {
+    await db.sql(`insert into dev_emails ("to", subject, html, text) values ('box@example.test', 'Hello', '<p>x</p>', 'x')`);
+    const dev = await call({ ...db.env, ENVIRONMENT: 'development' }, '/dev/emails?to=box@example.test');
+    expect(dev.status).toBe(200);
+    expect(dev.body.data.map((m: { subject: string }) => m.subject)).toEqual(['Hello']);
+    expect((await call(db.env, '/dev/emails')).status).toBe(404);
+    expect((await call({ ...db.env, ENVIRONMENT: 'staging', NEON_LOCAL_WS_PROXY: '' }, '/dev/emails')).status).toBe(404);
+  });
+});
