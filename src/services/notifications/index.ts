@@ -1,0 +1,171 @@
+import { and, count, desc, eq, inArray, isNotNull, isNull, type SQL } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
+import { notifications, type Notification } from '../../db/schema';
+import { cacheDel, cached } from '../../lib/cache';
+import { cacheKeys } from '../../lib/cache-keys';
+import { AppError } from '../../lib/errors';
+import type { ServiceContext } from '../context';
+
+export type NotificationType = Notification['type'];
+
+/** What clients see of a notification ("read" is derived from read_at). */
+export interface NotificationView {
+  id: string;
+  type: NotificationType;
+  title: string;
+  message: string;
+  description: string | null;
+  actionUrl: string | null;
+  actionLabel: string | null;
+  metadata: Record<string, unknown> | null;
+  read: boolean;
+  readAt: string | null;
+  createdAt: string;
+}
+
+export interface ListNotificationsInput {
+  read?: boolean;
+  type?: NotificationType;
+  limit: number;
+  offset: number;
+}
+
+export interface NotificationPage {
+  items: NotificationView[];
+  total: number;
+  unreadCount: number;
+}
+
+const view = (n: Notification): NotificationView => ({
+  id: n.id,
+  type: n.type,
+  title: n.title,
+  message: n.message,
+  description: n.description,
+  actionUrl: n.actionUrl,
+  actionLabel: n.actionLabel,
+  metadata: n.metadata ?? null,
+  read: n.readAt !== null,
+  readAt: n.readAt?.toISOString() ?? null,
+  createdAt: n.createdAt.toISOString(),
+});
+
+function caller(ctx: ServiceContext): string {
+  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
+  return ctx.userId;
+}
+
+const unreadOf = (userId: string) => and(eq(notifications.userId, userId), isNull(notifications.readAt));
+
+async function countUnread(db: Transaction | ServiceContext['db']['write'], userId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(notifications).where(unreadOf(userId));
+  return row?.n ?? 0;
+}
+
+const invalidateUnread = (ctx: ServiceContext, userId: string) => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(userId));
+
+/**
+ * A user's unread count, cached. Filled from the primary: the count is invalidated by writes, and a
+ * lagging replica must not put the pre-write count back for a whole TTL.
+ */
+export async function getUnreadCount(ctx: ServiceContext, userId: string): Promise<number> {
+  const { count: n } = await cached(ctx.config, cacheKeys(ctx.config).unreadCount(userId), async () => ({
+    count: await countUnread(ctx.db.write, userId),
+  }));
+  return n;
+}
+
+/** The caller's notifications, newest first, with the filtered total and the unread count. */
+export async function listNotifications(ctx: ServiceContext, input: ListNotificationsInput): Promise<NotificationPage> {
+  const userId = caller(ctx);
+  const filters: SQL[] = [eq(notifications.userId, userId)];
+  if (input.read === true) filters.push(isNotNull(notifications.readAt));
+  if (input.read === false) filters.push(isNull(notifications.readAt));
+  if (input.type) filters.push(eq(notifications.type, input.type));
+  const where = and(...filters);
+  const [rows, [totalRow], unreadCount] = await Promise.all([
+    ctx.db.read
+      .select()
+      .from(notifications)
+      .where(where)
+      .orderBy(desc(notifications.createdAt), desc(notifications.id))
+      .limit(input.limit)
+      .offset(input.offset),
+    ctx.db.read.select({ n: count() }).from(notifications).where(where),
+    getUnreadCount(ctx, userId),
+  ]);
+  return { items: rows.map(view), total: totalRow?.n ?? 0, unreadCount };
+}
+
+/**
+ * Lock the caller's notifications among `ids`; 404 (and nothing changes) unless every id is theirs.
+ * Someone else's id and a non-existent id are indistinguishable.
+ */
+async function lockOwned(tx: Transaction, userId: string, ids: string[]): Promise<void> {
+  const owned = await tx
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(and(eq(notifications.userId, userId), inArray(notifications.id, ids)))
+    .for('update');
+  if (owned.length === ids.length) return;
+  const found = new Set(owned.map((r) => r.id));
+  throw new AppError('NOT_FOUND', 'Notification not found', { details: { ids: ids.filter((id) => !found.has(id.toLowerCase())) } });
+}
+
+export interface MarkResult {
+  /** Notifications whose state changed (already-read ones are not counted by mark-read, and vice versa). */
+  updated: number;
+  unreadCount: number;
+}
+
+async function mark(ctx: ServiceContext, ids: string[], read: boolean): Promise<MarkResult> {
+  const userId = caller(ctx);
+  const result = await ctx.db.write.transaction(async (tx) => {
+    await lockOwned(tx, userId, ids);
+    const rows = await tx
+      .update(notifications)
+      .set({ readAt: read ? new Date() : null })
+      .where(and(eq(notifications.userId, userId), inArray(notifications.id, ids), read ? isNull(notifications.readAt) : isNotNull(notifications.readAt)))
+      .returning({ id: notifications.id });
+    return { updated: rows.length, unreadCount: await countUnread(tx, userId) };
+  });
+  await invalidateUnread(ctx, userId);
+  return result;
+}
+
+export const markRead = (ctx: ServiceContext, input: { ids: string[] }) => mark(ctx, input.ids, true);
+export const markUnread = (ctx: ServiceContext, input: { ids: string[] }) => mark(ctx, input.ids, false);
+
+export async function markAllRead(ctx: ServiceContext): Promise<MarkResult> {
+  const userId = caller(ctx);
+  const rows = await ctx.db.write
+    .update(notifications)
+    .set({ readAt: new Date() })
+    .where(unreadOf(userId))
+    .returning({ id: notifications.id });
+  await invalidateUnread(ctx, userId);
+  return { updated: rows.length, unreadCount: 0 };
+}
+
+/** Delete one of the caller's notifications; someone else's (or a missing) id is 404. */
+export async function deleteNotification(ctx: ServiceContext, input: { id: string }): Promise<void> {
+  const userId = caller(ctx);
+  const rows = await ctx.db.write
+    .delete(notifications)
+    .where(and(eq(notifications.id, input.id), eq(notifications.userId, userId)))
+    .returning({ id: notifications.id });
+  if (rows.length === 0) throw new AppError('NOT_FOUND', 'Notification not found');
+  await invalidateUnread(ctx, userId);
+}
+
+/** Delete all the caller's read notifications; unread ones are kept. */
+export async function deleteReadNotifications(ctx: ServiceContext): Promise<{ deleted: number }> {
+  const userId = caller(ctx);
+  const rows = await ctx.db.write
+    .delete(notifications)
+    .where(and(eq(notifications.userId, userId), isNotNull(notifications.readAt)))
+    .returning({ id: notifications.id });
+  // Only read rows go, so the count should not move; invalidating anyway is cheap and keeps the rule simple.
+  await invalidateUnread(ctx, userId);
+  return { deleted: rows.length };
+}

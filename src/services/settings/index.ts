@@ -1,0 +1,56 @@
+import { eq } from 'drizzle-orm';
+import { settings } from '../../db/schema';
+import { cacheDel, cached } from '../../lib/cache';
+import { cacheKeys } from '../../lib/cache-keys';
+import { AppError } from '../../lib/errors';
+import type { ServiceContext } from '../context';
+import { applySettingsPatch, resolveSettings, storedOverrides, type SettingsPatch, type UserSettings } from './schema';
+
+export { DEFAULT_SETTINGS, type SettingsPatch, type UserSettings } from './schema';
+
+function caller(ctx: ServiceContext): string {
+  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
+  return ctx.userId;
+}
+
+/**
+ * A user's full settings (defaults merged in). Reusable by any service or job, e.g. to decide
+ * whether to send the weekly feedback mail (`email.weeklyFeedback`) or a star notification.
+ * Cached; the cache is filled from the primary so a replica lagging behind a write it just
+ * invalidated can never put the old document back for a whole TTL. A user without a settings row
+ * simply has the defaults.
+ */
+export async function getSettings(ctx: ServiceContext, userId: string): Promise<UserSettings> {
+  const value = await cached(ctx.config, cacheKeys(ctx.config).settings(userId), async () => {
+    const [row] = await ctx.db.write.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, userId)).limit(1);
+    return resolveSettings(row?.settings);
+  });
+  // Re-resolve: a payload cached by an older version of the shape is normalised, not trusted.
+  return resolveSettings(value);
+}
+
+/** Merge a (deep-partial, already validated) patch into the caller's settings; returns the full result. */
+export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch): Promise<UserSettings> {
+  const userId = caller(ctx);
+  const stored = await ctx.db.write.transaction(async (tx) => {
+    // The row is created at sign-up; create it here if it is somehow missing, then lock it.
+    await tx.insert(settings).values({ userId }).onConflictDoNothing();
+    const [row] = await tx.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, userId)).for('update');
+    const next = applySettingsPatch(storedOverrides(row?.settings), patch);
+    await tx.update(settings).set({ settings: next }).where(eq(settings.userId, userId));
+    return next;
+  });
+  await cacheDel(ctx.config, cacheKeys(ctx.config).settings(userId));
+  return resolveSettings(stored);
+}
+
+/** Back to the defaults: the stored document becomes `{}` (so future default changes apply). */
+export async function resetSettings(ctx: ServiceContext): Promise<UserSettings> {
+  const userId = caller(ctx);
+  await ctx.db.write
+    .insert(settings)
+    .values({ userId, settings: {} })
+    .onConflictDoUpdate({ target: settings.userId, set: { settings: {}, updatedAt: new Date() } });
+  await cacheDel(ctx.config, cacheKeys(ctx.config).settings(userId));
+  return resolveSettings({});
+}
