@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { sessionToken } from './helpers/clerk';
 import { useTestDatabase } from './helpers/db';
+import { fakeFetch } from './helpers/fake-fetch';
 import { call } from './helpers/http';
 import { signUp } from './helpers/users';
 
@@ -377,5 +378,37 @@ describe('OpenAPI', () => {
     expect(doc.paths['/api/v1/profile/views'].get.security).toEqual([{ clerkSession: [] }]);
     expect(doc.paths['/api/v1/profile/view/{userId}'].get.responses).toHaveProperty('404');
     expect(JSON.stringify(doc.components.schemas.PublicProfile)).not.toContain('email');
+  });
+});
+
+describe('names are owned by Clerk', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('a name edit is pushed to Clerk by a queue handler (retried while Clerk is down)', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const user = await signUp(db);
+    const r = await call(db.env, '/api/v1/profile', { method: 'PUT', token: user.token, json: { firstName: 'Ada', lastName: 'Byron' } });
+    expect(r.status).toBe(200);
+    expect(db.events.names()).toContain('user.name_changed');
+    let up = false;
+    const clerk = fakeFetch({
+      [`PATCH https://api.clerk.com/v1/users/${user.id}`]: () => (up ? Response.json({ id: user.id }) : new Response('down', { status: 503 })),
+    });
+    const down = await db.events.drain();
+    expect(down.retried.length).toBeGreaterThan(0);
+    up = true;
+    const event = (await db.sql<{ id: string; payload: unknown; created_at: Date }>(`select id, payload, created_at from outbox where event_name = 'user.name_changed' and payload->>'userId' = $1`, [user.id])).rows[0]!;
+    db.events.messages.push({ id: event.id, name: 'user.name_changed', payload: event.payload, emittedAt: new Date(event.created_at).toISOString() });
+    expect((await db.events.drain()).retried).toEqual([]);
+    const sent = clerk.calls.filter((c) => c.method === 'PATCH' && c.url.endsWith(`/v1/users/${user.id}`));
+    expect(sent).toHaveLength(2);
+    expect(await sent[1]!.json()).toEqual({ first_name: 'Ada', last_name: 'Byron' });
+    expect(sent[1]!.headers.get('Authorization')).toBe('Bearer sk_test_local');
+  });
+
+  it('a profile update without name changes emits nothing for Clerk', async () => {
+    const user = await signUp(db);
+    await call(db.env, '/api/v1/profile', { method: 'PUT', token: user.token, json: { bio: 'Hello' } });
+    expect((await db.sql(`select 1 from outbox where event_name = 'user.name_changed' and payload->>'userId' = $1`, [user.id])).rows).toHaveLength(0);
   });
 });

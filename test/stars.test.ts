@@ -45,6 +45,16 @@ describe('POST /api/v1/stars/:profileId', () => {
     expect(rows[0]!.message).toContain('Fan One');
   });
 
+  it('no STAR notification when the owner turned star notifications off in settings', async () => {
+    const { owner, profileId } = await publicProfile();
+    const off = await call(db.env, '/api/v1/settings', { method: 'PUT', token: owner.token, json: { notifications: { stars: false } } });
+    expect(off.status).toBe(200);
+    const fan = await signUp(db);
+    expect((await star(fan, profileId)).status).toBe(200);
+    await db.events.drain();
+    expect((await db.sql(`select 1 from notifications where user_id = $1 and type = 'STAR'`, [owner.id])).rows).toHaveLength(0);
+  });
+
   it('5 concurrent stars → exactly one row and one event', async () => {
     const { profileId } = await publicProfile();
     const fan = await signUp(db);

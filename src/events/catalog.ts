@@ -10,6 +10,8 @@ export const EVENT_CATALOG = {
   'user.created': z.object({ userId }),
   'user.deleted': z.object({ userId }),
   'user.recovered': z.object({ userId, previousUserId: userId }),
+  /** First/last name edited through PUT /profile: pushed to Clerk, which owns identity fields. */
+  'user.name_changed': z.object({ userId }),
   'profile.starred': z.object({ profileId: z.uuid(), ownerId: userId, starredBy: userId }),
 } as const;
 

@@ -36,6 +36,21 @@ export function toUserFields(u: ClerkUserJson): ClerkUserFields {
   };
 }
 
+/** PATCH /v1/users/:id with the names we hold (Clerk is the source of truth for identity fields). */
+export async function updateClerkUserNames(config: Config, userId: string, names: { firstName: string | null; lastName: string | null }): Promise<void> {
+  if (!config.CLERK_SECRET_KEY) throw new Error('CLERK_SECRET_KEY is not configured');
+  const res = await withTimeout(
+    fetch(`${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`, {
+      method: 'PATCH',
+      headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ first_name: names.firstName, last_name: names.lastName }),
+    }),
+    5000,
+    'Clerk user update',
+  );
+  if (!res.ok) throw new Error(`Clerk user update failed with ${res.status}`);
+}
+
 /** GET /v1/users/:id on Clerk's Backend API (used once, when an unknown user first calls us). */
 export async function fetchClerkUser(config: Config, userId: string): Promise<ClerkUserFields> {
   if (!config.CLERK_SECRET_KEY) throw new Error('CLERK_SECRET_KEY is not configured');

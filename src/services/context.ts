@@ -3,6 +3,7 @@ import type { AppEnv } from '../router';
 import type { Config, Env } from '../config';
 import type { Db } from '../db/client';
 import type { PendingEvents } from '../events/outbox';
+import { AppError } from '../lib/errors';
 
 /** What every service function receives first: `(ctx, input)`. Built once per request by the door. */
 export interface ServiceContext {
@@ -14,6 +15,12 @@ export interface ServiceContext {
   userId?: string;
   /** Events emitted by this operation; relayed to the queue once the request ends. */
   events: PendingEvents;
+}
+
+/** The caller's user id, or 401: for services that only make sense for a signed-in user. */
+export function requireCaller(ctx: ServiceContext): string {
+  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
+  return ctx.userId;
 }
 
 export function serviceContext(c: Context<AppEnv>): ServiceContext {

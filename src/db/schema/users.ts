@@ -133,8 +133,8 @@ export const profileStars = pgTable(
 );
 
 /**
- * One settings document per user. Known keys: wantToGetFeedbackMail, wantFeedbackNotifications
- * (both default true when absent).
+ * One settings document per user, holding only the keys the user changed; the shape, defaults and
+ * validation live in src/services/settings/schema.ts.
  */
 export const settings = pgTable('settings', {
   userId: text('user_id')

@@ -1,8 +1,9 @@
 import { eq } from 'drizzle-orm';
-import { users } from '../../db/schema';
+import { settings, users } from '../../db/schema';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { createNotification } from '../../services/notifications/create';
+import { resolveSettings } from '../../services/settings/schema';
 import type { EventHandler } from '../types';
 
 /** A star notifies the profile's owner (type STAR). Only the starrer's public name is used. */
@@ -14,6 +15,8 @@ export const starNotification: EventHandler<'profile.starred'> = {
       .from(users)
       .where(eq(users.id, starredBy));
     if (!starrer || starrer.deletedAt) return;
+    const [prefs] = await ctx.tx.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, ownerId));
+    if (!resolveSettings(prefs?.settings).notifications.stars) return; // the owner turned star notifications off
     const name = [starrer.firstName, starrer.lastName].filter(Boolean).join(' ') || starrer.username || 'Someone';
     await createNotification(ctx.tx, {
       userId: ownerId,

@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { users } from '../../db/schema';
+import { updateClerkUserNames } from '../../integrations/clerk';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { sendEmail } from '../../services/email/send';
@@ -67,6 +68,16 @@ export const accountRecoveredEmail: EventHandler<'user.recovered'> = {
     await sendEmail({ db: ctx.tx, config: ctx.config }, user.email, templates.accountRecovered({ name: user.firstName, appUrl: ctx.config.FRONTEND_URL }), {
       idempotencyKey: ctx.idempotencyKey,
     });
+  },
+};
+
+/** Reads the names at delivery time, so a burst of edits converges on the latest one. */
+export const pushNamesToClerk: EventHandler<'user.name_changed'> = {
+  name: 'clerk-name-sync',
+  async run(ctx, { userId }) {
+    const [user] = await ctx.tx.select({ firstName: users.firstName, lastName: users.lastName, deletedAt: users.deletedAt }).from(users).where(eq(users.id, userId));
+    if (!user || user.deletedAt) return;
+    await updateClerkUserNames(ctx.config, userId, user);
   },
 };
 

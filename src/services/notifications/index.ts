@@ -4,7 +4,7 @@ import { notifications, type Notification } from '../../db/schema';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { requireCaller, type ServiceContext } from '../context';
 
 export type NotificationType = Notification['type'];
 
@@ -50,10 +50,6 @@ const view = (n: Notification): NotificationView => ({
   createdAt: n.createdAt.toISOString(),
 });
 
-function caller(ctx: ServiceContext): string {
-  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  return ctx.userId;
-}
 
 const unreadOf = (userId: string) => and(eq(notifications.userId, userId), isNull(notifications.readAt));
 
@@ -77,7 +73,7 @@ export async function getUnreadCount(ctx: ServiceContext, userId: string): Promi
 
 /** The caller's notifications, newest first, with the filtered total and the unread count. */
 export async function listNotifications(ctx: ServiceContext, input: ListNotificationsInput): Promise<NotificationPage> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const filters: SQL[] = [eq(notifications.userId, userId)];
   if (input.read === true) filters.push(isNotNull(notifications.readAt));
   if (input.read === false) filters.push(isNull(notifications.readAt));
@@ -119,7 +115,7 @@ export interface MarkResult {
 }
 
 async function mark(ctx: ServiceContext, ids: string[], read: boolean): Promise<MarkResult> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const result = await ctx.db.write.transaction(async (tx) => {
     await lockOwned(tx, userId, ids);
     const rows = await tx
@@ -137,7 +133,7 @@ export const markRead = (ctx: ServiceContext, input: { ids: string[] }) => mark(
 export const markUnread = (ctx: ServiceContext, input: { ids: string[] }) => mark(ctx, input.ids, false);
 
 export async function markAllRead(ctx: ServiceContext): Promise<MarkResult> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const rows = await ctx.db.write
     .update(notifications)
     .set({ readAt: new Date() })
@@ -149,7 +145,7 @@ export async function markAllRead(ctx: ServiceContext): Promise<MarkResult> {
 
 /** Delete one of the caller's notifications; someone else's (or a missing) id is 404. */
 export async function deleteNotification(ctx: ServiceContext, input: { id: string }): Promise<void> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const rows = await ctx.db.write
     .delete(notifications)
     .where(and(eq(notifications.id, input.id), eq(notifications.userId, userId)))
@@ -160,7 +156,7 @@ export async function deleteNotification(ctx: ServiceContext, input: { id: strin
 
 /** Delete all the caller's read notifications; unread ones are kept. */
 export async function deleteReadNotifications(ctx: ServiceContext): Promise<{ deleted: number }> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const rows = await ctx.db.write
     .delete(notifications)
     .where(and(eq(notifications.userId, userId), isNotNull(notifications.readAt)))

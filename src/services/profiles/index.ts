@@ -4,19 +4,15 @@ import { activityLogs, profiles, profileViews, users } from '../../db/schema';
 import { cacheDel, cacheGet, cacheSet } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
+import { emit } from '../../events/outbox';
 import { describeError, log } from '../../lib/log';
-import type { ServiceContext } from '../context';
+import { requireCaller, type ServiceContext } from '../context';
 import { starSummary } from '../stars/summary';
 import { assertCanView } from './access';
 import type { ProfileUpdate } from './schema';
 import { displayName, type OwnProfile, type ProfileViewer, type PublicProfile, type PublicProfileBase } from './views';
 
 export type { ProfileUpdate } from './schema';
-
-function caller(ctx: ServiceContext): string {
-  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  return ctx.userId;
-}
 
 const content = {
   bio: profiles.bio,
@@ -79,7 +75,7 @@ async function ensureProfileRow(db: Database | Transaction, userId: string): Pro
  * so a replica that lags behind a just-committed update can never be cached.
  */
 export async function getOwnProfile(ctx: ServiceContext): Promise<OwnProfile> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const key = cacheKeys(ctx.config).ownProfile(userId);
   const hit = await cacheGet(ctx.config, key);
   if (hit) return hit;
@@ -105,7 +101,7 @@ const LIST_FIELDS = ['experiences', 'education', 'skills', 'languages', 'interes
  * recorded for signed-in viewers); asking for view tracking without requireAuth is a 400.
  */
 export async function updateOwnProfile(ctx: ServiceContext, input: ProfileUpdate): Promise<OwnProfile> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const profile = await ctx.db.write.transaction(async (tx) => {
     const lock = () => tx.select({ requireAuth: profiles.requireAuth, trackViews: profiles.trackViews }).from(profiles).where(eq(profiles.userId, userId)).for('update');
     let [current] = await lock();
@@ -142,7 +138,11 @@ export async function updateOwnProfile(ctx: ServiceContext, input: ProfileUpdate
     const names: Partial<typeof users.$inferInsert> = {};
     if (input.firstName !== undefined) names.firstName = input.firstName;
     if (input.lastName !== undefined) names.lastName = emptyToNull(input.lastName);
-    if (Object.keys(names).length) await tx.update(users).set(names).where(eq(users.id, userId));
+    if (Object.keys(names).length) {
+      await tx.update(users).set(names).where(eq(users.id, userId));
+      // Clerk owns names: push the edit there, or its next user.updated webhook would undo it.
+      await emit(tx, ctx.events, 'user.name_changed', { userId });
+    }
 
     const fields = Object.keys(input);
     if (fields.length) await tx.insert(activityLogs).values({ userId, action: 'profile.updated', metadata: { fields } });
@@ -201,7 +201,7 @@ async function recordView(ctx: ServiceContext, profileId: string, viewerId: stri
 
 /** GET /profile/views: who viewed the caller's profile, newest first (viewers' emails are never shown). */
 export async function listProfileViews(ctx: ServiceContext, page: { limit: number; offset: number }): Promise<{ items: ProfileViewer[]; total: number }> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const mine = and(eq(profiles.id, profileViews.profileId), eq(profiles.userId, userId));
   const viewer = and(eq(users.id, profileViews.viewerUserId), isNull(users.deletedAt));
   const [rows, [totals]] = await Promise.all([

@@ -2,16 +2,11 @@ import { eq } from 'drizzle-orm';
 import { settings } from '../../db/schema';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
-import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { requireCaller, type ServiceContext } from '../context';
 import { applySettingsPatch, resolveSettings, storedOverrides, type SettingsPatch, type UserSettings } from './schema';
 
 export { DEFAULT_SETTINGS, type SettingsPatch, type UserSettings } from './schema';
 
-function caller(ctx: ServiceContext): string {
-  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  return ctx.userId;
-}
 
 /**
  * A user's full settings (defaults merged in). Reusable by any service or job, e.g. to decide
@@ -31,7 +26,7 @@ export async function getSettings(ctx: ServiceContext, userId: string): Promise<
 
 /** Merge a (deep-partial, already validated) patch into the caller's settings; returns the full result. */
 export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch): Promise<UserSettings> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   const stored = await ctx.db.write.transaction(async (tx) => {
     // The row is created at sign-up; create it here if it is somehow missing, then lock it.
     await tx.insert(settings).values({ userId }).onConflictDoNothing();
@@ -46,7 +41,7 @@ export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch):
 
 /** Back to the defaults: the stored document becomes `{}` (so future default changes apply). */
 export async function resetSettings(ctx: ServiceContext): Promise<UserSettings> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   await ctx.db.write
     .insert(settings)
     .values({ userId, settings: {} })

@@ -5,7 +5,7 @@ import { profiles, profileStars, users } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import type { ServiceContext } from '../context';
+import { requireCaller, type ServiceContext } from '../context';
 import { assertCanView } from '../profiles/access';
 import { displayName } from '../profiles/views';
 import { starSummary } from './summary';
@@ -30,10 +30,6 @@ export interface StarsPage {
   nextCursor: string | null;
 }
 
-function caller(ctx: ServiceContext): string {
-  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  return ctx.userId;
-}
 
 /** The profile (of an active user) with what decides its visibility; FOR SHARE inside a transaction. */
 async function findTarget(db: Database | Transaction, profileId: string, lock: boolean) {
@@ -53,7 +49,7 @@ async function findTarget(db: Database | Transaction, profileId: string, lock: b
  * starring again — or five concurrent stars — never notifies twice.
  */
 export async function starProfile(ctx: ServiceContext, profileId: string): Promise<StarState> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   await enforceLimit(ctx.config, 'stars', LIMITS.stars, userId);
   return ctx.db.write.transaction(async (tx) => {
     const target = assertCanView(await findTarget(tx, profileId, true), userId); // private / missing → 404
@@ -75,7 +71,7 @@ export async function starProfile(ctx: ServiceContext, profileId: string): Promi
  * a profile they cannot see is a 404 as everywhere else.
  */
 export async function unstarProfile(ctx: ServiceContext, profileId: string): Promise<StarState> {
-  const userId = caller(ctx);
+  const userId = requireCaller(ctx);
   await enforceLimit(ctx.config, 'stars', LIMITS.stars, userId);
   return ctx.db.write.transaction(async (tx) => {
     const target = await findTarget(tx, profileId, true);
