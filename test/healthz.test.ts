@@ -57,3 +57,28 @@ describe('API docs', () => {
     expect(prod.body.error.code).toBe('NOT_FOUND');
   });
 });
+
+describe('GET /metrics', () => {
+  const token = 'metrics-secret-token';
+
+  it('serves database-derived gauges in Prometheus format to the bearer of METRICS_TOKEN', async () => {
+    await db.sql(`insert into outbox (event_name, payload, created_at) values ('user.created', '{"userId":"u"}', now() - interval '2 minutes')`);
+    const r = await call({ ...db.env, METRICS_TOKEN: token }, '/metrics', { headers: { Authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('Content-Type')).toContain('text/plain; version=0.0.4');
+    const text = String(r.body);
+    expect(text).toContain('# TYPE fairarena_outbox_pending gauge');
+    expect(text).toMatch(/^fairarena_outbox_pending [1-9]\d*$/m);
+    expect(Number(text.match(/^fairarena_outbox_oldest_pending_seconds (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(110);
+    expect(text).toContain('fairarena_info{environment="test"} 1');
+  });
+
+  it('401 for a missing or wrong token, 404 when metrics are not configured', async () => {
+    const env = { ...db.env, METRICS_TOKEN: token };
+    expect((await call(env, '/metrics')).status).toBe(401);
+    expect((await call(env, '/metrics', { headers: { Authorization: 'Bearer metrics-secret-tokem' } })).status).toBe(401);
+    expect((await call(env, '/metrics', { headers: { Authorization: `Bearer ${token}x` } })).status).toBe(401);
+    const off = await call(db.env, '/metrics', { headers: { Authorization: `Bearer ${token}` } });
+    expect([off.status, off.body.error.code]).toEqual([404, 'NOT_FOUND']);
+  });
+});

@@ -1,6 +1,7 @@
 import type { App } from '../router';
 import { registerDocs } from './system/docs';
 import { healthRoutes } from './system/health';
+import { metricsRoutes } from './system/metrics';
 import { planRoutes } from './plans';
 import { devEmailRoutes } from './dev/emails';
 import { notificationRoutes } from './notifications';
@@ -19,6 +20,7 @@ import { teamRoutes } from './team';
 /** The route tree (ARCHITECTURE §5). Each area is a folder with its own router. */
 export function registerRoutes(app: App): void {
   app.route('/', healthRoutes);
+  app.route('/', metricsRoutes);
   app.route('/webhooks/v1', clerkWebhook);
   app.route('/webhooks/v1', razorpayWebhook);
   app.route('/webhooks/v1', qstashWebhook);

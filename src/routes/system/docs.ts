@@ -22,6 +22,7 @@ export function registerDocs(app: App): void {
     bearerFormat: 'JWT',
     description: 'Clerk session token (or the __session cookie)',
   });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' });
 
   const ui = swaggerUI({ url: '/openapi.json' });
   app.get('/api-docs', async (c, next) => {
