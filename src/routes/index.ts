@@ -12,6 +12,7 @@ import { clerkWebhook } from './webhooks/clerk';
 import { qstashWebhook } from './webhooks/qstash';
 import { razorpayWebhook } from './webhooks/razorpay';
 import { accountSettingsRoutes } from './account-settings';
+import { aiRoutes } from './ai';
 import { creditRoutes } from './credits';
 import { phoneVerificationRoutes } from './credits/phone';
 import { feedbackRoutes } from './feedback';
@@ -50,6 +51,7 @@ export function registerRoutes(app: App): void {
   app.route('/api/v1/reports', reportRoutes);
   app.route('/api/v1/newsletter', newsletterRoutes);
   app.route('/api/v1/platform', platformRoutes);
+  app.route('/api/v1/ai', aiRoutes);
   app.route('/dev', devEmailRoutes);
   registerDocs(app);
 }

@@ -1,0 +1,4 @@
+import { createRouter } from '../../router';
+
+/** Not built yet. */
+export const aiRoutes = createRouter();
