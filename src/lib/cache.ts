@@ -4,31 +4,62 @@ import { describeError, log } from './log';
 import { getRedis } from './redis';
 
 /**
- * Read-through cache over Upstash. Redis is an optimisation: every operation fails open (a miss, or
- * a skipped write) and logs, so a route answers correctly from the database when Redis is down.
- * Values are stored wrapped as {v: …} so Upstash's automatic JSON parsing can never change a
- * payload's type (original defect #24).
+ * Read-through cache over Upstash. Redis is an optimisation: every operation fails open (a miss, or a
+ * skipped write) and logs, so a route answers correctly from the database when Redis is down.
+ *
+ * Values are stored as {v, ver}: wrapping keeps Upstash's automatic JSON parsing from changing a
+ * payload's type (original defect #24), and `ver` closes the read/invalidate race. Invalidation bumps
+ * a per-key version; a loader that read the database *before* an invalidation writes its value under
+ * the old version, which readers then treat as a miss. So a stale value can never outlive the write
+ * that made it stale.
  */
-export async function cacheGet<T>(config: Config, k: CacheKey<T>): Promise<T | null> {
+interface Stored<T> {
+  v: T;
+  ver: number;
+}
+
+const versionKey = (k: CacheKey<unknown>) => `${k.key}:ver`;
+/** The version key outlives any value written under it (values live ttlSeconds from their write). */
+const versionTtl = (k: CacheKey<unknown>) => k.ttlSeconds + 300;
+
+async function read<T>(config: Config, k: CacheKey<T>): Promise<{ hit: T | undefined; version: number } | null> {
   const redis = getRedis(config);
   if (!redis) return null;
   try {
-    const hit = await redis.get<{ v: T }>(k.key);
-    return hit && typeof hit === 'object' && 'v' in hit ? hit.v : null;
+    const [stored, ver] = await redis.mget<[Stored<T> | null, number | null]>(k.key, versionKey(k));
+    const version = Number(ver ?? 0);
+    const fresh = stored && typeof stored === 'object' && 'v' in stored && stored.ver === version;
+    return { hit: fresh ? stored.v : undefined, version };
   } catch (err) {
     log('warn', 'cache.unavailable', { op: 'get', error: describeError(err) });
     return null;
   }
 }
 
-export async function cacheSet<T>(config: Config, k: CacheKey<T>, value: T): Promise<void> {
-  const redis = getRedis(config);
-  if (!redis) return;
+async function write<T>(config: Config, k: CacheKey<T>, value: T, version: number): Promise<void> {
   try {
-    await redis.set(k.key, { v: value }, { ex: k.ttlSeconds });
+    await getRedis(config)?.set(k.key, { v: value, ver: version } satisfies Stored<T>, { ex: k.ttlSeconds });
   } catch (err) {
     log('warn', 'cache.unavailable', { op: 'set', error: describeError(err) });
   }
+}
+
+/** Cached value, or load it (from the primary, for keys invalidated by writes) and cache it. */
+export async function cached<T>(config: Config, k: CacheKey<T>, load: () => Promise<T>): Promise<T> {
+  const state = await read(config, k);
+  if (state?.hit !== undefined) return state.hit;
+  const value = await load();
+  if (state) await write(config, k, value, state.version);
+  return value;
+}
+
+/** Like `cached`, for loads that may find nothing: null (and values `keep` rejects) are not cached. */
+export async function cachedIfPresent<T>(config: Config, k: CacheKey<T>, load: () => Promise<T | null>, keep: (value: T) => boolean = () => true): Promise<T | null> {
+  const state = await read(config, k);
+  if (state?.hit !== undefined) return state.hit;
+  const value = await load();
+  if (state && value !== null && keep(value)) await write(config, k, value, state.version);
+  return value;
 }
 
 /** Invalidate after a write. Call it after the transaction commits. */
@@ -36,17 +67,10 @@ export async function cacheDel(config: Config, ...keys: CacheKey<unknown>[]): Pr
   const redis = getRedis(config);
   if (!redis || keys.length === 0) return;
   try {
-    await redis.del(...keys.map((k) => k.key));
+    const p = redis.pipeline();
+    for (const k of keys) p.incr(versionKey(k)).expire(versionKey(k), versionTtl(k)).del(k.key);
+    await p.exec();
   } catch (err) {
     log('warn', 'cache.unavailable', { op: 'del', error: describeError(err) });
   }
-}
-
-/** Cached value, or load it from the database and cache it. */
-export async function cached<T>(config: Config, k: CacheKey<T>, load: () => Promise<T>): Promise<T> {
-  const hit = await cacheGet(config, k);
-  if (hit !== null) return hit;
-  const value = await load();
-  await cacheSet(config, k, value);
-  return value;
 }

@@ -1,7 +1,7 @@
 import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
 import { activityLogs, profiles, profileViews, users } from '../../db/schema';
-import { cacheDel, cacheGet, cacheSet } from '../../lib/cache';
+import { cacheDel, cached, cachedIfPresent } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { emit } from '../../events/outbox';
@@ -76,17 +76,15 @@ async function ensureProfileRow(db: Database | Transaction, userId: string): Pro
  */
 export async function getOwnProfile(ctx: ServiceContext): Promise<OwnProfile> {
   const userId = requireCaller(ctx);
-  const key = cacheKeys(ctx.config).ownProfile(userId);
-  const hit = await cacheGet(ctx.config, key);
-  if (hit) return hit;
-  let profile = await selectOwn(ctx.db.write, userId);
-  if (!profile) {
-    await ensureProfileRow(ctx.db.write, userId);
-    profile = await selectOwn(ctx.db.write, userId);
-  }
-  if (!profile) throw new AppError('NOT_FOUND', 'Profile not found'); // the user row itself is gone
-  await cacheSet(ctx.config, key, profile);
-  return profile;
+  return cached(ctx.config, cacheKeys(ctx.config).ownProfile(userId), async () => {
+    let profile = await selectOwn(ctx.db.write, userId);
+    if (!profile) {
+      await ensureProfileRow(ctx.db.write, userId);
+      profile = await selectOwn(ctx.db.write, userId);
+    }
+    if (!profile) throw new AppError('NOT_FOUND', 'Profile not found'); // the user row itself is gone
+    return profile;
+  });
 }
 
 const emptyToNull = (v: string | null | undefined) => (v === undefined ? undefined : v === '' || v === null ? null : v);
@@ -170,12 +168,8 @@ async function loadPublicBase(db: Database, userId: string): Promise<PublicProfi
  */
 export async function getPublicProfile(ctx: ServiceContext, userId: string): Promise<PublicProfile> {
   const viewerId = ctx.userId;
-  const key = cacheKeys(ctx.config).publicProfile(userId);
-  let base = await cacheGet(ctx.config, key);
-  if (!base) {
-    base = await loadPublicBase(ctx.db.write, userId);
-    if (base?.isPublic) await cacheSet(ctx.config, key, base);
-  }
+  // Only public profiles are cached: a private one is never stored where another viewer could hit it.
+  const base = await cachedIfPresent(ctx.config, cacheKeys(ctx.config).publicProfile(userId), () => loadPublicBase(ctx.db.write, userId), (b) => b.isPublic);
   const profile = assertCanView(base, viewerId);
   const isOwner = viewerId === profile.userId;
   const stars = await starSummary(ctx.db.read, profile.id, viewerId);

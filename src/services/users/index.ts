@@ -3,7 +3,7 @@ import type { Transaction } from '../../db/client';
 import { profiles, settings, users } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { fetchClerkUser, type ClerkUserFields } from '../../integrations/clerk';
-import { cacheDel, cacheGet, cacheSet } from '../../lib/cache';
+import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
@@ -101,9 +101,13 @@ export async function softDeleteUser(ctx: ServiceContext, userId: string): Promi
  * Clerk webhook may be late) creates them, so nobody is locked out. Deleted accounts are refused.
  */
 export async function ensureActiveUser(ctx: ServiceContext, userId: string): Promise<void> {
-  const key = cacheKeys(ctx.config).userActive(userId);
-  if (await cacheGet(ctx.config, key)) return;
-  const [row] = await ctx.db.read.select({ deletedAt: users.deletedAt }).from(users).where(eq(users.id, userId)).limit(1);
+  // A miss (at most once an hour per user) reads the primary: a lagging replica must not let a
+  // just-deleted account back in. Deletion invalidates the key, and a throw is never cached.
+  await cached(ctx.config, cacheKeys(ctx.config).userActive(userId), () => loadActiveUser(ctx, userId));
+}
+
+async function loadActiveUser(ctx: ServiceContext, userId: string): Promise<{ active: true }> {
+  const [row] = await ctx.db.write.select({ deletedAt: users.deletedAt }).from(users).where(eq(users.id, userId)).limit(1);
   if (row?.deletedAt) throw new AppError('AUTH_REQUIRED', 'This account has been deleted');
   if (!row) {
     let fields: ClerkUserFields;
@@ -117,5 +121,5 @@ export async function ensureActiveUser(ctx: ServiceContext, userId: string): Pro
     const outcome = await syncUserFromClerk(ctx, fields, { createOnly: true });
     if (outcome === 'ignored') throw new AppError('AUTH_REQUIRED', 'This account has been deleted');
   }
-  await cacheSet(ctx.config, key, { active: true });
+  return { active: true };
 }
