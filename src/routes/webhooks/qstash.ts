@@ -1,4 +1,51 @@
+import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../../router';
+import { qstashPaths, verifyQstashSignature } from '../../integrations/qstash';
+import { AppError } from '../../lib/errors';
+import { log } from '../../lib/log';
+import { serviceContext } from '../../services/context';
+import { expireStalePayment } from '../../services/payments';
+import { ErrorResponse } from '../schemas';
 
-/** Not built yet. */
-export const qstashWebhook = createRouter();
+const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+const err = (description: string) => ({ description, content: json(ErrorResponse) });
+
+const PaymentExpiryBody = z.object({ paymentId: z.uuid() });
+
+const paymentExpiry = createRoute({
+  method: 'post',
+  path: '/qstash/payment-expiry',
+  tags: ['webhooks'],
+  summary: 'QStash: cancel a payment order still PENDING 24 h after creation (Upstash-Signature)',
+  description:
+    'Delivered by QStash 24 h after create-order. The Upstash-Signature JWT is verified (current, then next signing key) over the raw body and our PUBLIC_BASE_URL. Cancels only a payment that is still PENDING and older than 24 h; anything else is acknowledged unchanged.',
+  responses: {
+    200: {
+      description: 'Outcome (cancelled, not_pending, not_due, not_found, paid_at_provider)',
+      content: json(z.object({ data: z.object({ outcome: z.string() }) })),
+    },
+    400: err('Body is not {paymentId}'),
+    401: err('Missing or invalid Upstash-Signature'),
+    503: err('QStash signing keys not configured'),
+  },
+});
+
+export const qstashWebhook = createRouter().openapi(paymentExpiry, async (c) => {
+  const raw = await c.req.text();
+  const config = c.get('config');
+  const verdict = await verifyQstashSignature(config, { signature: c.req.header('Upstash-Signature'), body: raw, path: qstashPaths.paymentExpiry });
+  if (verdict === 'unconfigured') throw new AppError('SERVICE_UNAVAILABLE', 'QStash is not configured');
+  if (verdict === 'invalid') {
+    log('warn', 'webhook.qstash.rejected', { requestId: c.get('requestId') });
+    throw new AppError('AUTH_REQUIRED', 'Invalid QStash signature');
+  }
+  let body;
+  try {
+    body = PaymentExpiryBody.parse(JSON.parse(raw));
+  } catch {
+    throw new AppError('VALIDATION_ERROR', 'Expected {"paymentId": "<uuid>"}');
+  }
+  const ctx = serviceContext(c);
+  const outcome = await expireStalePayment({ db: ctx.db.write, config }, body.paymentId);
+  return c.json({ data: { outcome } }, 200);
+});

@@ -1,4 +1,52 @@
+import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../../router';
+import { verifyHmacSha256Hex } from '../../lib/crypto';
+import { AppError } from '../../lib/errors';
+import { log } from '../../lib/log';
+import { serviceContext } from '../../services/context';
+import { processRazorpayWebhook, RazorpayWebhookBody } from '../../services/payments';
+import { ErrorResponse } from '../schemas';
 
-/** Not built yet. */
-export const razorpayWebhook = createRouter();
+const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+const err = (description: string) => ({ description, content: json(ErrorResponse) });
+
+const route = createRoute({
+  method: 'post',
+  path: '/razorpay',
+  tags: ['webhooks'],
+  summary: 'Razorpay events (X-Razorpay-Signature over the raw body)',
+  description:
+    'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id); refund.failed notifies. Other events are stored and acknowledged. A replayed x-razorpay-event-id is a no-op (`status: duplicate`).',
+  responses: {
+    200: {
+      description: 'Processed, ignored or duplicate',
+      content: json(z.object({ data: z.object({ status: z.enum(['processed', 'ignored', 'duplicate']), event: z.string(), reason: z.string().optional() }) })),
+    },
+    400: err('Missing x-razorpay-event-id, or a body that is not a Razorpay event'),
+    401: err('Missing or invalid signature'),
+    503: err('RAZORPAY_WEBHOOK_SECRET not configured (never accepted unsigned)'),
+  },
+});
+
+export const razorpayWebhook = createRouter().openapi(route, async (c) => {
+  const secret = c.get('config').RAZORPAY_WEBHOOK_SECRET;
+  if (!secret) throw new AppError('SERVICE_UNAVAILABLE', 'Razorpay webhooks are not configured');
+  const raw = await c.req.text(); // the signature covers these exact bytes (original defect #3)
+  const signature = c.req.header('X-Razorpay-Signature') ?? '';
+  if (!(await verifyHmacSha256Hex(secret, raw, signature))) {
+    log('warn', 'webhook.razorpay.rejected', { requestId: c.get('requestId'), hasSignature: Boolean(signature) });
+    throw new AppError('AUTH_REQUIRED', 'Invalid webhook signature');
+  }
+  const eventId = c.req.header('x-razorpay-event-id')?.trim();
+  if (!eventId || eventId.length > 255) throw new AppError('VALIDATION_ERROR', 'Missing x-razorpay-event-id header');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new AppError('VALIDATION_ERROR', 'Webhook body is not valid JSON');
+  }
+  const body = RazorpayWebhookBody.safeParse(parsed);
+  if (!body.success) throw new AppError('VALIDATION_ERROR', 'Webhook body is not a Razorpay event');
+  const data = await processRazorpayWebhook(serviceContext(c), { eventId, signature, body: body.data });
+  return c.json({ data }, 200);
+});

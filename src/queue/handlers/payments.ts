@@ -1,0 +1,236 @@
+import { eq } from 'drizzle-orm';
+import { payments, users } from '../../db/schema';
+import { qstashPaths, QstashPublishError, publishToQstash } from '../../integrations/qstash';
+import { createRazorpayInvoice, razorpayCredentials } from '../../integrations/razorpay';
+import { cacheDel } from '../../lib/cache';
+import { cacheKeys } from '../../lib/cache-keys';
+import { describeError, log } from '../../lib/log';
+import { sendEmail } from '../../services/email/send';
+import { templates } from '../../services/email/templates';
+import { createNotification } from '../../services/notifications/create';
+import { ORDER_TTL_MS } from '../../services/payments';
+import type { RefundNote } from '../../services/payments/refunds';
+import type { EventHandler, HandlerContext } from '../types';
+
+/** The payment with its buyer's contact details, read inside the handler's transaction. */
+async function load(ctx: HandlerContext, paymentId: string) {
+  const [row] = await ctx.tx
+    .select({ payment: payments, email: users.email, firstName: users.firstName, lastName: users.lastName, deletedAt: users.deletedAt })
+    .from(payments)
+    .innerJoin(users, eq(users.id, payments.userId))
+    .where(eq(payments.id, paymentId));
+  return row;
+}
+
+export const formatMoney = (amount: number, currency: string) => {
+  try {
+    return new Intl.NumberFormat('en-IN', { style: 'currency', currency }).format(amount / 100);
+  } catch {
+    return `${currency} ${(amount / 100).toFixed(2)}`;
+  }
+};
+
+const creditsUrl = (ctx: HandlerContext) => `${ctx.config.FRONTEND_URL}/dashboard/credits`;
+const unreadChanged = (ctx: HandlerContext, userId: string) => ctx.afterCommit(() => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(userId)));
+
+/** Schedule the 24 h expiry of a new order through QStash. Unconfigured or refused: logged; the daily job is the backstop. */
+export const schedulePaymentExpiry: EventHandler<'payment.order_created'> = {
+  name: 'payment-expiry-schedule',
+  async run(ctx, { paymentId }) {
+    const [p] = await ctx.tx.select({ status: payments.status, createdAt: payments.createdAt }).from(payments).where(eq(payments.id, paymentId));
+    if (!p || p.status !== 'PENDING') return;
+    try {
+      const published = await publishToQstash(ctx.config, {
+        path: qstashPaths.paymentExpiry,
+        body: { paymentId },
+        // A minute past the deadline, so the endpoint never finds it "not due yet".
+        notBefore: Math.ceil((p.createdAt.getTime() + ORDER_TTL_MS) / 1000) + 60,
+        deduplicationId: `payment-expiry-${paymentId}`,
+      });
+      if (published) log('info', 'payment.expiry_scheduled', { paymentId, messageId: published.messageId });
+      else log('warn', 'payment.expiry_not_scheduled', { paymentId, reason: 'QStash not configured' });
+    } catch (err) {
+      if (err instanceof QstashPublishError && err.retryable) throw err; // QStash down: the queue retries
+      log('warn', 'payment.expiry_not_scheduled', { paymentId, error: describeError(err) });
+    }
+  },
+};
+
+/** Best effort: a Razorpay invoice (receipt) for the payment. Its failure never fails the payment or the email. */
+export const paymentInvoice: EventHandler<'payment.completed'> = {
+  name: 'payment-invoice',
+  async run(ctx, { paymentId }) {
+    if (!razorpayCredentials(ctx.config)) return;
+    const row = await load(ctx, paymentId);
+    if (!row || row.payment.razorpayInvoiceId) return;
+    const p = row.payment;
+    try {
+      const invoice = await createRazorpayInvoice(ctx.config, {
+        description: `FairArena ${p.planName} plan - ${p.credits} credits`,
+        customer: { name: [row.firstName, row.lastName].filter(Boolean).join(' ') || undefined, email: row.email },
+        line_items: [{ name: `${p.planName} plan`, description: `${p.credits} credits`, amount: p.amount, currency: p.currency, quantity: 1 }],
+        notes: { payment_id: p.razorpayPaymentId ?? '', order_id: p.razorpayOrderId },
+      });
+      await ctx.tx.update(payments).set({ razorpayInvoiceId: invoice.id, invoiceUrl: invoice.short_url ?? null }).where(eq(payments.id, p.id));
+    } catch (err) {
+      log('warn', 'payment.invoice_failed', { paymentId, error: describeError(err) });
+    }
+  },
+};
+
+export const paymentSuccessEmail: EventHandler<'payment.completed'> = {
+  name: 'payment-success-email',
+  async run(ctx, { paymentId }) {
+    const row = await load(ctx, paymentId);
+    if (!row || row.deletedAt) return;
+    const p = row.payment;
+    await sendEmail(
+      { db: ctx.tx, config: ctx.config },
+      row.email,
+      templates.paymentSuccess({
+        name: row.firstName,
+        planName: p.planName,
+        credits: p.credits,
+        amount: formatMoney(p.amount, p.currency),
+        orderId: p.razorpayOrderId,
+        paymentId: p.razorpayPaymentId ?? '',
+        invoiceUrl: p.invoiceUrl,
+        creditsUrl: creditsUrl(ctx),
+      }),
+      { idempotencyKey: ctx.idempotencyKey },
+    );
+  },
+};
+
+export const paymentSuccessNotification: EventHandler<'payment.completed'> = {
+  name: 'payment-success-notification',
+  async run(ctx, { paymentId, userId }) {
+    const row = await load(ctx, paymentId);
+    if (!row) return;
+    await createNotification(ctx.tx, {
+      userId,
+      type: 'UPDATE',
+      title: 'Payment successful',
+      message: `Your payment of ${formatMoney(row.payment.amount, row.payment.currency)} went through: ${row.payment.credits} credits were added.`,
+      actionUrl: creditsUrl(ctx),
+      actionLabel: 'View credits',
+      metadata: { paymentId },
+    });
+    unreadChanged(ctx, userId);
+  },
+};
+
+export const paymentFailedEmail: EventHandler<'payment.failed'> = {
+  name: 'payment-failed-email',
+  async run(ctx, { paymentId }) {
+    const row = await load(ctx, paymentId);
+    if (!row || row.deletedAt || row.payment.status !== 'FAILED') return; // completed by a later attempt meanwhile
+    await sendEmail(
+      { db: ctx.tx, config: ctx.config },
+      row.email,
+      templates.paymentFailed({
+        name: row.firstName,
+        planName: row.payment.planName,
+        amount: formatMoney(row.payment.amount, row.payment.currency),
+        reason: row.payment.failureReason,
+        retryUrl: `${ctx.config.FRONTEND_URL}/pricing`,
+      }),
+      { idempotencyKey: ctx.idempotencyKey },
+    );
+  },
+};
+
+export const paymentFailedNotification: EventHandler<'payment.failed'> = {
+  name: 'payment-failed-notification',
+  async run(ctx, { paymentId, userId }) {
+    const row = await load(ctx, paymentId);
+    if (!row || row.payment.status !== 'FAILED') return;
+    await createNotification(ctx.tx, {
+      userId,
+      type: 'ALERT',
+      title: 'Payment failed',
+      message: `Your payment for the ${row.payment.planName} plan failed${row.payment.failureReason ? `: ${row.payment.failureReason}` : '.'}`,
+      actionUrl: `${ctx.config.FRONTEND_URL}/pricing`,
+      actionLabel: 'Try again',
+      metadata: { paymentId },
+    });
+    unreadChanged(ctx, userId);
+  },
+};
+
+function refundNote(payment: { notes: Record<string, unknown> | null }, refundId: string): RefundNote | undefined {
+  return (payment.notes?.refunds as Record<string, RefundNote> | undefined)?.[refundId];
+}
+
+export const paymentRefundedEmail: EventHandler<'payment.refunded'> = {
+  name: 'payment-refunded-email',
+  async run(ctx, { paymentId, refundId }) {
+    const row = await load(ctx, paymentId);
+    if (!row || row.deletedAt) return;
+    const note = refundNote(row.payment, refundId);
+    await sendEmail(
+      { db: ctx.tx, config: ctx.config },
+      row.email,
+      templates.paymentRefunded({
+        name: row.firstName,
+        planName: row.payment.planName,
+        refundAmount: formatMoney(note?.amount ?? row.payment.refundedAmount, row.payment.currency),
+        creditsRemoved: note?.removed ?? 0,
+        fullyRefunded: row.payment.status === 'REFUNDED',
+        creditsUrl: creditsUrl(ctx),
+      }),
+      { idempotencyKey: ctx.idempotencyKey },
+    );
+  },
+};
+
+export const paymentRefundedNotification: EventHandler<'payment.refunded'> = {
+  name: 'payment-refunded-notification',
+  async run(ctx, { paymentId, userId, refundId }) {
+    const row = await load(ctx, paymentId);
+    if (!row) return;
+    const note = refundNote(row.payment, refundId);
+    await createNotification(ctx.tx, {
+      userId,
+      type: 'UPDATE',
+      title: 'Refund initiated',
+      message: `A refund of ${formatMoney(note?.amount ?? row.payment.refundedAmount, row.payment.currency)} for the ${row.payment.planName} plan is on its way${note?.removed ? `; ${note.removed} credits were removed` : ''}.`,
+      actionUrl: creditsUrl(ctx),
+      actionLabel: 'View credits',
+      metadata: { paymentId, refundId },
+    });
+    unreadChanged(ctx, userId);
+  },
+};
+
+export const refundFailedEmail: EventHandler<'refund.failed'> = {
+  name: 'refund-failed-email',
+  async run(ctx, { paymentId }) {
+    const row = await load(ctx, paymentId);
+    if (!row || row.deletedAt) return;
+    await sendEmail(
+      { db: ctx.tx, config: ctx.config },
+      row.email,
+      templates.refundFailed({ name: row.firstName, planName: row.payment.planName, supportUrl: `${ctx.config.FRONTEND_URL}/support` }),
+      { idempotencyKey: ctx.idempotencyKey },
+    );
+  },
+};
+
+export const refundFailedNotification: EventHandler<'refund.failed'> = {
+  name: 'refund-failed-notification',
+  async run(ctx, { paymentId, userId, refundId }) {
+    const row = await load(ctx, paymentId);
+    if (!row) return;
+    await createNotification(ctx.tx, {
+      userId,
+      type: 'ALERT',
+      title: 'Refund failed',
+      message: `The refund for your ${row.payment.planName} plan purchase could not be processed. Contact support and we will sort it out.`,
+      actionUrl: `${ctx.config.FRONTEND_URL}/support`,
+      actionLabel: 'Contact support',
+      metadata: { paymentId, refundId },
+    });
+    unreadChanged(ctx, userId);
+  },
+};

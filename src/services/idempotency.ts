@@ -1,0 +1,80 @@
+import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { idempotencyKeys } from '../db/schema';
+import { AppError } from '../lib/errors';
+
+/** How long a stored response answers replays of its key. */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+/** An in-flight claim older than this is considered abandoned (crashed request) and can be taken over. */
+export const IN_FLIGHT_STALE_SECONDS = 60;
+
+export type IdempotencyClaim = { kind: 'fresh' } | { kind: 'replay'; status: number; body: unknown };
+
+interface KeyRef {
+  userId: string;
+  key: string;
+}
+
+/**
+ * Claim (user, key) for a request whose hash is `requestHash`:
+ *  - first use, an expired row, or an abandoned in-flight row → `fresh` (the caller runs the request);
+ *  - same hash with a stored response → `replay` it;
+ *  - same key, different request → 409 DUPLICATE_REQUEST;
+ *  - same key still in flight → 409 DUPLICATE_REQUEST (with Retry-After).
+ * Every step is one atomic statement, so two concurrent first uses cannot both run.
+ */
+export async function claimIdempotencyKey(db: Database, ref: KeyRef, requestHash: string): Promise<IdempotencyClaim> {
+  const expiresAt = sql`now() + make_interval(secs => ${IDEMPOTENCY_TTL_SECONDS})`;
+  const inserted = await db
+    .insert(idempotencyKeys)
+    .values({ userId: ref.userId, key: ref.key, requestHash, expiresAt })
+    .onConflictDoNothing()
+    .returning({ key: idempotencyKeys.key });
+  if (inserted.length) return { kind: 'fresh' };
+
+  // Take over an expired row or an abandoned claim (the condition is evaluated by PostgreSQL, atomically).
+  const taken = await db
+    .update(idempotencyKeys)
+    .set({ requestHash, responseStatus: null, responseBody: null, createdAt: sql`now()`, expiresAt })
+    .where(
+      and(
+        match(ref),
+        or(
+          lte(idempotencyKeys.expiresAt, sql`now()`),
+          and(isNull(idempotencyKeys.responseStatus), lte(idempotencyKeys.createdAt, sql`now() - make_interval(secs => ${IN_FLIGHT_STALE_SECONDS})`)),
+        ),
+      ),
+    )
+    .returning({ key: idempotencyKeys.key });
+  if (taken.length) return { kind: 'fresh' };
+
+  const [row] = await db.select().from(idempotencyKeys).where(match(ref));
+  if (!row) return claimIdempotencyKey(db, ref, requestHash); // deleted in between: start over
+  if (row.requestHash !== requestHash) {
+    throw new AppError('DUPLICATE_REQUEST', 'This Idempotency-Key was already used for a different request', {
+      details: { reason: 'KEY_REUSED' },
+    });
+  }
+  if (row.responseStatus === null) {
+    throw new AppError('DUPLICATE_REQUEST', 'A request with this Idempotency-Key is still being processed', {
+      details: { reason: 'IN_PROGRESS' },
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  return { kind: 'replay', status: row.responseStatus, body: row.responseBody };
+}
+
+/** Store the response of a claimed key, for replays during the next 24 h. */
+export async function storeIdempotentResponse(db: Database, ref: KeyRef, status: number, body: unknown): Promise<void> {
+  await db
+    .update(idempotencyKeys)
+    .set({ responseStatus: status, responseBody: body })
+    .where(and(match(ref), isNull(idempotencyKeys.responseStatus)));
+}
+
+/** Forget a claim whose request failed, so a retry with the same key runs again. */
+export async function releaseIdempotencyKey(db: Database, ref: KeyRef): Promise<void> {
+  await db.delete(idempotencyKeys).where(and(match(ref), isNull(idempotencyKeys.responseStatus)));
+}
+
+const match = (ref: KeyRef) => and(eq(idempotencyKeys.userId, ref.userId), eq(idempotencyKeys.key, ref.key));

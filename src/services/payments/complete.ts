@@ -1,0 +1,95 @@
+import { eq, sql } from 'drizzle-orm';
+import { payments, type Payment } from '../../db/schema';
+import { emit, type PendingEvents } from '../../events/outbox';
+import { log } from '../../lib/log';
+import { grant, isUniqueViolation, type Ledger } from '../credits/ledger';
+import { allowTransition, PAID_STATUSES } from './state';
+import { logActivity } from '../activity';
+
+export interface CaptureFacts {
+  /** Razorpay's pay_… id of the captured payment. */
+  razorpayPaymentId: string;
+  method?: string | null;
+  /** Who is completing it (verify, webhook:<event>…), for logs. */
+  source: string;
+}
+
+export interface CompleteResult {
+  /** completed: this call granted the credits; already_completed: an earlier call did; ignored: illegal transition. */
+  outcome: 'completed' | 'already_completed' | 'ignored';
+  payment: Payment;
+  /** The user's balance after the grant (completed only). */
+  balance: number | null;
+}
+
+/**
+ * Mark a payment COMPLETED and grant its credits — exactly once, whichever of verify and the captured
+ * webhook (or a replay of either) gets here first. In the caller's transaction (the Ledger's):
+ *  1. lock the payment row (FOR UPDATE) — concurrent completions of one payment serialise here;
+ *  2. already paid → nothing to do; otherwise check the transition against the state table;
+ *  3. update status, Razorpay payment id, method, completed_at;
+ *  4. append the PURCHASE row through the ledger (balance row locked there). The partial unique index
+ *     "one PURCHASE per payment" is the last guard: should it fire anyway, that means "already
+ *     credited" (inside a savepoint, so the transaction survives);
+ *  5. emit payment.completed (receipt email, invoice, notification).
+ * Lock order everywhere: payment row, then balance row — so completions and refunds never deadlock.
+ */
+export async function completePayment(ledger: Ledger, events: PendingEvents, paymentRowId: string, facts: CaptureFacts): Promise<CompleteResult> {
+  const tx = ledger.tx;
+  const [payment] = await tx.select().from(payments).where(eq(payments.id, paymentRowId)).for('update');
+  if (!payment) throw new Error(`payment ${paymentRowId} not found`);
+
+  if (PAID_STATUSES.includes(payment.status)) {
+    if (payment.razorpayPaymentId !== facts.razorpayPaymentId) {
+      // A second successful payment for the same order: the customer paid twice. Never credit twice;
+      // flag it loudly so support refunds the extra payment.
+      log('error', 'payment.second_capture_for_order', {
+        paymentId: payment.id,
+        orderId: payment.razorpayOrderId,
+        creditedRazorpayPaymentId: payment.razorpayPaymentId,
+        otherRazorpayPaymentId: facts.razorpayPaymentId,
+        source: facts.source,
+      });
+    }
+    return { outcome: 'already_completed', payment, balance: null };
+  }
+  if (!allowTransition(payment, 'COMPLETED', facts.source)) return { outcome: 'ignored', payment, balance: null };
+
+  const [updated] = await tx
+    .update(payments)
+    .set({
+      status: 'COMPLETED',
+      razorpayPaymentId: facts.razorpayPaymentId,
+      paymentMethod: facts.method ?? payment.paymentMethod,
+      failureReason: null,
+      completedAt: sql`now()`,
+    })
+    .where(eq(payments.id, payment.id))
+    .returning();
+
+  let balance: number | null = null;
+  if (payment.credits > 0) {
+    try {
+      const entry = await tx.transaction((savepoint) =>
+        grant(savepoint, {
+          userId: payment.userId,
+          amount: payment.credits,
+          type: 'PURCHASE',
+          paymentId: payment.id,
+          description: `Credits purchased: ${payment.planName}`,
+          metadata: { planId: payment.planId, orderId: payment.razorpayOrderId, razorpayPaymentId: facts.razorpayPaymentId, amount: payment.amount },
+        }),
+      );
+      ledger.touched.add(payment.userId);
+      balance = entry.balance;
+    } catch (err) {
+      if (!isUniqueViolation(err, 'credit_transactions_one_purchase_per_payment_uq')) throw err;
+      log('warn', 'payment.purchase_already_credited', { paymentId: payment.id, source: facts.source });
+      return { outcome: 'already_completed', payment: updated!, balance: null };
+    }
+  }
+  await emit(tx, events, 'payment.completed', { paymentId: payment.id, userId: payment.userId });
+  await logActivity(tx, { userId: payment.userId, action: 'payment.completed', metadata: { paymentId: payment.id, planId: payment.planId, credits: payment.credits, amount: payment.amount } });
+  log('info', 'payment.completed', { paymentId: payment.id, userId: payment.userId, credits: payment.credits, source: facts.source });
+  return { outcome: 'completed', payment: updated!, balance };
+}

@@ -1,0 +1,90 @@
+import { eq, sql } from 'drizzle-orm';
+import { payments } from '../../db/schema';
+import { emit, type PendingEvents } from '../../events/outbox';
+import type { RazorpayRefund } from '../../integrations/razorpay';
+import { log } from '../../lib/log';
+import type { Ledger } from '../credits/ledger';
+import { allowTransition } from './state';
+import { logActivity } from '../activity';
+
+/** What we remember per applied refund, in payments.notes.refunds[<rfnd id>]. */
+export interface RefundNote {
+  amount: number;
+  /** Credits this refund should take back (proportional share). */
+  creditsDue: number;
+  removed: number;
+  shortfall: number;
+  at: string;
+}
+
+interface PaymentNotes {
+  refunds?: Record<string, RefundNote>;
+  /** Cumulative credits to claw back for the refunded total so far: floor(credits × refunded / amount). */
+  clawbackTarget?: number;
+  /** Credits already spent that refunds could not take back. */
+  clawbackShortfall?: number;
+  [k: string]: unknown;
+}
+
+export type RefundOutcome = { applied: true; paymentId: string; removed: number; shortfall: number } | { applied: false; paymentId: string | null; reason: string };
+
+/**
+ * Apply one Razorpay refund (refund.created or refund.processed — whichever comes first; the refund id
+ * makes the second a no-op). In the Ledger's transaction:
+ *  - lock the payment (found by its pay_… id) and skip a refund id already applied;
+ *  - refunded_amount += refund amount (capped at the payment amount); status PARTIALLY_REFUNDED or
+ *    REFUNDED via the state table (a payment that was never completed is not "refunded" — ignored, logged);
+ *  - claw back credits proportionally and cumulatively: the target for the new refunded total is
+ *    floor(credits × refunded_total / amount); this refund takes target − previous target, so several
+ *    partial refunds add up to exactly the credits of a full refund;
+ *  - the REFUND ledger row removes at most the user's current balance (never negative); the shortfall
+ *    (credits already spent) is kept in the row's metadata and on the payment;
+ *  - emit payment.refunded.
+ */
+export async function applyRefund(ledger: Ledger, events: PendingEvents, refund: RazorpayRefund, source: string): Promise<RefundOutcome> {
+  const tx = ledger.tx;
+  const [payment] = await tx.select().from(payments).where(eq(payments.razorpayPaymentId, refund.payment_id)).for('update');
+  if (!payment) return { applied: false, paymentId: null, reason: 'unknown payment' };
+  if (refund.amount <= 0) return { applied: false, paymentId: payment.id, reason: 'refund amount is not positive' };
+  const notes: PaymentNotes = { ...(payment.notes ?? {}) };
+  const refunds = { ...(notes.refunds ?? {}) };
+  if (refunds[refund.id]) return { applied: false, paymentId: payment.id, reason: 'refund already applied' };
+
+  if (payment.refundedAmount + refund.amount > payment.amount) {
+    log('error', 'payment.refund_exceeds_amount', { paymentId: payment.id, refundId: refund.id, refunded: payment.refundedAmount, refund: refund.amount, amount: payment.amount });
+  }
+  const refundedTotal = Math.min(payment.amount, payment.refundedAmount + refund.amount);
+  const to = refundedTotal >= payment.amount ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+  if (!allowTransition(payment, to, source)) return { applied: false, paymentId: payment.id, reason: `illegal transition ${payment.status} → ${to}` };
+
+  const previousTarget = notes.clawbackTarget ?? 0;
+  const target = Math.floor((payment.credits * refundedTotal) / payment.amount);
+  const due = Math.max(0, target - previousTarget);
+  let removed = 0;
+  let shortfall = 0;
+  if (due > 0) {
+    const r = await ledger.refund({
+      userId: payment.userId,
+      amount: due,
+      paymentId: payment.id,
+      description: `Refund: ${payment.planName}`,
+      metadata: { refundId: refund.id, refundAmount: refund.amount, refundedTotal, paymentAmount: payment.amount },
+    });
+    removed = r.removed;
+    shortfall = r.shortfall;
+  }
+  refunds[refund.id] = { amount: refund.amount, creditsDue: due, removed, shortfall, at: new Date().toISOString() };
+  notes.refunds = refunds;
+  notes.clawbackTarget = target;
+  notes.clawbackShortfall = (notes.clawbackShortfall ?? 0) + shortfall;
+
+  await tx
+    .update(payments)
+    .set({ status: to, refundedAmount: refundedTotal, refundedAt: sql`now()`, notes })
+    .where(eq(payments.id, payment.id));
+  await emit(tx, events, 'payment.refunded', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
+  await logActivity(tx, { userId: payment.userId, action: 'payment.refunded', level: 'WARN', metadata: { paymentId: payment.id, refundId: refund.id, amount: refund.amount, creditsRemoved: removed, status: to } });
+  if (shortfall > 0) log('warn', 'payment.refund_shortfall', { paymentId: payment.id, refundId: refund.id, due, removed, shortfall });
+  log('info', 'payment.refunded', { paymentId: payment.id, refundId: refund.id, status: to, refundedTotal, removed, source });
+  return { applied: true, paymentId: payment.id, removed, shortfall };
+}

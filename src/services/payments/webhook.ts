@@ -1,0 +1,151 @@
+import { eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { payments, paymentWebhookEvents } from '../../db/schema';
+import { emit } from '../../events/outbox';
+import { RazorpayOrder, RazorpayPayment, RazorpayRefund } from '../../integrations/razorpay';
+import { log } from '../../lib/log';
+import { withLedger, type Ledger } from '../credits/ledger';
+import type { ServiceContext } from '../context';
+import { completePayment } from './complete';
+import { applyRefund } from './refunds';
+import { allowTransition } from './state';
+
+/** The Razorpay webhook envelope; entities are parsed per event type. */
+export const RazorpayWebhookBody = z.looseObject({
+  entity: z.string().optional(),
+  account_id: z.string().optional(),
+  event: z.string().min(1).max(100),
+  contains: z.array(z.string()).optional(),
+  payload: z.record(z.string(), z.unknown()).default({}),
+  created_at: z.number().optional(),
+});
+export type RazorpayWebhookBody = z.infer<typeof RazorpayWebhookBody>;
+
+export interface WebhookInput {
+  /** x-razorpay-event-id: unique per event (not the event type — original defect #1). */
+  eventId: string;
+  signature: string;
+  body: RazorpayWebhookBody;
+}
+
+export type WebhookStatus = 'processed' | 'ignored' | 'duplicate';
+
+export interface WebhookResult {
+  status: WebhookStatus;
+  event: string;
+  /** Why an event was ignored (unknown type, unknown order, illegal transition…). */
+  reason?: string;
+}
+
+interface Handled {
+  status: 'processed' | 'ignored';
+  paymentId: string | null;
+  reason?: string;
+}
+
+const entity = <T>(schema: z.ZodType<T>, payload: Record<string, unknown>, name: string): T | null => {
+  const parsed = schema.safeParse((payload[name] as { entity?: unknown } | undefined)?.entity);
+  return parsed.success ? parsed.data : null;
+};
+
+const ignored = (reason: string, paymentId: string | null = null): Handled => ({ status: 'ignored', paymentId, reason });
+
+/**
+ * Process one verified Razorpay webhook. The event id is recorded in payment_webhook_events in the SAME
+ * transaction as its effect: a replay (or a concurrent duplicate delivery, which waits on the unique
+ * index) finds it and has no second effect, and a failure rolls both back so Razorpay's retry is
+ * processed. Unknown events are stored and acknowledged.
+ */
+export async function processRazorpayWebhook(ctx: ServiceContext, input: WebhookInput): Promise<WebhookResult> {
+  const { body } = input;
+  return withLedger(ctx, async (ledger, tx) => {
+    const [row] = await tx
+      .insert(paymentWebhookEvents)
+      .values({ razorpayEventId: input.eventId, eventType: body.event, payload: body as Record<string, unknown>, signature: input.signature })
+      .onConflictDoNothing({ target: paymentWebhookEvents.razorpayEventId })
+      .returning({ id: paymentWebhookEvents.id });
+    if (!row) {
+      log('info', 'webhook.razorpay.duplicate', { eventId: input.eventId, event: body.event });
+      return { status: 'duplicate' as const, event: body.event };
+    }
+    const handled = await dispatch(ctx, ledger, body);
+    await tx
+      .update(paymentWebhookEvents)
+      .set({ paymentId: handled.paymentId, processedAt: sql`now()`, errorMessage: handled.reason ?? null })
+      .where(eq(paymentWebhookEvents.id, row.id));
+    log('info', 'webhook.razorpay.handled', { eventId: input.eventId, event: body.event, status: handled.status, reason: handled.reason, paymentId: handled.paymentId });
+    return { status: handled.status, event: body.event, ...(handled.reason ? { reason: handled.reason } : {}) };
+  });
+}
+
+async function dispatch(ctx: ServiceContext, ledger: Ledger, body: RazorpayWebhookBody): Promise<Handled> {
+  const source = `webhook:${body.event}`;
+  switch (body.event) {
+    case 'payment.captured':
+    case 'order.paid': {
+      const payment = entity(RazorpayPayment, body.payload, 'payment');
+      const order = entity(RazorpayOrder, body.payload, 'order');
+      if (!payment) return ignored('no payment entity');
+      const orderId = payment.order_id ?? order?.id;
+      if (!orderId) return ignored('payment without order');
+      if (payment.status !== 'captured') return ignored(`payment status is ${payment.status}`);
+      return capture(ctx, ledger, orderId, payment, source);
+    }
+    case 'payment.failed': {
+      const payment = entity(RazorpayPayment, body.payload, 'payment');
+      if (!payment?.order_id) return ignored('no payment entity with an order');
+      return fail(ctx, ledger, payment);
+    }
+    case 'refund.created':
+    case 'refund.processed': {
+      const refund = entity(RazorpayRefund, body.payload, 'refund');
+      if (!refund) return ignored('no refund entity');
+      const r = await applyRefund(ledger, ctx.events, refund, source);
+      return r.applied ? { status: 'processed', paymentId: r.paymentId } : ignored(r.reason, r.paymentId);
+    }
+    case 'refund.failed': {
+      const refund = entity(RazorpayRefund, body.payload, 'refund');
+      if (!refund) return ignored('no refund entity');
+      const [payment] = await ledger.tx
+        .select({ id: payments.id, userId: payments.userId })
+        .from(payments)
+        .where(eq(payments.razorpayPaymentId, refund.payment_id));
+      if (!payment) return ignored('unknown payment');
+      log('warn', 'payment.refund_failed', { paymentId: payment.id, refundId: refund.id });
+      await emit(ledger.tx, ctx.events, 'refund.failed', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
+      return { status: 'processed', paymentId: payment.id };
+    }
+    default:
+      return ignored(`unhandled event type ${body.event}`);
+  }
+}
+
+async function capture(ctx: ServiceContext, ledger: Ledger, orderId: string, rp: RazorpayPayment, source: string): Promise<Handled> {
+  const [payment] = await ledger.tx
+    .select({ id: payments.id, amount: payments.amount, currency: payments.currency })
+    .from(payments)
+    .where(eq(payments.razorpayOrderId, orderId));
+  if (!payment) return ignored('unknown order');
+  if (rp.amount !== payment.amount || rp.currency !== payment.currency) {
+    log('error', 'payment.amount_mismatch', { paymentId: payment.id, expected: payment.amount, got: rp.amount, currency: rp.currency, source });
+    return ignored('amount mismatch', payment.id);
+  }
+  const r = await completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, method: rp.method, source });
+  if (r.outcome === 'ignored') return ignored(`illegal transition ${r.payment.status} → COMPLETED`, payment.id);
+  return { status: 'processed', paymentId: payment.id, ...(r.outcome === 'already_completed' ? { reason: 'already completed' } : {}) };
+}
+
+/** PENDING → FAILED with the provider's reason. Never downgrades a completed payment (original defect #5). */
+async function fail(ctx: ServiceContext, ledger: Ledger, rp: RazorpayPayment): Promise<Handled> {
+  const tx = ledger.tx;
+  const [payment] = await tx.select().from(payments).where(eq(payments.razorpayOrderId, rp.order_id!)).for('update');
+  if (!payment) return ignored('unknown order');
+  if (!allowTransition(payment, 'FAILED', 'webhook:payment.failed')) return ignored(`illegal transition ${payment.status} → FAILED`, payment.id);
+  const reason = (rp.error_description || rp.error_code || 'Payment failed').slice(0, 500);
+  await tx
+    .update(payments)
+    .set({ status: 'FAILED', failureReason: reason, razorpayPaymentId: rp.id, paymentMethod: rp.method ?? payment.paymentMethod })
+    .where(eq(payments.id, payment.id));
+  await emit(tx, ctx.events, 'payment.failed', { paymentId: payment.id, userId: payment.userId });
+  return { status: 'processed', paymentId: payment.id };
+}

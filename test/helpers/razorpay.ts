@@ -1,0 +1,261 @@
+import type { Env } from '../../src/config';
+import { hmacSha256Hex } from '../../src/lib/crypto';
+import { fakeFetch, type FakeFetch } from './fake-fetch';
+
+export const RZP_KEY_ID = 'rzp_test_1DP5mmOlF5G5ag';
+export const RZP_KEY_SECRET = 'thisisatestsecretkey00000';
+export const RZP_WEBHOOK_SECRET = 'whsec_fairarena_test_0001';
+export const RZP_BASE = 'https://api.razorpay.com';
+
+/** Worker vars that switch payments on against the faked Razorpay. */
+export const razorpayVars = {
+  RAZORPAY_KEY_ID: RZP_KEY_ID,
+  RAZORPAY_KEY_SECRET: RZP_KEY_SECRET,
+  RAZORPAY_WEBHOOK_SECRET: RZP_WEBHOOK_SECRET,
+  RAZORPAY_API_BASE_URL: RZP_BASE,
+};
+
+const rid = (prefix: string) => `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 14)}`;
+const now = () => Math.floor(Date.now() / 1000);
+
+export interface FakeOrder {
+  id: string;
+  entity: 'order';
+  amount: number;
+  amount_paid: number;
+  amount_due: number;
+  currency: string;
+  receipt: string;
+  offer_id: null;
+  status: 'created' | 'attempted' | 'paid';
+  attempts: number;
+  notes: Record<string, string>;
+  created_at: number;
+}
+
+export interface FakePayment {
+  id: string;
+  entity: 'payment';
+  amount: number;
+  currency: string;
+  status: 'created' | 'authorized' | 'captured' | 'failed' | 'refunded';
+  order_id: string;
+  invoice_id: null;
+  international: boolean;
+  method: string;
+  amount_refunded: number;
+  refund_status: null | 'partial' | 'full';
+  captured: boolean;
+  description: string | null;
+  card_id: null;
+  bank: null;
+  wallet: null;
+  vpa: string | null;
+  email: string;
+  contact: string;
+  notes: Record<string, string>;
+  fee: number | null;
+  tax: number | null;
+  error_code: string | null;
+  error_description: string | null;
+  error_source: string | null;
+  error_step: string | null;
+  error_reason: string | null;
+  acquirer_data: Record<string, unknown>;
+  created_at: number;
+}
+
+/**
+ * An in-memory Razorpay behind fakeFetch: orders, payments, capture and invoices, with basic-auth
+ * checks, plus helpers to "pay" an order, sign Checkout callbacks and build signed webhooks.
+ */
+export class FakeRazorpay {
+  readonly orders = new Map<string, FakeOrder>();
+  readonly payments = new Map<string, FakePayment>();
+  readonly invoices: unknown[] = [];
+  /** Status codes to answer, in order, before behaving normally again (per "METHOD /path-prefix"). */
+  readonly failures = new Map<string, number[]>();
+  readonly fetch: FakeFetch;
+
+  constructor() {
+    const authed = (handler: (req: Request, url: URL) => Response | Promise<Response>) => async (req: Request) => {
+      const url = new URL(req.url);
+      const key = `${req.method} ${url.pathname.replace(/\/(order|pay)_[A-Za-z0-9]+/, '')}`;
+      const queued = this.failures.get(key);
+      if (queued?.length) {
+        const status = queued.shift()!;
+        return Response.json({ error: { code: 'SERVER_ERROR', description: 'The server encountered an error' } }, { status });
+      }
+      if (req.headers.get('Authorization') !== `Basic ${btoa(`${RZP_KEY_ID}:${RZP_KEY_SECRET}`)}`) {
+        return Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'Authentication failed' } }, { status: 401 });
+      }
+      return handler(req, url);
+    };
+    const notFound = () => Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'The id provided does not exist' } }, { status: 400 });
+    this.fetch = fakeFetch({
+      [`POST ${RZP_BASE}/v1/orders`]: authed(async (req) => {
+        const b = (await req.json()) as { amount: number; currency: string; receipt: string; notes: Record<string, string> };
+        const order: FakeOrder = {
+          id: rid('order'),
+          entity: 'order',
+          amount: b.amount,
+          amount_paid: 0,
+          amount_due: b.amount,
+          currency: b.currency,
+          receipt: b.receipt,
+          offer_id: null,
+          status: 'created',
+          attempts: 0,
+          notes: b.notes,
+          created_at: now(),
+        };
+        this.orders.set(order.id, order);
+        return Response.json(order);
+      }),
+      [`GET ${RZP_BASE}/v1/orders/*`]: authed((_req, url) => {
+        const order = this.orders.get(url.pathname.split('/').pop()!);
+        return order ? Response.json(order) : notFound();
+      }),
+      [`GET ${RZP_BASE}/v1/payments/*`]: authed((_req, url) => {
+        const payment = this.payments.get(url.pathname.split('/').pop()!);
+        return payment ? Response.json(payment) : notFound();
+      }),
+      [`POST ${RZP_BASE}/v1/payments/*`]: authed(async (req, url) => {
+        const [, , , id, action] = url.pathname.split('/');
+        const payment = this.payments.get(id!);
+        if (!payment || action !== 'capture') return notFound();
+        const b = (await req.json()) as { amount: number };
+        if (payment.status !== 'authorized' || b.amount !== payment.amount) {
+          return Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'This payment has already been captured' } }, { status: 400 });
+        }
+        this.capture(payment);
+        return Response.json(payment);
+      }),
+      [`POST ${RZP_BASE}/v1/invoices`]: authed(async (req) => {
+        const b = await req.json();
+        const id = rid('inv');
+        this.invoices.push(b);
+        return Response.json({ id, entity: 'invoice', status: 'issued', short_url: `https://rzp.io/i/${id.slice(4, 12)}` });
+      }),
+    });
+  }
+
+  /** The next `count` calls to "METHOD /v1/…" (ids stripped) answer `status`. */
+  failNext(route: string, status: number, count = 1): void {
+    this.failures.set(route, Array.from({ length: count }, () => status));
+  }
+
+  private capture(p: FakePayment) {
+    p.status = 'captured';
+    p.captured = true;
+    const order = this.orders.get(p.order_id);
+    if (order) {
+      order.status = 'paid';
+      order.amount_paid = p.amount;
+      order.amount_due = 0;
+    }
+  }
+
+  /** The customer pays an order in Checkout. */
+  pay(orderId: string, options: { status?: FakePayment['status']; amount?: number; method?: string } = {}): FakePayment {
+    const order = this.orders.get(orderId);
+    if (!order) throw new Error(`no fake order ${orderId}`);
+    order.attempts++;
+    if (order.status === 'created') order.status = 'attempted';
+    const status = options.status ?? 'captured';
+    const p: FakePayment = {
+      id: rid('pay'),
+      entity: 'payment',
+      amount: options.amount ?? order.amount,
+      currency: order.currency,
+      status: status === 'captured' ? 'authorized' : status,
+      order_id: orderId,
+      invoice_id: null,
+      international: false,
+      method: options.method ?? 'upi',
+      amount_refunded: 0,
+      refund_status: null,
+      captured: false,
+      description: null,
+      card_id: null,
+      bank: null,
+      wallet: null,
+      vpa: 'success@razorpay',
+      email: 'buyer@example.test',
+      contact: '+919999999999',
+      notes: {},
+      fee: status === 'captured' ? 7078 : null,
+      tax: status === 'captured' ? 1080 : null,
+      error_code: status === 'failed' ? 'BAD_REQUEST_ERROR' : null,
+      error_description: status === 'failed' ? 'Payment was declined by the bank' : null,
+      error_source: status === 'failed' ? 'bank' : null,
+      error_step: status === 'failed' ? 'payment_authorization' : null,
+      error_reason: status === 'failed' ? 'payment_declined' : null,
+      acquirer_data: { rrn: '230901495295' },
+      created_at: now(),
+    };
+    if (status === 'captured') this.capture(p);
+    this.payments.set(p.id, p);
+    return p;
+  }
+
+  /** What Checkout hands the browser: HMAC-SHA256(`order_id|payment_id`, key secret), hex. */
+  async checkout(p: FakePayment, secret = RZP_KEY_SECRET) {
+    return { razorpay_order_id: p.order_id, razorpay_payment_id: p.id, razorpay_signature: await hmacSha256Hex(secret, `${p.order_id}|${p.id}`) };
+  }
+
+  /** Refund (part of) a captured payment at Razorpay; returns the refund entity. */
+  refund(p: FakePayment, amount = p.amount - p.amount_refunded, status: 'pending' | 'processed' | 'failed' = 'processed') {
+    p.amount_refunded += amount;
+    p.refund_status = p.amount_refunded >= p.amount ? 'full' : 'partial';
+    if (p.refund_status === 'full') p.status = 'refunded';
+    return {
+      id: rid('rfnd'),
+      entity: 'refund',
+      amount,
+      currency: p.currency,
+      payment_id: p.id,
+      notes: [],
+      receipt: null,
+      acquirer_data: { arn: null },
+      created_at: now(),
+      batch_id: null,
+      status,
+      speed_processed: 'normal',
+      speed_requested: 'normal',
+    };
+  }
+
+  /** A webhook delivery as Razorpay sends it: exact body bytes and signed headers. */
+  async webhook(
+    event: string,
+    entities: { payment?: FakePayment; order?: FakeOrder; refund?: unknown },
+    options: { eventId?: string; secret?: string } = {},
+  ): Promise<{ raw: string; headers: Record<string, string>; eventId: string }> {
+    const payload: Record<string, unknown> = {};
+    const contains: string[] = [];
+    for (const [name, value] of Object.entries(entities)) {
+      if (value) {
+        payload[name] = { entity: structuredClone(value) };
+        contains.push(name);
+      }
+    }
+    const raw = JSON.stringify({ entity: 'event', account_id: 'acc_BFQ7uQEaa7j2z7', event, contains, payload, created_at: now() });
+    const eventId = options.eventId ?? `evt_${crypto.randomUUID().replaceAll('-', '').slice(0, 14)}`;
+    return {
+      raw,
+      eventId,
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Razorpay-Signature': await hmacSha256Hex(options.secret ?? RZP_WEBHOOK_SECRET, raw),
+        'x-razorpay-event-id': eventId,
+      },
+    };
+  }
+
+  restore(): void {
+    this.fetch.restore();
+  }
+}
+
+export const withRazorpay = (env: Env, extra: Record<string, unknown> = {}): Env => ({ ...env, ...razorpayVars, ...extra }) as Env;
