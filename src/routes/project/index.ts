@@ -1,4 +1,121 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireUser } from '../../middleware/auth';
 import { createRouter } from '../../router';
+import { serviceContext } from '../../services/context';
+import { createProject, deleteProject, getProject, updateProject } from '../../services/orgs';
+import { atLeastOne, body, common, conflict, data, forbidden, IdOrSlug, json, Name, RoleRefOut, security, Slug, Visibility } from '../organization/schemas';
 
-/** Not built yet. */
-export const projectRoutes = createRouter();
+// Addressing: `:projectId` is the project's uuid, or its slug together with `?teamId=` (team uuid, or team
+// slug with `&orgId=`) — a project slug is only unique inside its team.
+
+const GithubRepo = z
+  .string()
+  .trim()
+  .max(200)
+  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'owner/name')
+  .openapi({ description: 'GitHub repository as owner/name; its push/release webhooks become project activity', example: 'fairarena/api' });
+
+const Project = z
+  .object({
+    id: z.uuid(),
+    team: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
+    organization: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
+    name: z.string(),
+    slug: z.string(),
+    description: z.string().nullable(),
+    website: z.string().nullable(),
+    visibility: Visibility,
+    githubRepo: z.string().nullable(),
+    createdBy: z.string(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    role: RoleRefOut.nullable().openapi({ description: "The caller's project role, if a member" }),
+    permissions: z.array(z.string()).openapi({ description: "The caller's effective permissions on the project" }),
+  })
+  .openapi('Project');
+
+const Fields = {
+  description: z.string().trim().max(500).nullable().optional(),
+  website: z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(2048).nullable().optional(),
+  visibility: Visibility.optional(),
+  githubRepo: GithubRepo.nullable().optional(),
+};
+
+const CreateProject = z
+  .object({
+    teamId: IdOrSlug.openapi({ description: 'Team id, or slug with orgId' }),
+    orgId: IdOrSlug.optional(),
+    name: Name,
+    slug: Slug,
+    ...Fields,
+  })
+  .strict()
+  .openapi('CreateProject', { description: 'Needs team:projects:create on the team; visibility defaults to INTERNAL' });
+const UpdateProject = z
+  .object({ name: Name.optional(), ...Fields })
+  .strict()
+  .refine(atLeastOne, 'nothing to update')
+  .openapi('UpdateProject', { description: 'githubRepo: null unlinks the repository' });
+
+const ProjectParam = z.object({ projectId: IdOrSlug.openapi({ param: { name: 'projectId', in: 'path' }, description: 'Project id, or slug with ?teamId=' }) });
+const ProjectQuery = z.object({
+  teamId: IdOrSlug.optional().openapi({ description: "The project's team (id, or slug with orgId); required when the project is given by slug" }),
+  orgId: IdOrSlug.optional(),
+});
+const target = (projectId: string, q: { teamId?: string; orgId?: string }) => ({ project: projectId, team: q.teamId, org: q.orgId });
+
+const tags = ['project'];
+const auth = { security, middleware: requireUser };
+
+export const projectRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/',
+      tags,
+      summary: 'Create a project in a team (team:projects:create); the caller becomes its Owner',
+      ...auth,
+      request: body(CreateProject),
+      responses: { 201: json(data(Project), 'Created with the roles Owner, Editor, Viewer'), ...common, ...forbidden, ...conflict('Name or slug taken in the team') },
+    }),
+    async (c) => {
+      const { teamId, orgId, ...input } = c.req.valid('json');
+      return c.json({ data: await createProject(serviceContext(c), { team: { team: teamId, org: orgId }, ...input }) }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{projectId}',
+      tags,
+      summary: 'One project (whoever can read it)',
+      ...auth,
+      request: { params: ProjectParam, query: ProjectQuery },
+      responses: { 200: json(data(Project), 'The project'), ...common },
+    }),
+    async (c) => c.json({ data: await getProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'patch',
+      path: '/{projectId}',
+      tags,
+      summary: 'Update the project (project:update)',
+      ...auth,
+      request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject) },
+      responses: { 200: json(data(Project), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the team') },
+    }),
+    async (c) => c.json({ data: await updateProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/{projectId}',
+      tags,
+      summary: 'Delete the project (project:delete); audit history is kept',
+      ...auth,
+      request: { params: ProjectParam, query: ProjectQuery },
+      responses: { 200: json(data(z.object({ id: z.uuid(), deletedAt: z.iso.datetime() })), 'Deleted'), ...common, ...forbidden },
+    }),
+    async (c) => c.json({ data: await deleteProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
+  );

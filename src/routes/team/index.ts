@@ -1,4 +1,413 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireUser } from '../../middleware/auth';
 import { createRouter } from '../../router';
+import { serviceContext } from '../../services/context';
+import {
+  acceptTeamInvite,
+  createTeam,
+  createTeamInvite,
+  createTeamInvitesBulk,
+  declineTeamInvite,
+  deleteTeam,
+  getTeam,
+  listTeamAudit,
+  listTeamInvites,
+  listTeamMembers,
+  listTeamProjects,
+  listTeamRoles,
+  MAX_CSV_ROWS,
+  MAX_INVITES_PER_CALL,
+  previewTeamInvite,
+  removeTeamMember,
+  revokeTeamInvite,
+  updateTeam,
+} from '../../services/orgs';
+import {
+  atLeastOne,
+  AuditLogEntry,
+  body,
+  CodeBody,
+  common,
+  conflict,
+  data,
+  Email,
+  err,
+  ExpiresInDays,
+  forbidden,
+  IdOrSlug,
+  Invite,
+  InviteCode,
+  InviteStatus,
+  json,
+  list,
+  Member,
+  Name,
+  Paging,
+  Profile,
+  Role,
+  RoleInput,
+  RoleRefOut,
+  security,
+  Slug,
+  Visibility,
+} from '../organization/schemas';
 
-/** Not built yet. */
-export const teamRoutes = createRouter();
+// Addressing: `:teamId` is the team's uuid, or its slug together with `?orgId=` (org id or slug) — a team
+// slug is only unique inside its organization. Bodies naming a team use the same pair (teamId, orgId).
+
+const Team = z
+  .object({
+    id: z.uuid(),
+    organization: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
+    name: z.string(),
+    slug: z.string(),
+    description: z.string().nullable(),
+    website: z.string().nullable(),
+    logoUrl: z.string().nullable(),
+    location: z.string().nullable(),
+    timezone: z.string().nullable(),
+    visibility: Visibility,
+    joinEnabled: z.boolean(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    memberCount: z.number().int(),
+    projectCount: z.number().int(),
+    role: RoleRefOut.nullable().openapi({ description: "The caller's team role, if a member" }),
+    permissions: z.array(z.string()).openapi({ description: "The caller's effective permissions on the team and its projects" }),
+  })
+  .openapi('Team');
+
+const ProjectSummary = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    slug: z.string(),
+    description: z.string().nullable(),
+    visibility: Visibility,
+    githubRepo: z.string().nullable(),
+    role: RoleRefOut.nullable(),
+    createdAt: z.iso.datetime(),
+  })
+  .openapi('ProjectSummary');
+
+const OrgQualifier = IdOrSlug.optional().openapi({ description: "The team's organization (id or slug); required when the team is given by slug" });
+const TeamParam = z.object({ teamId: IdOrSlug.openapi({ param: { name: 'teamId', in: 'path' }, description: 'Team id, or slug with ?orgId=' }) });
+const TeamQuery = z.object({ orgId: OrgQualifier });
+const TeamPagedQuery = Paging.extend({ orgId: OrgQualifier });
+const MemberParam = TeamParam.extend({ userId: z.string().min(1).max(255).openapi({ param: { name: 'userId', in: 'path' } }) });
+const InviteParam = TeamParam.extend({ inviteId: z.uuid().openapi({ param: { name: 'inviteId', in: 'path' } }) });
+const target = (teamId: string, orgId?: string) => ({ team: teamId, org: orgId });
+
+const TeamFields = {
+  ...Profile,
+  visibility: Visibility.optional(),
+  joinEnabled: z.boolean().optional(),
+};
+
+const CreateTeam = z
+  .object({ orgId: IdOrSlug, name: Name, slug: Slug, ...TeamFields })
+  .strict()
+  .openapi('CreateTeam', { description: 'Needs org:teams:create in the organization; visibility defaults to INTERNAL' });
+const UpdateTeam = z.object({ name: Name.optional(), ...TeamFields }).strict().refine(atLeastOne, 'nothing to update').openapi('UpdateTeam');
+
+const TeamRefBody = { teamId: IdOrSlug, orgId: OrgQualifier };
+const SingleInvite = z
+  .object({ ...TeamRefBody, email: Email, role: RoleInput.optional(), expiresInDays: ExpiresInDays })
+  .strict()
+  .openapi('CreateTeamInvite');
+const BulkInvites = z
+  .union([
+    z
+      .object({
+        ...TeamRefBody,
+        expiresInDays: ExpiresInDays,
+        invites: z
+          .array(z.object({ email: z.string().max(320), role: RoleInput.optional() }).strict())
+          .min(1)
+          .max(MAX_INVITES_PER_CALL),
+      })
+      .strict(),
+    z
+      .object({
+        ...TeamRefBody,
+        expiresInDays: ExpiresInDays,
+        csv: z.string().min(1).max(1_000_000).openapi({ description: `CSV text with a header row "email,role" (role optional); at most ${MAX_CSV_ROWS} rows` }),
+      })
+      .strict(),
+  ])
+  .openapi('CreateTeamInvitesBulk', {
+    description: `Either a JSON list or CSV text. Every row is validated first: if any is invalid the answer is 400 with details.rows and nothing is created; at most ${MAX_INVITES_PER_CALL} invitations per call.`,
+  });
+
+const InvitesQuery = TeamPagedQuery.extend({
+  status: z.union([InviteStatus, z.literal('all')]).default('pending'),
+});
+
+const Joined = z.object({
+  organization: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
+  team: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
+  role: RoleRefOut,
+});
+
+const tags = ['team'];
+const auth = { security, middleware: requireUser };
+const gone = { 410: err('Expired, used, declined or revoked') };
+
+export const teamRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/',
+      tags,
+      summary: 'Create a team in an organization (org:teams:create); the caller becomes its Owner',
+      ...auth,
+      request: body(CreateTeam),
+      responses: { 201: json(data(Team), 'Created with the roles Owner, Admin, Member'), ...common, ...forbidden, ...conflict('Name or slug taken in the organization') },
+    }),
+    async (c) => {
+      const { orgId, ...input } = c.req.valid('json');
+      return c.json({ data: await createTeam(serviceContext(c), { org: orgId, ...input }) }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/invite',
+      tags,
+      summary: 'Invite someone to the team by email (team:members:invite)',
+      ...auth,
+      request: body(SingleInvite),
+      responses: {
+        201: json(data(Invite), 'Invitation created; the email with the code follows'),
+        ...common,
+        ...forbidden,
+        ...conflict('Already a member of the team, or a pending invitation for this email exists'),
+      },
+    }),
+    async (c) => {
+      const { teamId, orgId, ...input } = c.req.valid('json');
+      return c.json({ data: await createTeamInvite(serviceContext(c), target(teamId, orgId), input) }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/invite/bulk',
+      tags,
+      summary: 'Invite up to 100 people at once, from a JSON list or CSV text (all or nothing)',
+      ...auth,
+      request: body(BulkInvites),
+      responses: { 201: json(data(z.array(Invite)), 'All invitations created; the emails follow'), ...common, ...forbidden },
+    }),
+    async (c) => {
+      const { teamId, orgId, ...input } = c.req.valid('json');
+      const ctx = serviceContext(c);
+      return c.json({ data: await createTeamInvitesBulk(ctx, target(teamId, orgId), input) }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/invite/{code}',
+      tags,
+      summary: 'Preview an invitation (public): organization, team, role and expiry',
+      request: { params: z.object({ code: InviteCode.openapi({ param: { name: 'code', in: 'path' } }) }) },
+      responses: {
+        200: json(
+          data(
+            z.object({
+              organization: z.object({ name: z.string(), slug: z.string() }),
+              team: z.object({ name: z.string(), slug: z.string() }),
+              role: z.object({ name: z.string() }),
+              expiresAt: z.iso.datetime(),
+            }),
+          ),
+          'The invitation',
+        ),
+        400: err('Malformed code'),
+        404: err('Unknown code, or its team/organization was deleted'),
+        ...gone,
+      },
+    }),
+    async (c) => {
+      c.header('Cache-Control', 'private, no-store');
+      return c.json({ data: await previewTeamInvite(serviceContext(c), c.req.valid('param').code) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/accept-invite',
+      tags,
+      summary: "Accept a team invitation sent to the caller's email (joins the organization as Member if needed)",
+      ...auth,
+      request: body(CodeBody),
+      responses: {
+        200: json(data(Joined), 'Joined'),
+        ...common,
+        403: err('The invitation was sent to a different email address'),
+        ...conflict('Already a member of the team'),
+        ...gone,
+      },
+    }),
+    async (c) => c.json({ data: await acceptTeamInvite(serviceContext(c), c.req.valid('json').code) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/decline-invite',
+      tags,
+      summary: "Decline a team invitation sent to the caller's email",
+      ...auth,
+      request: body(CodeBody),
+      responses: {
+        200: json(data(z.object({ declined: z.literal(true) })), 'Declined'),
+        ...common,
+        403: err('The invitation was sent to a different email address'),
+        ...gone,
+      },
+    }),
+    async (c) => c.json({ data: await declineTeamInvite(serviceContext(c), c.req.valid('json').code) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{teamId}',
+      tags,
+      summary: 'One team (team members; org members when the team is not PRIVATE)',
+      ...auth,
+      request: { params: TeamParam, query: TeamQuery },
+      responses: { 200: json(data(Team), 'The team'), ...common },
+    }),
+    async (c) => c.json({ data: await getTeam(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'patch',
+      path: '/{teamId}',
+      tags,
+      summary: 'Update the team (team:update)',
+      ...auth,
+      request: { params: TeamParam, query: TeamQuery, ...body(UpdateTeam) },
+      responses: { 200: json(data(Team), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the organization') },
+    }),
+    async (c) => c.json({ data: await updateTeam(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId), c.req.valid('json')) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/{teamId}',
+      tags,
+      summary: 'Delete the team and its projects (team:delete); audit history is kept',
+      ...auth,
+      request: { params: TeamParam, query: TeamQuery },
+      responses: { 200: json(data(z.object({ id: z.uuid(), deletedAt: z.iso.datetime() })), 'Deleted'), ...common, ...forbidden },
+    }),
+    async (c) => c.json({ data: await deleteTeam(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{teamId}/invites',
+      tags,
+      summary: 'Invitations of the team by status (team:members:invite)',
+      ...auth,
+      request: { params: TeamParam, query: InvitesQuery },
+      responses: { 200: json(list(Invite), 'Newest first'), ...common, ...forbidden },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const r = await listTeamInvites(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/{teamId}/invites/{inviteId}',
+      tags,
+      summary: 'Revoke a pending (or expired) invitation (team:members:invite)',
+      ...auth,
+      request: { params: InviteParam, query: TeamQuery },
+      responses: { 200: json(data(z.object({ id: z.uuid(), status: z.literal('revoked') })), 'Revoked'), ...common, ...forbidden, ...conflict('Already used, declined or revoked') },
+    }),
+    async (c) => {
+      const p = c.req.valid('param');
+      return c.json({ data: await revokeTeamInvite(serviceContext(c), target(p.teamId, c.req.valid('query').orgId), p.inviteId) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{teamId}/members',
+      tags,
+      summary: 'Members of the team with their team roles',
+      ...auth,
+      request: { params: TeamParam, query: TeamPagedQuery },
+      responses: { 200: json(list(Member), 'Oldest first'), ...common },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const r = await listTeamMembers(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/{teamId}/members/{userId}',
+      tags,
+      summary: 'Remove a team member (team:members:manage), or leave (own user id)',
+      ...auth,
+      request: { params: MemberParam, query: TeamQuery },
+      responses: { 200: json(data(z.object({ userId: z.string(), removed: z.literal(true) })), 'Removed'), ...common, ...forbidden },
+    }),
+    async (c) => {
+      const p = c.req.valid('param');
+      return c.json({ data: await removeTeamMember(serviceContext(c), target(p.teamId, c.req.valid('query').orgId), p.userId) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{teamId}/roles',
+      tags,
+      summary: 'Roles of the team and their permissions',
+      ...auth,
+      request: { params: TeamParam, query: TeamQuery },
+      responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
+    }),
+    async (c) => c.json({ data: await listTeamRoles(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{teamId}/projects',
+      tags,
+      summary: "The team's projects the caller can read",
+      ...auth,
+      request: { params: TeamParam, query: TeamPagedQuery },
+      responses: { 200: json(list(ProjectSummary), 'By name'), ...common },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const r = await listTeamProjects(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{teamId}/audit',
+      tags,
+      summary: 'Team audit log, newest first (team:audit:read)',
+      ...auth,
+      request: { params: TeamParam, query: TeamPagedQuery },
+      responses: { 200: json(list(AuditLogEntry), 'A page'), ...common, ...forbidden },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const r = await listTeamAudit(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+    },
+  );

@@ -1,0 +1,21 @@
+// Organizations → teams → projects: roles, invites and audit logs. One authorization module (authz.ts)
+// over one permission matrix (permissions.ts); every service calls `authorize` before anything else.
+export * from './organizations';
+export * from './teams';
+export * from './projects';
+export {
+  acceptOrgInvite,
+  acceptTeamInvite,
+  createOrgInvite,
+  createTeamInvite,
+  createTeamInvitesBulk,
+  declineTeamInvite,
+  listTeamInvites,
+  previewTeamInvite,
+  revokeTeamInvite,
+  MAX_CSV_ROWS,
+  MAX_INVITES_PER_CALL,
+  type InviteStatusFilter,
+  type InviteView,
+} from './invites';
+export type { AuditLogView } from './audit';

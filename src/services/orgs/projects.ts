@@ -1,0 +1,166 @@
+import { and, eq, isNull, ne, sql } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
+import { projectMembers, projectRoles, projects, teamAuditLogs, type Project } from '../../db/schema';
+import { AppError } from '../../lib/errors';
+import type { ServiceContext } from '../context';
+import { audit, diff } from './audit';
+import { authorize, type ProjectAccess, type ProjectTarget, type TeamTarget } from './authz';
+import { DEFAULT_PROJECT_ROLES } from './permissions';
+import { conflictOn, iso, limitedCaller } from './shared';
+import type { Visibility } from './teams';
+
+export interface ProjectView {
+  id: string;
+  team: { id: string; name: string; slug: string };
+  organization: { id: string; name: string; slug: string };
+  name: string;
+  slug: string;
+  description: string | null;
+  website: string | null;
+  visibility: Visibility;
+  /** Linked GitHub repository, `owner/name` (matched by the GitHub webhook). */
+  githubRepo: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  /** The caller's project role (null when they read it through their team/org role or its visibility). */
+  role: { id: string; name: string } | null;
+  permissions: string[];
+}
+
+export interface ProjectFields {
+  description?: string | null;
+  website?: string | null;
+  visibility?: Visibility;
+  githubRepo?: string | null;
+}
+
+export interface CreateProjectInput extends ProjectFields {
+  team: TeamTarget;
+  name: string;
+  slug: string;
+}
+
+export interface UpdateProjectInput extends ProjectFields {
+  name?: string;
+}
+
+const PROJECT_UNIQUE = {
+  projects_team_slug_active_uq: 'A project with this slug already exists in the team',
+  projects_team_name_active_uq: 'A project with this name already exists in the team',
+};
+
+function view(a: Pick<ProjectAccess, 'org' | 'team' | 'projectRole' | 'permissions'>, p: Project): ProjectView {
+  return {
+    id: p.id,
+    team: { id: a.team.id, name: a.team.name, slug: a.team.slug },
+    organization: { id: a.org.id, name: a.org.name, slug: a.org.slug },
+    name: p.name,
+    slug: p.slug,
+    description: p.description,
+    website: p.website,
+    visibility: p.visibility,
+    githubRepo: p.githubRepo,
+    createdBy: p.createdBy,
+    createdAt: iso(p.createdAt),
+    updatedAt: iso(p.updatedAt),
+    role: a.projectRole ? { id: a.projectRole.id, name: a.projectRole.name } : null,
+    permissions: [...a.permissions].sort(),
+  };
+}
+
+async function assertFreeInTeam(tx: Transaction, teamId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
+  const except = exceptId ? ne(projects.id, exceptId) : undefined;
+  if (fields.slug !== undefined) {
+    const [hit] = await tx
+      .select({ id: projects.id })
+      .from(projects)
+      .where(and(eq(projects.teamId, teamId), eq(projects.slug, fields.slug), isNull(projects.deletedAt), except))
+      .limit(1);
+    if (hit) throw new AppError('CONFLICT', PROJECT_UNIQUE.projects_team_slug_active_uq, { details: { field: 'slug' } });
+  }
+  if (fields.name !== undefined) {
+    const [hit] = await tx
+      .select({ id: projects.id })
+      .from(projects)
+      .where(and(eq(projects.teamId, teamId), sql`lower(${projects.name}) = lower(${fields.name})`, isNull(projects.deletedAt), except))
+      .limit(1);
+    if (hit) throw new AppError('CONFLICT', PROJECT_UNIQUE.projects_team_name_active_uq, { details: { field: 'name' } });
+  }
+}
+
+/** POST /project — `team:projects:create` on the team; the creator becomes the project's Owner. */
+export async function createProject(ctx: ServiceContext, input: CreateProjectInput): Promise<ProjectView> {
+  const userId = await limitedCaller(ctx, 'orgCreate');
+  return ctx.db.write
+    .transaction(async (tx) => {
+      const a = await authorize(tx, userId, input.team, 'team:projects:create');
+      await assertFreeInTeam(tx, a.team.id, { slug: input.slug, name: input.name });
+      const [project] = await tx
+        .insert(projects)
+        .values({
+          teamId: a.team.id,
+          name: input.name,
+          slug: input.slug,
+          description: input.description ?? null,
+          website: input.website ?? null,
+          visibility: input.visibility ?? 'INTERNAL',
+          githubRepo: input.githubRepo ?? null,
+          createdBy: userId,
+        })
+        .returning();
+      const roles = await tx
+        .insert(projectRoles)
+        .values(DEFAULT_PROJECT_ROLES.map((r) => ({ projectId: project!.id, name: r.name, description: r.description, permissions: [...r.permissions], isDefault: true })))
+        .returning();
+      await tx.insert(projectMembers).values({ projectId: project!.id, userId, roleId: roles.find((r) => r.name === 'Owner')!.id });
+      const created = { name: project!.name, slug: project!.slug, visibility: project!.visibility, githubRepo: project!.githubRepo };
+      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.create', changes: { after: created } });
+      await tx.insert(teamAuditLogs).values({ teamId: a.team.id, actorId: userId, action: 'project.create', targetType: 'project', targetId: project!.id, changes: { after: created } });
+      return view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!);
+    })
+    .catch((err) => conflictOn(err, PROJECT_UNIQUE));
+}
+
+/** GET /project/:projectId — whoever can read the project. */
+export async function getProject(ctx: ServiceContext, target: ProjectTarget): Promise<ProjectView> {
+  const userId = await limitedCaller(ctx, 'orgRead');
+  const a = await authorize(ctx.db.write, userId, target, 'project:read');
+  return view(a, a.project);
+}
+
+/** PATCH /project/:projectId — `project:update`. `githubRepo: null` unlinks the repository. */
+export async function updateProject(ctx: ServiceContext, target: ProjectTarget, input: UpdateProjectInput): Promise<ProjectView> {
+  const userId = await limitedCaller(ctx, 'orgUpdate');
+  return ctx.db.write
+    .transaction(async (tx) => {
+      const a = await authorize(tx, userId, target, 'project:update', { lock: true });
+      const changes = diff(a.project as unknown as Record<string, unknown>, input as Record<string, unknown>);
+      if (!changes) return view(a, a.project);
+      if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.project.name.toLowerCase()) {
+        await assertFreeInTeam(tx, a.team.id, { name: String(changes.after.name) }, a.project.id);
+      }
+      const [project] = await tx
+        .update(projects)
+        .set({ ...(changes.after as Partial<Project>), updatedBy: userId })
+        .where(eq(projects.id, a.project.id))
+        .returning();
+      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.update', changes });
+      return view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!);
+    })
+    .catch((err) => conflictOn(err, PROJECT_UNIQUE));
+}
+
+/** DELETE /project/:projectId — `project:delete` (project Owner, team Owner/Admin, org Owner/Co-Owner). Soft delete. */
+export async function deleteProject(ctx: ServiceContext, target: ProjectTarget): Promise<{ id: string; deletedAt: string }> {
+  const userId = await limitedCaller(ctx, 'orgDelete');
+  return ctx.db.write.transaction(async (tx) => {
+    const a = await authorize(tx, userId, target, 'project:delete', { lock: true });
+    const at = new Date();
+    await tx.update(projects).set({ deletedAt: at, updatedBy: userId }).where(eq(projects.id, a.project.id));
+    const details = { before: { name: a.project.name, slug: a.project.slug } };
+    await audit(tx, 'project', a.project.id, { actorId: userId, action: 'project.delete', level: 'WARN', changes: details });
+    await tx.insert(teamAuditLogs).values({ teamId: a.team.id, actorId: userId, action: 'project.delete', level: 'WARN', targetType: 'project', targetId: a.project.id, changes: details });
+    return { id: a.project.id, deletedAt: iso(at) };
+  });
+}

@@ -1,0 +1,63 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
+import { organizationMembers, users } from '../../db/schema';
+import { cacheDel } from '../../lib/cache';
+import { cacheKeys } from '../../lib/cache-keys';
+import { AppError } from '../../lib/errors';
+import { enforceLimit, LIMITS } from '../../lib/rate-limit';
+import type { ServiceContext } from '../context';
+
+/** Rate-limit buckets of this area (reference §6.6); teams and projects share the organization buckets. */
+export type OrgLimit = 'orgCreate' | 'orgUpdate' | 'orgDelete' | 'orgRead' | 'orgAudit';
+
+/** The signed-in caller, after consuming one unit of their per-user limit for this kind of operation. */
+export async function limitedCaller(ctx: ServiceContext, bucket: OrgLimit): Promise<string> {
+  if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
+  await enforceLimit(ctx.config, bucket, LIMITS[bucket], ctx.userId);
+  return ctx.userId;
+}
+
+/** SQLSTATE and constraint of a database error (drizzle wraps the driver's error in `cause`). */
+export function pgError(err: unknown): { code?: string; constraint?: string } | null {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return { code, constraint: (e as { constraint?: string }).constraint };
+  }
+  return null;
+}
+
+/** Turns a unique violation of one of `constraints` into 409 CONFLICT; rethrows anything else. */
+export function conflictOn(err: unknown, constraints: Record<string, string>): never {
+  const pg = pgError(err);
+  if (pg?.code === '23505' && pg.constraint && constraints[pg.constraint]) throw new AppError('CONFLICT', constraints[pg.constraint]!);
+  throw err;
+}
+
+export const iso = (d: Date): string => d.toISOString();
+export const isoOrNull = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function displayName(u: { firstName: string | null; lastName: string | null; username?: string | null }): string | null {
+  return [u.firstName, u.lastName].filter(Boolean).join(' ') || u.username || null;
+}
+
+/** Ids of the (active) members of an organization — whose cached organization list a change affects. */
+export async function orgMemberIds(tx: Transaction, orgId: string): Promise<string[]> {
+  const rows = await tx
+    .select({ userId: organizationMembers.userId })
+    .from(organizationMembers)
+    .innerJoin(users, and(eq(users.id, organizationMembers.userId), isNull(users.deletedAt)))
+    .where(eq(organizationMembers.orgId, orgId));
+  return rows.map((r) => r.userId);
+}
+
+/** Drop the cached organization lists of these users. Call after the transaction commits. */
+export async function invalidateOrgLists(ctx: Pick<ServiceContext, 'config'>, userIds: Iterable<string>): Promise<void> {
+  const keys = cacheKeys(ctx.config);
+  const unique = [...new Set(userIds)];
+  for (let i = 0; i < unique.length; i += 500) await cacheDel(ctx.config, ...unique.slice(i, i + 500).map((id) => keys.orgList(id)));
+}
+
+/** Paginate an in-memory list (lists filtered by the authorization functions). */
+export function page<T>(items: T[], limit: number, offset: number): { items: T[]; total: number } {
+  return { items: items.slice(offset, offset + limit), total: items.length };
+}

@@ -1,0 +1,315 @@
+import { and, asc, count, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
+import { organizationAuditLogs, projectMembers, projectRoles, projects, teamMembers, teamRoles, teams, users, type Team } from '../../db/schema';
+import { AppError } from '../../lib/errors';
+import type { ServiceContext } from '../context';
+import { audit, diff, readAuditLog, type AuditLogView } from './audit';
+import { assertCanGrant, authorize, projectPermissions, type TeamAccess, type TeamTarget } from './authz';
+import type { MemberView, Paging, RoleView } from './organizations';
+import { DEFAULT_TEAM_ROLES } from './permissions';
+import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, orgMemberIds, page } from './shared';
+
+export type Visibility = 'PUBLIC' | 'PRIVATE' | 'INTERNAL';
+
+export interface TeamView {
+  id: string;
+  organization: { id: string; name: string; slug: string };
+  name: string;
+  slug: string;
+  description: string | null;
+  website: string | null;
+  logoUrl: string | null;
+  location: string | null;
+  timezone: string | null;
+  visibility: Visibility;
+  joinEnabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+  memberCount: number;
+  projectCount: number;
+  /** The caller's team role (null when they read the team through their org role or its visibility). */
+  role: { id: string; name: string } | null;
+  /** The caller's effective permissions on the team and its projects. */
+  permissions: string[];
+}
+
+export interface TeamFields {
+  description?: string | null;
+  website?: string | null;
+  logoUrl?: string | null;
+  location?: string | null;
+  timezone?: string | null;
+  visibility?: Visibility;
+  joinEnabled?: boolean;
+}
+
+export interface CreateTeamInput extends TeamFields {
+  org: string;
+  name: string;
+  slug: string;
+}
+
+export interface UpdateTeamInput extends TeamFields {
+  name?: string;
+}
+
+const TEAM_UNIQUE = {
+  teams_org_slug_active_uq: 'A team with this slug already exists in the organization',
+  teams_org_name_active_uq: 'A team with this name already exists in the organization',
+};
+
+async function teamCounts(tx: Transaction | ServiceContext['db']['write'], teamId: string) {
+  const [row] = await tx
+    .select({
+      memberCount: sql<number>`(select count(*)::int from team_members tm join users u on u.id = tm.user_id and u.deleted_at is null where tm.team_id = teams.id)`,
+      projectCount: sql<number>`(select count(*)::int from projects p where p.team_id = teams.id and p.deleted_at is null)`,
+    })
+    .from(teams)
+    .where(eq(teams.id, teamId));
+  return { memberCount: Number(row?.memberCount ?? 0), projectCount: Number(row?.projectCount ?? 0) };
+}
+
+function view(a: Pick<TeamAccess, 'org' | 'teamRole' | 'permissions'>, team: Team, counts: { memberCount: number; projectCount: number }): TeamView {
+  return {
+    id: team.id,
+    organization: { id: a.org.id, name: a.org.name, slug: a.org.slug },
+    name: team.name,
+    slug: team.slug,
+    description: team.description,
+    website: team.website,
+    logoUrl: team.logoUrl,
+    location: team.location,
+    timezone: team.timezone,
+    visibility: team.visibility,
+    joinEnabled: team.joinEnabled,
+    createdAt: iso(team.createdAt),
+    updatedAt: iso(team.updatedAt),
+    ...counts,
+    role: a.teamRole ? { id: a.teamRole.id, name: a.teamRole.name } : null,
+    permissions: [...a.permissions].sort(),
+  };
+}
+
+async function assertFreeInOrg(tx: Transaction, orgId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
+  const except = exceptId ? ne(teams.id, exceptId) : undefined;
+  if (fields.slug !== undefined) {
+    const [hit] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.orgId, orgId), eq(teams.slug, fields.slug), isNull(teams.deletedAt), except)).limit(1);
+    if (hit) throw new AppError('CONFLICT', TEAM_UNIQUE.teams_org_slug_active_uq, { details: { field: 'slug' } });
+  }
+  if (fields.name !== undefined) {
+    const [hit] = await tx
+      .select({ id: teams.id })
+      .from(teams)
+      .where(and(eq(teams.orgId, orgId), sql`lower(${teams.name}) = lower(${fields.name})`, isNull(teams.deletedAt), except))
+      .limit(1);
+    if (hit) throw new AppError('CONFLICT', TEAM_UNIQUE.teams_org_name_active_uq, { details: { field: 'name' } });
+  }
+}
+
+/** POST /team — `org:teams:create` in the organization; the creator becomes the team's Owner. */
+export async function createTeam(ctx: ServiceContext, input: CreateTeamInput): Promise<TeamView> {
+  const userId = await limitedCaller(ctx, 'orgCreate');
+  const { result, members } = await ctx.db.write
+    .transaction(async (tx) => {
+      const a = await authorize(tx, userId, { org: input.org }, 'org:teams:create');
+      await assertFreeInOrg(tx, a.org.id, { slug: input.slug, name: input.name });
+      const [team] = await tx
+        .insert(teams)
+        .values({
+          orgId: a.org.id,
+          name: input.name,
+          slug: input.slug,
+          description: input.description ?? null,
+          website: input.website ?? null,
+          logoUrl: input.logoUrl ?? null,
+          location: input.location ?? null,
+          timezone: input.timezone ?? null,
+          visibility: input.visibility ?? 'INTERNAL',
+          joinEnabled: input.joinEnabled ?? false,
+        })
+        .returning();
+      const roles = await tx
+        .insert(teamRoles)
+        .values(DEFAULT_TEAM_ROLES.map((r) => ({ teamId: team!.id, name: r.name, description: r.description, permissions: [...r.permissions], isDefault: true })))
+        .returning();
+      const owner = roles.find((r) => r.name === 'Owner')!;
+      await tx.insert(teamMembers).values({ teamId: team!.id, userId, roleId: owner.id });
+      const created = { name: team!.name, slug: team!.slug, visibility: team!.visibility };
+      await audit(tx, 'team', team!.id, { actorId: userId, action: 'team.create', changes: { after: created } });
+      await tx.insert(organizationAuditLogs).values({ orgId: a.org.id, actorId: userId, action: 'team.create', targetType: 'team', targetId: team!.id, changes: { after: created } });
+      const access = await authorize(tx, userId, { team: team!.id }, 'team:read');
+      return { result: view(access, team!, { memberCount: 1, projectCount: 0 }), members: await orgMemberIds(tx, a.org.id) };
+    })
+    .catch((err) => conflictOn(err, TEAM_UNIQUE));
+  await invalidateOrgLists(ctx, members);
+  return result;
+}
+
+/** GET /team/:teamId — whoever can read the team (members; org members for non-private teams). */
+export async function getTeam(ctx: ServiceContext, target: TeamTarget): Promise<TeamView> {
+  const userId = await limitedCaller(ctx, 'orgRead');
+  const a = await authorize(ctx.db.write, userId, target, 'team:read');
+  return view(a, a.team, await teamCounts(ctx.db.write, a.team.id));
+}
+
+/** PATCH /team/:teamId — `team:update` (team Owner/Admin, org Owner/Co-Owner/Maintainer). */
+export async function updateTeam(ctx: ServiceContext, target: TeamTarget, input: UpdateTeamInput): Promise<TeamView> {
+  const userId = await limitedCaller(ctx, 'orgUpdate');
+  return ctx.db.write
+    .transaction(async (tx) => {
+      const a = await authorize(tx, userId, target, 'team:update', { lock: true });
+      const changes = diff(a.team as unknown as Record<string, unknown>, input as Record<string, unknown>);
+      if (!changes) return view(a, a.team, await teamCounts(tx, a.team.id));
+      if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.team.name.toLowerCase()) {
+        await assertFreeInOrg(tx, a.org.id, { name: String(changes.after.name) }, a.team.id);
+      }
+      const [team] = await tx.update(teams).set(changes.after as Partial<Team>).where(eq(teams.id, a.team.id)).returning();
+      await audit(tx, 'team', team!.id, { actorId: userId, action: 'team.update', changes });
+      // Visibility may change what the caller can do: recompute from the database.
+      const fresh = await authorize(tx, userId, { team: team!.id }, 'team:read');
+      return view(fresh, team!, await teamCounts(tx, team!.id));
+    })
+    .catch((err) => conflictOn(err, TEAM_UNIQUE));
+}
+
+/** DELETE /team/:teamId — `team:delete` (team Owner, org Owner/Co-Owner). Soft delete of the team and its projects. */
+export async function deleteTeam(ctx: ServiceContext, target: TeamTarget): Promise<{ id: string; deletedAt: string }> {
+  const userId = await limitedCaller(ctx, 'orgDelete');
+  const { id, at, members } = await ctx.db.write.transaction(async (tx) => {
+    const a = await authorize(tx, userId, target, 'team:delete', { lock: true });
+    const at = new Date();
+    const gone = await tx
+      .update(projects)
+      .set({ deletedAt: at })
+      .where(and(eq(projects.teamId, a.team.id), isNull(projects.deletedAt)))
+      .returning({ id: projects.id });
+    await tx.update(teams).set({ deletedAt: at }).where(eq(teams.id, a.team.id));
+    const details = { before: { name: a.team.name, slug: a.team.slug }, projects: gone.length };
+    await audit(tx, 'team', a.team.id, { actorId: userId, action: 'team.delete', level: 'WARN', changes: details });
+    await tx.insert(organizationAuditLogs).values({ orgId: a.org.id, actorId: userId, action: 'team.delete', level: 'WARN', targetType: 'team', targetId: a.team.id, changes: details });
+    return { id: a.team.id, at, members: await orgMemberIds(tx, a.org.id) };
+  });
+  await invalidateOrgLists(ctx, members);
+  return { id, deletedAt: iso(at) };
+}
+
+/** GET /team/:teamId/members — whoever can read the team. */
+export async function listTeamMembers(ctx: ServiceContext, target: TeamTarget, paging: Paging): Promise<{ items: MemberView[]; total: number }> {
+  const userId = await limitedCaller(ctx, 'orgRead');
+  const a = await authorize(ctx.db.write, userId, target, 'team:read');
+  const where = and(eq(teamMembers.teamId, a.team.id), isNull(users.deletedAt));
+  const [rows, [total]] = await Promise.all([
+    ctx.db.write
+      .select({
+        userId: users.id,
+        email: users.email,
+        firstName: users.firstName,
+        lastName: users.lastName,
+        username: users.username,
+        avatarUrl: users.imageUrl,
+        roleId: teamRoles.id,
+        roleName: teamRoles.name,
+        joinedAt: teamMembers.joinedAt,
+      })
+      .from(teamMembers)
+      .innerJoin(users, eq(users.id, teamMembers.userId))
+      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
+      .where(where)
+      .orderBy(asc(teamMembers.joinedAt), asc(teamMembers.id))
+      .limit(paging.limit)
+      .offset(paging.offset),
+    ctx.db.write.select({ n: count() }).from(teamMembers).innerJoin(users, eq(users.id, teamMembers.userId)).where(where),
+  ]);
+  return {
+    total: total?.n ?? 0,
+    items: rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) })),
+  };
+}
+
+/**
+ * DELETE /team/:teamId/members/:userId — `team:members:manage` (no removing a member whose role holds
+ * permissions the caller lacks), or a member leaving. Their project memberships in the team go with it;
+ * org membership stays.
+ */
+export async function removeTeamMember(ctx: ServiceContext, target: TeamTarget, targetUserId: string): Promise<{ userId: string; removed: true }> {
+  const userId = await limitedCaller(ctx, 'orgUpdate');
+  const self = targetUserId === userId;
+  await ctx.db.write.transaction(async (tx) => {
+    const a = await authorize(tx, userId, target, self ? 'team:read' : 'team:members:manage', { lock: true });
+    const [member] = await tx
+      .select({ id: teamMembers.id, role: teamRoles })
+      .from(teamMembers)
+      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
+      .where(and(eq(teamMembers.teamId, a.team.id), eq(teamMembers.userId, targetUserId)));
+    if (!member) throw new AppError('NOT_FOUND', 'Member not found');
+    if (!self) assertCanGrant(a.permissions, member.role.permissions, `remove a team ${member.role.name}`);
+    const teamProjects = tx.select({ id: projects.id }).from(projects).where(eq(projects.teamId, a.team.id));
+    await tx.delete(projectMembers).where(and(eq(projectMembers.userId, targetUserId), inArray(projectMembers.projectId, teamProjects)));
+    await tx.delete(teamMembers).where(eq(teamMembers.id, member.id));
+    await audit(tx, 'team', a.team.id, {
+      actorId: userId,
+      action: self ? 'member.leave' : 'member.remove',
+      level: 'WARN',
+      targetType: 'user',
+      targetId: targetUserId,
+      changes: { before: { role: member.role.name } },
+    });
+  });
+  return { userId: targetUserId, removed: true };
+}
+
+/** GET /team/:teamId/roles — whoever can read the team; most powerful first. */
+export async function listTeamRoles(ctx: ServiceContext, target: TeamTarget): Promise<RoleView[]> {
+  const userId = await limitedCaller(ctx, 'orgRead');
+  const a = await authorize(ctx.db.write, userId, target, 'team:read');
+  const rows = await ctx.db.write
+    .select()
+    .from(teamRoles)
+    .where(eq(teamRoles.teamId, a.team.id))
+    .orderBy(desc(sql`cardinality(${teamRoles.permissions})`), asc(teamRoles.name));
+  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions, isDefault: r.isDefault }));
+}
+
+/** GET /team/:teamId/audit — `team:audit:read` (team Owner/Admin, org Owner/Co-Owner). */
+export async function listTeamAudit(ctx: ServiceContext, target: TeamTarget, paging: Paging): Promise<{ items: AuditLogView[]; total: number }> {
+  const userId = await limitedCaller(ctx, 'orgAudit');
+  const a = await authorize(ctx.db.write, userId, target, 'team:audit:read');
+  return readAuditLog(ctx.db.write, 'team', a.team.id, paging.limit, paging.offset);
+}
+
+export interface ProjectSummary {
+  id: string;
+  name: string;
+  slug: string;
+  description: string | null;
+  visibility: Visibility;
+  githubRepo: string | null;
+  role: { id: string; name: string } | null;
+  createdAt: string;
+}
+
+/** GET /team/:teamId/projects — the team's projects the caller can read (the same rule as GET /project/:id). */
+export async function listTeamProjects(ctx: ServiceContext, target: TeamTarget, paging: Paging): Promise<{ items: ProjectSummary[]; total: number }> {
+  const userId = await limitedCaller(ctx, 'orgRead');
+  const a = await authorize(ctx.db.write, userId, target, 'team:read');
+  const rows = await ctx.db.write
+    .select({ project: projects, roleId: projectRoles.id, roleName: projectRoles.name, rolePerms: projectRoles.permissions })
+    .from(projects)
+    .leftJoin(projectMembers, and(eq(projectMembers.projectId, projects.id), eq(projectMembers.userId, userId)))
+    .leftJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
+    .where(and(eq(projects.teamId, a.team.id), isNull(projects.deletedAt)))
+    .orderBy(asc(sql`lower(${projects.name})`), asc(projects.id));
+  const visible = rows
+    .filter((r) => projectPermissions(a.permissions, r.rolePerms, r.project.visibility).has('project:read'))
+    .map((r) => ({
+      id: r.project.id,
+      name: r.project.name,
+      slug: r.project.slug,
+      description: r.project.description,
+      visibility: r.project.visibility,
+      githubRepo: r.project.githubRepo,
+      role: r.roleId && r.roleName ? { id: r.roleId, name: r.roleName } : null,
+      createdAt: iso(r.project.createdAt),
+    }));
+  return page(visible, paging.limit, paging.offset);
+}
