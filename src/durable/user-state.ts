@@ -1,5 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from '../config';
+import { loadConfig, type Env } from '../config';
+import { deliverEmail, otpSmsText, otpVoiceText, smsProviderFor, type EmailDelivery, type OtpEmail, type PhoneDelivery } from '../integrations/sms';
+import { hmacSha256Hex, timingSafeEqual } from '../lib/crypto';
+import { log } from '../lib/log';
 
 export interface StrictLimit {
   /** Maximum hits per window. */
@@ -20,36 +23,439 @@ interface Counter {
   resetAt: number;
 }
 
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Every OTP limit (reference §6.3, §6.4; issue "Decisions"). */
+export const OTP_POLICY = {
+  phone: {
+    ttlMs: 15 * MINUTE,
+    cooldownMs: 120_000,
+    /** SMS and voice together: one flow, one quota. */
+    sends: { limit: 3, windowMs: DAY },
+    /** Wrong tries that kill the code. */
+    maxWrongTries: 5,
+    /** Verify calls on the SMS channel, counted before the code is checked. */
+    smsVerifyCalls: { limit: 3, windowMs: HOUR },
+  },
+  stepUp: {
+    ttlMs: 10 * MINUTE,
+    cooldownMs: 60_000,
+    sends: { limit: 5, windowMs: 30 * MINUTE },
+    /** Wrong tries (per user, 30-minute window) that lock verification for `lockoutMs`. */
+    failures: { limit: 5, windowMs: 30 * MINUTE },
+    lockoutMs: 30 * MINUTE,
+  },
+} as const;
+
+/** Free-credit claims: 3 attempts per 24 h; one claim in flight at a time. */
+export const CLAIM_POLICY = { attempts: { limit: 3, windowMs: DAY }, inflightMs: 30_000 } as const;
+/** Data exports: one per 24 h. */
+export const EXPORT_POLICY = { limit: 1, windowMs: DAY } as const satisfies StrictLimit;
+
+/** Put this where the code goes in an emailed OTP: the DO substitutes it just before sending. */
+export const OTP_PLACEHOLDER = '__FAIRARENA_OTP_CODE__';
+
+export type PhoneChannel = 'sms' | 'voice';
+type OtpPurpose = 'phone' | 'stepup';
+
+interface ActiveOtp {
+  /** HMAC-SHA256(OTP_HMAC_SECRET, purpose:userId:code), hex. The plaintext is never stored. */
+  hash: string;
+  expiresAt: number;
+  wrongTries: number;
+  /** Identifies this issuance (rollback of a failed delivery, idempotency key of the email). */
+  nonce: string;
+  channel: PhoneChannel | 'email';
+  /** E.164, phone codes only. */
+  phone?: string;
+}
+
+interface Reservation {
+  userId: string;
+  until: number;
+}
+
+export type SendRefusal = 'cooldown' | 'limit' | 'locked' | 'reserved' | 'delivery_failed' | 'unavailable';
+export type SendResult =
+  | { ok: true; expiresAt: number; sendsRemaining: number; resendAfterMs: number }
+  | { ok: false; reason: SendRefusal; retryAfterMs: number };
+
+export type VerifyResult =
+  | { ok: true; phone?: string }
+  | { ok: false; reason: 'rate_limited' | 'locked'; retryAfterMs: number; justLocked?: boolean }
+  | { ok: false; reason: 'no_code' }
+  | { ok: false; reason: 'invalid'; remainingAttempts: number }
+  | { ok: false; reason: 'killed'; phone?: string };
+
+export type ClaimStart = { ok: true; attemptsRemaining: number } | { ok: false; reason: 'in_progress' | 'limit'; retryAfterMs: number };
+
+const KEY = {
+  otp: (p: OtpPurpose) => `otp:${p}`,
+  cooldown: (p: OtpPurpose) => `until:cooldown:${p}`,
+  lockout: (p: OtpPurpose) => `until:lockout:${p}`,
+  sends: (p: OtpPurpose) => `otp:${p}:send`,
+  smsVerify: 'otp:phone:verify-sms',
+  stepUpFailures: 'otp:stepup:failures',
+  claim: 'claim',
+  claimInflight: 'until:claim',
+  export: 'export',
+  reservation: 'reservation',
+  owner: 'owner',
+};
+
+/** Uniform 6-digit code (rejection sampling: no modulo bias). */
+function numericCode(): string {
+  const limit = 2 ** 32 - (2 ** 32 % 1_000_000);
+  const buf = new Uint32Array(1);
+  for (;;) {
+    crypto.getRandomValues(buf);
+    if (buf[0]! < limit) return String(buf[0]! % 1_000_000).padStart(6, '0');
+  }
+}
+
+/** 32 unambiguous characters (no 0/O, 1/I): one byte & 31 is uniform over them. */
+export const STEP_UP_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+function alphanumericCode(length: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return Array.from(bytes, (b) => STEP_UP_ALPHABET[b & 31]).join('');
+}
+
+/** Remove any trace of the code from an error message before it is logged. */
+function redact(message: string, code: string): string {
+  return message.replaceAll(code, '[code]').replaceAll(code.split('').join(', '), '[code]');
+}
+
 /**
  * One object per user (idFromName(userId)), SQLite-backed. It is the single writer of that user's
  * strict state, so limits hold under concurrent requests. All state changes use the synchronous KV
- * API: no await between read and write, so two calls can never interleave.
- * OTP state (issue: phone verification) builds on the same object.
+ * API: no await between a check and its write, so two calls can never interleave there.
+ *
+ * It owns all OTP state (phone SMS/voice codes, step-up email codes): it generates the code, keeps only
+ * its HMAC, and hands the plaintext to the provider in the same call — the code never leaves this object.
+ * Each await (HMAC, the number reservation, the provider) sits outside the synchronous check-and-write
+ * blocks, and a failed delivery rolls its own quota back.
+ *
+ * The same class, named `phone:<E.164>`, coordinates one phone number between users (`reserveNumber`).
+ * Every time-dependent method takes `now` (ms) so tests control the clock.
  */
 export class UserState extends DurableObject<Env> {
+  private get kv() {
+    return this.ctx.storage.kv;
+  }
+
+  // ───────────────────────────── strict limits ─────────────────────────────
+
   /** Count one hit against `key`; refuses once `limit` is reached until the window resets. */
   hit(key: string, spec: StrictLimit, now: number = Date.now()): StrictLimitResult {
     const storageKey = `limit:${key}`;
-    const current = this.ctx.storage.kv.get<Counter>(storageKey);
+    const current = this.kv.get<Counter>(storageKey);
     const counter = current && current.resetAt > now ? current : { count: 0, resetAt: now + spec.windowMs };
     if (counter.count >= spec.limit) {
       return { allowed: false, remaining: 0, retryAfterMs: counter.resetAt - now };
     }
     counter.count += 1;
-    this.ctx.storage.kv.put(storageKey, counter);
+    this.kv.put(storageKey, counter);
     this.scheduleCleanup(counter.resetAt);
     return { allowed: true, remaining: spec.limit - counter.count, retryAfterMs: 0 };
   }
 
   /** Current state of a limit without counting a hit. */
   peek(key: string, spec: StrictLimit, now: number = Date.now()): StrictLimitResult {
-    const current = this.ctx.storage.kv.get<Counter>(`limit:${key}`);
+    const current = this.kv.get<Counter>(`limit:${key}`);
     if (!current || current.resetAt <= now) return { allowed: true, remaining: spec.limit, retryAfterMs: 0 };
     const remaining = Math.max(0, spec.limit - current.count);
     return { allowed: remaining > 0, remaining, retryAfterMs: remaining > 0 ? 0 : current.resetAt - now };
   }
 
-  /** Expired counters are removed by an alarm so idle objects hold no state. */
+  /** Give back one hit (the action it guarded did not happen). */
+  refund(key: string, now: number = Date.now()): void {
+    const storageKey = `limit:${key}`;
+    const current = this.kv.get<Counter>(storageKey);
+    if (!current || current.resetAt <= now || current.count <= 0) return;
+    current.count -= 1;
+    this.kv.put(storageKey, current);
+  }
+
+  // ───────────────────────────── phone OTP ─────────────────────────────
+
+  /**
+   * Issue a phone code and deliver it by SMS or voice. Order: this user's own limits (lockout-free:
+   * daily quota, then cooldown) are checked and consumed first; only then is the number reserved for
+   * this user until the code expires (refused → quota given back, 'reserved'); then the hash is stored
+   * (replacing any previous phone code) and the provider is called. A failed delivery deletes the code,
+   * gives the quota back and releases the number.
+   */
+  async sendPhoneOtp(req: { userId: string; channel: PhoneChannel; phone: string; delivery: PhoneDelivery }, now: number = Date.now()): Promise<SendResult> {
+    const policy = OTP_POLICY.phone;
+    const code = numericCode();
+    const hash = await this.hashCode('phone', req.userId, code);
+
+    // ── synchronous: check and consume this user's quota ──
+    this.assertOwner(req.userId);
+    const refused = this.sendRefusal('phone', policy.sends, now);
+    if (refused) return refused;
+    const sends = this.hit(KEY.sends('phone'), policy.sends, now);
+    this.putUntil(KEY.cooldown('phone'), now + policy.cooldownMs);
+    const expiresAt = now + policy.ttlMs;
+
+    // ── the number: reserved only now, for as long as this code lives ──
+    let reservation: Awaited<ReturnType<UserState['reserveNumber']>>;
+    try {
+      reservation = await numberState(this.env, req.phone).reserveNumber(req.userId, expiresAt, now);
+    } catch {
+      this.giveBackSend('phone', now);
+      return { ok: false, reason: 'unavailable', retryAfterMs: 0 };
+    }
+    if (!reservation.ok) {
+      this.giveBackSend('phone', now);
+      return { ok: false, reason: 'reserved', retryAfterMs: reservation.retryAfterMs };
+    }
+
+    const previous = this.kv.get<ActiveOtp>(KEY.otp('phone'));
+    const nonce = crypto.randomUUID();
+    this.putOtp('phone', { hash, expiresAt, wrongTries: 0, nonce, channel: req.channel, phone: req.phone });
+    if (previous?.phone && previous.phone !== req.phone) await this.releaseNumberOf(previous.phone, req.userId);
+
+    // ── deliver: the plaintext goes to the provider and nowhere else ──
+    try {
+      const provider = smsProviderFor(this.allowedDelivery(req.delivery));
+      if (req.channel === 'sms') await provider.sendSms(req.phone, otpSmsText(code, policy.ttlMs / MINUTE));
+      else await provider.call(req.phone, otpVoiceText(code));
+    } catch (err) {
+      this.logDeliveryFailure('phone', req.channel, err, code);
+      const current = this.kv.get<ActiveOtp>(KEY.otp('phone'));
+      if (current?.nonce === nonce) this.kv.delete(KEY.otp('phone'));
+      this.giveBackSend('phone', now);
+      await this.releaseNumberOf(req.phone, req.userId);
+      return { ok: false, reason: 'delivery_failed', retryAfterMs: 0 };
+    }
+    return { ok: true, expiresAt, sendsRemaining: sends.remaining, resendAfterMs: policy.cooldownMs };
+  }
+
+  /**
+   * Check a phone code. SMS verify calls are counted (3/h) before anything else. A code only verifies on
+   * the channel it was sent on; 5 wrong tries kill it (and release the number). Success consumes it.
+   */
+  async verifyPhoneOtp(req: { userId: string; channel: PhoneChannel; code: string }, now: number = Date.now()): Promise<VerifyResult> {
+    const policy = OTP_POLICY.phone;
+    const candidate = await this.hashCode('phone', req.userId, req.code);
+
+    // ── synchronous: count, compare, update ──
+    this.assertOwner(req.userId);
+    if (req.channel === 'sms') {
+      const calls = this.hit(KEY.smsVerify, policy.smsVerifyCalls, now);
+      if (!calls.allowed) return { ok: false, reason: 'rate_limited', retryAfterMs: calls.retryAfterMs };
+    }
+    const otp = this.kv.get<ActiveOtp>(KEY.otp('phone'));
+    if (!otp || otp.expiresAt <= now) {
+      if (otp) this.kv.delete(KEY.otp('phone'));
+      return { ok: false, reason: 'no_code' };
+    }
+    if (otp.channel !== req.channel) return { ok: false, reason: 'no_code' };
+    if (!timingSafeEqual(otp.hash, candidate)) {
+      otp.wrongTries += 1;
+      if (otp.wrongTries >= policy.maxWrongTries) {
+        this.kv.delete(KEY.otp('phone'));
+        if (otp.phone) await this.releaseNumberOf(otp.phone, req.userId);
+        return { ok: false, reason: 'killed', phone: otp.phone };
+      }
+      this.kv.put(KEY.otp('phone'), otp);
+      return { ok: false, reason: 'invalid', remainingAttempts: policy.maxWrongTries - otp.wrongTries };
+    }
+    this.kv.delete(KEY.otp('phone'));
+    this.kv.delete(`limit:${KEY.smsVerify}`);
+    if (otp.phone) await this.releaseNumberOf(otp.phone, req.userId);
+    return { ok: true, phone: otp.phone };
+  }
+
+  // ───────────────────────────── step-up (email) OTP ─────────────────────────────
+
+  /**
+   * Issue an 8-character step-up code and email it. `email` is the rendered message with
+   * OTP_PLACEHOLDER where the code goes; the substitution happens here, right before sending.
+   */
+  async sendStepUpOtp(req: { userId: string; email: OtpEmail; delivery: EmailDelivery }, now: number = Date.now()): Promise<SendResult> {
+    const policy = OTP_POLICY.stepUp;
+    const code = alphanumericCode(8);
+    const hash = await this.hashCode('stepup', req.userId, code);
+
+    this.assertOwner(req.userId);
+    const refused = this.sendRefusal('stepup', policy.sends, now);
+    if (refused) return refused;
+    const sends = this.hit(KEY.sends('stepup'), policy.sends, now);
+    this.putUntil(KEY.cooldown('stepup'), now + policy.cooldownMs);
+    const expiresAt = now + policy.ttlMs;
+    const nonce = crypto.randomUUID();
+    this.putOtp('stepup', { hash, expiresAt, wrongTries: 0, nonce, channel: 'email' });
+
+    try {
+      const fill = (s: string) => s.replaceAll(OTP_PLACEHOLDER, code);
+      const mail = { ...req.email, subject: fill(req.email.subject), html: fill(req.email.html), text: fill(req.email.text) };
+      await deliverEmail(this.allowedDelivery(req.delivery), mail, `stepup-otp:${nonce}`);
+    } catch (err) {
+      this.logDeliveryFailure('stepup', 'email', err, code);
+      const current = this.kv.get<ActiveOtp>(KEY.otp('stepup'));
+      if (current?.nonce === nonce) this.kv.delete(KEY.otp('stepup'));
+      this.giveBackSend('stepup', now);
+      return { ok: false, reason: 'delivery_failed', retryAfterMs: 0 };
+    }
+    return { ok: true, expiresAt, sendsRemaining: sends.remaining, resendAfterMs: policy.cooldownMs };
+  }
+
+  /**
+   * Check a step-up code (case-insensitive). Wrong tries count per user over 30 minutes; the 5th locks
+   * verification (and sending) for 30 minutes and kills the code. Success consumes the code and clears
+   * the failure count.
+   */
+  async verifyStepUpOtp(req: { userId: string; code: string }, now: number = Date.now()): Promise<VerifyResult> {
+    const policy = OTP_POLICY.stepUp;
+    const candidate = await this.hashCode('stepup', req.userId, req.code.trim().toUpperCase());
+
+    this.assertOwner(req.userId);
+    const lockedUntil = this.getUntil(KEY.lockout('stepup'), now);
+    if (lockedUntil) return { ok: false, reason: 'locked', retryAfterMs: lockedUntil - now };
+    const otp = this.kv.get<ActiveOtp>(KEY.otp('stepup'));
+    if (!otp || otp.expiresAt <= now) {
+      if (otp) this.kv.delete(KEY.otp('stepup'));
+      return { ok: false, reason: 'no_code' };
+    }
+    if (!timingSafeEqual(otp.hash, candidate)) {
+      const failures = this.hit(KEY.stepUpFailures, policy.failures, now);
+      if (!failures.allowed || failures.remaining === 0) {
+        this.kv.delete(KEY.otp('stepup'));
+        this.kv.delete(`limit:${KEY.stepUpFailures}`);
+        this.putUntil(KEY.lockout('stepup'), now + policy.lockoutMs);
+        return { ok: false, reason: 'locked', retryAfterMs: policy.lockoutMs, justLocked: true };
+      }
+      otp.wrongTries += 1;
+      this.kv.put(KEY.otp('stepup'), otp);
+      return { ok: false, reason: 'invalid', remainingAttempts: failures.remaining };
+    }
+    this.kv.delete(KEY.otp('stepup'));
+    this.kv.delete(`limit:${KEY.stepUpFailures}`);
+    return { ok: true };
+  }
+
+  // ───────────────────────────── free-credit claim ─────────────────────────────
+
+  /** Start a claim: one in flight at a time (others → in_progress), 3 attempts per 24 h. */
+  beginClaim(now: number = Date.now()): ClaimStart {
+    const inflight = this.getUntil(KEY.claimInflight, now);
+    if (inflight) return { ok: false, reason: 'in_progress', retryAfterMs: inflight - now };
+    const attempt = this.hit(KEY.claim, CLAIM_POLICY.attempts, now);
+    if (!attempt.allowed) return { ok: false, reason: 'limit', retryAfterMs: attempt.retryAfterMs };
+    this.putUntil(KEY.claimInflight, now + CLAIM_POLICY.inflightMs);
+    return { ok: true, attemptsRemaining: attempt.remaining };
+  }
+
+  /** End the claim in flight; `refund` gives the attempt back (the account had already claimed). */
+  endClaim(options: { refund?: boolean } = {}, now: number = Date.now()): void {
+    this.kv.delete(KEY.claimInflight);
+    if (options.refund) this.refund(KEY.claim, now);
+  }
+
+  // ───────────────────────────── phone-number objects ─────────────────────────────
+
+  /**
+   * On a `phone:<E.164>` object: hold the number for `userId` until `until`. Refused while another user
+   * holds an unexpired reservation; the same user simply moves the expiry.
+   */
+  reserveNumber(userId: string, until: number, now: number = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
+    const current = this.kv.get<Reservation>(KEY.reservation);
+    if (current && current.until > now && current.userId !== userId) return { ok: false, retryAfterMs: current.until - now };
+    this.kv.put(KEY.reservation, { userId, until } satisfies Reservation);
+    this.scheduleCleanup(until);
+    return { ok: true };
+  }
+
+  /** Drop the reservation if `userId` holds it. */
+  releaseNumber(userId: string): void {
+    const current = this.kv.get<Reservation>(KEY.reservation);
+    if (current?.userId === userId) this.kv.delete(KEY.reservation);
+  }
+
+  /** The live reservation, if any. */
+  numberReservation(now: number = Date.now()): Reservation | null {
+    const current = this.kv.get<Reservation>(KEY.reservation);
+    return current && current.until > now ? current : null;
+  }
+
+  // ───────────────────────────── internals ─────────────────────────────
+
+  private async hashCode(purpose: OtpPurpose, userId: string, code: string): Promise<string> {
+    return hmacSha256Hex(this.otpSecret(), `${purpose}:${userId}:${code}`);
+  }
+
+  private otpSecret(): string {
+    const config = loadConfig(this.env);
+    if (config.OTP_HMAC_SECRET) return config.OTP_HMAC_SECRET;
+    // Required in staging/production by the config schema; a fixed stand-in on dev machines only.
+    if (config.ENVIRONMENT === 'development' || config.ENVIRONMENT === 'test') return 'fairarena-development-only-otp-hmac-secret';
+    throw new Error('OTP_HMAC_SECRET is not configured');
+  }
+
+  /** The dev mailbox holds plaintext codes: refused outright when this worker runs in staging/production. */
+  private allowedDelivery<D extends PhoneDelivery | EmailDelivery>(delivery: D): D {
+    const env = loadConfig(this.env).ENVIRONMENT;
+    if (delivery.kind === 'dev-mailbox' && (env === 'production' || env === 'staging')) throw new Error(`dev-mailbox delivery refused in ${env}`);
+    return delivery;
+  }
+
+  /** The object serves exactly one user: a call for another user id is a programming error. */
+  private assertOwner(userId: string): void {
+    const owner = this.kv.get<string>(KEY.owner);
+    if (owner === undefined) this.kv.put(KEY.owner, userId);
+    else if (owner !== userId) throw new Error('UserState called for a different user');
+  }
+
+  private sendRefusal(purpose: OtpPurpose, sends: StrictLimit, now: number): SendResult | null {
+    const locked = this.getUntil(KEY.lockout(purpose), now);
+    if (locked) return { ok: false, reason: 'locked', retryAfterMs: locked - now };
+    const quota = this.peek(KEY.sends(purpose), sends, now);
+    if (!quota.allowed) return { ok: false, reason: 'limit', retryAfterMs: quota.retryAfterMs };
+    const cooldown = this.getUntil(KEY.cooldown(purpose), now);
+    if (cooldown) return { ok: false, reason: 'cooldown', retryAfterMs: cooldown - now };
+    return null;
+  }
+
+  private giveBackSend(purpose: OtpPurpose, now: number): void {
+    this.refund(KEY.sends(purpose), now);
+    this.kv.delete(KEY.cooldown(purpose));
+  }
+
+  private async releaseNumberOf(phone: string, userId: string): Promise<void> {
+    try {
+      await numberState(this.env, phone).releaseNumber(userId);
+    } catch {
+      // It expires with the code anyway.
+    }
+  }
+
+  private logDeliveryFailure(purpose: OtpPurpose, channel: string, err: unknown, code: string): void {
+    const name = err instanceof Error ? err.name : 'NonError';
+    const message = redact(err instanceof Error ? err.message : String(err), code).slice(0, 300);
+    log('warn', 'otp.delivery_failed', { purpose, channel, error: { name, message } });
+  }
+
+  private putOtp(purpose: OtpPurpose, otp: ActiveOtp): void {
+    this.kv.put(KEY.otp(purpose), otp);
+    this.scheduleCleanup(otp.expiresAt);
+  }
+
+  private putUntil(key: string, until: number): void {
+    this.kv.put(key, until);
+    this.scheduleCleanup(until);
+  }
+
+  /** The stored deadline when it is still in the future, else null. */
+  private getUntil(key: string, now: number): number | null {
+    const until = this.kv.get<number>(key);
+    return typeof until === 'number' && until > now ? until : null;
+  }
+
+  /** Expired state is removed by an alarm so idle objects hold no state. */
   private scheduleCleanup(at: number): void {
     void this.ctx.storage.getAlarm().then((existing) => {
       if (existing === null || existing > at) return this.ctx.storage.setAlarm(at);
@@ -59,15 +465,31 @@ export class UserState extends DurableObject<Env> {
   override alarm(): void {
     const now = Date.now();
     let next = Infinity;
-    for (const [key, value] of this.ctx.storage.kv.list<Counter>({ prefix: 'limit:' })) {
-      if (value.resetAt <= now) this.ctx.storage.kv.delete(key);
-      else next = Math.min(next, value.resetAt);
+    for (const [key, value] of this.kv.list<unknown>()) {
+      const expiry = expiryOf(key, value);
+      if (expiry === null) continue;
+      if (expiry <= now) this.kv.delete(key);
+      else next = Math.min(next, expiry);
     }
     if (next !== Infinity) void this.ctx.storage.setAlarm(next);
   }
 }
 
+/** When a stored entry stops mattering (null: kept). */
+function expiryOf(key: string, value: unknown): number | null {
+  if (key.startsWith('limit:')) return (value as Counter).resetAt;
+  if (key.startsWith('otp:')) return (value as ActiveOtp).expiresAt;
+  if (key.startsWith('until:')) return typeof value === 'number' ? value : null;
+  if (key === KEY.reservation) return (value as Reservation).until;
+  return null;
+}
+
 /** The stub for a user's state object. */
 export function userState(env: Env, userId: string): DurableObjectStub<UserState> {
   return env.USER_STATE.get(env.USER_STATE.idFromName(userId));
+}
+
+/** The coordination object of one phone number (same class, its own name space). */
+export function numberState(env: Env, e164: string): DurableObjectStub<UserState> {
+  return env.USER_STATE.get(env.USER_STATE.idFromName(`phone:${e164}`));
 }

@@ -1,4 +1,154 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { clientIp } from '../../lib/http';
+import { requireUser } from '../../middleware/auth';
 import { createRouter } from '../../router';
+import { serviceContext } from '../../services/context';
+import { sendPhoneOtp, verifyPhoneOtp } from '../../services/phone';
+import { claimFreeCredits, getEligibility } from '../../services/phone/free-credits';
+import { ErrorResponse } from '../schemas';
 
-/** Not built yet. */
-export const phoneVerificationRoutes = createRouter();
+const security = [{ clerkSession: [] }];
+const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+const err = (description: string) => ({ description, content: json(ErrorResponse) });
+
+const PhoneOtpRequest = z
+  .object({
+    phoneNumber: z
+      .string()
+      .trim()
+      .min(4)
+      .max(32)
+      .regex(/^\+?[0-9 ().-]+$/, 'digits, optionally with a leading +')
+      .openapi({ example: '+919876543210', description: 'International number, or the national part with countryCode' }),
+    countryCode: z
+      .string()
+      .regex(/^\+\d{1,4}$/, 'like +91')
+      .optional()
+      .openapi({ example: '+91' }),
+    /** Accepted for compatibility with older clients; the cooldown always applies. */
+    isResend: z.boolean().optional(),
+  })
+  .strict()
+  .openapi('PhoneOtpRequest');
+
+const PhoneVerifyRequest = z
+  .object({ otp: z.string().trim().regex(/^\d{6}$/, '6 digits').openapi({ example: '123456' }) })
+  .strict()
+  .openapi('PhoneVerifyRequest');
+
+const PhoneOtpSent = z
+  .object({
+    channel: z.enum(['sms', 'voice']),
+    phoneNumber: z.string().openapi({ description: 'The number in E.164' }),
+    expiresIn: z.number().int().openapi({ description: 'Seconds the code stays valid (900)' }),
+    resendAfter: z.number().int().openapi({ description: 'Seconds before another code can be requested' }),
+    sendsRemaining: z.number().int().openapi({ description: 'Codes left in the current 24 h window' }),
+  })
+  .openapi('PhoneOtpSent');
+
+const PhoneVerified = z.object({ phoneVerified: z.literal(true), phoneNumber: z.string() }).openapi('PhoneVerified');
+
+const Eligibility = z
+  .object({ canClaim: z.boolean(), hasClaimed: z.boolean(), phoneVerified: z.boolean(), hasPhoneNumber: z.boolean() })
+  .openapi('FreeCreditEligibility');
+
+const Claimed = z
+  .object({ creditsAdded: z.number().int(), balance: z.number().int(), transactionId: z.uuid() })
+  .openapi('FreeCreditsClaimed');
+
+const sendRoute = (path: string, channel: 'sms' | 'voice') =>
+  createRoute({
+    method: 'post',
+    path,
+    tags: ['credits'],
+    summary: channel === 'sms' ? 'Text a verification code to a phone number' : 'Call a phone number and read out a verification code',
+    description:
+      'One flow, two channels: 120 s between sends, 3 sends per 24 h (SMS and voice together), code valid 15 minutes. ' +
+      'The number is reserved for the caller only while their code is valid.',
+    security,
+    middleware: [requireUser] as const,
+    request: { body: { required: true, content: json(PhoneOtpRequest) } },
+    responses: {
+      200: { description: 'Code sent', content: json(z.object({ data: PhoneOtpSent })) },
+      400: err('Invalid, non-mobile or disposable number; unknown key'),
+      401: err('Not signed in'),
+      409: err('Already verified; number verified by another account; number being verified by another account (Retry-After)'),
+      429: err('Cooldown or daily limit (Retry-After)'),
+      503: err('Provider or verification state unavailable'),
+    },
+  });
+
+const verifyRoute = (path: string, channel: 'sms' | 'voice') =>
+  createRoute({
+    method: 'post',
+    path,
+    tags: ['credits'],
+    summary: channel === 'sms' ? 'Verify the code received by SMS' : 'Verify the code read out by the voice call',
+    description:
+      channel === 'sms'
+        ? 'At most 3 verify calls per hour; 5 wrong codes kill the code. Success makes the number the caller’s verified phone.'
+        : '5 wrong codes kill the code. Success makes the number the caller’s verified phone.',
+    security,
+    middleware: [requireUser] as const,
+    request: { body: { required: true, content: json(PhoneVerifyRequest) } },
+    responses: {
+      200: { description: 'Phone verified', content: json(z.object({ data: PhoneVerified })) },
+      400: err('Malformed, wrong (details.remainingAttempts), expired or exhausted code'),
+      401: err('Not signed in'),
+      409: err('Already verified, or the number was verified by another account meanwhile'),
+      429: err('Too many verify calls (Retry-After)'),
+      503: err('Verification state unavailable'),
+    },
+  });
+
+/** Phone verification (SMS and voice OTP) and the free-credit claim, mounted at /api/v1/credits. */
+export const phoneVerificationRoutes = createRouter()
+  .openapi(sendRoute('/send-otp', 'sms'), async (c) => c.json({ data: await sendPhoneOtp(serviceContext(c), { ...c.req.valid('json'), channel: 'sms' }) }, 200))
+  .openapi(sendRoute('/send-voice-otp', 'voice'), async (c) =>
+    c.json({ data: await sendPhoneOtp(serviceContext(c), { ...c.req.valid('json'), channel: 'voice' }) }, 200),
+  )
+  .openapi(verifyRoute('/verify-otp', 'sms'), async (c) =>
+    c.json({ data: await verifyPhoneOtp(serviceContext(c), { channel: 'sms', code: c.req.valid('json').otp }) }, 200),
+  )
+  .openapi(verifyRoute('/verify-voice-otp', 'voice'), async (c) =>
+    c.json({ data: await verifyPhoneOtp(serviceContext(c), { channel: 'voice', code: c.req.valid('json').otp }) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/eligibility',
+      tags: ['credits'],
+      summary: 'Whether the caller can claim the free credits',
+      description: 'Computed from the database on every call: hasClaimed = an INITIAL_ALLOCATION exists; canClaim = !hasClaimed && phoneVerified.',
+      security,
+      middleware: [requireUser] as const,
+      responses: {
+        200: { description: 'Eligibility', content: json(z.object({ data: Eligibility })) },
+        401: err('Not signed in'),
+      },
+    }),
+    async (c) => {
+      c.header('Cache-Control', 'private, no-store');
+      return c.json({ data: await getEligibility(serviceContext(c)) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/claim',
+      tags: ['credits'],
+      summary: 'Claim the 200 free credits (once per account, verified phone required)',
+      description: 'At most 3 attempts per 24 h. Concurrent claims: one grant, the others 409.',
+      security,
+      middleware: [requireUser] as const,
+      responses: {
+        200: { description: 'Credits granted', content: json(z.object({ data: Claimed })) },
+        401: err('Not signed in'),
+        403: err('Phone not verified (details.reason PHONE_NOT_VERIFIED)'),
+        409: err('Already claimed, or a claim is in progress'),
+        429: err('Too many claim attempts (Retry-After)'),
+        503: err('Claim state unavailable'),
+      },
+    }),
+    async (c) => c.json({ data: await claimFreeCredits(serviceContext(c), { ip: clientIp(c) }) }, 200),
+  );

@@ -1,0 +1,269 @@
+import { desc, eq } from 'drizzle-orm';
+import type { Database, Transaction } from '../../db/client';
+import {
+  activityLogs,
+  aiSessions,
+  creditBalances,
+  creditTransactions,
+  feedback,
+  notifications,
+  organizationMembers,
+  organizationRoles,
+  organizations,
+  payments,
+  profileStars,
+  profiles,
+  projectMembers,
+  projectRoles,
+  projects,
+  reports,
+  settings,
+  supportTickets,
+  teamMembers,
+  teamRoles,
+  teams,
+  users,
+} from '../../db/schema';
+import { EXPORT_POLICY, userState, type StrictLimitResult } from '../../durable/user-state';
+import { emit } from '../../events/outbox';
+import { logActivity } from '../activity';
+import { requireCaller, type ServiceContext } from '../context';
+import { failClosed, tooMany } from '../phone/strict';
+import { resolveSettings } from '../settings/schema';
+
+/**
+ * POST /account-settings/export-data: at most one per 24 h (counted in the UserState object, fail
+ * closed), then the request is recorded in the activity log with the `account.export_requested` event in
+ * one transaction. The export itself is built and emailed by the queue handler (queue/handlers/account.ts).
+ */
+export async function requestDataExport(ctx: ServiceContext, meta: { ip: string | null }): Promise<{ status: 'queued' }> {
+  const userId = requireCaller(ctx);
+  const state = userState(ctx.env, userId);
+  const now = Date.now();
+  const slot = await failClosed<StrictLimitResult>('exportLimit', () => state.hit('export', EXPORT_POLICY, now));
+  if (!slot.allowed) throw tooMany('You can request one data export every 24 hours', slot.retryAfterMs, { reason: 'EXPORT_LIMIT' });
+  try {
+    await ctx.db.write.transaction(async (tx) => {
+      await logActivity(tx, { userId, action: 'export.requested', level: 'INFO', metadata: { ip: meta.ip } });
+      await emit(tx, ctx.events, 'account.export_requested', { userId });
+    });
+  } catch (err) {
+    await state.refund('export', now).catch(() => undefined); // nothing was queued: do not spend the day's export
+    throw err;
+  }
+  return { status: 'queued' };
+}
+
+/** Rows per collection in one export (an email attachment has to stay small). */
+export const EXPORT_ROW_CAP = 5000;
+
+/** Run queries one after another: they share one transaction's connection. */
+async function sequential<T extends readonly (() => Promise<unknown>)[]>(queries: readonly [...T]): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const out: unknown[] = [];
+  for (const q of queries) out.push(await q());
+  return out as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
+}
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/**
+ * Everything we hold about `userId` — and only about them (original defect #25: no other user's email
+ * or personal data). Memberships carry the organization/team/project name and the user's own role,
+ * never the other members. Collections are capped at EXPORT_ROW_CAP rows (newest first) and say so.
+ */
+export async function buildDataExport(db: Database | Transaction, userId: string, now: Date = new Date()) {
+  const cap = EXPORT_ROW_CAP + 1;
+  const [user] = await db
+    .select({
+      id: users.id,
+      email: users.email,
+      firstName: users.firstName,
+      lastName: users.lastName,
+      username: users.username,
+      imageUrl: users.imageUrl,
+      phoneNumber: users.phoneNumber,
+      phoneVerifiedAt: users.phoneVerifiedAt,
+      createdAt: users.createdAt,
+    })
+    .from(users)
+    .where(eq(users.id, userId));
+  if (!user) throw new Error('export: user not found');
+
+  const [
+    [profile],
+    [prefs],
+    orgRows,
+    teamRows,
+    projectRows,
+    paymentRows,
+    [balance],
+    creditRows,
+    notificationRows,
+    ticketRows,
+    activityRows,
+    starRows,
+    feedbackRows,
+    reportRows,
+    aiRows,
+  ] = await sequential([
+    () => db.select().from(profiles).where(eq(profiles.userId, userId)),
+    () => db.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, userId)),
+    () => db
+      .select({ id: organizations.id, name: organizations.name, slug: organizations.slug, role: organizationRoles.name, joinedAt: organizationMembers.joinedAt, deletedAt: organizations.deletedAt })
+      .from(organizationMembers)
+      .innerJoin(organizations, eq(organizations.id, organizationMembers.orgId))
+      .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
+      .where(eq(organizationMembers.userId, userId))
+      .limit(cap),
+    () => db
+      .select({ id: teams.id, name: teams.name, slug: teams.slug, organization: organizations.name, role: teamRoles.name, joinedAt: teamMembers.joinedAt, deletedAt: teams.deletedAt })
+      .from(teamMembers)
+      .innerJoin(teams, eq(teams.id, teamMembers.teamId))
+      .innerJoin(organizations, eq(organizations.id, teams.orgId))
+      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
+      .where(eq(teamMembers.userId, userId))
+      .limit(cap),
+    () => db
+      .select({ id: projects.id, name: projects.name, slug: projects.slug, team: teams.name, role: projectRoles.name, joinedAt: projectMembers.joinedAt, deletedAt: projects.deletedAt })
+      .from(projectMembers)
+      .innerJoin(projects, eq(projects.id, projectMembers.projectId))
+      .innerJoin(teams, eq(teams.id, projects.teamId))
+      .innerJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
+      .where(eq(projectMembers.userId, userId))
+      .limit(cap),
+    () => db
+      .select({
+        id: payments.id,
+        razorpayOrderId: payments.razorpayOrderId,
+        razorpayPaymentId: payments.razorpayPaymentId,
+        planId: payments.planId,
+        planName: payments.planName,
+        amount: payments.amount,
+        currency: payments.currency,
+        credits: payments.credits,
+        status: payments.status,
+        paymentMethod: payments.paymentMethod,
+        refundedAmount: payments.refundedAmount,
+        invoiceUrl: payments.invoiceUrl,
+        createdAt: payments.createdAt,
+        completedAt: payments.completedAt,
+      })
+      .from(payments)
+      .where(eq(payments.userId, userId))
+      .orderBy(desc(payments.createdAt))
+      .limit(cap),
+    () => db.select({ balance: creditBalances.balance }).from(creditBalances).where(eq(creditBalances.userId, userId)),
+    () => db
+      .select({
+        id: creditTransactions.id,
+        type: creditTransactions.type,
+        amount: creditTransactions.amount,
+        balanceAfter: creditTransactions.balanceAfter,
+        description: creditTransactions.description,
+        paymentId: creditTransactions.paymentId,
+        createdAt: creditTransactions.createdAt,
+      })
+      .from(creditTransactions)
+      .where(eq(creditTransactions.userId, userId))
+      .orderBy(desc(creditTransactions.seq))
+      .limit(cap),
+    () => db
+      .select({
+        id: notifications.id,
+        type: notifications.type,
+        title: notifications.title,
+        message: notifications.message,
+        actionUrl: notifications.actionUrl,
+        readAt: notifications.readAt,
+        createdAt: notifications.createdAt,
+      })
+      .from(notifications)
+      .where(eq(notifications.userId, userId))
+      .orderBy(desc(notifications.createdAt))
+      .limit(cap),
+    () => db
+      .select({
+        id: supportTickets.id,
+        subject: supportTickets.subject,
+        message: supportTickets.message,
+        status: supportTickets.status,
+        severity: supportTickets.severity,
+        type: supportTickets.type,
+        createdAt: supportTickets.createdAt,
+      })
+      .from(supportTickets)
+      .where(eq(supportTickets.userId, userId))
+      .orderBy(desc(supportTickets.createdAt))
+      .limit(cap),
+    () => db
+      .select({ id: activityLogs.id, action: activityLogs.action, level: activityLogs.level, metadata: activityLogs.metadata, createdAt: activityLogs.createdAt })
+      .from(activityLogs)
+      .where(eq(activityLogs.userId, userId))
+      .orderBy(desc(activityLogs.createdAt))
+      .limit(cap),
+    () => db
+      .select({ profileId: profileStars.profileId, createdAt: profileStars.createdAt })
+      .from(profileStars)
+      .where(eq(profileStars.userId, userId))
+      .orderBy(desc(profileStars.createdAt))
+      .limit(cap),
+    () => db
+      .select({ id: feedback.id, message: feedback.message, rating: feedback.rating, createdAt: feedback.createdAt })
+      .from(feedback)
+      .where(eq(feedback.userId, userId))
+      .orderBy(desc(feedback.createdAt))
+      .limit(cap),
+    () => db
+      .select({ id: reports.id, entityType: reports.entityType, entityId: reports.entityId, reason: reports.reason, details: reports.details, state: reports.state, createdAt: reports.createdAt })
+      .from(reports)
+      .where(eq(reports.reporterId, userId))
+      .orderBy(desc(reports.createdAt))
+      .limit(cap),
+    () => db
+      .select({ id: aiSessions.id, title: aiSessions.title, createdAt: aiSessions.createdAt, updatedAt: aiSessions.updatedAt })
+      .from(aiSessions)
+      .where(eq(aiSessions.userId, userId))
+      .orderBy(desc(aiSessions.updatedAt))
+      .limit(cap),
+  ]);
+
+  const truncated: string[] = [];
+  const take = <T extends Record<string, unknown>>(name: string, rows: T[]) => {
+    if (rows.length > EXPORT_ROW_CAP) truncated.push(name);
+    return rows.slice(0, EXPORT_ROW_CAP).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v])));
+  };
+
+  return {
+    format: 'fairarena-data-export',
+    version: 1,
+    generatedAt: now.toISOString(),
+    account: { ...user, phoneVerifiedAt: iso(user.phoneVerifiedAt), createdAt: iso(user.createdAt) },
+    profile: profile ? take('profile', [{ ...profile, userId: undefined }])[0] : null,
+    settings: resolveSettings(prefs?.settings),
+    memberships: {
+      organizations: take('memberships.organizations', orgRows),
+      teams: take('memberships.teams', teamRows),
+      projects: take('memberships.projects', projectRows),
+    },
+    payments: take('payments', paymentRows),
+    credits: { balance: balance?.balance ?? 0, transactions: take('credits.transactions', creditRows) },
+    notifications: take('notifications', notificationRows),
+    supportTickets: take('supportTickets', ticketRows),
+    activityLog: take('activityLog', activityRows),
+    starredProfiles: take('starredProfiles', starRows),
+    feedback: take('feedback', feedbackRows),
+    reports: take('reports', reportRows),
+    aiSessions: take('aiSessions', aiRows),
+    truncated,
+  };
+}
+
+export type DataExport = Awaited<ReturnType<typeof buildDataExport>>;
+
+/** Base64 of a UTF-8 string, in chunks (no call-stack limit on large exports). */
+export function toBase64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}

@@ -1,0 +1,152 @@
+import { and, eq, isNotNull, isNull, ne } from 'drizzle-orm';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { users } from '../../db/schema';
+import { OTP_POLICY, userState, type PhoneChannel, type SendResult as OtpSendResult, type VerifyResult } from '../../durable/user-state';
+import { emit } from '../../events/outbox';
+import { checkDisposablePhone, phoneDeliveryFor } from '../../integrations/sms';
+import { cacheDel } from '../../lib/cache';
+import { cacheKeys } from '../../lib/cache-keys';
+import { AppError } from '../../lib/errors';
+import { logActivity } from '../activity';
+import { requireCaller, type ServiceContext } from '../context';
+import { isUniqueViolation } from '../credits/ledger';
+import { conflict, failClosed, maskPhone, tooMany } from './strict';
+
+export { maskPhone } from './strict';
+
+export interface PhoneInput {
+  /** Full international number (`+919876543210`), or the national part with `countryCode`. */
+  phoneNumber: string;
+  /** `+91`. */
+  countryCode?: string;
+}
+
+const invalidPhone = (reason: 'INVALID_PHONE' | 'NOT_MOBILE' | 'DISPOSABLE_PHONE', message: string) =>
+  new AppError('VALIDATION_ERROR', message, { details: { reason } });
+
+/** E.164 of a valid mobile number (libphonenumber metadata), or 400. */
+export function normalisePhone(input: PhoneInput): string {
+  const national = input.phoneNumber.replace(/[\s().-]/g, '');
+  const raw = input.countryCode ? `${input.countryCode}${national.replace(/^\+/, '')}` : national;
+  if (!raw.startsWith('+')) throw invalidPhone('INVALID_PHONE', 'Give the number in international format (+<country code><number>) or add countryCode');
+  const parsed = parsePhoneNumberFromString(raw);
+  if (!parsed || !parsed.isValid()) throw invalidPhone('INVALID_PHONE', 'That is not a valid phone number');
+  const type = parsed.getType();
+  if (type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE') throw invalidPhone('NOT_MOBILE', 'Use a mobile number');
+  return parsed.number;
+}
+
+export interface SendResult {
+  channel: PhoneChannel;
+  phoneNumber: string;
+  /** Seconds the code stays valid. */
+  expiresIn: number;
+  /** Seconds before another code can be requested. */
+  resendAfter: number;
+  sendsRemaining: number;
+}
+
+/**
+ * POST /credits/send-otp and /send-voice-otp. Order: number format → the caller has no verified phone
+ * → no other account verified this number → disposable check (optional, fails open) → the UserState
+ * object checks and consumes the caller's own limits, THEN reserves the number for as long as the code
+ * lives, stores the hash and calls the provider (the code never leaves it).
+ */
+export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { channel: PhoneChannel }): Promise<SendResult> {
+  const userId = requireCaller(ctx);
+  const phone = normalisePhone(input);
+  const db = ctx.db.write;
+  const [me] = await db.select({ phoneVerifiedAt: users.phoneVerifiedAt }).from(users).where(eq(users.id, userId));
+  if (me?.phoneVerifiedAt) throw conflict('Your phone number is already verified', 'ALREADY_VERIFIED');
+  const [taken] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.phoneNumber, phone), isNotNull(users.phoneVerifiedAt), ne(users.id, userId)))
+    .limit(1);
+  if (taken) throw conflict('This phone number is already verified on another account', 'PHONE_TAKEN');
+
+  const verdict = await checkDisposablePhone(ctx.config, phone);
+  if (verdict === 'disposable') throw invalidPhone('DISPOSABLE_PHONE', 'Disposable phone numbers cannot be used');
+  if (verdict === 'invalid') throw invalidPhone('INVALID_PHONE', 'That is not a valid mobile number');
+
+  const delivery = phoneDeliveryFor(ctx.config);
+  const r = await failClosed<OtpSendResult>('sendPhoneOtp', () => userState(ctx.env, userId).sendPhoneOtp({ userId, channel: input.channel, phone, delivery }));
+  if (!r.ok) {
+    switch (r.reason) {
+      case 'cooldown':
+        throw tooMany('Wait before requesting another code', r.retryAfterMs, { reason: 'COOLDOWN' });
+      case 'limit':
+      case 'locked':
+        throw tooMany(`At most ${OTP_POLICY.phone.sends.limit} codes per 24 hours`, r.retryAfterMs, { reason: 'DAILY_LIMIT' });
+      case 'reserved':
+        throw conflict('This number is being verified by another account; try again later', 'PHONE_RESERVED', r.retryAfterMs);
+      case 'delivery_failed':
+        throw new AppError('SERVICE_UNAVAILABLE', 'The code could not be sent; try again shortly', { details: { reason: 'DELIVERY_FAILED' } });
+      default:
+        throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly');
+    }
+  }
+  await logActivity(db, {
+    userId,
+    action: 'otp.sent',
+    level: 'INFO',
+    metadata: { purpose: 'phone', channel: input.channel, phone: maskPhone(phone) },
+  });
+  return {
+    channel: input.channel,
+    phoneNumber: phone,
+    expiresIn: Math.round(OTP_POLICY.phone.ttlMs / 1000),
+    resendAfter: Math.round(r.resendAfterMs / 1000),
+    sendsRemaining: r.sendsRemaining,
+  };
+}
+
+/**
+ * POST /credits/verify-otp and /verify-voice-otp. The UserState object checks the code (SMS: 3 verify
+ * calls per hour; 5 wrong tries kill a code). On success the number becomes the caller's verified phone
+ * in one transaction with the activity rows and the `phone.verified` event; the database's unique index
+ * on verified numbers is the final guard (409).
+ */
+export async function verifyPhoneOtp(ctx: ServiceContext, input: { channel: PhoneChannel; code: string }): Promise<{ phoneVerified: true; phoneNumber: string }> {
+  const userId = requireCaller(ctx);
+  const r = await failClosed<VerifyResult>('verifyPhoneOtp', () => userState(ctx.env, userId).verifyPhoneOtp({ userId, channel: input.channel, code: input.code }));
+  if (!r.ok) {
+    switch (r.reason) {
+      case 'rate_limited':
+      case 'locked':
+        throw tooMany(`At most ${OTP_POLICY.phone.smsVerifyCalls.limit} verification attempts per hour`, r.retryAfterMs, { reason: 'VERIFY_LIMIT' });
+      case 'no_code':
+        throw new AppError('VALIDATION_ERROR', 'No valid code: request a new one', { details: { reason: 'OTP_EXPIRED' } });
+      case 'invalid':
+        throw new AppError('VALIDATION_ERROR', 'Wrong code', { details: { reason: 'OTP_INVALID', remainingAttempts: r.remainingAttempts } });
+      case 'killed':
+        await logActivity(ctx.db.write, {
+          userId,
+          action: 'otp.locked',
+          level: 'WARN',
+          metadata: { purpose: 'phone', channel: input.channel, ...(r.phone ? { phone: maskPhone(r.phone) } : {}) },
+        });
+        throw new AppError('VALIDATION_ERROR', 'Too many wrong codes: request a new one', { details: { reason: 'OTP_ATTEMPTS_EXHAUSTED' } });
+    }
+  }
+  const phone = r.phone!;
+  try {
+    await ctx.db.write.transaction(async (tx) => {
+      const updated = await tx
+        .update(users)
+        .set({ phoneNumber: phone, phoneVerifiedAt: new Date() })
+        .where(and(eq(users.id, userId), isNull(users.phoneVerifiedAt)))
+        .returning({ id: users.id });
+      if (updated.length === 0) throw conflict('Your phone number is already verified', 'ALREADY_VERIFIED');
+      const meta = { channel: input.channel, phone: maskPhone(phone) };
+      await logActivity(tx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'phone', ...meta } });
+      await logActivity(tx, { userId, action: 'phone.verified', level: 'CRITICAL', metadata: meta });
+      await emit(tx, ctx.events, 'phone.verified', { userId });
+    });
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_phone_verified_uq')) throw conflict('This phone number is already verified on another account', 'PHONE_TAKEN');
+    throw err;
+  }
+  await cacheDel(ctx.config, cacheKeys(ctx.config).ownProfile(userId));
+  return { phoneVerified: true, phoneNumber: phone };
+}

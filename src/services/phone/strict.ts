@@ -1,0 +1,41 @@
+import { AppError } from '../../lib/errors';
+import { describeError, log } from '../../lib/log';
+
+/**
+ * Every call to the UserState Durable Object goes through here: if the object cannot be reached the
+ * request fails CLOSED with 503 — a strict limit is never skipped.
+ * `T` is the declared result type of the UserState method called.
+ */
+export async function failClosed<T>(what: string, call: () => PromiseLike<unknown>): Promise<T> {
+  try {
+    // RPC stubs widen union results (and add Disposable); T is the method's declared result type.
+    return (await call()) as T;
+  } catch (err) {
+    log('error', 'user_state.unavailable', { what, error: describeError(err) });
+    throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly', {
+      details: { retryAfter: 5 },
+      headers: { 'Retry-After': '5' },
+    });
+  }
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** 429 RATE_LIMITED with `Retry-After` (seconds) and `details.retryAfter`. */
+export function tooMany(message: string, retryAfterMs: number, details: Record<string, unknown> = {}): AppError {
+  const retryAfter = seconds(retryAfterMs);
+  return new AppError('RATE_LIMITED', message, { details: { ...details, retryAfter }, headers: { 'Retry-After': String(retryAfter) } });
+}
+
+/** 409 CONFLICT, with `Retry-After` when waiting helps. */
+export function conflict(message: string, reason: string, retryAfterMs?: number): AppError {
+  if (retryAfterMs === undefined) return new AppError('CONFLICT', message, { details: { reason } });
+  const retryAfter = seconds(retryAfterMs);
+  return new AppError('CONFLICT', message, { details: { reason, retryAfter }, headers: { 'Retry-After': String(retryAfter) } });
+}
+
+/** `+91******3210`: enough for the owner to recognise, useless to anyone else. */
+export function maskPhone(e164: string): string {
+  if (e164.length <= 7) return e164.replace(/\d(?=\d{2})/g, '*');
+  return `${e164.slice(0, 3)}${'*'.repeat(e164.length - 7)}${e164.slice(-4)}`;
+}

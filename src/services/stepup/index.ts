@@ -1,0 +1,90 @@
+import { eq } from 'drizzle-orm';
+import { users } from '../../db/schema';
+import { OTP_PLACEHOLDER, OTP_POLICY, userState, type SendResult, type VerifyResult } from '../../durable/user-state';
+import { emailDeliveryFor } from '../../integrations/sms';
+import { AppError } from '../../lib/errors';
+import { logActivity } from '../activity';
+import { requireCaller, type ServiceContext } from '../context';
+import { isPlaceholderEmail } from '../email/send';
+import { templates } from '../email/templates';
+import { failClosed, tooMany } from '../phone/strict';
+import { signStepUpToken, stepUpSecret, verifyStepUpToken, type StepUpClient } from './token';
+
+export * from './token';
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/**
+ * POST /account-settings/send-otp: email an 8-character code (60 s cooldown, 5 sends per 30 min; refused
+ * while verification is locked). The email is rendered here with a placeholder; the UserState object
+ * generates the code, stores its HMAC and substitutes it into the mail right before sending it — the
+ * code is never in an event, a log row or a response.
+ */
+export async function sendStepUpCode(ctx: ServiceContext, client: ClientInfo): Promise<{ sent: true; expiresIn: number; resendAfter: number; sendsRemaining: number }> {
+  const userId = requireCaller(ctx);
+  const [user] = await ctx.db.write.select({ email: users.email, firstName: users.firstName }).from(users).where(eq(users.id, userId));
+  if (!user || isPlaceholderEmail(user.email)) throw new AppError('CONFLICT', 'Your account has no email address yet', { details: { reason: 'NO_EMAIL' } });
+  const ttlMinutes = OTP_POLICY.stepUp.ttlMs / 60_000;
+  const rendered = templates.stepUpCode({ name: user.firstName, code: OTP_PLACEHOLDER, ttlMinutes, ip: client.ip });
+  const delivery = emailDeliveryFor(ctx.config);
+  const r = await failClosed<SendResult>('sendStepUpOtp', () =>
+    userState(ctx.env, userId).sendStepUpOtp({ userId, email: { to: user.email, ...rendered }, delivery }),
+  );
+  if (!r.ok) {
+    switch (r.reason) {
+      case 'cooldown':
+        throw tooMany('Wait before requesting another code', r.retryAfterMs, { reason: 'COOLDOWN' });
+      case 'limit':
+        throw tooMany(`At most ${OTP_POLICY.stepUp.sends.limit} codes per 30 minutes`, r.retryAfterMs, { reason: 'SEND_LIMIT' });
+      case 'locked':
+        throw tooMany('Too many wrong codes: verification is locked for a while', r.retryAfterMs, { reason: 'LOCKED' });
+      case 'delivery_failed':
+        throw new AppError('SERVICE_UNAVAILABLE', 'The code could not be sent; try again shortly', { details: { reason: 'DELIVERY_FAILED' } });
+      default:
+        throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly');
+    }
+  }
+  await logActivity(ctx.db.write, { userId, action: 'otp.sent', level: 'WARN', metadata: { purpose: 'step-up', channel: 'email', ip: client.ip } });
+  return { sent: true, expiresIn: Math.round(OTP_POLICY.stepUp.ttlMs / 1000), resendAfter: Math.round(r.resendAfterMs / 1000), sendsRemaining: r.sendsRemaining };
+}
+
+/**
+ * POST /account-settings/verify-otp: check the code (case-insensitive; the 5th wrong try within 30 min
+ * locks verification for 30 min) and issue a step-up token bound to this user, User-Agent and IP.
+ */
+export async function verifyStepUpCode(ctx: ServiceContext, input: { code: string } & ClientInfo): Promise<{ token: string; expiresAt: number }> {
+  const userId = requireCaller(ctx);
+  const r = await failClosed<VerifyResult>('verifyStepUpOtp', () => userState(ctx.env, userId).verifyStepUpOtp({ userId, code: input.code }));
+  if (!r.ok) {
+    switch (r.reason) {
+      case 'locked':
+      case 'rate_limited':
+        if (r.justLocked) {
+          await logActivity(ctx.db.write, { userId, action: 'otp.locked', level: 'CRITICAL', metadata: { purpose: 'step-up', ip: input.ip } });
+        }
+        throw tooMany('Too many wrong codes: verification is locked for a while', r.retryAfterMs, { reason: 'LOCKED' });
+      case 'no_code':
+        throw new AppError('VALIDATION_ERROR', 'No valid code: request a new one', { details: { reason: 'OTP_EXPIRED' } });
+      case 'invalid':
+        throw new AppError('VALIDATION_ERROR', 'Wrong code', { details: { reason: 'OTP_INVALID', remainingAttempts: r.remainingAttempts } });
+      default:
+        throw new AppError('VALIDATION_ERROR', 'No valid code: request a new one', { details: { reason: 'OTP_EXPIRED' } });
+    }
+  }
+  const issued = await signStepUpToken(stepUpSecret(ctx.config), { userId, userAgent: input.userAgent, ip: input.ip });
+  await ctx.db.write.transaction(async (tx) => {
+    await logActivity(tx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'step-up' } });
+    await logActivity(tx, { userId, action: 'stepup.granted', level: 'CRITICAL', metadata: { ip: input.ip, userAgent: input.userAgent?.slice(0, 200) ?? null } });
+  });
+  return issued;
+}
+
+/** GET /account-settings/status: whether the token presented by this client is valid right now. */
+export async function stepUpStatus(ctx: ServiceContext, token: string | null | undefined, client: ClientInfo): Promise<{ verified: boolean; expiresAt: string | null }> {
+  const userId = requireCaller(ctx);
+  const v = await verifyStepUpToken(stepUpSecret(ctx.config), token, { userId, ...client } satisfies StepUpClient);
+  return { verified: v.ok, expiresAt: v.ok ? new Date(v.expiresAt).toISOString() : null };
+}

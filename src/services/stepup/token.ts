@@ -1,0 +1,67 @@
+import { sign, verify } from 'hono/jwt';
+import type { Config } from '../../config';
+import { sha256Hex, timingSafeEqual } from '../../lib/crypto';
+
+/**
+ * Step-up token: HS256 JWT under STEPUP_TOKEN_SECRET with claims
+ *   { sub: userId, purpose: 'step-up', ua: sha256(User-Agent), ip: sha256(CF-Connecting-IP), iat, exp: iat + 600 }
+ * Bound to the user and the client: replayed from another User-Agent or IP, or by another user, it is refused.
+ * Carried in the `fa_stepup` cookie (httpOnly, Secure, SameSite=Strict, Path=/api/v1) or the
+ * `X-Step-Up-Token` header for API clients.
+ */
+export const STEP_UP_COOKIE = 'fa_stepup';
+export const STEP_UP_HEADER = 'X-Step-Up-Token';
+export const STEP_UP_TTL_SECONDS = 600;
+const PURPOSE = 'step-up';
+
+export interface StepUpClient {
+  userId: string;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export function stepUpSecret(config: Config): string {
+  if (config.STEPUP_TOKEN_SECRET) return config.STEPUP_TOKEN_SECRET;
+  // Required in staging/production by the config schema; a fixed stand-in on dev machines only.
+  if (config.ENVIRONMENT === 'development' || config.ENVIRONMENT === 'test') return 'fairarena-development-only-step-up-token-secret';
+  throw new Error('STEPUP_TOKEN_SECRET is not configured');
+}
+
+const fingerprint = (value: string | null) => sha256Hex(value ?? 'unknown');
+
+export async function signStepUpToken(secret: string, client: StepUpClient, nowMs: number = Date.now()): Promise<{ token: string; expiresAt: number }> {
+  const iat = Math.floor(nowMs / 1000);
+  const exp = iat + STEP_UP_TTL_SECONDS;
+  const token = await sign(
+    { sub: client.userId, purpose: PURPOSE, ua: await fingerprint(client.userAgent), ip: await fingerprint(client.ip), iat, exp },
+    secret,
+    'HS256',
+  );
+  return { token, expiresAt: exp * 1000 };
+}
+
+export type StepUpVerdict =
+  | { ok: true; expiresAt: number }
+  | { ok: false; reason: 'missing' | 'invalid' | 'expired' | 'other_user' | 'other_device' };
+
+/** Check a step-up token against the current caller and client at `nowMs`. Never throws. */
+export async function verifyStepUpToken(secret: string, token: string | null | undefined, client: StepUpClient, nowMs: number = Date.now()): Promise<StepUpVerdict> {
+  if (!token) return { ok: false, reason: 'missing' };
+  let claims: Record<string, unknown>;
+  try {
+    // Times are checked below against nowMs (a controllable clock), not by the library.
+    claims = (await verify(token, secret, { alg: 'HS256', exp: false, nbf: false, iat: false })) as Record<string, unknown>;
+  } catch {
+    return { ok: false, reason: 'invalid' };
+  }
+  if (claims.purpose !== PURPOSE || typeof claims.exp !== 'number' || typeof claims.ua !== 'string' || typeof claims.ip !== 'string') {
+    return { ok: false, reason: 'invalid' };
+  }
+  if (claims.exp * 1000 <= nowMs) return { ok: false, reason: 'expired' };
+  if (claims.sub !== client.userId) return { ok: false, reason: 'other_user' };
+  const [ua, ip] = await Promise.all([fingerprint(client.userAgent), fingerprint(client.ip)]);
+  const sameUa = timingSafeEqual(ua, claims.ua);
+  const sameIp = timingSafeEqual(ip, claims.ip);
+  if (!sameUa || !sameIp) return { ok: false, reason: 'other_device' };
+  return { ok: true, expiresAt: claims.exp * 1000 };
+}

@@ -1,0 +1,404 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Env } from '../src/config';
+import { numberState, userState } from '../src/durable/user-state';
+import { useTestDatabase } from './helpers/db';
+import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
+import { call, type CallResult } from './helpers/http';
+import { signUp, type TestUser } from './helpers/users';
+
+const db = useTestDatabase();
+
+const SID = 'AC00000000000000000000000000000000'; // TWILIO_ACCOUNT_SID in vitest.config.ts
+const MESSAGES = `POST https://api.twilio.com/2010-04-01/Accounts/${SID}/Messages.json`;
+const CALLS = `POST https://api.twilio.com/2010-04-01/Accounts/${SID}/Calls.json`;
+const MIN = 60_000;
+
+let twilio: FakeFetch;
+let sms: { to: string; from: string; body: string; auth: string | null }[];
+let voice: { to: string; twiml: string }[];
+/** Every HTTP answer of the file, to prove no code ever appears in one. */
+const responses: string[] = [];
+/** Every code the provider was given. */
+const codes = new Set<string>();
+
+beforeEach(() => {
+  sms = [];
+  voice = [];
+  twilio = fakeFetch({
+    [MESSAGES]: async (req) => {
+      const form = new URLSearchParams(new TextDecoder().decode(await req.arrayBuffer()));
+      const body = form.get('Body')!;
+      sms.push({ to: form.get('To')!, from: form.get('From')!, body, auth: req.headers.get('Authorization') });
+      codes.add(/\b(\d{6})\b/.exec(body)![1]!);
+      return Response.json({ sid: `SM${crypto.randomUUID().replaceAll('-', '')}`, status: 'queued', to: form.get('To') }, { status: 201 });
+    },
+    [CALLS]: async (req) => {
+      const form = new URLSearchParams(new TextDecoder().decode(await req.arrayBuffer()));
+      const twiml = form.get('Twiml')!;
+      voice.push({ to: form.get('To')!, twiml });
+      codes.add(/code is: ([\d, ]+)\./.exec(twiml)![1]!.replaceAll(', ', ''));
+      return Response.json({ sid: `CA${crypto.randomUUID().replaceAll('-', '')}`, status: 'queued' }, { status: 201 });
+    },
+  });
+});
+afterEach(() => {
+  twilio.restore();
+  vi.restoreAllMocks();
+});
+
+let n = 0;
+/** A fresh valid Indian mobile number. */
+const newPhone = () => `+9197${String(Date.now() % 1e5).padStart(5, '0')}${String(n++ % 1000).padStart(3, '0')}`;
+
+async function api(env: Env, path: string, token: string | undefined, json?: unknown, headers?: Record<string, string>): Promise<CallResult> {
+  const r = await call(env, `/api/v1/credits${path}`, { method: json === undefined && path === '/eligibility' ? 'GET' : 'POST', token, json, headers });
+  responses.push(JSON.stringify({ status: r.status, body: r.body, headers: [...r.headers] }));
+  return r;
+}
+const send = (u: TestUser, phone: string, env: Env = db.env, extra: Record<string, unknown> = {}) =>
+  api(env, '/send-otp', u.token, { phoneNumber: phone, ...extra });
+const sendVoice = (u: TestUser, phone: string) => api(db.env, '/send-voice-otp', u.token, { phoneNumber: phone });
+const verify = (u: TestUser, otp: string, path = '/verify-otp', env: Env = db.env) => api(env, path, u.token, { otp });
+const smsCode = () => /\b(\d{6})\b/.exec(sms.at(-1)!.body)![1]!;
+const voiceCode = () => /code is: ([\d, ]+)\./.exec(voice.at(-1)!.twiml)![1]!.replaceAll(', ', '');
+const wrong = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+const userRow = async (id: string) =>
+  (await db.sql<{ phone_number: string | null; phone_verified_at: Date | null }>(`select phone_number, phone_verified_at from users where id = $1`, [id])).rows[0]!;
+const actions = async (id: string) =>
+  (await db.sql<{ action: string; level: string; metadata: Record<string, unknown> }>(`select action, level, metadata from activity_logs where user_id = $1 order by created_at, action`, [id])).rows;
+const twilioDelivery = { kind: 'twilio' as const, baseUrl: 'https://api.twilio.com', accountSid: SID, authToken: 'test-twilio-auth-token', from: '+15005550006' };
+
+describe('POST /credits/send-otp + /verify-otp (SMS)', () => {
+  it('texts a code through Twilio; the right code verifies the phone, logs activity and emits phone.verified', async () => {
+    const u = await signUp(db, { firstName: 'Grace' });
+    const phone = newPhone();
+    expect((await call(db.env, '/api/v1/profile', { token: u.token })).body.data).toMatchObject({ phoneNumber: null, phoneVerified: false }); // now cached
+
+    const sent = await send(u, phone);
+    expect(sent.status).toBe(200);
+    expect(sent.body.data).toEqual({ channel: 'sms', phoneNumber: phone, expiresIn: 900, resendAfter: 120, sendsRemaining: 2 });
+    expect(sms).toHaveLength(1);
+    expect(sms[0]).toMatchObject({ to: phone, from: '+15005550006', auth: `Basic ${btoa(`${SID}:test-twilio-auth-token`)}` });
+    expect(sms[0]!.body).toMatch(/^\d{6} is your FairArena verification code\. It expires in 15 minutes\./);
+
+    const ok = await verify(u, smsCode());
+    expect(ok.status).toBe(200);
+    expect(ok.body.data).toEqual({ phoneVerified: true, phoneNumber: phone });
+    const row = await userRow(u.id);
+    expect(row.phone_number).toBe(phone);
+    expect(row.phone_verified_at).not.toBeNull();
+    const log = await actions(u.id);
+    expect(log.map((l) => l.action)).toEqual(['otp.sent', 'otp.verified', 'phone.verified']);
+    expect(log[0]!.metadata).toEqual({ purpose: 'phone', channel: 'sms', phone: `+91******${phone.slice(-4)}` });
+    expect(db.events.names()).toContain('phone.verified');
+
+    // the own-profile cache was dropped after the commit
+    expect((await call(db.env, '/api/v1/profile', { token: u.token })).body.data).toMatchObject({ phoneNumber: phone, phoneVerified: true });
+
+    // confirmation email + notification go out through the queue
+    await db.events.drain();
+    const mail = (await db.sql<{ subject: string; text: string }>(`select subject, text from dev_emails where "to" = $1`, [u.email])).rows;
+    expect(mail.map((m) => m.subject)).toContain('Phone number added to your FairArena account');
+    expect(mail.find((m) => m.subject.startsWith('Phone number'))!.text).toContain(`+91******${phone.slice(-4)}`);
+    const notes = (await db.sql<{ title: string }>(`select title from notifications where user_id = $1`, [u.id])).rows;
+    expect(notes.map((x) => x.title)).toContain('Phone number verified');
+
+    // the code is consumed; the account now has a verified phone
+    expect((await verify(u, smsCode())).body.error.details.reason).toBe('OTP_EXPIRED');
+    const again = await send(u, newPhone());
+    expect(again.status).toBe(409);
+    expect(again.body.error.details.reason).toBe('ALREADY_VERIFIED');
+  });
+
+  it('accepts the national number with countryCode and formatting, answering in E.164', async () => {
+    const u = await signUp(db);
+    const phone = newPhone();
+    const national = phone.slice(3);
+    const r = await send(u, `${national.slice(0, 5)} ${national.slice(5)}`, db.env, { countryCode: '+91', isResend: false });
+    expect(r.status).toBe(200);
+    expect(r.body.data.phoneNumber).toBe(phone);
+    expect(sms.at(-1)!.to).toBe(phone);
+  });
+
+  it('400: invalid, non-mobile or country-less numbers, unknown keys, malformed codes — nothing sent', async () => {
+    const u = await signUp(db);
+    const cases: [unknown, string][] = [
+      [{ phoneNumber: '+91123' }, 'INVALID_PHONE'],
+      [{ phoneNumber: '+442071838750' }, 'NOT_MOBILE'], // a London landline
+      [{ phoneNumber: '9876543210' }, 'INVALID_PHONE'], // no country
+      [{ phoneNumber: '+919876543210', countryCode: '91' }, ''],
+      [{ phoneNumber: '+919876543210', extra: 1 }, ''],
+      [{ phoneNumber: 'call me' }, ''],
+      [{}, ''],
+    ];
+    for (const [body, reason] of cases) {
+      const r = await api(db.env, '/send-otp', u.token, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.code).toBe('VALIDATION_ERROR');
+      if (reason) expect(r.body.error.details.reason).toBe(reason);
+    }
+    for (const otp of ['12345', '1234567', 'abcdef', '']) {
+      expect((await verify(u, otp)).status).toBe(400);
+    }
+    expect((await api(db.env, '/verify-otp', u.token, { otp: '123456', phone: 'x' })).status).toBe(400);
+    expect(sms).toHaveLength(0);
+  });
+
+  it('401 on every route without a session', async () => {
+    for (const path of ['/send-otp', '/verify-otp', '/send-voice-otp', '/verify-voice-otp', '/claim']) {
+      const r = await api(db.env, path, undefined, path.startsWith('/send') ? { phoneNumber: newPhone() } : path === '/claim' ? undefined : { otp: '123456' });
+      expect(r.status, path).toBe(401);
+      expect(r.body.error.code).toBe('AUTH_REQUIRED');
+    }
+    expect((await call(db.env, '/api/v1/credits/eligibility')).status).toBe(401);
+  });
+
+  it('429 within the 120 s cooldown, with Retry-After and details.retryAfter', async () => {
+    const u = await signUp(db);
+    const phone = newPhone();
+    expect((await send(u, phone)).status).toBe(200);
+    const r = await send(u, phone);
+    expect(r.status).toBe(429);
+    expect(r.body.error.code).toBe('RATE_LIMITED');
+    expect(r.body.error.details.reason).toBe('COOLDOWN');
+    const retryAfter = Number(r.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThan(110);
+    expect(retryAfter).toBeLessThanOrEqual(120);
+    expect(r.body.error.details.retryAfter).toBe(retryAfter);
+    expect((await sendVoice(u, phone)).status).toBe(429); // one flow: the voice channel shares the cooldown
+    expect(sms).toHaveLength(1);
+    expect(voice).toHaveLength(0);
+  });
+
+  it('429 after 3 sends in 24 h, retrying when the first send ages out (earlier sends made at an earlier clock)', async () => {
+    const u = await signUp(db);
+    const state = userState(db.env, u.id);
+    const start = Date.now() - 30 * MIN;
+    for (let i = 0; i < 3; i++) {
+      expect((await state.sendPhoneOtp({ userId: u.id, channel: 'sms', phone: newPhone(), delivery: twilioDelivery }, start + i * 10 * MIN)).ok).toBe(true);
+    }
+    const r = await send(u, newPhone());
+    expect(r.status).toBe(429);
+    expect(r.body.error.details.reason).toBe('DAILY_LIMIT');
+    const retryAfter = Number(r.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThan(24 * 3600 - 31 * 60);
+    expect(retryAfter).toBeLessThanOrEqual(24 * 3600 - 29 * 60);
+    expect(r.body.error.details.retryAfter).toBe(retryAfter);
+    expect((await sendVoice(u, newPhone())).status).toBe(429);
+  });
+
+  it('409 when another account verified the number; 409 PHONE_TAKEN if it happens while the code is out', async () => {
+    const owner = await signUp(db);
+    const phone = newPhone();
+    await db.sql(`update users set phone_number = $2, phone_verified_at = now() where id = $1`, [owner.id, phone]);
+    const u = await signUp(db);
+    const r = await send(u, phone);
+    expect(r.status).toBe(409);
+    expect(r.body.error.details.reason).toBe('PHONE_TAKEN');
+    expect(sms).toHaveLength(0);
+
+    const late = newPhone();
+    expect((await send(u, late)).status).toBe(200);
+    const code = smsCode();
+    await db.sql(`update users set phone_number = $2, phone_verified_at = now() where id = $1`, [owner.id, late]); // verified elsewhere meanwhile
+    const v = await verify(u, code);
+    expect(v.status).toBe(409);
+    expect(v.body.error.details.reason).toBe('PHONE_TAKEN');
+    expect((await userRow(u.id)).phone_verified_at).toBeNull();
+  });
+
+  it('wrong code: 400 with remainingAttempts; then 429 after 3 verify calls in the hour', async () => {
+    const u = await signUp(db);
+    await send(u, newPhone());
+    const code = smsCode();
+    const w = await verify(u, wrong(code));
+    expect(w.status).toBe(400);
+    expect(w.body.error.details).toEqual({ reason: 'OTP_INVALID', remainingAttempts: 4 });
+    await verify(u, wrong(code));
+    await verify(u, wrong(code));
+    const limited = await verify(u, code);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.details.reason).toBe('VERIFY_LIMIT');
+    expect(Number(limited.headers.get('Retry-After'))).toBeGreaterThan(3500);
+  });
+});
+
+describe('POST /credits/send-voice-otp + /verify-voice-otp', () => {
+  it('calls through Twilio reading the digits; 5 wrong codes kill it and log otp.locked', async () => {
+    const u = await signUp(db);
+    const phone = newPhone();
+    const r = await sendVoice(u, phone);
+    expect(r.status).toBe(200);
+    expect(r.body.data.channel).toBe('voice');
+    expect(voice[0]!.to).toBe(phone);
+    expect(voice[0]!.twiml).toMatch(/^<Response><Say>Your FairArena verification code is: \d, \d, \d, \d, \d, \d\. Again/);
+    const code = voiceCode();
+    expect((await verify(u, code, '/verify-otp')).body.error.details.reason).toBe('OTP_EXPIRED'); // not the SMS channel
+    for (let i = 0; i < 4; i++) expect((await verify(u, wrong(code), '/verify-voice-otp')).status).toBe(400);
+    const killed = await verify(u, wrong(code), '/verify-voice-otp');
+    expect(killed.body.error.details.reason).toBe('OTP_ATTEMPTS_EXHAUSTED');
+    expect((await verify(u, code, '/verify-voice-otp')).body.error.details.reason).toBe('OTP_EXPIRED');
+    expect((await actions(u.id)).map((a) => a.action)).toContain('otp.locked');
+    // the number is free again for anyone
+    expect(await numberState(db.env, phone).numberReservation()).toBeNull();
+  });
+
+  it('the right code verifies', async () => {
+    const u = await signUp(db);
+    const phone = newPhone();
+    await sendVoice(u, phone);
+    const ok = await verify(u, voiceCode(), '/verify-voice-otp');
+    expect(ok.status).toBe(200);
+    expect((await userRow(u.id)).phone_number).toBe(phone);
+  });
+});
+
+describe('number reservation (original defect #14)', () => {
+  it('another user gets 409 with Retry-After while the code is out — their own quota untouched', async () => {
+    const a = await signUp(db);
+    const b = await signUp(db);
+    const phone = newPhone();
+    expect((await send(a, phone)).status).toBe(200);
+    const r = await send(b, phone);
+    expect(r.status).toBe(409);
+    expect(r.body.error.details.reason).toBe('PHONE_RESERVED');
+    expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(800);
+    expect(Number(r.headers.get('Retry-After'))).toBeLessThanOrEqual(900);
+    const other = await send(b, newPhone()); // no cooldown, full quota
+    expect(other.status).toBe(200);
+    expect(other.body.data.sendsRemaining).toBe(2);
+  });
+
+  it('an attacker over their limits cannot lock a victim number', async () => {
+    const attacker = await signUp(db);
+    const state = userState(db.env, attacker.id);
+    const start = Date.now() - 60 * MIN;
+    for (let i = 0; i < 3; i++) await state.sendPhoneOtp({ userId: attacker.id, channel: 'sms', phone: newPhone(), delivery: twilioDelivery }, start + i * 5 * MIN);
+    const target = newPhone();
+    const r = await send(attacker, target);
+    expect(r.status).toBe(429);
+    expect(r.body.error.details.reason).toBe('DAILY_LIMIT');
+    expect(await numberState(db.env, target).numberReservation()).toBeNull();
+    const victim = await signUp(db);
+    expect((await send(victim, target)).status).toBe(200);
+  });
+
+  it('concurrent requests: one code, one provider call', async () => {
+    const u = await signUp(db);
+    const phone = newPhone();
+    const results = await Promise.all(Array.from({ length: 5 }, () => send(u, phone)));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(4);
+    expect(sms).toHaveLength(1);
+  });
+});
+
+describe('failure modes', () => {
+  it('provider refuses: 503, no quota spent, nothing reserved', async () => {
+    twilio.on(MESSAGES, () => Response.json({ code: 20003, message: 'Authenticate', status: 401 }, { status: 401 }));
+    const u = await signUp(db);
+    const phone = newPhone();
+    const r = await send(u, phone);
+    expect(r.status).toBe(503);
+    expect(r.body.error.details.reason).toBe('DELIVERY_FAILED');
+    expect(await numberState(db.env, phone).numberReservation()).toBeNull();
+    twilio.on(MESSAGES, () => Response.json({ sid: 'SM1' }, { status: 201 }));
+    const retry = await send(u, phone);
+    expect(retry.status).toBe(200);
+    expect(retry.body.data.sendsRemaining).toBe(2);
+  });
+
+  it('the UserState object unreachable: 503 (fail closed), no provider call, nothing reserved', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const broken = {
+      idFromName: (name: string) => ({ name }),
+      get: () =>
+        new Proxy(
+          {},
+          {
+            get: () => () => Promise.reject(new Error('Durable Object reset because its code was updated')),
+          },
+        ),
+    };
+    const env = { ...db.env, USER_STATE: broken } as unknown as Env;
+    const u = await signUp(db);
+    const phone = newPhone();
+    for (const r of [await send(u, phone, env), await verify(u, '123456', '/verify-otp', env), await api(env, '/claim', u.token)]) {
+      expect(r.status).toBe(503);
+      expect(r.body.error.code).toBe('SERVICE_UNAVAILABLE');
+      expect(r.headers.get('Retry-After')).toBe('5');
+    }
+    expect(sms).toHaveLength(0);
+    expect(await numberState(db.env, phone).numberReservation()).toBeNull();
+  });
+
+  it('disposable-number check: blocks disposable numbers, fails open when the validator is down', async () => {
+    const env = { ...db.env, CREDENTIAL_VALIDATOR_URL: 'https://validator.example.test' } as Env;
+    const seen: string[] = [];
+    twilio.on('GET https://validator.example.test/check-phone', (req) => {
+      const phone = new URL(req.url).searchParams.get('phone')!;
+      seen.push(phone);
+      return Response.json({ tempphone: phone.endsWith('0') });
+    });
+    const u = await signUp(db);
+    const disposable = `${newPhone().slice(0, -1)}0`;
+    const blocked = await send(u, disposable, env);
+    expect(blocked.status).toBe(400);
+    expect(blocked.body.error.details.reason).toBe('DISPOSABLE_PHONE');
+    expect(seen).toEqual([disposable.slice(1)]);
+    twilio.on('GET https://validator.example.test/check-phone', () => new Response('upstream down', { status: 502 }));
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    expect((await send(u, disposable, env)).status).toBe(200);
+  });
+});
+
+describe('development: the dev SMS provider', () => {
+  it('writes the SMS to the dev mailbox, where a developer reads the code', async () => {
+    const env = { ...db.env, SMS_PROVIDER: 'dev' } as Env;
+    const u = await signUp(db);
+    const phone = newPhone();
+    expect((await send(u, phone, env)).status).toBe(200);
+    expect(sms).toHaveLength(0);
+    const [row] = (await db.sql<{ subject: string; text: string; tags: { template: string } }>(`select subject, text, tags from dev_emails where "to" = $1`, [phone])).rows;
+    expect(row!.subject).toBe(`SMS to ${phone}`);
+    expect(row!.tags.template).toBe('sms-otp');
+    const code = /\b(\d{6})\b/.exec(row!.text)![1]!;
+    codes.add(code);
+    expect((await verify(u, code, '/verify-otp', env)).status).toBe(200);
+  });
+});
+
+describe('the plaintext code (original defect #15)', () => {
+  it('never appears in an event, dead letter, activity row, log line or HTTP answer', async () => {
+    const logged: string[] = [];
+    for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(' ')));
+    }
+    // one more full flow with logs captured, plus a failed delivery (which logs)
+    const u = await signUp(db);
+    await send(u, newPhone());
+    await verify(u, wrong(smsCode()));
+    await verify(u, smsCode());
+    twilio.on(MESSAGES, async (req) => {
+      const body = new URLSearchParams(new TextDecoder().decode(await req.arrayBuffer())).get('Body')!;
+      codes.add(/\b(\d{6})\b/.exec(body)![1]!);
+      return Response.json({ code: 21610, message: `Attempt to send to unsubscribed recipient: ${body}` }, { status: 400 });
+    });
+    await send(await signUp(db), newPhone());
+    await db.events.drain();
+
+    expect(codes.size).toBeGreaterThan(5);
+    const outbox = (await db.sql<{ t: string }>(`select payload::text || coalesce(last_error, '') as t from outbox`)).rows.map((r) => r.t).join('\n');
+    const dead = (await db.sql<{ t: string }>(`select payload::text || error as t from dead_letters`)).rows.map((r) => r.t).join('\n');
+    const activity = (await db.sql<{ t: string }>(`select action || coalesce(metadata::text, '') as t from activity_logs`)).rows.map((r) => r.t).join('\n');
+    const mail = (await db.sql<{ t: string }>(`select subject || coalesce(text, '') as t from dev_emails where tags->>'template' not in ('sms-otp', 'voice-otp')`)).rows
+      .map((r) => r.t)
+      .join('\n');
+    const everything = { outbox, dead, activity, mail, logs: logged.join('\n'), responses: responses.join('\n') };
+    for (const code of codes) {
+      const standalone = new RegExp(`(?<![0-9A-Za-z])${code}(?![0-9A-Za-z])`);
+      for (const [where, text] of Object.entries(everything)) expect(standalone.test(text), `${code} found in ${where}`).toBe(false);
+    }
+    expect(logged.join('\n')).toContain('otp.delivery_failed');
+  });
+});
