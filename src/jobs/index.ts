@@ -1,19 +1,35 @@
+import { eq } from 'drizzle-orm';
 import type { Env } from '../config';
 import { loadConfig } from '../config';
 import { Db } from '../db/client';
+import { jobRuns } from '../db/schema';
 import { relayOutbox } from '../events/outbox';
-import { log } from '../lib/log';
+import { describeError, log } from '../lib/log';
+import { dailyCleanup } from './cleanup';
+import { weeklyFeedback } from './weekly-feedback';
 
 /** Outbox rows older than this were not relayed by their request (crash, queue hiccup): sweep them. */
 export const SWEEP_AFTER_MS = 30_000;
 
-type Job = (env: Env, db: Db) => Promise<Record<string, number>>;
+/** A job gets the cron's scheduled time as "now" (tests control the clock through it). */
+type Job = (env: Env, db: Db, now: Date) => Promise<Record<string, number>>;
 
-const JOBS: Record<string, Job> = {
-  'outbox-sweeper': async (env, db) => ({ relayed: await relayOutbox(db.write, env, { olderThanMs: SWEEP_AFTER_MS }) }),
+interface JobSpec {
+  run: Job;
+  /** Recorded in job_runs (running → succeeded | failed, with counts). The minutely sweeper is not. */
+  recorded: boolean;
+}
+
+export const JOBS: Record<string, JobSpec> = {
+  'outbox-sweeper': {
+    recorded: false,
+    run: async (env, db) => ({ relayed: await relayOutbox(db.write, env, { olderThanMs: SWEEP_AFTER_MS }) }),
+  },
+  'daily-cleanup': { recorded: true, run: dailyCleanup },
+  'weekly-feedback': { recorded: true, run: weeklyFeedback },
 };
 
-/** Cron expressions from wrangler.toml → job names. Jobs without an implementation yet only log. */
+/** Cron expressions from wrangler.toml → job names. */
 export const CRON_JOBS: Record<string, string> = {
   '0 6 * * *': 'daily-cleanup',
   '0 10 * * 0': 'weekly-feedback',
@@ -23,15 +39,35 @@ export const CRON_JOBS: Record<string, string> = {
 export async function runScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const name = CRON_JOBS[controller.cron];
   const job = name ? JOBS[name] : undefined;
-  if (!job) {
+  if (!name || !job) {
     log('info', 'cron.tick', { cron: controller.cron, job: name ?? null, implemented: false });
     return;
   }
   const db = new Db(loadConfig(env));
+  const now = new Date(controller.scheduledTime);
   const started = Date.now();
+  let runId: string | undefined;
   try {
-    const counts = await job(env, db);
-    log('info', 'cron.done', { job: name, ms: Date.now() - started, ...counts });
+    if (job.recorded) {
+      const [run] = await db.write.insert(jobRuns).values({ job: name, startedAt: new Date(started) }).returning({ id: jobRuns.id });
+      runId = run!.id;
+    }
+    try {
+      const counts = await job.run(env, db, now);
+      if (runId) await db.write.update(jobRuns).set({ status: 'succeeded', finishedAt: new Date(), counts }).where(eq(jobRuns.id, runId));
+      log('info', 'cron.done', { job: name, ms: Date.now() - started, ...counts });
+    } catch (err) {
+      const error = describeError(err);
+      log('error', 'cron.failed', { job: name, ms: Date.now() - started, error });
+      if (runId) {
+        await db.write
+          .update(jobRuns)
+          .set({ status: 'failed', finishedAt: new Date(), error: `${error.name}: ${error.message}`.slice(0, 1000) })
+          .where(eq(jobRuns.id, runId))
+          .catch(() => undefined);
+      }
+      throw err; // the platform records the failed invocation
+    }
   } finally {
     await db.close();
   }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, smallint, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { check, date, index, pgTable, primaryKey, smallint, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { createdAt, timestamptz, updatedAt, uuidPk } from './columns';
 import { feedbackKind, newsletterStatus, reportEntityType, reportSeverity, reportState, reportType } from './enums';
 import { users } from './users';
@@ -110,6 +110,27 @@ export const platformInvites = pgTable(
   ],
 );
 
+/**
+ * Who was sent the weekly feedback mail for which week (`week_of` = the Monday of the ISO week, UTC):
+ * the weekly job inserts with ON CONFLICT DO NOTHING and emits only for new rows, so a second run in
+ * the same week mails nobody twice. Deliberately not linked to the feedback code: weekly feedback stays
+ * anonymous.
+ */
+export const weeklyFeedbackMailings = pgTable(
+  'weekly_feedback_mailings',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade', onUpdate: 'cascade' }),
+    weekOf: date('week_of', { mode: 'string' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ name: 'weekly_feedback_mailings_pk', columns: [t.userId, t.weekOf] }),
+    index('weekly_feedback_mailings_week_idx').on(t.weekOf),
+  ],
+);
+
 export type SupportTicket = typeof supportTickets.$inferSelect;
 export type NewSupportTicket = typeof supportTickets.$inferInsert;
 export type Feedback = typeof feedback.$inferSelect;
@@ -118,3 +139,4 @@ export type Report = typeof reports.$inferSelect;
 export type NewReport = typeof reports.$inferInsert;
 export type NewsletterSubscriber = typeof newsletterSubscribers.$inferSelect;
 export type PlatformInvite = typeof platformInvites.$inferSelect;
+export type WeeklyFeedbackMailing = typeof weeklyFeedbackMailings.$inferSelect;

@@ -1,0 +1,194 @@
+import { and, eq, exists, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { loadConfig, type Env } from '../config';
+import type { Db } from '../db/client';
+import {
+  aiSessions,
+  devEmails,
+  feedback,
+  idempotencyKeys,
+  jobRuns,
+  notifications,
+  organizationInvites,
+  outbox,
+  processedEvents,
+  profiles,
+  projectInvites,
+  teamInvites,
+  users,
+  webhookDeliveries,
+  weeklyFeedbackMailings,
+} from '../db/schema';
+import { cancelStalePayments } from '../services/payments/expiry';
+import { ACCOUNT_RETENTION_DAYS } from '../services/users';
+
+/** Retention periods of the daily cleanup, in days. */
+export const RETENTION = {
+  /** Invites: this long after they expired or were used / declined / revoked. */
+  invites: 30,
+  /** Notifications that have been read. */
+  readNotifications: 90,
+  /** Relayed outbox rows whose event was processed (every relayed row after `outboxRelayedMax`). */
+  outboxProcessed: 7,
+  outboxRelayedMax: 14,
+  processedEvents: 30,
+  webhookDeliveries: 30,
+  /** Weekly feedback: mailing records and codes never used. */
+  weeklyFeedback: 90,
+  /** Development mailbox rows (only written where no RESEND_API_KEY is set). */
+  devEmails: 30,
+  /** History of cron runs. */
+  jobRuns: 90,
+  /** Soft-deleted accounts are anonymised after the recovery window. */
+  deletedAccounts: ACCOUNT_RETENTION_DAYS,
+} as const;
+
+const ANONYMISE_BATCH = 500;
+
+const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * 86_400_000);
+
+/**
+ * Daily cleanup (cron `0 6 * * *`). Every step is a set-based statement over rows past their
+ * retention at `now` (the cron's scheduled time), so a second run the same day finds nothing left to
+ * do. Audit logs, the credits ledger, payments and activity logs are never deleted.
+ */
+export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<string, number>> {
+  const w = db.write;
+  const counts: Record<string, number> = {};
+
+  // 1. Invites past use: expired, used, declined or revoked more than 30 days ago.
+  const inviteCutoff = daysBefore(now, RETENTION.invites);
+  const orgInvites = await w
+    .delete(organizationInvites)
+    .where(or(lt(organizationInvites.expiresAt, inviteCutoff), lt(organizationInvites.usedAt, inviteCutoff), lt(organizationInvites.revokedAt, inviteCutoff)));
+  const teamInvitesGone = await w
+    .delete(teamInvites)
+    .where(
+      or(lt(teamInvites.expiresAt, inviteCutoff), lt(teamInvites.usedAt, inviteCutoff), lt(teamInvites.declinedAt, inviteCutoff), lt(teamInvites.revokedAt, inviteCutoff)),
+    );
+  const projectInvitesGone = await w
+    .delete(projectInvites)
+    .where(
+      or(
+        lt(projectInvites.expiresAt, inviteCutoff),
+        lt(projectInvites.usedAt, inviteCutoff),
+        lt(projectInvites.declinedAt, inviteCutoff),
+        lt(projectInvites.revokedAt, inviteCutoff),
+      ),
+    );
+  counts.invites = (orgInvites.rowCount ?? 0) + (teamInvitesGone.rowCount ?? 0) + (projectInvitesGone.rowCount ?? 0);
+
+  // 2. Read notifications older than 90 days (unread ones stay).
+  const readNotifications = await w
+    .delete(notifications)
+    .where(and(isNotNull(notifications.readAt), lt(notifications.createdAt, daysBefore(now, RETENTION.readNotifications))));
+  counts.notifications = readNotifications.rowCount ?? 0;
+
+  // 3. Outbox rows relayed > 7 days ago whose event was processed, or relayed > 14 days ago regardless.
+  //    (Before processed_events is trimmed, so "processed" is still known.)
+  const outboxRows = await w
+    .delete(outbox)
+    .where(
+      and(
+        lt(outbox.relayedAt, daysBefore(now, RETENTION.outboxProcessed)),
+        or(
+          lt(outbox.relayedAt, daysBefore(now, RETENTION.outboxRelayedMax)),
+          exists(w.select({ one: sql`1` }).from(processedEvents).where(eq(processedEvents.eventId, outbox.id))),
+        ),
+      ),
+    );
+  counts.outbox = outboxRows.rowCount ?? 0;
+
+  // 4. Handler idempotency marks and webhook delivery ids past any plausible redelivery.
+  counts.processedEvents = (await w.delete(processedEvents).where(lt(processedEvents.processedAt, daysBefore(now, RETENTION.processedEvents)))).rowCount ?? 0;
+  counts.webhookDeliveries =
+    (await w.delete(webhookDeliveries).where(lt(webhookDeliveries.receivedAt, daysBefore(now, RETENTION.webhookDeliveries)))).rowCount ?? 0;
+
+  // 5. Weekly feedback: old mailing records, and codes never used within 90 days (answered ones are kept).
+  const feedbackCutoff = daysBefore(now, RETENTION.weeklyFeedback);
+  counts.weeklyFeedbackMailings =
+    (await w.delete(weeklyFeedbackMailings).where(lt(weeklyFeedbackMailings.weekOf, feedbackCutoff.toISOString().slice(0, 10)))).rowCount ?? 0;
+  counts.unusedFeedbackCodes =
+    (await w.delete(feedback).where(and(eq(feedback.kind, 'weekly'), isNull(feedback.usedAt), lt(feedback.createdAt, feedbackCutoff)))).rowCount ?? 0;
+
+  // 6. Expired Idempotency-Key records (24 h), the development mailbox and old cron-run history.
+  counts.idempotencyKeys = (await w.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now))).rowCount ?? 0;
+  counts.devEmails = (await w.delete(devEmails).where(lt(devEmails.createdAt, daysBefore(now, RETENTION.devEmails)))).rowCount ?? 0;
+  counts.jobRuns = (await w.delete(jobRuns).where(lt(jobRuns.startedAt, daysBefore(now, RETENTION.jobRuns)))).rowCount ?? 0;
+
+  // 7. Anonymise accounts soft-deleted more than 30 days ago (no longer recoverable).
+  counts.anonymizedUsers = await anonymiseDeletedUsers(db, now);
+
+  // 8. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
+  const payments = await cancelStalePayments({ db: w, config: loadConfig(env) }, { now, limit: 500 });
+  counts.cancelledPayments = payments.cancelled;
+
+  return counts;
+}
+
+/**
+ * Personal data of the account is replaced: email → `deleted+<sha256(id) prefix>@anonymized.invalid`
+ * (a placeholder the email module never sends to), names, username, image and phone → null, the
+ * profile cleared and made private, AI conversations deleted. The row and everything that references
+ * it (ledger, payments, audit logs, memberships' history) stay, so the books still balance.
+ */
+async function anonymiseDeletedUsers(db: Db, now: Date): Promise<number> {
+  const cutoff = daysBefore(now, RETENTION.deletedAccounts);
+  let total = 0;
+  for (;;) {
+    const done = await db.write.transaction(async (tx) => {
+      const batch = await tx
+        .select({ id: users.id })
+        .from(users)
+        .where(and(lt(users.deletedAt, cutoff), isNull(users.anonymizedAt)))
+        .orderBy(users.deletedAt)
+        .limit(ANONYMISE_BATCH)
+        .for('update', { skipLocked: true });
+      if (batch.length === 0) return 0;
+      const ids = batch.map((u) => u.id);
+      await tx
+        .update(users)
+        .set({
+          email: sql`'deleted+' || left(encode(sha256(convert_to(${users.id}, 'UTF8')), 'hex'), 16) || '@anonymized.invalid'`,
+          firstName: null,
+          lastName: null,
+          username: null,
+          imageUrl: null,
+          phoneNumber: null,
+          phoneVerifiedAt: null,
+          anonymizedAt: now,
+        })
+        .where(inArray(users.id, ids));
+      await tx
+        .update(profiles)
+        .set({
+          bio: '',
+          company: null,
+          dateOfBirth: null,
+          gender: null,
+          jobTitle: null,
+          location: null,
+          yearsOfExperience: null,
+          githubUsername: null,
+          linkedinProfile: null,
+          twitterHandle: null,
+          portfolioUrl: null,
+          resumeUrl: null,
+          education: [],
+          skills: [],
+          languages: [],
+          interests: [],
+          certifications: [],
+          awards: [],
+          experiences: [],
+          isPublic: false,
+          requireAuth: false,
+          trackViews: false,
+        })
+        .where(inArray(profiles.userId, ids));
+      await tx.delete(aiSessions).where(inArray(aiSessions.userId, ids));
+      return batch.length;
+    });
+    total += done;
+    if (done < ANONYMISE_BATCH) return total;
+  }
+}

@@ -1,0 +1,85 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
+import { feedback } from '../../db/schema';
+import { AppError } from '../../lib/errors';
+import { enforceLimit, LIMITS } from '../../lib/rate-limit';
+import { requireCaller, type ServiceContext } from '../context';
+
+/** Weekly feedback codes: 24 random bytes, base64url (32 characters, 192 bits). */
+export const FEEDBACK_CODE_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
+
+export function newFeedbackCode(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/** Create one anonymous single-use weekly slot (used by the weekly-feedback queue handler). */
+export async function createWeeklyFeedbackCode(tx: Transaction): Promise<string> {
+  const code = newFeedbackCode();
+  await tx.insert(feedback).values({ kind: 'weekly', code });
+  return code;
+}
+
+export interface GeneralFeedbackView {
+  id: string;
+  rating: number;
+  message: string | null;
+  createdAt: string;
+}
+
+/**
+ * POST /feedback — a signed-in user's general feedback. Stored, never broadcast: no event, no
+ * notification to anyone (original defect #26 would have pushed the text to arbitrary users).
+ */
+export async function submitGeneralFeedback(ctx: ServiceContext, input: { rating: number; message?: string }): Promise<GeneralFeedbackView> {
+  const userId = requireCaller(ctx);
+  await enforceLimit(ctx.config, 'feedbackGeneral', LIMITS.feedbackGeneral, userId);
+  const [row] = await ctx.db.write
+    .insert(feedback)
+    .values({ kind: 'general', userId, rating: input.rating, message: input.message || null })
+    .returning();
+  return { id: row!.id, rating: row!.rating!, message: row!.message, createdAt: row!.createdAt.toISOString() };
+}
+
+export interface FeedbackSlotView {
+  code: string;
+  used: boolean;
+  createdAt: string;
+  usedAt: string | null;
+}
+
+async function findWeeklySlot(ctx: ServiceContext, code: string, primary: boolean) {
+  if (!FEEDBACK_CODE_PATTERN.test(code)) return null;
+  const db = primary ? ctx.db.write : ctx.db.read;
+  const [row] = await db
+    .select({ id: feedback.id, code: feedback.code, usedAt: feedback.usedAt, createdAt: feedback.createdAt })
+    .from(feedback)
+    .where(and(eq(feedback.code, code), eq(feedback.kind, 'weekly')))
+    .limit(1);
+  return row ?? null;
+}
+
+/** GET /feedback/:code — public: whether the slot exists and is still open. Never returns what was submitted. */
+export async function getFeedbackSlot(ctx: ServiceContext, code: string): Promise<FeedbackSlotView> {
+  const row = await findWeeklySlot(ctx, code, false);
+  if (!row) throw new AppError('NOT_FOUND', 'Feedback link not found');
+  return { code, used: row.usedAt !== null, createdAt: row.createdAt.toISOString(), usedAt: row.usedAt?.toISOString() ?? null };
+}
+
+/**
+ * POST /feedback/:code — public, single use. Unknown → 404; one attempt per code per 60 s (429,
+ * Redis, fail-open: a cooldown, not the guarantee); the single-use rule is the conditional UPDATE
+ * (`used_at is null`), so two concurrent submissions store exactly one and the other gets 409.
+ */
+export async function submitWeeklyFeedback(ctx: ServiceContext, code: string, input: { rating: number; message?: string }): Promise<FeedbackSlotView> {
+  const slot = await findWeeklySlot(ctx, code, true);
+  if (!slot) throw new AppError('NOT_FOUND', 'Feedback link not found');
+  await enforceLimit(ctx.config, 'feedbackCode', LIMITS.feedbackCode, code);
+  const [updated] = await ctx.db.write
+    .update(feedback)
+    .set({ rating: input.rating, message: input.message || null, usedAt: new Date() })
+    .where(and(eq(feedback.id, slot.id), isNull(feedback.usedAt)))
+    .returning({ usedAt: feedback.usedAt, createdAt: feedback.createdAt });
+  if (!updated) throw new AppError('CONFLICT', 'Feedback has already been submitted with this link');
+  return { code, used: true, createdAt: updated.createdAt.toISOString(), usedAt: updated.usedAt!.toISOString() };
+}

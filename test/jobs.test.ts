@@ -1,0 +1,336 @@
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Env } from '../src/config';
+import worker from '../src/index';
+import { weekOf } from '../src/jobs/weekly-feedback';
+import { sha256Hex } from '../src/lib/crypto';
+import { useTestDatabase } from './helpers/db';
+import { fakeFetch } from './helpers/fake-fetch';
+import { call } from './helpers/http';
+import { signUp, type TestUser } from './helpers/users';
+
+const db = useTestDatabase();
+afterEach(() => vi.restoreAllMocks());
+
+const DAY = 86_400_000;
+const DAILY = '0 6 * * *';
+const WEEKLY = '0 10 * * 0';
+
+/** Run a cron through the worker's scheduled() with a controlled clock (the scheduled time is the job's "now"). */
+async function runCron(cron: string, scheduledTime: number, env: Env = db.env) {
+  const ctx = createExecutionContext();
+  await worker.scheduled!(createScheduledController({ scheduledTime, cron }), env, ctx);
+  await waitOnExecutionContext(ctx);
+  const { rows } = await db.sql<{ status: string; counts: Record<string, number>; finished_at: Date | null }>(
+    `select status, counts, finished_at from job_runs where job = $1 order by started_at desc limit 1`,
+    [cron === DAILY ? 'daily-cleanup' : 'weekly-feedback'],
+  );
+  return rows[0]!;
+}
+
+const at = (t: number) => new Date(t).toISOString();
+const hex64 = () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
+const ids = async (sql: string, params: unknown[] = []) => (await db.sql<{ id: string }>(sql, params)).rows.map((r) => r.id).sort();
+
+describe('daily-cleanup (cron 0 6 * * *)', () => {
+  it('deletes exactly what is past retention, anonymises old deleted accounts, cancels stale payments; a second run is a no-op', async () => {
+    const T = Date.now();
+    const owner = await signUp(db);
+
+    // ── invites (30 days after expiry / use / decline / revoke)
+    const org = (await db.sql<{ id: string }>(`insert into organizations (name, slug) values ('Cleanup Org', 'cleanup-org') returning id`)).rows[0]!.id;
+    const orgRole = (await db.sql<{ id: string }>(`insert into organization_roles (org_id, name) values ($1, 'Member') returning id`, [org])).rows[0]!.id;
+    const team = (await db.sql<{ id: string }>(`insert into teams (org_id, name, slug) values ($1, 'Cleanup Team', 'cleanup-team') returning id`, [org])).rows[0]!.id;
+    const teamRole = (await db.sql<{ id: string }>(`insert into team_roles (team_id, name) values ($1, 'Member') returning id`, [team])).rows[0]!.id;
+    const project = (await db.sql<{ id: string }>(`insert into projects (team_id, name, slug, created_by) values ($1, 'P', 'cleanup-p', $2) returning id`, [team, owner.id])).rows[0]!.id;
+    const projectRole = (await db.sql<{ id: string }>(`insert into project_roles (project_id, name) values ($1, 'Member') returning id`, [project])).rows[0]!.id;
+    const invite = async (table: 'organization_invites' | 'team_invites' | 'project_invites', f: { created: number; expires: number; used?: number; declined?: number; revoked?: number }) => {
+      const [scope, scopeId, roleId] =
+        table === 'organization_invites' ? ['org_id', org, orgRole] : table === 'team_invites' ? ['team_id', team, teamRole] : ['project_id', project, projectRole];
+      const declined = table === 'organization_invites' ? '' : ', declined_at';
+      const values = [scopeId, `x-${crypto.randomUUID()}@example.test`, roleId, hex64(), at(f.expires), owner.id, at(f.created), f.used ? at(f.used) : null, f.used ? owner.id : null, f.revoked ? at(f.revoked) : null];
+      if (declined) values.push(f.declined ? at(f.declined) : null);
+      return (
+        await db.sql<{ id: string }>(
+          `insert into ${table} (${scope}, email, role_id, code_hash, expires_at, created_by, created_at, used_at, used_by, revoked_at${declined})
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10${declined ? ', $11' : ''}) returning id`,
+          values,
+        )
+      ).rows[0]!.id;
+    };
+    const goneInvites = [
+      await invite('organization_invites', { created: T - 40 * DAY, expires: T - 31 * DAY }),
+      await invite('organization_invites', { created: T - 40 * DAY, expires: T + 5 * DAY, used: T - 31 * DAY }),
+      await invite('team_invites', { created: T - 40 * DAY, expires: T + 5 * DAY, declined: T - 31 * DAY }),
+      await invite('project_invites', { created: T - 50 * DAY, expires: T - 43 * DAY }),
+    ];
+    const keptInvites = [
+      await invite('organization_invites', { created: T - 36 * DAY, expires: T - 29 * DAY }),
+      await invite('team_invites', { created: T - 20 * DAY, expires: T + 5 * DAY, revoked: T - 10 * DAY }),
+      await invite('project_invites', { created: T - DAY, expires: T + 6 * DAY }),
+    ];
+
+    // ── notifications (read and older than 90 days)
+    const note = async (readAt: number | null, created: number) =>
+      (await db.sql<{ id: string }>(`insert into notifications (user_id, type, title, message, read_at, created_at) values ($1, 'SYSTEM', 't', 'm', $2, $3) returning id`, [owner.id, readAt === null ? null : at(readAt), at(created)])).rows[0]!.id;
+    const goneNote = await note(T - 80 * DAY, T - 91 * DAY);
+    const keptNotes = [await note(null, T - 91 * DAY), await note(T - DAY, T - 89 * DAY)];
+
+    // ── outbox / processed_events / webhook_deliveries
+    const outboxRow = async (relayed: number | null, created: number, processed: number | null) => {
+      const id = (await db.sql<{ id: string }>(`insert into outbox (event_name, payload, created_at, relayed_at) values ('user.created', '{"userId":"x"}', $1, $2) returning id`, [at(created), relayed === null ? null : at(relayed)])).rows[0]!.id;
+      if (processed !== null) await db.sql(`insert into processed_events (event_id, handler, processed_at) values ($1, 'welcome-email', $2)`, [id, at(processed)]);
+      return id;
+    };
+    const goneOutbox = [await outboxRow(T - 8 * DAY, T - 8 * DAY, T - 8 * DAY), await outboxRow(T - 15 * DAY, T - 15 * DAY, null)];
+    const keptOutbox = [await outboxRow(T - 8 * DAY, T - 8 * DAY, null), await outboxRow(null, T - 20 * DAY, null), await outboxRow(T - 6 * DAY, T - 6 * DAY, T - 6 * DAY)];
+    await db.sql(`insert into processed_events (event_id, handler, processed_at) values ($1, 'old', $2), ($3, 'recent', $4)`, [crypto.randomUUID(), at(T - 31 * DAY), crypto.randomUUID(), at(T - 29 * DAY)]);
+    await db.sql(`insert into webhook_deliveries (source, delivery_id, received_at) values ('github', 'old', $1), ('github', 'recent', $2)`, [at(T - 31 * DAY), at(T - 29 * DAY)]);
+
+    // ── weekly feedback bookkeeping (90 days)
+    await db.sql(`insert into weekly_feedback_mailings (user_id, week_of, created_at) values ($1, $2, $3), ($1, $4, $5)`, [
+      owner.id,
+      weekOf(new Date(T - 100 * DAY)),
+      at(T - 100 * DAY),
+      weekOf(new Date(T - 7 * DAY)),
+      at(T - 7 * DAY),
+    ]);
+    const fb = async (kind: string, used: boolean, created: number) =>
+      (await db.sql<{ id: string }>(`insert into feedback (kind, code, user_id, rating, used_at, created_at) values ($1, $2, $3, $4, $5, $6) returning id`, [
+        kind,
+        kind === 'weekly' ? crypto.randomUUID() + 'abc' : null,
+        kind === 'general' ? owner.id : null,
+        used ? 3 : null,
+        used ? at(created + DAY) : null,
+        at(created),
+      ])).rows[0]!.id;
+    const goneFeedback = await fb('weekly', false, T - 91 * DAY);
+    const keptFeedback = [await fb('weekly', true, T - 91 * DAY), await fb('general', true, T - 91 * DAY), await fb('weekly', false, T - 89 * DAY)];
+
+    // ── users: deleted 31 days ago (anonymised), 29 days ago (still recoverable), already anonymised
+    const old = await signUp(db, { firstName: 'Olga', lastName: 'Old', profile: { bio: 'I build things', skills: '{ts,sql}', is_public: true, github_username: 'olga', company: 'Acme' } });
+    await db.sql(`update users set deleted_at = $2, phone_number = '+919876543210', phone_verified_at = $2, username = 'olga', image_url = 'https://img.example/o.png' where id = $1`, [old.id, at(T - 31 * DAY)]);
+    await db.sql(`insert into ai_sessions (user_id, title) values ($1, 'my secrets')`, [old.id]);
+    await db.sql(`insert into credit_transactions (user_id, amount, balance_after, type, description) values ($1, 50, 50, 'BONUS', 'kept')`, [old.id]);
+    await db.sql(`insert into activity_logs (user_id, action) values ($1, 'profile-update')`, [old.id]);
+    await db.sql(`insert into organization_audit_logs (org_id, actor_id, action) values ($1, $2, 'org.update')`, [org, old.id]);
+    const recent = await signUp(db, { firstName: 'Rene' });
+    await db.sql(`update users set deleted_at = $2 where id = $1`, [recent.id, at(T - 29 * DAY)]);
+    const done = await signUp(db);
+    await db.sql(`update users set deleted_at = $2, anonymized_at = $3, email = 'deleted+already@anonymized.invalid' where id = $1`, [done.id, at(T - 60 * DAY), at(T - 30 * DAY)]);
+
+    // ── payments: PENDING older than 24 h → CANCELLED (backstop)
+    const payment = async (status: string, created: number) =>
+      (await db.sql<{ id: string }>(
+        `insert into payments (user_id, razorpay_order_id, plan_id, plan_name, amount, credits, status, created_at) values ($1, $2, 'basic_plan', 'Basic Plan', 89900, 50, $3, $4) returning id`,
+        [owner.id, `order_${crypto.randomUUID().slice(0, 12)}`, status, at(created)],
+      )).rows[0]!.id;
+    const stale = await payment('PENDING', T - 25 * 3_600_000);
+    const fresh = await payment('PENDING', T - 23 * 3_600_000);
+    const failed = await payment('FAILED', T - 30 * DAY);
+    const oldPayment = (await db.sql<{ id: string }>(`insert into payments (user_id, razorpay_order_id, plan_id, plan_name, amount, credits, status, created_at) values ($1, 'order_old_user', 'basic_plan', 'Basic Plan', 89900, 50, 'FAILED', $2) returning id`, [old.id, at(T - 40 * DAY)])).rows[0]!.id;
+
+    // Expired Idempotency-Key records, an old dev-mailbox row and old cron history go; fresh ones stay.
+    await db.sql(`insert into idempotency_keys (user_id, key, request_hash, expires_at) values ($1, 'expired', 'h', $2), ($1, 'live', 'h', $3)`, [owner.id, at(T - 1000), at(T + DAY)]);
+    await db.sql(`insert into dev_emails ("to", subject, created_at) values ('old@example.test', 'old', $1), ('new@example.test', 'new', $2)`, [at(T - 31 * DAY), at(T - 29 * DAY)]);
+    await db.sql(`insert into job_runs (job, started_at, status) values ('weekly-feedback', $1, 'succeeded'), ('weekly-feedback', $2, 'succeeded')`, [at(T - 91 * DAY), at(T - 89 * DAY)]);
+
+    // ── run
+    const first = await runCron(DAILY, T);
+    expect(first.status).toBe('succeeded');
+    expect(first.finished_at).not.toBeNull();
+    expect(first.counts).toEqual({
+      invites: 4,
+      notifications: 1,
+      outbox: 2,
+      processedEvents: 1,
+      webhookDeliveries: 1,
+      weeklyFeedbackMailings: 1,
+      unusedFeedbackCodes: 1,
+      idempotencyKeys: 1,
+      devEmails: 1,
+      jobRuns: 1,
+      anonymizedUsers: 1,
+      cancelledPayments: 1,
+    });
+
+    const allInvites = await ids(`select id from organization_invites union all select id from team_invites union all select id from project_invites`);
+    expect(allInvites).toEqual([...keptInvites].sort());
+    expect((await db.sql(`select key from idempotency_keys where user_id = $1`, [owner.id])).rows).toEqual([{ key: 'live' }]);
+    expect((await db.sql(`select subject from dev_emails where subject in ('old', 'new')`)).rows).toEqual([{ subject: 'new' }]);
+    expect((await db.sql(`select count(*)::int as n from job_runs where job = 'weekly-feedback'`)).rows).toEqual([{ n: 1 }]);
+    expect(goneInvites.some((id) => allInvites.includes(id))).toBe(false);
+    expect(await ids(`select id from notifications where user_id = $1`, [owner.id])).toEqual([...keptNotes].sort());
+    expect(keptNotes).not.toContain(goneNote);
+    expect(await ids(`select id from outbox`)).toEqual([...keptOutbox].sort());
+    expect(goneOutbox.some((id) => keptOutbox.includes(id))).toBe(false);
+    expect((await db.sql(`select handler from processed_events where handler in ('old', 'recent')`)).rows).toEqual([{ handler: 'recent' }]);
+    expect((await db.sql(`select delivery_id from webhook_deliveries`)).rows).toEqual([{ delivery_id: 'recent' }]);
+    expect((await db.sql(`select week_of::text from weekly_feedback_mailings`)).rows).toEqual([{ week_of: weekOf(new Date(T - 7 * DAY)) }]);
+    expect(await ids(`select id from feedback`)).toEqual([...keptFeedback].sort());
+    expect(keptFeedback).not.toContain(goneFeedback);
+
+    const [anon] = (await db.sql<any>(`select * from users where id = $1`, [old.id])).rows;
+    expect(anon).toMatchObject({
+      email: `deleted+${(await sha256Hex(old.id)).slice(0, 16)}@anonymized.invalid`,
+      first_name: null,
+      last_name: null,
+      username: null,
+      image_url: null,
+      phone_number: null,
+      phone_verified_at: null,
+    });
+    expect(new Date(anon.anonymized_at).getTime()).toBe(T);
+    const [profile] = (await db.sql<any>(`select bio, skills, is_public, github_username, company from profiles where user_id = $1`, [old.id])).rows;
+    expect(profile).toEqual({ bio: '', skills: [], is_public: false, github_username: null, company: null });
+    expect((await db.sql(`select 1 from ai_sessions where user_id = $1`, [old.id])).rows).toHaveLength(0);
+    // ledger, activity, audit and payment rows are kept
+    expect((await db.sql(`select 1 from credit_transactions where user_id = $1`, [old.id])).rows).toHaveLength(1);
+    expect((await db.sql(`select 1 from activity_logs where user_id = $1`, [old.id])).rows).toHaveLength(1);
+    expect((await db.sql(`select 1 from organization_audit_logs where actor_id = $1`, [old.id])).rows).toHaveLength(1);
+    expect((await db.sql(`select 1 from payments where id = $1`, [oldPayment])).rows).toHaveLength(1);
+    // the recoverable and the already-anonymised accounts are untouched
+    expect((await db.sql(`select email, first_name, anonymized_at from users where id = $1`, [recent.id])).rows).toEqual([{ email: recent.email, first_name: 'Rene', anonymized_at: null }]);
+    expect((await db.sql<any>(`select email, anonymized_at from users where id = $1`, [done.id])).rows[0]).toMatchObject({ email: 'deleted+already@anonymized.invalid' });
+    expect(new Date((await db.sql<any>(`select anonymized_at from users where id = $1`, [done.id])).rows[0].anonymized_at).getTime()).toBe(T - 30 * DAY);
+    expect((await db.sql(`select email from users where id = $1`, [owner.id])).rows).toEqual([{ email: owner.email }]);
+
+    const statuses = Object.fromEntries(
+      (await db.sql<{ id: string; status: string; failure_reason: string | null }>(`select id, status, failure_reason from payments where id = any($1)`, [[stale, fresh, failed]])).rows.map((r) => [r.id, r]),
+    );
+    expect(statuses[stale]!.status).toBe('CANCELLED');
+    expect(statuses[stale]!.failure_reason).toBeTruthy();
+    expect(statuses[fresh]!.status).toBe('PENDING');
+    expect(statuses[failed]!.status).toBe('FAILED');
+
+    // ── second run at the same time: nothing left to do, nothing changes
+    const snapshot = async () =>
+      JSON.stringify(
+        await Promise.all(
+          ['organization_invites', 'team_invites', 'project_invites', 'notifications', 'outbox', 'processed_events', 'webhook_deliveries', 'feedback', 'weekly_feedback_mailings', 'users', 'profiles', 'payments'].map(
+            async (t) => (await db.sql(`select * from ${t} order by 1, 2`)).rows,
+          ),
+        ),
+      );
+    const before = await snapshot();
+    const second = await runCron(DAILY, T);
+    expect(second.status).toBe('succeeded');
+    expect(Object.values(second.counts).every((n) => n === 0)).toBe(true);
+    expect(await snapshot()).toBe(before);
+    expect((await db.sql(`select count(*)::int as n from job_runs where job = 'daily-cleanup'`)).rows).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('weekly-feedback (cron 0 10 * * 0)', () => {
+  const SUNDAY = Date.parse('2030-06-02T10:00:00Z');
+
+  it('weekOf is the Monday of the ISO week (UTC)', () => {
+    expect(weekOf(new Date(SUNDAY))).toBe('2030-05-27');
+    expect(weekOf(new Date('2030-05-27T00:00:00Z'))).toBe('2030-05-27');
+    expect(weekOf(new Date('2030-05-26T23:59:59Z'))).toBe('2030-05-20');
+  });
+
+  async function population() {
+    const users = { defaults: await signUp(db, { firstName: 'Dee' }), optedIn: await signUp(db) } as Record<
+      'defaults' | 'optedIn' | 'junkSetting' | 'noSettingsRow' | 'optedOut' | 'deleted' | 'anonymised' | 'placeholder',
+      TestUser
+    >;
+    await db.sql(`update settings set settings = '{"email":{"weeklyFeedback":true}}' where user_id = $1`, [users.optedIn.id]);
+    users.junkSetting = await signUp(db);
+    await db.sql(`update settings set settings = '{"email":{"weeklyFeedback":"yes"}}' where user_id = $1`, [users.junkSetting.id]);
+    users.noSettingsRow = await signUp(db);
+    await db.sql(`delete from settings where user_id = $1`, [users.noSettingsRow.id]);
+    users.optedOut = await signUp(db);
+    await db.sql(`update settings set settings = '{"email":{"weeklyFeedback":false}}' where user_id = $1`, [users.optedOut.id]);
+    users.deleted = await signUp(db);
+    await db.sql(`update users set deleted_at = now() where id = $1`, [users.deleted.id]);
+    users.anonymised = await signUp(db);
+    await db.sql(`update users set deleted_at = now() - interval '40 days', anonymized_at = now(), email = 'deleted+x1@anonymized.invalid' where id = $1`, [users.anonymised.id]);
+    users.placeholder = await signUp(db, { email: `user_ph${crypto.randomUUID().slice(0, 6)}@users.invalid` });
+    return users;
+  }
+
+  const weeklyEvents = async (week: string) =>
+    (await db.sql<{ user_id: string }>(`select payload->>'userId' as user_id from outbox where event_name = 'feedback.weekly_requested' and payload->>'weekOf' = $1`, [week])).rows.map((r) => r.user_id);
+
+  it('emits one event per active opted-in user, mails each a fresh single-use code; a second run that week is a no-op', async () => {
+    const u = await population();
+    const eligible = [u.defaults, u.optedIn, u.junkSetting, u.noSettingsRow].map((x) => x.id);
+    const excluded = [u.optedOut, u.deleted, u.anonymised, u.placeholder].map((x) => x.id);
+    const week = weekOf(new Date(SUNDAY));
+    const everyone = (await db.sql<{ n: number }>(`select count(*)::int as n from users where deleted_at is null and email !~* '\\.invalid$'`)).rows[0]!.n;
+
+    const first = await runCron(WEEKLY, SUNDAY);
+    expect(first.status).toBe('succeeded');
+    const emittedFor = await weeklyEvents(week);
+    expect(emittedFor).toEqual(expect.arrayContaining(eligible));
+    expect(emittedFor.filter((id) => excluded.includes(id))).toEqual([]);
+    expect(new Set(emittedFor).size).toBe(emittedFor.length);
+    expect(first.counts).toEqual({ eligible: everyone - 1, emitted: everyone - 1 }); // everyone but the opted-out user
+    expect(db.events.names().filter((n) => n === 'feedback.weekly_requested').length).toBe(emittedFor.length); // relayed by the job
+
+    // The user who opts out after the job ran but before delivery gets nothing.
+    await db.sql(`update settings set settings = '{"email":{"weeklyFeedback":false}}' where user_id = $1`, [u.optedIn.id]);
+    await db.events.drain();
+    const mail = (await db.sql<{ subject: string; text: string; html: string }>(`select subject, text, html from dev_emails where "to" = $1`, [u.defaults.email])).rows;
+    expect(mail).toHaveLength(1);
+    expect(mail[0]!.subject).toBe("We'd love your feedback");
+    expect(mail[0]!.text).toContain('Unsubscribe: http://localhost:5173/settings/notifications');
+    const code = /\/feedback\/([A-Za-z0-9_-]+)/.exec(mail[0]!.text)![1]!;
+    expect(code.length).toBeGreaterThanOrEqual(22); // ≥ 128 bits
+    expect((await db.sql(`select kind, user_id, used_at from feedback where code = $1`, [code])).rows).toEqual([{ kind: 'weekly', user_id: null, used_at: null }]);
+    expect((await call(db.env, `/api/v1/feedback/${code}`)).body.data.used).toBe(false);
+    expect((await call(db.env, `/api/v1/feedback/${code}`, { method: 'POST', json: { rating: 5 } })).status).toBe(200);
+    expect((await db.sql(`select 1 from dev_emails where "to" = $1`, [u.optedIn.email])).rows).toHaveLength(0);
+    for (const id of excluded) expect((await db.sql(`select 1 from dev_emails d join users x on x.email = d."to" where x.id = $1`, [id])).rows).toHaveLength(0);
+    const codesBefore = (await db.sql(`select 1 from feedback where kind = 'weekly'`)).rows.length;
+
+    // Second run in the same week (later that day): nothing new recorded, emitted or mailed.
+    const second = await runCron(WEEKLY, SUNDAY + 3 * 3_600_000);
+    expect(second.counts).toEqual({ eligible: everyone - 2, emitted: 0 }); // optedIn has opted out since
+    expect((await weeklyEvents(week)).length).toBe(emittedFor.length);
+    await db.events.drain();
+    expect((await db.sql(`select 1 from feedback where kind = 'weekly'`)).rows.length).toBe(codesBefore);
+    expect((await db.sql(`select 1 from dev_emails where "to" = $1`, [u.defaults.email])).rows).toHaveLength(1);
+
+    // Next week: a fresh code again.
+    const next = await runCron(WEEKLY, SUNDAY + 7 * DAY);
+    expect(next.counts.emitted).toBeGreaterThan(0);
+    expect(await weeklyEvents(weekOf(new Date(SUNDAY + 7 * DAY)))).toEqual(expect.arrayContaining([u.defaults.id]));
+  });
+
+  it('one bad address never stops the rest: each user is its own queue message', async () => {
+    await signUp(db);
+    const bad = await signUp(db, { email: `bounce.${crypto.randomUUID().slice(0, 6)}@example.test` });
+    const week = weekOf(new Date(SUNDAY + 14 * DAY));
+    const before = db.events.messages.length;
+    await runCron(WEEKLY, SUNDAY + 14 * DAY);
+    const messages = db.events.messages.slice(before).filter((m) => m.name === 'feedback.weekly_requested' && (m.payload as { weekOf: string }).weekOf === week);
+    expect(messages.length).toBeGreaterThan(1);
+
+    const resend = fakeFetch({
+      'POST https://api.resend.com/emails': async (req) => {
+        const body = (await req.json()) as { to: string | string[] };
+        const to = Array.isArray(body.to) ? body.to[0] : body.to;
+        if (to === bad.email) return Response.json({ statusCode: 422, name: 'validation_error', message: 'Invalid `to` field.' }, { status: 422 });
+        return Response.json({ id: crypto.randomUUID() });
+      },
+    });
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const env = { ...db.env, RESEND_API_KEY: 're_test_123' } as Env;
+    const weeklyCodes = async () => (await db.sql<{ n: number }>(`select count(*)::int as n from feedback where kind = 'weekly'`)).rows[0]!.n;
+    const codesBefore = await weeklyCodes();
+    const batch = createMessageBatch('fairarena-events', messages.map((body, i) => ({ id: `w${i}`, timestamp: new Date(), attempts: 1, body })));
+    const ctx = createExecutionContext();
+    await worker.queue!(batch as never, env, ctx);
+    const result = await getQueueResult(batch, ctx);
+    const badIndex = messages.findIndex((m) => (m.payload as { userId: string }).userId === bad.id);
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual([`w${badIndex}`]);
+    expect(result.explicitAcks).toHaveLength(messages.length - 1);
+    expect(resend.calls).toHaveLength(messages.length);
+    const sent = await resend.calls[0]!.clone().json() as { headers?: Record<string, string> };
+    expect(sent.headers?.['List-Unsubscribe']).toBe('<http://localhost:5173/settings/notifications>');
+    // one code per delivered mail; the failed user's code was rolled back with the failed send
+    expect(await weeklyCodes()).toBe(codesBefore + messages.length - 1);
+  });
+});
