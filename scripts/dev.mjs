@@ -66,6 +66,12 @@ function parseVars(text) {
 
 const varsFile = path.join(root, '.dev.vars');
 if (!existsSync(varsFile)) await createDevVars(varsFile);
+{
+  // .dev.vars is never overwritten, so a copy made before new settings were added lacks them: say so.
+  const have = parseVars(readFileSync(varsFile, 'utf8'));
+  const missing = Object.keys(parseVars(readFileSync(path.join(root, '.dev.vars.example'), 'utf8'))).filter((k) => !(k in have));
+  if (missing.length) say(`.dev.vars lacks ${missing.join(', ')} (added to .dev.vars.example since it was created): copy them over to use those features`);
+}
 const vars = parseVars(readFileSync(varsFile, 'utf8'));
 
 const local = (u) => { try { return ['127.0.0.1', 'localhost'].includes(new URL(u).hostname); } catch { return false; } };
@@ -76,11 +82,13 @@ const dbName = decodeURIComponent(new URL(dbUrl).pathname.slice(1)) || 'fairaren
 const wsPort = Number((vars.NEON_LOCAL_WS_PROXY ?? '').split(':')[1]) || 54330;
 const upstashUrl = vars.UPSTASH_REDIS_REST_URL ?? 'http://127.0.0.1:8079';
 const qstashUrl = vars.QSTASH_URL ?? 'http://127.0.0.1:8081';
+const geminiUrl = vars.GEMINI_API_BASE_URL ?? '';
 
 // Fail early and clearly if a port is taken (usually another `npm run dev`).
 const wanted = [
   local(dbUrl) && [pgPort, 'PostgreSQL'], local(dbUrl) && vars.NEON_LOCAL_WS_PROXY && [wsPort, 'ws proxy'],
   local(upstashUrl) && [portOf(upstashUrl, 8079), 'Upstash bridge'], local(qstashUrl) && [portOf(qstashUrl, 8081), 'QStash emulator'],
+  local(geminiUrl) && [portOf(geminiUrl, 8082), 'local model'],
   [API_PORT, 'wrangler dev'],
 ].filter(Boolean);
 for (const [port, what] of wanted) {
@@ -151,6 +159,14 @@ try {
     onShutdown(q.close);
     lines.push(`QStash emulator  http://127.0.0.1:${q.port}  (loopback destinations only; GET /v2/local/messages)`);
   } else lines.push(`QStash           not started: QSTASH_URL points at ${new URL(qstashUrl).host}`);
+
+  // ---- 5. scripted local model for the AI assistant (when GEMINI_API_BASE_URL is on loopback) ------
+  if (local(geminiUrl)) {
+    const { startGeminiLocal } = await import('./stack/gemini-local.mjs');
+    const g = await startGeminiLocal({ port: portOf(geminiUrl, 8082), log: (m) => console.log(m) });
+    onShutdown(g.close);
+    lines.push(`Local model      http://127.0.0.1:${g.port}  (scripted stand-in for Gemini; set a real GEMINI_API_KEY/URL to use Gemini)`);
+  } else if (!vars.GEMINI_API_KEY) lines.push('AI assistant     off: no GEMINI_API_KEY (the /api/v1/ai routes answer 503)');
 } catch (e) {
   console.error(`[dev] failed to start the local stack: ${e?.stack ?? e}`);
   await shutdown(1);

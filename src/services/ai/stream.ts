@@ -1,0 +1,70 @@
+import { Db } from '../../db/client';
+import { relayOutbox, type PendingEvents } from '../../events/outbox';
+import { AppError, type ErrorCode } from '../../lib/errors';
+import { describeError, log } from '../../lib/log';
+import type { ServiceContext } from '../context';
+import { CLIENT_GONE, DEFAULT_AI_LIMITS, runTurn, TOO_LONG, type AiLimits, type Turn } from './chat';
+
+/**
+ * POST /ai/stream after the turn was admitted: SSE frames
+ *   connected → (chunk | tool)* → complete   or   … → error
+ * with a `: ping` comment every heartbeatMs and a hard cap of maxDurationMs on the whole answer.
+ *
+ * The stream outlives the request handler (the response is returned as soon as the stream opens, and
+ * the request's database handle is closed after it), so the answer runs on its own Db, closed when the
+ * stream ends; events it emits are relayed at that point too.
+ */
+
+export type AiFrame =
+  | { type: 'connected'; sessionId: string }
+  | { type: 'chunk'; text: string }
+  | { type: 'tool'; name: string }
+  | { type: 'complete'; sessionId: string; toolsUsed: string[] }
+  | { type: 'error'; code: ErrorCode; message: string };
+
+/** What the route hands over: hono's SSE stream, reduced to what we use. */
+export interface FrameWriter {
+  frame(frame: AiFrame): Promise<void>;
+  comment(text: string): Promise<void>;
+  onAbort(listener: () => void): void;
+}
+
+export async function streamTurn(ctx: ServiceContext, turn: Turn, writer: FrameWriter, limits: AiLimits = DEFAULT_AI_LIMITS): Promise<void> {
+  const db = new Db(ctx.config);
+  const events: PendingEvents = [];
+  const streamCtx: ServiceContext = { ...ctx, db, events };
+  const controller = new AbortController();
+  const deadline = setTimeout(() => controller.abort(TOO_LONG), limits.maxDurationMs);
+  const heartbeat = setInterval(() => void writer.comment('ping').catch(() => {}), limits.heartbeatMs);
+  writer.onAbort(() => controller.abort(CLIENT_GONE));
+  try {
+    await writer.frame({ type: 'connected', sessionId: turn.sessionId });
+    const result = await runTurn(streamCtx, turn, {
+      stream: true,
+      signal: controller.signal,
+      limits,
+      sink: {
+        text: (text) => writer.frame({ type: 'chunk', text }),
+        tool: (name) => writer.frame({ type: 'tool', name }),
+      },
+    });
+    await writer.frame({ type: 'complete', sessionId: result.sessionId, toolsUsed: result.toolsUsed });
+  } catch (err) {
+    if (!(controller.signal.aborted && controller.signal.reason === CLIENT_GONE)) {
+      const error = err instanceof AppError ? err : new AppError('INTERNAL_ERROR', 'Something went wrong while answering.');
+      if (!(err instanceof AppError)) log('error', 'ai.stream_failed', { requestId: ctx.requestId, error: describeError(err) });
+      await writer.frame({ type: 'error', code: error.code, message: error.message }).catch(() => {});
+    }
+  } finally {
+    clearTimeout(deadline);
+    clearInterval(heartbeat);
+    if (db.opened) {
+      try {
+        if (events.length) await relayOutbox(db.write, ctx.env, { ids: events });
+      } catch (err) {
+        log('warn', 'outbox.relay_deferred', { count: events.length, error: describeError(err) });
+      }
+      await db.close();
+    }
+  }
+}

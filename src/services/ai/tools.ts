@@ -1,0 +1,420 @@
+import { SchemaType, type FunctionCall, type FunctionDeclaration, type Tool } from '@google/generative-ai';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import {
+  activityLogs,
+  organizationMembers,
+  organizationRoles,
+  organizations,
+  projectMembers,
+  projectRoles,
+  projects,
+  teamMembers,
+  teamRoles,
+  teams,
+} from '../../db/schema';
+import { AppError } from '../../lib/errors';
+import { describeError, log } from '../../lib/log';
+import type { ServiceContext } from '../context';
+import { getBalance, listCreditHistory } from '../credits';
+import { listNotifications } from '../notifications';
+import { listPlans } from '../plans';
+import { getOwnProfile, updateOwnProfile } from '../profiles';
+import { profileUpdateSchema, type ProfileUpdate } from '../profiles/schema';
+import { HELP_TOPIC_NAMES, HELP_TOPICS } from './prompt';
+import type { RequestMetadata } from './schema';
+
+/**
+ * The assistant's tools. Every tool runs as the caller (the session's owner): it receives the caller's
+ * ServiceContext and never takes a user id from the model. Declarations are built once at module load
+ * and frozen; a request never adds to them (original defect #18).
+ *
+ * Results go back to the model as `{ data }` or `{ error }` — data, never instructions (the system
+ * instruction says so). Arguments are validated with zod; a bad argument, an unknown tool or a failing
+ * tool is an `{ error }` result for the model to explain, not an exception.
+ */
+
+export interface ToolContext {
+  ctx: ServiceContext;
+  userId: string;
+  metadata: RequestMetadata | undefined;
+}
+
+interface ToolDef<A extends z.ZodType> {
+  declaration: FunctionDeclaration;
+  args: A;
+  run(tc: ToolContext, args: z.infer<A>): Promise<unknown>;
+}
+
+const tool = <A extends z.ZodType>(def: ToolDef<A>): ToolDef<A> => def;
+
+const noArgs = z.object({}).optional().transform(() => ({}));
+const limitArg = z.object({ limit: z.number().int().min(1).max(50).optional() }).optional().transform((a) => ({ limit: a?.limit ?? 10 }));
+const LIMIT_PARAM = {
+  type: SchemaType.OBJECT,
+  properties: { limit: { type: SchemaType.INTEGER, description: 'How many (1–50, default 10)' } },
+} as const;
+/** Membership lists are small; a cap keeps a pathological account from flooding the prompt. */
+const MEMBERSHIP_CAP = 100;
+
+const clip = (value: string | null | undefined, max: number): string | null => {
+  if (value === null || value === undefined) return null;
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+};
+const iso = (d: Date) => d.toISOString();
+
+/** Fields the write tool may change, and how the model's string becomes a PUT /profile value. */
+export const WRITABLE_PROFILE_FIELDS = [
+  'bio',
+  'jobTitle',
+  'company',
+  'location',
+  'skills',
+  'interests',
+  'githubUsername',
+  'twitterHandle',
+  'portfolioUrl',
+  'linkedinProfile',
+] as const;
+type WritableField = (typeof WRITABLE_PROFILE_FIELDS)[number];
+const LIST_FIELDS: ReadonlySet<WritableField> = new Set(['skills', 'interests']);
+
+const updateArgs = z.strictObject({
+  field: z.string().max(64),
+  value: z.union([z.string().max(5000), z.array(z.string().max(200)).max(100)]),
+});
+
+function profilePatch(field: string, value: string | string[]): ProfileUpdate {
+  if (!(WRITABLE_PROFILE_FIELDS as readonly string[]).includes(field)) {
+    throw new AppError('VALIDATION_ERROR', `The field "${clip(field, 64)}" cannot be changed here. Allowed: ${WRITABLE_PROFILE_FIELDS.join(', ')}.`);
+  }
+  const f = field as WritableField;
+  let v: string | string[];
+  if (LIST_FIELDS.has(f)) {
+    v = (Array.isArray(value) ? value : value.split(',')).map((s) => s.trim()).filter(Boolean);
+  } else {
+    if (Array.isArray(value)) throw new AppError('VALIDATION_ERROR', `${f} takes a single text value`);
+    v = value;
+  }
+  // The exact validation of PUT /profile: same schema, same rules, no bypass.
+  const parsed = profileUpdateSchema.safeParse({ [f]: v });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || f}: ${i.message}`);
+    throw new AppError('VALIDATION_ERROR', `Invalid value for ${f}: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+const TOOLS = {
+  get_user_profile: tool({
+    declaration: { name: 'get_user_profile', description: "The signed-in user's profile (name, bio, work, skills, links, visibility)." },
+    args: noArgs,
+    async run({ ctx }) {
+      const p = await getOwnProfile(ctx);
+      // Contact details (email, phone), date of birth and gender are not sent to the model.
+      return {
+        userId: p.userId,
+        username: p.username,
+        firstName: p.firstName,
+        lastName: p.lastName,
+        bio: p.bio,
+        jobTitle: p.jobTitle,
+        company: p.company,
+        location: p.location,
+        yearsOfExperience: p.yearsOfExperience,
+        skills: p.skills,
+        interests: p.interests,
+        languages: p.languages,
+        education: p.education,
+        experiences: p.experiences,
+        certifications: p.certifications,
+        awards: p.awards,
+        githubUsername: p.githubUsername,
+        linkedinProfile: p.linkedinProfile,
+        twitterHandle: p.twitterHandle,
+        portfolioUrl: p.portfolioUrl,
+        isPublic: p.isPublic,
+        phoneVerified: p.phoneVerified,
+        memberSince: p.createdAt,
+      };
+    },
+  }),
+
+  get_user_organizations: tool({
+    declaration: { name: 'get_user_organizations', description: 'Organizations the signed-in user belongs to, with their role.' },
+    args: noArgs,
+    async run({ ctx, userId }) {
+      const rows = await ctx.db.read
+        .select({
+          name: organizations.name,
+          slug: organizations.slug,
+          isPublic: organizations.isPublic,
+          description: organizations.description,
+          website: organizations.website,
+          role: organizationRoles.name,
+          joinedAt: organizationMembers.joinedAt,
+          memberCount: sql<number>`(select count(*)::int from organization_members m2 where m2.org_id = ${organizations.id})`,
+          teamCount: sql<number>`(select count(*)::int from teams t2 where t2.org_id = ${organizations.id} and t2.deleted_at is null)`,
+        })
+        .from(organizationMembers)
+        .innerJoin(organizations, and(eq(organizations.id, organizationMembers.orgId), isNull(organizations.deletedAt)))
+        .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
+        .where(eq(organizationMembers.userId, userId))
+        .orderBy(desc(organizationMembers.joinedAt))
+        .limit(MEMBERSHIP_CAP);
+      return {
+        count: rows.length,
+        organizations: rows.map(({ isPublic, ...r }) => ({
+          ...r,
+          visibility: isPublic ? 'PUBLIC' : 'PRIVATE',
+          description: clip(r.description, 300),
+          joinedAt: iso(r.joinedAt),
+        })),
+      };
+    },
+  }),
+
+  get_user_teams: tool({
+    declaration: { name: 'get_user_teams', description: 'Teams the signed-in user belongs to, with organization and role.' },
+    args: noArgs,
+    async run({ ctx, userId }) {
+      const rows = await ctx.db.read
+        .select({
+          name: teams.name,
+          slug: teams.slug,
+          visibility: teams.visibility,
+          organization: organizations.name,
+          organizationSlug: organizations.slug,
+          description: teams.description,
+          role: teamRoles.name,
+          joinedAt: teamMembers.joinedAt,
+          memberCount: sql<number>`(select count(*)::int from team_members m2 where m2.team_id = ${teams.id})`,
+          projectCount: sql<number>`(select count(*)::int from projects p2 where p2.team_id = ${teams.id} and p2.deleted_at is null)`,
+        })
+        .from(teamMembers)
+        .innerJoin(teams, and(eq(teams.id, teamMembers.teamId), isNull(teams.deletedAt)))
+        .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
+        .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
+        .where(eq(teamMembers.userId, userId))
+        .orderBy(desc(teamMembers.joinedAt))
+        .limit(MEMBERSHIP_CAP);
+      return { count: rows.length, teams: rows.map((r) => ({ ...r, description: clip(r.description, 300), joinedAt: iso(r.joinedAt) })) };
+    },
+  }),
+
+  get_user_projects: tool({
+    declaration: { name: 'get_user_projects', description: 'Projects the signed-in user belongs to, with team, organization and role.' },
+    args: noArgs,
+    async run({ ctx, userId }) {
+      const rows = await ctx.db.read
+        .select({
+          name: projects.name,
+          slug: projects.slug,
+          visibility: projects.visibility,
+          team: teams.name,
+          organization: organizations.name,
+          description: projects.description,
+          githubRepo: projects.githubRepo,
+          role: projectRoles.name,
+          joinedAt: projectMembers.joinedAt,
+        })
+        .from(projectMembers)
+        .innerJoin(projects, and(eq(projects.id, projectMembers.projectId), isNull(projects.deletedAt)))
+        .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
+        .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
+        .innerJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
+        .where(eq(projectMembers.userId, userId))
+        .orderBy(desc(projectMembers.joinedAt))
+        .limit(MEMBERSHIP_CAP);
+      return { count: rows.length, projects: rows.map((r) => ({ ...r, description: clip(r.description, 300), joinedAt: iso(r.joinedAt) })) };
+    },
+  }),
+
+  get_user_notifications: tool({
+    declaration: {
+      name: 'get_user_notifications',
+      description: "The signed-in user's most recent notifications and unread count.",
+      parameters: LIMIT_PARAM,
+    },
+    args: limitArg,
+    async run({ ctx }, { limit }) {
+      const page = await listNotifications(ctx, { limit, offset: 0 });
+      return {
+        unreadCount: page.unreadCount,
+        total: page.total,
+        notifications: page.items.map((n) => ({
+          status: n.read ? 'read' : 'unread',
+          type: n.type,
+          title: clip(n.title, 200),
+          message: clip(n.message, 500),
+          actionUrl: n.actionUrl,
+          actionLabel: n.actionLabel,
+          createdAt: n.createdAt,
+        })),
+      };
+    },
+  }),
+
+  get_user_activity_logs: tool({
+    declaration: {
+      name: 'get_user_activity_logs',
+      description: "The signed-in user's most recent account activity (action, level, time).",
+      parameters: LIMIT_PARAM,
+    },
+    args: limitArg,
+    async run({ ctx, userId }, { limit }) {
+      const rows = await ctx.db.read
+        .select({ action: activityLogs.action, level: activityLogs.level, createdAt: activityLogs.createdAt })
+        .from(activityLogs)
+        .where(eq(activityLogs.userId, userId))
+        .orderBy(desc(activityLogs.createdAt), desc(activityLogs.id))
+        .limit(limit);
+      return { activityLogs: rows.map((r) => ({ ...r, createdAt: iso(r.createdAt) })) };
+    },
+  }),
+
+  get_user_credits: tool({
+    declaration: { name: 'get_user_credits', description: "The signed-in user's credit balance and the 10 most recent credit transactions." },
+    args: noArgs,
+    async run({ ctx }) {
+      const [{ balance }, history] = await Promise.all([getBalance(ctx), listCreditHistory(ctx, { limit: 10, offset: 0 })]);
+      return {
+        balance,
+        recentTransactions: history.items.map((t) => ({
+          type: t.type,
+          amount: t.amount,
+          balanceAfter: t.balanceAfter,
+          description: clip(t.description, 200),
+          plan: t.payment?.planName ?? null,
+          createdAt: t.createdAt,
+        })),
+      };
+    },
+  }),
+
+  get_available_plans: tool({
+    declaration: { name: 'get_available_plans', description: 'Credit plans that can be bought (price in INR, credits granted).' },
+    args: noArgs,
+    async run({ ctx }) {
+      const plans = await listPlans(ctx);
+      return {
+        plans: plans.map((p) => ({
+          planId: p.planId,
+          name: p.name,
+          price: p.purchasable ? `${p.currency === 'INR' ? '₹' : `${p.currency} `}${(p.amount / 100).toFixed(2)}` : 'custom pricing (contact sales)',
+          credits: p.credits,
+          description: p.description,
+          features: p.features,
+          purchasable: p.purchasable,
+        })),
+      };
+    },
+  }),
+
+  get_current_page_context: tool({
+    declaration: { name: 'get_current_page_context', description: 'The page the user is looking at, as reported by their browser (route, title, visible text).' },
+    args: noArgs,
+    async run({ metadata }) {
+      const page = metadata?.pageContext;
+      if (!page) return { available: false };
+      return {
+        available: true,
+        route: clip(page.route, 500),
+        title: clip(page.title, 200),
+        content: clip(page.content, 2000),
+        timestamp: page.timestamp ?? null,
+      };
+    },
+  }),
+
+  get_client_debug_info: tool({
+    declaration: { name: 'get_client_debug_info', description: "Recent console messages and errors from the user's browser, to help troubleshoot a problem." },
+    args: noArgs,
+    async run({ metadata }) {
+      const debug = metadata?.debugInfo;
+      if (!debug) return { available: false };
+      const logs = (debug.consoleLogs ?? []).slice(-10).map((l) =>
+        typeof l === 'string' ? { message: clip(l, 200) } : { level: clip(l.level, 20), message: clip(l.message, 200), timestamp: l.timestamp ?? null },
+      );
+      const errors = (debug.errors ?? []).slice(-5).map((e) =>
+        typeof e === 'string' ? { message: clip(e, 300) } : { message: clip(e.message, 300), stack: clip(e.stack, 500), timestamp: e.timestamp ?? null },
+      );
+      return { available: true, consoleLogs: logs, errors, userAgent: clip(debug.userAgent, 300), timestamp: debug.timestamp ?? null };
+    },
+  }),
+
+  get_platform_help: tool({
+    declaration: {
+      name: 'get_platform_help',
+      description: 'How-to help about a FairArena feature.',
+      parameters: {
+        type: SchemaType.OBJECT,
+        properties: { topic: { type: SchemaType.STRING, format: 'enum', enum: [...HELP_TOPIC_NAMES], description: 'The feature to explain' } },
+        required: ['topic'],
+      },
+    },
+    args: z.strictObject({ topic: z.enum(HELP_TOPIC_NAMES) }),
+    async run(_tc, { topic }) {
+      return { topic, help: HELP_TOPICS[topic] };
+    },
+  }),
+
+  update_user_profile: tool({
+    declaration: {
+      name: 'update_user_profile',
+      description:
+        "Change one field of the signed-in user's profile, only when the user asked for it. skills and interests take a comma-separated list that replaces the current one; an empty value clears a text field.",
+      parameters: {
+        type: SchemaType.OBJECT,
+        properties: {
+          field: { type: SchemaType.STRING, format: 'enum', enum: [...WRITABLE_PROFILE_FIELDS], description: 'The profile field to change' },
+          value: { type: SchemaType.STRING, description: 'The new value' },
+        },
+        required: ['field', 'value'],
+      },
+    },
+    args: updateArgs,
+    async run({ ctx }, { field, value }) {
+      const patch = profilePatch(field, value);
+      const updated = await updateOwnProfile(ctx, patch);
+      const key = Object.keys(patch)[0] as WritableField;
+      return { updated: key, value: updated[key] };
+    },
+  }),
+} satisfies Record<string, ToolDef<z.ZodType>>;
+
+export type ToolName = keyof typeof TOOLS;
+export const TOOL_NAMES = Object.freeze(Object.keys(TOOLS) as ToolName[]);
+
+/** The one tool list handed to the model, built once. */
+export const GEMINI_TOOLS: readonly Tool[] = Object.freeze([
+  Object.freeze({ functionDeclarations: Object.freeze(Object.values(TOOLS).map((t) => Object.freeze(t.declaration))) as FunctionDeclaration[] }),
+]);
+
+export interface ToolOutcome {
+  name: string;
+  ok: boolean;
+  /** What the model receives as the functionResponse `response`. */
+  response: { data: unknown } | { error: string };
+}
+
+export const isToolName = (name: string): name is ToolName => Object.prototype.hasOwnProperty.call(TOOLS, name);
+
+/** Run one function call from the model as the caller. Never throws. */
+export async function executeTool(tc: ToolContext, call: FunctionCall): Promise<ToolOutcome> {
+  const name = String(call.name ?? '');
+  if (!isToolName(name)) return { name, ok: false, response: { error: `Unknown tool "${clip(name, 64)}"` } };
+  const def = TOOLS[name] as ToolDef<z.ZodType>;
+  const args = def.args.safeParse(call.args ?? {});
+  if (!args.success) {
+    const issues = args.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
+    return { name, ok: false, response: { error: `Invalid arguments: ${issues}` } };
+  }
+  try {
+    return { name, ok: true, response: { data: await def.run(tc, args.data) } };
+  } catch (err) {
+    if (err instanceof AppError && err.status < 500) return { name, ok: false, response: { error: err.message } };
+    log('warn', 'ai.tool_failed', { requestId: tc.ctx.requestId, tool: name, error: describeError(err) });
+    return { name, ok: false, response: { error: 'The tool failed; try again later' } };
+  }
+}
