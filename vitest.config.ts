@@ -40,6 +40,16 @@ const bindings = {
   CLERK_JWT_KEY: await exportSPKI(clerkKey.publicKey),
   CLERK_AUTHORIZED_PARTIES: 'https://app.fairarena.test',
   CLERK_WEBHOOK_SECRET: `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64')}`,
+  NEWSLETTER_TOKEN_SECRET: 'test-newsletter-token-secret-0123456789abcdef',
+  GITHUB_WEBHOOK_SECRET: 'test-github-webhook-secret',
+  // Phone / step-up OTP: Twilio is the default provider in tests (faked at the fetch boundary); a file
+  // that wants the dev mailbox overrides SMS_PROVIDER='dev'.
+  OTP_HMAC_SECRET: 'test-otp-hmac-secret-0123456789abcdef0123456789',
+  STEPUP_TOKEN_SECRET: 'test-step-up-token-secret-0123456789abcdef0123',
+  SMS_PROVIDER: 'twilio',
+  TWILIO_ACCOUNT_SID: 'AC00000000000000000000000000000000',
+  TWILIO_AUTH_TOKEN: 'test-twilio-auth-token',
+  TWILIO_FROM_NUMBER: '+15005550006',
   // Test-only (never read by src/): how the harness reaches PostgreSQL and signs Clerk tokens.
   TEST_PG_ADMIN_URL: `${pg}/postgres`,
   TEST_PG_BASE_URL: pg,

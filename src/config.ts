@@ -67,14 +67,39 @@ export const ConfigSchema = z
     GEMINI_API_KEY: optionalString,
     GEMINI_API_BASE_URL: url.default('https://generativelanguage.googleapis.com'),
     GEMINI_MODEL: z.string().min(1).default('gemini-2.5-flash'),
+    /** AI assistant: free requests per user per UTC day. */
+    AI_DAILY_FREE_REQUESTS: int(30, 0),
+    /** AI assistant: beyond the free quota, charge 1 credit per request (true) or answer 429 (false). */
+    AI_PAID_OVERFLOW: bool.default(true),
 
     SMS_API_BASE_URL: url.default('https://api.twilio.com'),
+    /** OTP delivery: 'twilio' (Messages + Calls APIs at SMS_API_BASE_URL) or 'dev' (codes go to the dev mailbox; refused in staging/production). */
+    SMS_PROVIDER: z.enum(['dev', 'twilio']).default('dev'),
+    TWILIO_ACCOUNT_SID: optionalString,
+    TWILIO_AUTH_TOKEN: optionalString,
+    /** E.164 sender number (or a messaging-service-capable number) of the Twilio account. */
+    TWILIO_FROM_NUMBER: optionalString,
+    /** Optional disposable-number check (`GET {url}/check-phone?phone=`); fails open on outage. */
+    CREDENTIAL_VALIDATOR_URL: optionalUrl,
+    /** HMAC key for OTP hashes held by the UserState Durable Object (≥ 32 chars). */
+    OTP_HMAC_SECRET: z.string().min(32).optional(),
+    /** HS256 key of step-up tokens (account-settings verification, ≥ 32 chars). */
+    STEPUP_TOKEN_SECRET: z.string().min(32).optional(),
+    /** HMAC key of newsletter confirm/unsubscribe links (≥ 32 chars); the newsletter answers 503 without it. */
+    NEWSLETTER_TOKEN_SECRET: z.string().min(32).optional(),
     GITHUB_WEBHOOK_SECRET: optionalString,
     METRICS_TOKEN: optionalString,
   })
   .superRefine((c, ctx) => {
+    if (c.SMS_PROVIDER === 'twilio') {
+      for (const key of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER'] as const) {
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when SMS_PROVIDER is twilio' });
+      }
+    }
     if (c.ENVIRONMENT !== 'production' && c.ENVIRONMENT !== 'staging') return;
-    const required = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CLERK_JWT_KEY', 'CLERK_SECRET_KEY'] as const;
+    // OTP codes must reach a real phone: the dev provider (codes in the dev mailbox) is never selectable here.
+    if (c.SMS_PROVIDER === 'dev') ctx.addIssue({ code: 'custom', path: ['SMS_PROVIDER'], message: `dev provider not allowed in ${c.ENVIRONMENT}` });
+    const required = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CLERK_JWT_KEY', 'CLERK_SECRET_KEY', 'OTP_HMAC_SECRET', 'STEPUP_TOKEN_SECRET', 'NEWSLETTER_TOKEN_SECRET'] as const;
     for (const key of required) {
       if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required in ${c.ENVIRONMENT}` });
     }

@@ -210,3 +210,18 @@ describe('settings in the OpenAPI document', () => {
     expect(r.body.components.schemas.SettingsPatch.additionalProperties).toBe(false);
   });
 });
+
+describe('settings changes in the activity log', () => {
+  it('an update and a reset are each recorded in the same transaction as the change', async () => {
+    const user = await signUp(db);
+    await call(db.env, '/api/v1/settings', { method: 'PUT', token: user.token, json: { email: { productUpdates: false } } });
+    await call(db.env, '/api/v1/settings/reset', { method: 'POST', token: user.token });
+    const bad = await call(db.env, '/api/v1/settings', { method: 'PUT', token: user.token, json: { email: { nope: true } } });
+    expect(bad.status).toBe(400);
+    const rows = (await db.sql<{ action: string; metadata: unknown }>(`select action, metadata from activity_logs where user_id = $1 order by created_at`, [user.id])).rows;
+    expect(rows).toEqual([
+      { action: 'settings.updated', metadata: { patch: { email: { productUpdates: false } } } },
+      { action: 'settings.reset', metadata: null },
+    ]);
+  });
+});

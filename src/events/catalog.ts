@@ -13,6 +13,32 @@ export const EVENT_CATALOG = {
   /** First/last name edited through PUT /profile: pushed to Clerk, which owns identity fields. */
   'user.name_changed': z.object({ userId }),
   'profile.starred': z.object({ profileId: z.uuid(), ownerId: userId, starredBy: userId }),
+  /** An org / team invite was created: the handler mints its code and emails it (the code is never in a payload). */
+  'organization.invited': z.object({ inviteId: z.uuid() }),
+  'team.invited': z.object({ inviteId: z.uuid() }),
+  /** Someone accepted a team invite: the team's Owners and Admins are notified. */
+  'team.member_joined': z.object({ teamId: z.uuid(), userId }),
+  /** Payments (services/payments). order_created schedules the 24 h expiry through QStash. */
+  'payment.order_created': z.object({ paymentId: z.uuid(), userId }),
+  'payment.completed': z.object({ paymentId: z.uuid(), userId }),
+  'payment.failed': z.object({ paymentId: z.uuid(), userId }),
+  'payment.refunded': z.object({ paymentId: z.uuid(), userId, refundId: z.string().min(1).max(255) }),
+  'refund.failed': z.object({ paymentId: z.uuid(), userId, refundId: z.string().min(1).max(255) }),
+  /** Support, reports, newsletter, platform invites, GitHub activity, weekly feedback (engagement handlers). */
+  /** sendConfirmation: false for an anonymous ticket whose address already got a confirmation in the last 24 h. */
+  'support.ticket_created': z.object({ ticketId: z.uuid(), sendConfirmation: z.boolean() }),
+  'report.created': z.object({ reportId: z.uuid() }),
+  'newsletter.confirmation_requested': z.object({ subscriberId: z.uuid() }),
+  'platform.invite_requested': z.object({ inviteId: z.uuid() }),
+  /** A GitHub push/release recorded in a linked project's audit log (auditLogId): its members are notified. */
+  'project.github_activity': z.object({ projectId: z.uuid(), auditLogId: z.uuid() }),
+  /** The weekly feedback mail for one user; weekOf = Monday of the ISO week (UTC), YYYY-MM-DD. */
+  'feedback.weekly_requested': z.object({ userId, weekOf: z.iso.date() }),
+  /** Phone verification, free credits, data export (services/phone, services/export; handlers in queue/handlers/account.ts).
+   * No codes, no phone numbers: handlers read the current row. */
+  'phone.verified': z.object({ userId }),
+  'credits.free_claimed': z.object({ userId, transactionId: z.uuid() }),
+  'account.export_requested': z.object({ userId }),
 } as const;
 
 export type EventName = keyof typeof EVENT_CATALOG;

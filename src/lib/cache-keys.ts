@@ -27,5 +27,10 @@ export function cacheKeys(config: Pick<Config, 'CACHE_NAMESPACE'>) {
       key<import('../services/profiles/views').PublicProfileBase>(`${ns}:profile:public:${userId}`, 300),
     settings: (userId: string) => key<import('../services/settings/schema').UserSettings>(`${ns}:settings:${userId}`, 3600),
     unreadCount: (userId: string) => key<{ count: number }>(`${ns}:notifications:unread:${userId}`, 300),
+    /** Credits balance; deleted after every ledger write commits (services/credits/ledger.ts). */
+    creditBalance: (userId: string) => key<{ balance: number }>(`${ns}:credits:balance:${userId}`, 300),
+    /** The caller's organizations with their role and counts; deleted for every affected member after each
+     * membership, role, team-count or organization change commits (services/orgs). */
+    orgList: (userId: string) => key<import('../services/orgs/organizations').OrganizationView[]>(`${ns}:orgs:list:${userId}`, 300),
   };
 }

@@ -19,6 +19,28 @@ export const LIMITS = {
   global: (perMinute: number): LimitSpec => ({ kind: 'tokenBucket', refill: perMinute, interval: '1 m', max: perMinute }),
   /** Star / unstar actions per user. */
   stars: { kind: 'slidingWindow', limit: 10, window: '1 m' } satisfies LimitSpec,
+  /** Organizations, teams and projects, per user and kind of operation (reference §6.6). */
+  orgCreate: { kind: 'slidingWindow', limit: 5, window: '1 h' } satisfies LimitSpec,
+  orgUpdate: { kind: 'slidingWindow', limit: 10, window: '5 m' } satisfies LimitSpec,
+  orgDelete: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
+  orgRead: { kind: 'slidingWindow', limit: 60, window: '1 m' } satisfies LimitSpec,
+  orgAudit: { kind: 'slidingWindow', limit: 30, window: '1 m' } satisfies LimitSpec,
+  /** Payment create-order and verify calls, per user (each one reaches Razorpay). */
+  payments: { kind: 'slidingWindow', limit: 20, window: '1 m' } satisfies LimitSpec,
+  /** Support requests: per signed-in user, and per client IP when anonymous (reference §6.2). */
+  supportUser: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
+  supportAnonymous: { kind: 'slidingWindow', limit: 1, window: '1 h' } satisfies LimitSpec,
+  /** Weekly-feedback code submissions: one attempt per code per minute (single use is enforced by the DB). */
+  feedbackCode: { kind: 'slidingWindow', limit: 1, window: '60 s' } satisfies LimitSpec,
+  /** General feedback, per user. */
+  feedbackGeneral: { kind: 'slidingWindow', limit: 5, window: '1 h' } satisfies LimitSpec,
+  /** Abuse reports, per user. */
+  reports: { kind: 'slidingWindow', limit: 10, window: '1 h' } satisfies LimitSpec,
+  /** Newsletter subscribe per client IP; confirm/unsubscribe (signed links) per client IP. */
+  newsletterSubscribe: { kind: 'slidingWindow', limit: 1, window: '1 h' } satisfies LimitSpec,
+  newsletterToken: { kind: 'slidingWindow', limit: 10, window: '1 h' } satisfies LimitSpec,
+  /** Platform invites, per user. */
+  platformInvite: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
 } as const;
 
 export interface LimitResult {

@@ -1,4 +1,27 @@
 import type { HandlerTable } from '../types';
+import { dataExport, freeCreditsEmail, freeCreditsNotification, phoneVerifiedEmail, phoneVerifiedNotification } from './account';
+import {
+  paymentFailedEmail,
+  paymentFailedNotification,
+  paymentInvoice,
+  paymentRefundedEmail,
+  paymentRefundedNotification,
+  paymentSuccessEmail,
+  paymentSuccessNotification,
+  refundFailedEmail,
+  refundFailedNotification,
+  schedulePaymentExpiry,
+} from './payments';
+import { organizationInviteEmail, teamInviteEmail, teamMemberJoinedNotification } from './orgs';
+import {
+  githubActivityNotification,
+  newsletterConfirmationEmail,
+  platformInviteEmail,
+  reportReceivedEmail,
+  supportConfirmationEmail,
+  supportNotification,
+  weeklyFeedbackEmail,
+} from './engagement';
 import { starNotification } from './stars';
 import { accountDeletedEmail, accountRecoveredEmail, accountRecoveredNotification, pushNamesToClerk, welcomeEmail, welcomeNotification } from './users';
 
@@ -9,4 +32,22 @@ export const HANDLERS: HandlerTable = {
   'user.recovered': [accountRecoveredEmail, accountRecoveredNotification],
   'user.name_changed': [pushNamesToClerk],
   'profile.starred': [starNotification],
+  'organization.invited': [organizationInviteEmail],
+  'team.invited': [teamInviteEmail],
+  'team.member_joined': [teamMemberJoinedNotification],
+  'payment.order_created': [schedulePaymentExpiry],
+  // Invoice first (best effort, own transaction) so the receipt email can link it.
+  'payment.completed': [paymentInvoice, paymentSuccessEmail, paymentSuccessNotification],
+  'payment.failed': [paymentFailedEmail, paymentFailedNotification],
+  'payment.refunded': [paymentRefundedEmail, paymentRefundedNotification],
+  'refund.failed': [refundFailedEmail, refundFailedNotification],
+  'support.ticket_created': [supportConfirmationEmail, supportNotification],
+  'report.created': [reportReceivedEmail],
+  'newsletter.confirmation_requested': [newsletterConfirmationEmail],
+  'platform.invite_requested': [platformInviteEmail],
+  'project.github_activity': [githubActivityNotification],
+  'feedback.weekly_requested': [weeklyFeedbackEmail],
+  'phone.verified': [phoneVerifiedEmail, phoneVerifiedNotification],
+  'credits.free_claimed': [freeCreditsEmail, freeCreditsNotification],
+  'account.export_requested': [dataExport],
 };

@@ -11,7 +11,8 @@ const route = createRoute({
   summary: 'Development mailbox (ENVIRONMENT=development only)',
   request: {
     query: z.object({
-      to: z.email().optional(),
+      /** An email address, or an E.164 number for texts from the dev SMS provider. */
+      to: z.string().trim().min(3).max(320).optional(),
       limit: z.coerce.number().int().min(1).max(100).default(20),
     }),
   },

@@ -1,6 +1,6 @@
 import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
-import { activityLogs, profiles, profileViews, users } from '../../db/schema';
+import { profiles, profileViews, users } from '../../db/schema';
 import { cacheDel, cached, cachedIfPresent } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
@@ -11,6 +11,7 @@ import { starSummary } from '../stars/summary';
 import { assertCanView } from './access';
 import type { ProfileUpdate } from './schema';
 import { displayName, type OwnProfile, type ProfileViewer, type PublicProfile, type PublicProfileBase } from './views';
+import { logActivity } from '../activity';
 
 export type { ProfileUpdate } from './schema';
 
@@ -143,7 +144,7 @@ export async function updateOwnProfile(ctx: ServiceContext, input: ProfileUpdate
     }
 
     const fields = Object.keys(input);
-    if (fields.length) await tx.insert(activityLogs).values({ userId, action: 'profile.updated', metadata: { fields } });
+    if (fields.length) await logActivity(tx, { userId, action: 'profile.updated', metadata: { fields } });
     return selectOwn(tx, userId);
   });
   if (!profile) throw new AppError('NOT_FOUND', 'Profile not found');

@@ -4,6 +4,7 @@ import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { requireCaller, type ServiceContext } from '../context';
 import { applySettingsPatch, resolveSettings, storedOverrides, type SettingsPatch, type UserSettings } from './schema';
+import { logActivity } from '../activity';
 
 export { DEFAULT_SETTINGS, type SettingsPatch, type UserSettings } from './schema';
 
@@ -33,6 +34,7 @@ export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch):
     const [row] = await tx.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, userId)).for('update');
     const next = applySettingsPatch(storedOverrides(row?.settings), patch);
     await tx.update(settings).set({ settings: next }).where(eq(settings.userId, userId));
+    await logActivity(tx, { userId, action: 'settings.updated', metadata: { patch } });
     return next;
   });
   await cacheDel(ctx.config, cacheKeys(ctx.config).settings(userId));
@@ -42,10 +44,10 @@ export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch):
 /** Back to the defaults: the stored document becomes `{}` (so future default changes apply). */
 export async function resetSettings(ctx: ServiceContext): Promise<UserSettings> {
   const userId = requireCaller(ctx);
-  await ctx.db.write
-    .insert(settings)
-    .values({ userId, settings: {} })
-    .onConflictDoUpdate({ target: settings.userId, set: { settings: {}, updatedAt: new Date() } });
+  await ctx.db.write.transaction(async (tx) => {
+    await tx.insert(settings).values({ userId, settings: {} }).onConflictDoUpdate({ target: settings.userId, set: { settings: {}, updatedAt: new Date() } });
+    await logActivity(tx, { userId, action: 'settings.reset' });
+  });
   await cacheDel(ctx.config, cacheKeys(ctx.config).settings(userId));
   return resolveSettings({});
 }
