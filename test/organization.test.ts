@@ -226,7 +226,14 @@ describe('members and roles', () => {
     const r = await req(m, 'GET', `${ORG}/${org.id}/members?limit=1`);
     expect(r.status).toBe(200);
     expect(r.body.meta).toEqual({ total: 2, limit: 1, offset: 0 });
-    expect(r.body.data[0]).toMatchObject({ userId: owner.id, name: 'Olga Owner', email: owner.email, role: { name: 'Owner' } });
+    // emails are personal data: a plain member sees their own, not the owner's (who has not opted in)
+    expect(r.body.data[0]).toMatchObject({ userId: owner.id, name: 'Olga Owner', email: null, role: { name: 'Owner' } });
+    const all = async (viewer: typeof owner) => (await req(viewer, 'GET', `${ORG}/${org.id}/members`)).body.data.map((x: { userId: string; email: string | null }) => [x.userId, x.email]);
+    expect(await all(m)).toEqual([[owner.id, null], [m.id, m.email]]);
+    // whoever manages members sees every email; a member who opts in is visible to everyone
+    expect(await all(owner)).toEqual([[owner.id, owner.email], [m.id, m.email]]);
+    expect((await req(owner, 'PUT', '/api/v1/settings', { privacy: { showEmailToTeammates: true } })).status).toBe(200);
+    expect(await all(m)).toEqual([[owner.id, owner.email], [m.id, m.email]]);
     expect((await req(await signUp(db), 'GET', `${ORG}/${org.id}/roles`)).status).toBe(404);
   });
 

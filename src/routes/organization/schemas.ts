@@ -77,7 +77,7 @@ export const Member = z
   .object({
     userId: z.string(),
     name: z.string().nullable(),
-    email: z.string(),
+    email: z.string().nullable().openapi({ description: 'Shown to the member, to member managers, or when the member allows it (settings privacy.showEmailToTeammates)' }),
     avatarUrl: z.string().nullable(),
     role: RoleRefOut,
     joinedAt: z.iso.datetime(),

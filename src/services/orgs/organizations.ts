@@ -19,7 +19,7 @@ import type { ServiceContext } from '../context';
 import { audit, diff, readAuditLog, type AuditLogView } from './audit';
 import { assertCanGrant, authorize, isUuid, teamPermissions, type RoleRef } from './authz';
 import { DEFAULT_ORG_ROLES, ORG_OWNER_ROLE } from './permissions';
-import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, orgMemberIds, page } from './shared';
+import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, orgMemberIds, page, withVisibleEmails } from './shared';
 
 export interface OrganizationView {
   id: string;
@@ -51,7 +51,8 @@ export interface RoleView {
 export interface MemberView {
   userId: string;
   name: string | null;
-  email: string;
+  /** Null unless the viewer may see it (see withVisibleEmails). */
+  email: string | null;
   avatarUrl: string | null;
   role: { id: string; name: string };
   joinedAt: string;
@@ -336,14 +337,12 @@ export async function listMembers(ctx: ServiceContext, orgRef: string, paging: P
   ]);
   return {
     total: total?.n ?? 0,
-    items: rows.map((r) => ({
-      userId: r.userId,
-      name: displayName(r),
-      email: r.email,
-      avatarUrl: r.avatarUrl,
-      role: { id: r.roleId, name: r.roleName },
-      joinedAt: iso(r.joinedAt),
-    })),
+    items: await withVisibleEmails(
+      ctx.db.write,
+      userId,
+      a.can('org:members:manage'),
+      rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) })),
+    ),
   };
 }
 

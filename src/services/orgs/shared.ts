@@ -1,11 +1,12 @@
-import { and, eq, isNull } from 'drizzle-orm';
-import type { Transaction } from '../../db/client';
-import { organizationMembers, users } from '../../db/schema';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
+import type { Database, Transaction } from '../../db/client';
+import { organizationMembers, settings, users } from '../../db/schema';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import type { ServiceContext } from '../context';
+import { resolveSettings } from '../settings/schema';
 
 /** Rate-limit buckets of this area (reference §6.6); teams and projects share the organization buckets. */
 export type OrgLimit = 'orgCreate' | 'orgUpdate' | 'orgDelete' | 'orgRead' | 'orgAudit';
@@ -60,4 +61,24 @@ export async function invalidateOrgLists(ctx: Pick<ServiceContext, 'config'>, us
 /** Paginate an in-memory list (lists filtered by the authorization functions). */
 export function page<T>(items: T[], limit: number, offset: number): { items: T[]; total: number } {
   return { items: items.slice(offset, offset + limit), total: items.length };
+}
+
+/**
+ * A member's email is personal data: a member list shows it to the member themself, to whoever manages
+ * that scope's members, and otherwise only if the member opted in (settings privacy.showEmailToTeammates).
+ */
+export async function withVisibleEmails<T extends { userId: string; email: string | null }>(
+  db: Database | Transaction,
+  viewerId: string,
+  viewerManagesMembers: boolean,
+  members: T[],
+): Promise<T[]> {
+  if (viewerManagesMembers || members.length === 0) return members;
+  const others = members.filter((m) => m.userId !== viewerId).map((m) => m.userId);
+  const optedIn = new Set<string>();
+  if (others.length) {
+    const rows = await db.select({ userId: settings.userId, settings: settings.settings }).from(settings).where(inArray(settings.userId, others));
+    for (const r of rows) if (resolveSettings(r.settings).privacy.showEmailToTeammates) optedIn.add(r.userId);
+  }
+  return members.map((m) => (m.userId === viewerId || optedIn.has(m.userId) ? m : { ...m, email: null }));
 }

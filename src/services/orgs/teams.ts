@@ -7,7 +7,7 @@ import { audit, diff, readAuditLog, type AuditLogView } from './audit';
 import { assertCanGrant, authorize, projectPermissions, type TeamAccess, type TeamTarget } from './authz';
 import type { MemberView, Paging, RoleView } from './organizations';
 import { DEFAULT_TEAM_ROLES } from './permissions';
-import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, orgMemberIds, page } from './shared';
+import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, orgMemberIds, page, withVisibleEmails } from './shared';
 
 export type Visibility = 'PUBLIC' | 'PRIVATE' | 'INTERNAL';
 
@@ -222,7 +222,12 @@ export async function listTeamMembers(ctx: ServiceContext, target: TeamTarget, p
   ]);
   return {
     total: total?.n ?? 0,
-    items: rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) })),
+    items: await withVisibleEmails(
+      ctx.db.write,
+      userId,
+      a.can('team:members:manage'),
+      rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) })),
+    ),
   };
 }
 
