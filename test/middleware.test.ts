@@ -212,3 +212,17 @@ describe('global rate limit', () => {
     expect(warn.mock.calls.flat().join('\n')).toContain('ratelimit.unavailable');
   });
 });
+
+describe('request log', () => {
+  it('records the route pattern, never the concrete path (paths carry invite and feedback codes)', async () => {
+    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const warns = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const secret = 'SeCrEtInViTeCoDe0123456789abcdefghijkl';
+    await call(db.env, `/api/v1/team/invite/${secret}?token=${secret}`, { app });
+    await call(db.env, `/no/such/${secret}`, { app });
+    const lines = [...logs.mock.calls, ...warns.mock.calls].flat().map(String).filter((l) => l.includes('"msg":"request"'));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.join('\n')).not.toContain(secret);
+    expect(lines.join('\n')).toContain('"route":"/api/v1/team/invite/:code"');
+  });
+});

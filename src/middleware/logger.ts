@@ -2,7 +2,10 @@ import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../router';
 import { log } from '../lib/log';
 
-/** One structured line per request. Never logs bodies, headers or query strings (they may carry PII/tokens). */
+/**
+ * One structured line per request. Logs the matched route pattern, never the concrete path, bodies,
+ * headers or query strings: paths carry secrets (invite and feedback codes) and ids.
+ */
 export const requestLogger: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = Date.now();
   await next();
@@ -11,7 +14,6 @@ export const requestLogger: MiddlewareHandler<AppEnv> = async (c, next) => {
     requestId: c.get('requestId'),
     method: c.req.method,
     route: c.req.routePath,
-    path: c.req.path,
     status,
     ms: Date.now() - started,
     userId: c.get('userId'),
