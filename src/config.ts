@@ -87,7 +87,6 @@ export const ConfigSchema = z
     STEPUP_TOKEN_SECRET: z.string().min(32).optional(),
     /** HMAC key of newsletter confirm/unsubscribe links (≥ 32 chars); the newsletter answers 503 without it. */
     NEWSLETTER_TOKEN_SECRET: z.string().min(32).optional(),
-    GITHUB_WEBHOOK_SECRET: optionalString,
     METRICS_TOKEN: optionalString,
   })
   .superRefine((c, ctx) => {
@@ -99,10 +98,21 @@ export const ConfigSchema = z
     if (c.ENVIRONMENT !== 'production' && c.ENVIRONMENT !== 'staging') return;
     // OTP codes must reach a real phone: the dev provider (codes in the dev mailbox) is never selectable here.
     if (c.SMS_PROVIDER === 'dev') ctx.addIssue({ code: 'custom', path: ['SMS_PROVIDER'], message: `dev provider not allowed in ${c.ENVIRONMENT}` });
-    const required = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CLERK_JWT_KEY', 'CLERK_SECRET_KEY', 'OTP_HMAC_SECRET', 'STEPUP_TOKEN_SECRET', 'NEWSLETTER_TOKEN_SECRET'] as const;
+    const required = [
+      'UPSTASH_REDIS_REST_URL',
+      'UPSTASH_REDIS_REST_TOKEN',
+      'CLERK_JWT_KEY',
+      'CLERK_SECRET_KEY',
+      'CLERK_PUBLISHABLE_KEY',
+      'OTP_HMAC_SECRET',
+      'STEPUP_TOKEN_SECRET',
+      'NEWSLETTER_TOKEN_SECRET',
+    ] as const;
     for (const key of required) {
       if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required in ${c.ENVIRONMENT}` });
     }
+    // Without an allow-list, a session token minted for any origin would be accepted.
+    if (c.CLERK_AUTHORIZED_PARTIES.length === 0) ctx.addIssue({ code: 'custom', path: ['CLERK_AUTHORIZED_PARTIES'], message: `required in ${c.ENVIRONMENT}` });
     if (c.NEON_LOCAL_WS_PROXY) ctx.addIssue({ code: 'custom', path: ['NEON_LOCAL_WS_PROXY'], message: 'local development only' });
   });
 

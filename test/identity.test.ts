@@ -183,6 +183,37 @@ describe('POST /webhooks/v1/clerk', () => {
     expect(subjects).toContain('Your FairArena account has been recovered');
   });
 
+  it('an unverified email never recovers an account (it would hand over its data and credits)', async () => {
+    const oldId = newId();
+    await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'victim@example.test' }));
+    await postWebhook('user.deleted', { id: oldId, object: 'user', deleted: true });
+    const attacker = newId();
+    const data = clerkUserJson({ id: attacker, email: 'victim@example.test' });
+    for (const e of data.email_addresses) e.verification = { status: 'unverified', strategy: 'email_code' };
+    const r = await postWebhook('user.created', data);
+    expect(r.body.data.outcome).toBe('created');
+    expect((await userRow(oldId)).deleted_at).not.toBeNull();
+    expect((await userRow(attacker)).id).toBe(attacker);
+  });
+
+  it('an email held by another active account never locks a user out or fails the webhook', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const holder = await signUp(db, { email: 'taken@example.test' });
+    // just-in-time provisioning: Clerk says the new user's email is one we already hold
+    const id = newId();
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${id}`]: () => Response.json(clerkUserJson({ id, email: 'taken@example.test' })) });
+    const r = await call(db.env, '/api/v1/_whoami', { app, token: await sessionToken(id) });
+    expect(r.status).toBe(200);
+    expect((await userRow(id)).email).toMatch(/@users\.invalid$/);
+    // a user.updated to a taken address keeps the old address (and answers 200, so svix stops retrying)
+    const other = newId();
+    await postWebhook('user.created', clerkUserJson({ id: other, email: 'mine@example.test' }));
+    const upd = await postWebhook('user.updated', clerkUserJson({ id: other, email: 'taken@example.test', first_name: 'Renamed' }));
+    expect(upd.status).toBe(200);
+    expect(await userRow(other)).toMatchObject({ email: 'mine@example.test', first_name: 'Renamed' });
+    expect((await userRow(holder.id)).email).toBe('taken@example.test');
+  });
+
   it('an account deleted longer ago than the retention period is not recovered', async () => {
     const oldId = newId();
     await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'ancient@example.test' }));

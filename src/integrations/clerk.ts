@@ -5,7 +5,9 @@ import { withTimeout } from '../lib/http';
 /** The parts of Clerk's User JSON we keep (same shape in webhooks and the Backend API). */
 export const ClerkUserJson = z.object({
   id: z.string().min(1).max(255),
-  email_addresses: z.array(z.object({ id: z.string(), email_address: z.email() })).default([]),
+  email_addresses: z
+    .array(z.object({ id: z.string(), email_address: z.email(), verification: z.object({ status: z.string() }).nullish() }))
+    .default([]),
   primary_email_address_id: z.string().nullish(),
   first_name: z.string().max(200).nullish(),
   last_name: z.string().max(200).nullish(),
@@ -18,6 +20,8 @@ export interface ClerkUserFields {
   id: string;
   /** Primary email, lower-cased; null when Clerk has none. */
   email: string | null;
+  /** Whether Clerk verified that address: only a verified address may recover an account or replace ours. */
+  emailVerified: boolean;
   firstName: string | null;
   lastName: string | null;
   username: string | null;
@@ -29,6 +33,7 @@ export function toUserFields(u: ClerkUserJson): ClerkUserFields {
   return {
     id: u.id,
     email: primary?.email_address.toLowerCase() ?? null,
+    emailVerified: primary?.verification?.status === 'verified',
     firstName: u.first_name ?? null,
     lastName: u.last_name ?? null,
     username: u.username ?? null,

@@ -5,7 +5,7 @@ import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { serviceContext } from '../../services/context';
 import { applyClerkEvent } from '../../services/users/webhook';
-import { claimWebhookDelivery, releaseWebhookDelivery } from '../../services/webhooks';
+import { recordWebhookDelivery, webhookDeliverySeen } from '../../services/webhooks';
 import { ErrorResponse } from '../schemas';
 
 const route = createRoute({
@@ -42,13 +42,12 @@ export const clerkWebhook = createRouter().openapi(route, async (c) => {
     throw new AppError('VALIDATION_ERROR', 'Webhook body is not valid JSON');
   }
   const ctx = serviceContext(c);
-  if (!(await claimWebhookDelivery(ctx, 'clerk', headers['svix-id']))) {
+  if (await webhookDeliverySeen(ctx, 'clerk', headers['svix-id'])) {
     return c.json({ data: { type: (body as { type?: string }).type ?? 'unknown', outcome: 'duplicate' } }, 200);
   }
-  try {
-    return c.json({ data: await applyClerkEvent(ctx, body) }, 200);
-  } catch (err) {
-    await releaseWebhookDelivery(ctx, 'clerk', headers['svix-id']); // so Clerk's retry is processed
-    throw err;
-  }
+  // Every branch of applyClerkEvent is idempotent, so the delivery is recorded only after it succeeded:
+  // a crash in between is processed again on Clerk's retry instead of being mistaken for a replay.
+  const result = await applyClerkEvent(ctx, body);
+  await recordWebhookDelivery(ctx, 'clerk', headers['svix-id']);
+  return c.json({ data: result }, 200);
 });

@@ -2,6 +2,7 @@ import { and, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { Transaction } from '../../db/client';
 import { profiles, settings, users } from '../../db/schema';
 import { emit } from '../../events/outbox';
+import { isUniqueViolation } from '../credits/ledger';
 import { fetchClerkUser, type ClerkUserFields } from '../../integrations/clerk';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
@@ -11,6 +12,17 @@ import type { ServiceContext } from '../context';
 
 /** A soft-deleted account can be recovered, then its personal data is anonymised (daily job). */
 export const ACCOUNT_RETENTION_DAYS = 30;
+
+/** Run `work` in a savepoint so an expected failure (a unique violation) leaves the transaction usable. */
+async function savepoint<T>(tx: Transaction, work: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await tx.transaction(() => work()) };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+const isEmailTaken = (err: unknown) => isUniqueViolation(err, 'users_email_active_uq');
 
 /** Held until Clerk tells us the real address (JIT provisioning while Clerk's API was unreachable). */
 const placeholderEmail = (userId: string) => `${userId.toLowerCase()}@users.invalid`;
@@ -29,21 +41,28 @@ export async function syncUserFromClerk(ctx: ServiceContext, u: ClerkUserFields,
     if (existing) {
       if (options.createOnly) return 'unchanged';
       if (existing.deletedAt) return 'ignored'; // a late update for a deleted account changes nothing
-      await tx
-        .update(users)
-        .set({ ...(u.email ? { email: u.email } : {}), firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
-        .where(eq(users.id, u.id));
+      const names = { firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl };
+      // Only a verified address replaces ours; one held by another active account is kept out (logged).
+      const emailChange = u.email && u.emailVerified ? { email: u.email } : {};
+      const updated = await savepoint(tx, () => tx.update(users).set({ ...emailChange, ...names }).where(eq(users.id, u.id)));
+      if (!updated.ok) {
+        if (!isEmailTaken(updated.error)) throw updated.error;
+        log('warn', 'users.email_taken', { userId: u.id });
+        await tx.update(users).set(names).where(eq(users.id, u.id));
+      }
       return 'updated';
     }
-    if (u.email) {
+    if (u.email && u.emailVerified) {
+      // Recovery hands over the old account's data: only to someone who proved they own the address.
       const recovered = await recoverDeletedAccount(tx, ctx, u);
       if (recovered) return 'recovered';
     }
-    const inserted = await tx
-      .insert(users)
-      .values({ id: u.id, email: u.email ?? placeholderEmail(u.id), firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
-      .onConflictDoNothing({ target: users.id })
-      .returning({ id: users.id });
+    const row = { id: u.id, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl };
+    const insert = (email: string) => tx.insert(users).values({ ...row, email }).onConflictDoNothing({ target: users.id }).returning({ id: users.id });
+    const first = await savepoint(tx, () => insert(u.email ?? placeholderEmail(u.id)));
+    if (!first.ok && !isEmailTaken(first.error)) throw first.error;
+    if (!first.ok) log('warn', 'users.email_taken', { userId: u.id }); // another active account holds it: never lock this user out
+    const inserted = first.ok ? first.value : await insert(placeholderEmail(u.id));
     if (inserted.length === 0) return 'unchanged'; // a concurrent request created it first
     await tx.insert(settings).values({ userId: u.id }).onConflictDoNothing();
     await tx.insert(profiles).values({ userId: u.id }).onConflictDoNothing();
@@ -116,7 +135,7 @@ async function loadActiveUser(ctx: ServiceContext, userId: string): Promise<{ ac
     } catch (err) {
       // Clerk unreachable: create the account with a placeholder address; the webhook fills it in.
       log('warn', 'users.clerk_lookup_failed', { userId, error: describeError(err) });
-      fields = { id: userId, email: null, firstName: null, lastName: null, username: null, imageUrl: null };
+      fields = { id: userId, email: null, emailVerified: false, firstName: null, lastName: null, username: null, imageUrl: null };
     }
     const outcome = await syncUserFromClerk(ctx, fields, { createOnly: true });
     if (outcome === 'ignored') throw new AppError('AUTH_REQUIRED', 'This account has been deleted');
