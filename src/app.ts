@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { ConfigError } from './config';
 import { AppError, errorBody, type ErrorCode } from './lib/errors';
-import { describeError, log } from './lib/log';
+import { describeError, log, stackFrames } from './lib/log';
 import { identify } from './middleware/auth';
 import { requestContext } from './middleware/context';
 import { bodySizeLimit, globalRateLimit, maintenanceGate } from './middleware/limits';
@@ -25,9 +25,10 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof HTTPException) {
-    const code = HTTP_EXCEPTION_CODES[err.status];
-    // e.g. hono's validator: "Malformed JSON in request body"
-    if (code) return new AppError(code, err.message || 'Request refused');
+    // e.g. hono's validator: "Malformed JSON in request body" (400), a body that is not JSON (415).
+    // Any other client error is still the client's: a 400 in the envelope, never a 500.
+    const code = HTTP_EXCEPTION_CODES[err.status] ?? (err.status < 500 ? 'VALIDATION_ERROR' : undefined);
+    if (code) return new AppError(code, err.status === 415 ? 'Send the body as application/json' : err.message || 'Request refused');
   }
   return new AppError('INTERNAL_ERROR', 'Internal server error');
 }
@@ -38,7 +39,7 @@ function handleError(err: unknown, c: Context<AppEnv>) {
   if (err instanceof ConfigError) {
     log('error', 'config.invalid', { requestId, keys: err.keys, issues: err.issues });
   } else if (appError.status >= 500 && appError.code !== 'MAINTENANCE') {
-    log('error', 'request.error', { requestId, route: c.req.routePath, error: describeError(err), stack: err instanceof Error ? err.stack : undefined });
+    log('error', 'request.error', { requestId, route: c.req.routePath, error: describeError(err), stack: stackFrames(err) });
   }
   return c.json(errorBody(appError, requestId), appError.status, appError.options.headers);
 }

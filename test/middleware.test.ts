@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
 import { createRouter } from '../src/router';
 import { AppError } from '../src/lib/errors';
+import { describeError, stackFrames } from '../src/lib/log';
 import { registerRoutes } from '../src/routes';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
@@ -163,11 +164,34 @@ describe('errors', () => {
     expect(logged).not.toContain('secret-password');
   });
 
-  it('production requires its secrets', async () => {
-    vi.spyOn(console, 'error').mockImplementation(() => {});
-    const env = { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_WS_PROXY: '', CLERK_JWT_KEY: '' };
-    const r = await call(env, '/healthz', { app });
-    expect(r.status).toBe(500);
+  it('production requires each of its secrets, and names the missing one', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const production = { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_WS_PROXY: '' };
+    expect((await call(production, '/openapi.json', { app })).status).toBe(200);
+    const required = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CLERK_JWT_KEY', 'CLERK_SECRET_KEY', 'CLERK_PUBLISHABLE_KEY', 'CLERK_AUTHORIZED_PARTIES', 'OTP_HMAC_SECRET', 'STEPUP_TOKEN_SECRET', 'NEWSLETTER_TOKEN_SECRET'];
+    for (const key of required) {
+      errors.mockClear();
+      const r = await call({ ...production, [key]: '' }, '/openapi.json', { app });
+      expect([key, r.status]).toEqual([key, 500]);
+      expect(errors.mock.calls.flat().join('\n')).toContain(key);
+    }
+  });
+
+  it('a body that is not JSON is a 400 in the envelope, not a 500 (415 from the validator)', async () => {
+    const r = await call(db.env, '/api/v1/_probe/echo', { app, method: 'POST', raw: 'name=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    expect([r.status, r.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    const none = await call(db.env, '/api/v1/_probe/echo', { app, method: 'POST', raw: 'name=x' });
+    expect(none.status).toBe(400);
+  });
+
+  it('a failed query is logged as its PostgreSQL error, never with the query parameters', () => {
+    const err = Object.assign(new Error('Failed query: insert into "users" ("id", "email") values ($1, $2)\nparams: user_1,alice@example.test'), {
+      name: 'DrizzleQueryError',
+      cause: Object.assign(new Error('duplicate key value violates unique constraint "users_email_active_uq"'), { code: '23505' }),
+    });
+    const described = describeError(err);
+    expect(described).toEqual({ name: 'DatabaseError', message: 'duplicate key value violates unique constraint "users_email_active_uq"', code: '23505' });
+    expect(JSON.stringify(described) + stackFrames(err)).not.toContain('alice@example.test');
   });
 });
 
@@ -224,5 +248,7 @@ describe('request log', () => {
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines.join('\n')).not.toContain(secret);
     expect(lines.join('\n')).toContain('"route":"/api/v1/team/invite/:code"');
+    const line = JSON.parse(lines[0]!);
+    expect(line).toMatchObject({ level: expect.any(String), method: 'GET', status: expect.any(Number), ms: expect.any(Number), requestId: expect.any(String) });
   });
 });
