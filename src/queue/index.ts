@@ -42,8 +42,15 @@ async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents,
   }
   const event = envelope.data;
   const name = event.name as keyof typeof EVENT_CATALOG;
+  const parsed = EVENT_CATALOG[name].safeParse(event.payload);
+  if (!parsed.success) {
+    // A payload that does not match its schema will never match it: no retries, straight to inspection.
+    log('error', 'queue.invalid_payload', { messageId: message.id, eventId: event.id, event: name });
+    await storeDeadLetter(db, message, 'payload does not match the event schema');
+    return;
+  }
+  const payload = parsed.data;
   try {
-    const payload = EVENT_CATALOG[name].parse(event.payload);
     for (const handler of HANDLERS[name] as EventHandler[]) {
       await runHandler(db, config, env, pending, { id: event.id, name, emittedAt: event.emittedAt }, handler, payload);
     }
