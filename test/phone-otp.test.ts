@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
-import { numberState, userState } from '../src/durable/user-state';
+import { userState } from '../src/durable/user-state';
 import { useTestDatabase } from './helpers/db';
 import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
@@ -239,8 +239,6 @@ describe('POST /credits/send-voice-otp + /verify-voice-otp', () => {
     expect(killed.body.error.details.reason).toBe('OTP_ATTEMPTS_EXHAUSTED');
     expect((await verify(u, code, '/verify-voice-otp')).body.error.details.reason).toBe('OTP_EXPIRED');
     expect((await actions(u.id)).map((a) => a.action)).toContain('otp.locked');
-    // the number is free again for anyone
-    expect(await numberState(db.env, phone).numberReservation()).toBeNull();
   });
 
   it('the right code verifies', async () => {
@@ -253,37 +251,67 @@ describe('POST /credits/send-voice-otp + /verify-voice-otp', () => {
   });
 });
 
-describe('number reservation (original defect #14)', () => {
-  it('another user gets 409 with Retry-After while the code is out — their own quota untouched', async () => {
+describe('one number, several accounts (original defect #14)', () => {
+  it("an attacker's send never blocks the victim: both get codes, the first to verify owns the number", async () => {
+    const attacker = await signUp(db);
+    const victim = await signUp(db);
+    const phone = newPhone();
+    expect((await send(attacker, phone)).status).toBe(200);
+    const attackerCode = smsCode();
+    const r = await send(victim, phone);
+    expect(r.status).toBe(200);
+    expect(r.body.data).toMatchObject({ phoneNumber: phone, sendsRemaining: 2 });
+    const victimCode = smsCode();
+    expect(sms.map((m) => m.to)).toEqual([phone, phone]);
+
+    const ok = await verify(victim, victimCode);
+    expect(ok.status).toBe(200);
+    expect((await userRow(victim.id)).phone_number).toBe(phone);
+
+    // the attacker's code is still valid in their own object, but the number is taken
+    const late = await verify(attacker, attackerCode);
+    expect(late.status).toBe(409);
+    expect(late.body.error.details.reason).toBe('PHONE_TAKEN');
+    expect(await userRow(attacker.id)).toEqual({ phone_number: null, phone_verified_at: null });
+    // and a verified number is refused at send time
+    const again = await send(await signUp(db), phone);
+    expect(again.status).toBe(409);
+    expect(again.body.error.details.reason).toBe('PHONE_TAKEN');
+  });
+
+  it('two accounts verifying the same number at once: exactly one gets it, the other 409', async () => {
     const a = await signUp(db);
     const b = await signUp(db);
     const phone = newPhone();
     expect((await send(a, phone)).status).toBe(200);
-    const r = await send(b, phone);
-    expect(r.status).toBe(409);
-    expect(r.body.error.details.reason).toBe('PHONE_RESERVED');
-    expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(800);
-    expect(Number(r.headers.get('Retry-After'))).toBeLessThanOrEqual(900);
-    const other = await send(b, newPhone()); // no cooldown, full quota
-    expect(other.status).toBe(200);
-    expect(other.body.data.sendsRemaining).toBe(2);
+    const codeA = smsCode();
+    expect((await send(b, phone)).status).toBe(200);
+    const codeB = smsCode();
+    const results = await Promise.all([verify(a, codeA), verify(b, codeB)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(results.find((r) => r.status === 409)!.body.error.details.reason).toBe('PHONE_TAKEN');
+    const owners = (await db.sql<{ id: string }>(`select id from users where phone_number = $1 and phone_verified_at is not null`, [phone])).rows;
+    expect(owners).toHaveLength(1);
+    expect(owners[0]!.id).toBe(results[0]!.status === 200 ? a.id : b.id);
   });
 
-  it('an attacker over their limits cannot lock a victim number', async () => {
+  it('an attacker spending their whole quota on the victim number changes nothing for the victim', async () => {
     const attacker = await signUp(db);
+    const target = newPhone();
     const state = userState(db.env, attacker.id);
     const start = Date.now() - 60 * MIN;
-    for (let i = 0; i < 3; i++) await state.sendPhoneOtp({ userId: attacker.id, channel: 'sms', phone: newPhone(), delivery: twilioDelivery }, start + i * 5 * MIN);
-    const target = newPhone();
+    for (let i = 0; i < 3; i++) {
+      expect((await state.sendPhoneOtp({ userId: attacker.id, channel: 'sms', phone: target, delivery: twilioDelivery }, start + i * 5 * MIN)).ok).toBe(true);
+    }
     const r = await send(attacker, target);
     expect(r.status).toBe(429);
     expect(r.body.error.details.reason).toBe('DAILY_LIMIT');
-    expect(await numberState(db.env, target).numberReservation()).toBeNull();
     const victim = await signUp(db);
     expect((await send(victim, target)).status).toBe(200);
+    expect((await verify(victim, smsCode())).status).toBe(200);
   });
 
-  it('concurrent requests: one code, one provider call', async () => {
+  it('concurrent requests by one account: one code, one provider call', async () => {
     const u = await signUp(db);
     const phone = newPhone();
     const results = await Promise.all(Array.from({ length: 5 }, () => send(u, phone)));
@@ -294,21 +322,20 @@ describe('number reservation (original defect #14)', () => {
 });
 
 describe('failure modes', () => {
-  it('provider refuses: 503, no quota spent, nothing reserved', async () => {
+  it('provider refuses: 503, no quota spent', async () => {
     twilio.on(MESSAGES, () => Response.json({ code: 20003, message: 'Authenticate', status: 401 }, { status: 401 }));
     const u = await signUp(db);
     const phone = newPhone();
     const r = await send(u, phone);
     expect(r.status).toBe(503);
     expect(r.body.error.details.reason).toBe('DELIVERY_FAILED');
-    expect(await numberState(db.env, phone).numberReservation()).toBeNull();
     twilio.on(MESSAGES, () => Response.json({ sid: 'SM1' }, { status: 201 }));
     const retry = await send(u, phone);
     expect(retry.status).toBe(200);
     expect(retry.body.data.sendsRemaining).toBe(2);
   });
 
-  it('the UserState object unreachable: 503 (fail closed), no provider call, nothing reserved', async () => {
+  it('the UserState object unreachable: 503 (fail closed), no provider call', async () => {
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const broken = {
       idFromName: (name: string) => ({ name }),
@@ -329,7 +356,6 @@ describe('failure modes', () => {
       expect(r.headers.get('Retry-After')).toBe('5');
     }
     expect(sms).toHaveLength(0);
-    expect(await numberState(db.env, phone).numberReservation()).toBeNull();
   });
 
   it('disposable-number check: blocks disposable numbers, fails open when the validator is down', async () => {

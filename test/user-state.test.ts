@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Env } from '../src/config';
-import { numberState, OTP_PLACEHOLDER, userState } from '../src/durable/user-state';
+import { OTP_PLACEHOLDER, userState } from '../src/durable/user-state';
 import type { EmailDelivery, PhoneDelivery } from '../src/integrations/sms';
 import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
 
@@ -216,7 +216,7 @@ describe('UserState: phone OTP', () => {
     expect((await a.verify(code, t + 3, 'voice')).ok).toBe(true);
   });
 
-  it('a failed delivery gives the quota back and leaves no code, cooldown or reservation', async () => {
+  it('a failed delivery gives the quota back and leaves no code or cooldown', async () => {
     provider.on('POST https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages.json', () =>
       Response.json({ code: 21211, message: 'Invalid To number', status: 400 }, { status: 400 }),
     );
@@ -224,89 +224,58 @@ describe('UserState: phone OTP', () => {
     const phone = newPhone();
     const t = T();
     expect(await u.send(phone, t)).toEqual({ ok: false, reason: 'delivery_failed', retryAfterMs: 0 });
-    expect(await numberState(env as unknown as Env, phone).numberReservation(t)).toBeNull();
     expect(await u.verify('123456', t + 1)).toEqual({ ok: false, reason: 'no_code' });
     provider.on('POST https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages.json', () => Response.json({ sid: 'SM1' }, { status: 201 }));
     expect(await u.send(phone, t + 2)).toMatchObject({ ok: true, sendsRemaining: 2 });
   });
 });
 
-describe('UserState: phone-number reservation (original defect #14)', () => {
-  it('holds a number for its requester only while the code is valid; another user gets the remaining time', async () => {
-    const a = user();
-    const b = user();
-    const phone = newPhone();
-    const t = T();
-    expect((await a.send(phone, t)).ok).toBe(true);
-    expect(await numberState(env as unknown as Env, phone).numberReservation(t)).toEqual({ userId: a.id, until: t + 15 * MIN });
-    expect(await b.send(phone, t + 5 * MIN)).toEqual({ ok: false, reason: 'reserved', retryAfterMs: 10 * MIN });
-    // B's refused attempt cost B nothing: no quota used, no cooldown
-    expect(await b.stub.peek('otp:phone:send', { limit: 3, windowMs: DAY }, t + 5 * MIN)).toMatchObject({ remaining: 3 });
-    expect(await b.send(phone, t + 15 * MIN)).toMatchObject({ ok: true, sendsRemaining: 2 });
-  });
-
-  it('an attacker over their own limits reserves nothing', async () => {
+describe('UserState: one number, several users (original defect #14)', () => {
+  it('codes for one number can be out to several users at once; each verifies only their own', async () => {
     const attacker = user();
     const victim = user();
+    const phone = newPhone();
     const t = T();
-    for (let i = 0; i < 3; i++) expect((await attacker.send(newPhone(), t + i * 3 * MIN)).ok).toBe(true);
-    const target = newPhone();
-    expect(await attacker.send(target, t + 10 * MIN)).toMatchObject({ ok: false, reason: 'limit' });
-    expect(await numberState(env as unknown as Env, target).numberReservation(t + 10 * MIN)).toBeNull();
-    expect((await victim.send(target, t + 10 * MIN)).ok).toBe(true);
-    // in cooldown: nothing reserved either
-    const other = newPhone();
-    const quick = user();
-    await quick.send(newPhone(), t);
-    expect(await quick.send(other, t + MIN)).toMatchObject({ ok: false, reason: 'cooldown' });
-    expect(await numberState(env as unknown as Env, other).numberReservation(t + MIN)).toBeNull();
+    expect((await attacker.send(phone, t)).ok).toBe(true);
+    const attackerCode = lastSmsCode();
+    // the attacker's code does not hold the number: the victim's send is unaffected and costs the victim one send
+    expect(await victim.send(phone, t + 1)).toEqual({ ok: true, expiresAt: t + 1 + 15 * MIN, sendsRemaining: 2, resendAfterMs: 120_000 });
+    const victimCode = lastSmsCode();
+    expect(smsBodies.map((m) => m.to)).toEqual([phone, phone]);
+    expect(await attacker.stub.peek('otp:phone:send', { limit: 3, windowMs: DAY }, t + 2)).toMatchObject({ remaining: 2 });
+    // the objects only check codes: which account gets the number is the database's call
+    expect(await victim.verify(victimCode, t + 2)).toEqual({ ok: true, phone });
+    if (attackerCode !== victimCode) expect(await attacker.verify(victimCode, t + 3)).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(await attacker.verify(attackerCode, t + 4)).toEqual({ ok: true, phone });
   });
 
-  it('is released when the code is killed, verified, or replaced by a code for another number', async () => {
-    const t = T();
-    const numbers = () => numberState(env as unknown as Env, phone);
-    // killed
-    const a = user();
-    let phone = newPhone();
-    await a.send(phone, t, 'voice');
-    const code = lastVoiceCode();
-    for (let i = 0; i < 5; i++) await a.verify(wrong(code), t + i + 1, 'voice');
-    expect(await numbers().numberReservation(t + 10)).toBeNull();
-    // verified
-    const b = user();
-    phone = newPhone();
-    await b.send(phone, t, 'voice');
-    await b.verify(lastVoiceCode(), t + 1, 'voice');
-    expect(await numbers().numberReservation(t + 2)).toBeNull();
-    // replaced
-    const c = user();
-    phone = newPhone();
-    await c.send(phone, t);
-    await c.send(newPhone(), t + 2 * MIN);
-    expect(await numbers().numberReservation(t + 2 * MIN)).toBeNull();
-  });
-
-  it('concurrent sends by two users for one number: exactly one holds it', async () => {
+  it('concurrent sends by two users for one number: both are sent', async () => {
     const a = user();
     const b = user();
     const phone = newPhone();
     const t = T();
     const [ra, rb] = await Promise.all([a.send(phone, t), b.send(phone, t)]);
-    expect([ra.ok, rb.ok].sort()).toEqual([false, true]);
-    expect([ra, rb].find((r) => !r.ok)).toMatchObject({ reason: 'reserved' });
+    expect([ra.ok, rb.ok]).toEqual([true, true]);
+    expect(smsBodies).toHaveLength(2);
   });
 
-  it('an alarm clears expired codes, cooldowns and reservations', async () => {
+  it('a user over their own limits is refused before anything is stored or sent', async () => {
+    const attacker = user();
+    const t = T();
+    for (let i = 0; i < 3; i++) expect((await attacker.send(newPhone(), t + i * 3 * MIN)).ok).toBe(true);
+    const before = await runInDurableObject(attacker.stub, (_i, state) => JSON.stringify(state.storage.kv.get('otp:phone')));
+    expect(await attacker.send(newPhone(), t + 10 * MIN)).toMatchObject({ ok: false, reason: 'limit' });
+    expect(await runInDurableObject(attacker.stub, (_i, state) => JSON.stringify(state.storage.kv.get('otp:phone')))).toBe(before);
+    expect(smsBodies).toHaveLength(3);
+  });
+
+  it('an alarm clears expired codes and cooldowns', async () => {
     const u = user();
-    const phone = newPhone();
     const past = Date.now() - 20 * MIN;
-    await u.send(phone, past);
+    await u.send(newPhone(), past);
     await runDurableObjectAlarm(u.stub);
     const keys = await runInDurableObject(u.stub, (_i, state) => [...state.storage.kv.list()].map(([k]) => k).sort());
     expect(keys).toEqual(['limit:otp:phone:send', 'owner']); // the 24 h counter is still live
-    const number = numberState(env as unknown as Env, phone);
-    await runDurableObjectAlarm(number);
-    expect(await runInDurableObject(number, (_i, state) => [...state.storage.kv.list()].length)).toBe(0);
   });
 });
 

@@ -72,12 +72,7 @@ interface ActiveOtp {
   phone?: string;
 }
 
-interface Reservation {
-  userId: string;
-  until: number;
-}
-
-export type SendRefusal = 'cooldown' | 'limit' | 'locked' | 'reserved' | 'delivery_failed' | 'unavailable';
+export type SendRefusal = 'cooldown' | 'limit' | 'locked' | 'delivery_failed';
 export type SendResult =
   | { ok: true; expiresAt: number; sendsRemaining: number; resendAfterMs: number }
   | { ok: false; reason: SendRefusal; retryAfterMs: number };
@@ -101,7 +96,6 @@ const KEY = {
   claim: 'claim',
   claimInflight: 'until:claim',
   export: 'export',
-  reservation: 'reservation',
   owner: 'owner',
 };
 
@@ -134,11 +128,12 @@ function redact(message: string, code: string): string {
  *
  * It owns all OTP state (phone SMS/voice codes, step-up email codes): it generates the code, keeps only
  * its HMAC, and hands the plaintext to the provider in the same call — the code never leaves this object.
- * Each await (HMAC, the number reservation, the provider) sits outside the synchronous check-and-write
- * blocks, and a failed delivery rolls its own quota back.
+ * Each await (HMAC, the provider) sits outside the synchronous check-and-write blocks, and a failed
+ * delivery rolls its own quota back.
  *
- * The same class, named `phone:<E.164>`, coordinates one phone number between users (`reserveNumber`).
- * Every time-dependent method takes `now` (ms) so tests control the clock.
+ * A phone number is never held against other users: codes for one number may be out to several
+ * accounts at once, and the database decides at verify time (unique index on verified numbers — the
+ * first to verify wins). Every time-dependent method takes `now` (ms) so tests control the clock.
  */
 export class UserState extends DurableObject<Env> {
   private get kv() {
@@ -181,42 +176,25 @@ export class UserState extends DurableObject<Env> {
   // ───────────────────────────── phone OTP ─────────────────────────────
 
   /**
-   * Issue a phone code and deliver it by SMS or voice. Order: this user's own limits (lockout-free:
-   * daily quota, then cooldown) are checked and consumed first; only then is the number reserved for
-   * this user until the code expires (refused → quota given back, 'reserved'); then the hash is stored
-   * (replacing any previous phone code) and the provider is called. A failed delivery deletes the code,
-   * gives the quota back and releases the number.
+   * Issue a phone code and deliver it by SMS or voice. Order: this user's own limits (daily quota, then
+   * cooldown) are checked and consumed, the hash is stored (replacing any previous phone code) — all in
+   * one synchronous block — then the provider is called. A failed delivery deletes the code and gives
+   * the quota back. Nothing here touches any other user: the number is not reserved.
    */
   async sendPhoneOtp(req: { userId: string; channel: PhoneChannel; phone: string; delivery: PhoneDelivery }, now: number = Date.now()): Promise<SendResult> {
     const policy = OTP_POLICY.phone;
     const code = numericCode();
     const hash = await this.hashCode('phone', req.userId, code);
 
-    // ── synchronous: check and consume this user's quota ──
+    // ── synchronous: check and consume this user's quota, store the code's hash ──
     this.assertOwner(req.userId);
     const refused = this.sendRefusal('phone', policy.sends, now);
     if (refused) return refused;
     const sends = this.hit(KEY.sends('phone'), policy.sends, now);
     this.putUntil(KEY.cooldown('phone'), now + policy.cooldownMs);
     const expiresAt = now + policy.ttlMs;
-
-    // ── the number: reserved only now, for as long as this code lives ──
-    let reservation: Awaited<ReturnType<UserState['reserveNumber']>>;
-    try {
-      reservation = await numberState(this.env, req.phone).reserveNumber(req.userId, expiresAt, now);
-    } catch {
-      this.giveBackSend('phone', now);
-      return { ok: false, reason: 'unavailable', retryAfterMs: 0 };
-    }
-    if (!reservation.ok) {
-      this.giveBackSend('phone', now);
-      return { ok: false, reason: 'reserved', retryAfterMs: reservation.retryAfterMs };
-    }
-
-    const previous = this.kv.get<ActiveOtp>(KEY.otp('phone'));
     const nonce = crypto.randomUUID();
     this.putOtp('phone', { hash, expiresAt, wrongTries: 0, nonce, channel: req.channel, phone: req.phone });
-    if (previous?.phone && previous.phone !== req.phone) await this.releaseNumberOf(previous.phone, req.userId);
 
     // ── deliver: the plaintext goes to the provider and nowhere else ──
     try {
@@ -228,7 +206,6 @@ export class UserState extends DurableObject<Env> {
       const current = this.kv.get<ActiveOtp>(KEY.otp('phone'));
       if (current?.nonce === nonce) this.kv.delete(KEY.otp('phone'));
       this.giveBackSend('phone', now);
-      await this.releaseNumberOf(req.phone, req.userId);
       return { ok: false, reason: 'delivery_failed', retryAfterMs: 0 };
     }
     return { ok: true, expiresAt, sendsRemaining: sends.remaining, resendAfterMs: policy.cooldownMs };
@@ -236,7 +213,8 @@ export class UserState extends DurableObject<Env> {
 
   /**
    * Check a phone code. SMS verify calls are counted (3/h) before anything else. A code only verifies on
-   * the channel it was sent on; 5 wrong tries kill it (and release the number). Success consumes it.
+   * the channel it was sent on; 5 wrong tries kill it. Success consumes it and returns the number, which
+   * the caller then claims in the database (where a number already verified by another account → 409).
    */
   async verifyPhoneOtp(req: { userId: string; channel: PhoneChannel; code: string }, now: number = Date.now()): Promise<VerifyResult> {
     const policy = OTP_POLICY.phone;
@@ -258,7 +236,6 @@ export class UserState extends DurableObject<Env> {
       otp.wrongTries += 1;
       if (otp.wrongTries >= policy.maxWrongTries) {
         this.kv.delete(KEY.otp('phone'));
-        if (otp.phone) await this.releaseNumberOf(otp.phone, req.userId);
         return { ok: false, reason: 'killed', phone: otp.phone };
       }
       this.kv.put(KEY.otp('phone'), otp);
@@ -266,7 +243,6 @@ export class UserState extends DurableObject<Env> {
     }
     this.kv.delete(KEY.otp('phone'));
     this.kv.delete(`limit:${KEY.smsVerify}`);
-    if (otp.phone) await this.releaseNumberOf(otp.phone, req.userId);
     return { ok: true, phone: otp.phone };
   }
 
@@ -356,32 +332,6 @@ export class UserState extends DurableObject<Env> {
     if (options.refund) this.refund(KEY.claim, now);
   }
 
-  // ───────────────────────────── phone-number objects ─────────────────────────────
-
-  /**
-   * On a `phone:<E.164>` object: hold the number for `userId` until `until`. Refused while another user
-   * holds an unexpired reservation; the same user simply moves the expiry.
-   */
-  reserveNumber(userId: string, until: number, now: number = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
-    const current = this.kv.get<Reservation>(KEY.reservation);
-    if (current && current.until > now && current.userId !== userId) return { ok: false, retryAfterMs: current.until - now };
-    this.kv.put(KEY.reservation, { userId, until } satisfies Reservation);
-    this.scheduleCleanup(until);
-    return { ok: true };
-  }
-
-  /** Drop the reservation if `userId` holds it. */
-  releaseNumber(userId: string): void {
-    const current = this.kv.get<Reservation>(KEY.reservation);
-    if (current?.userId === userId) this.kv.delete(KEY.reservation);
-  }
-
-  /** The live reservation, if any. */
-  numberReservation(now: number = Date.now()): Reservation | null {
-    const current = this.kv.get<Reservation>(KEY.reservation);
-    return current && current.until > now ? current : null;
-  }
-
   // ───────────────────────────── internals ─────────────────────────────
 
   private async hashCode(purpose: OtpPurpose, userId: string, code: string): Promise<string> {
@@ -423,14 +373,6 @@ export class UserState extends DurableObject<Env> {
   private giveBackSend(purpose: OtpPurpose, now: number): void {
     this.refund(KEY.sends(purpose), now);
     this.kv.delete(KEY.cooldown(purpose));
-  }
-
-  private async releaseNumberOf(phone: string, userId: string): Promise<void> {
-    try {
-      await numberState(this.env, phone).releaseNumber(userId);
-    } catch {
-      // It expires with the code anyway.
-    }
   }
 
   private logDeliveryFailure(purpose: OtpPurpose, channel: string, err: unknown, code: string): void {
@@ -480,7 +422,6 @@ function expiryOf(key: string, value: unknown): number | null {
   if (key.startsWith('limit:')) return (value as Counter).resetAt;
   if (key.startsWith('otp:')) return (value as ActiveOtp).expiresAt;
   if (key.startsWith('until:')) return typeof value === 'number' ? value : null;
-  if (key === KEY.reservation) return (value as Reservation).until;
   return null;
 }
 
@@ -489,7 +430,3 @@ export function userState(env: Env, userId: string): DurableObjectStub<UserState
   return env.USER_STATE.get(env.USER_STATE.idFromName(userId));
 }
 
-/** The coordination object of one phone number (same class, its own name space). */
-export function numberState(env: Env, e164: string): DurableObjectStub<UserState> {
-  return env.USER_STATE.get(env.USER_STATE.idFromName(`phone:${e164}`));
-}

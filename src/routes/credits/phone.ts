@@ -64,7 +64,7 @@ const sendRoute = (path: string, channel: 'sms' | 'voice') =>
     summary: channel === 'sms' ? 'Text a verification code to a phone number' : 'Call a phone number and read out a verification code',
     description:
       'One flow, two channels: 120 s between sends, 3 sends per 24 h (SMS and voice together), code valid 15 minutes. ' +
-      'The number is reserved for the caller only while their code is valid.',
+      'Requesting a code never blocks the number for anyone else: the first account to verify it owns it.',
     security,
     middleware: [requireUser] as const,
     request: { body: { required: true, content: json(PhoneOtpRequest) } },
@@ -72,7 +72,7 @@ const sendRoute = (path: string, channel: 'sms' | 'voice') =>
       200: { description: 'Code sent', content: json(z.object({ data: PhoneOtpSent })) },
       400: err('Invalid, non-mobile or disposable number; unknown key'),
       401: err('Not signed in'),
-      409: err('Already verified; number verified by another account; number being verified by another account (Retry-After)'),
+      409: err('Already verified, or the number is verified by another account'),
       429: err('Cooldown or daily limit (Retry-After)'),
       503: err('Provider or verification state unavailable'),
     },

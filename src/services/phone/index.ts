@@ -48,9 +48,10 @@ export interface SendResult {
 
 /**
  * POST /credits/send-otp and /send-voice-otp. Order: number format → the caller has no verified phone
- * → no other account verified this number → disposable check (optional, fails open) → the UserState
- * object checks and consumes the caller's own limits, THEN reserves the number for as long as the code
- * lives, stores the hash and calls the provider (the code never leaves it).
+ * → no other account verified this number (409) → disposable check (optional, fails open) → the UserState
+ * object checks and consumes the caller's own limits, stores the hash and calls the provider (the code
+ * never leaves it). An unverified number is never held: several accounts may have codes out for it at
+ * once, and the first to verify gets it (see verifyPhoneOtp).
  */
 export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { channel: PhoneChannel }): Promise<SendResult> {
   const userId = requireCaller(ctx);
@@ -78,12 +79,8 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
       case 'limit':
       case 'locked':
         throw tooMany(`At most ${OTP_POLICY.phone.sends.limit} codes per 24 hours`, r.retryAfterMs, { reason: 'DAILY_LIMIT' });
-      case 'reserved':
-        throw conflict('This number is being verified by another account; try again later', 'PHONE_RESERVED', r.retryAfterMs);
       case 'delivery_failed':
         throw new AppError('SERVICE_UNAVAILABLE', 'The code could not be sent; try again shortly', { details: { reason: 'DELIVERY_FAILED' } });
-      default:
-        throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly');
     }
   }
   await logActivity(db, {
@@ -104,8 +101,8 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
 /**
  * POST /credits/verify-otp and /verify-voice-otp. The UserState object checks the code (SMS: 3 verify
  * calls per hour; 5 wrong tries kill a code). On success the number becomes the caller's verified phone
- * in one transaction with the activity rows and the `phone.verified` event; the database's unique index
- * on verified numbers is the final guard (409).
+ * in one transaction with the activity rows and the `phone.verified` event. The database's unique index
+ * on verified numbers decides between accounts: the first to verify wins, a later one gets 409 PHONE_TAKEN.
  */
 export async function verifyPhoneOtp(ctx: ServiceContext, input: { channel: PhoneChannel; code: string }): Promise<{ phoneVerified: true; phoneNumber: string }> {
   const userId = requireCaller(ctx);
