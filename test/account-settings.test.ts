@@ -253,7 +253,7 @@ describe('GET /account-settings/logs', () => {
 
 describe('POST /account-settings/export-data', () => {
   async function seedWorld() {
-    const u = await signUp(db, { firstName: 'Ada', lastName: 'Lovelace' });
+    const u = await signUp(db, { firstName: 'Ada', lastName: 'Lovelace', profile: { is_public: true } });
     const mallory = await signUp(db, { firstName: 'Mallory', lastName: 'Intruder', email: `mallory.${Date.now()}@evil.test` });
     const slug = `org-${Date.now().toString(36)}`;
     const [org] = (await db.sql<{ id: string }>(`insert into organizations (name, slug) values ($1, $2) returning id`, [`Acme ${slug}`, slug])).rows;
@@ -266,9 +266,13 @@ describe('POST /account-settings/export-data', () => {
     const [project] = (await db.sql<{ id: string }>(`insert into projects (team_id, name, slug, created_by) values ($1, 'Engine', $2, $3) returning id`, [team!.id, `p-${slug}`, mallory.id])).rows;
     const [projectRole] = (await db.sql<{ id: string }>(`insert into project_roles (project_id, name) values ($1, 'Contributor') returning id`, [project!.id])).rows;
     await db.sql(`insert into project_members (project_id, user_id, role_id) values ($1, $2, $3)`, [project!.id, u.id, projectRole!.id]);
-    // Mallory stars Ada's profile; Ada has a payment, credits, a ticket, a notification
+    // Mallory stars Ada's profile through the real flow, so Ada holds the real STAR notification
+    // ("Mallory Intruder starred your profile."); Ada also has a payment, credits, a ticket, a notification
     const [profile] = (await db.sql<{ id: string }>(`select id from profiles where user_id = $1`, [u.id])).rows;
-    await db.sql(`insert into profile_stars (profile_id, user_id) values ($1, $2)`, [profile!.id, mallory.id]);
+    expect((await call(db.env, `/api/v1/stars/${profile!.id}`, { method: 'POST', token: mallory.token })).status).toBe(200);
+    await db.events.drain();
+    const starNote = (await db.sql<{ message: string }>(`select message from notifications where user_id = $1 and type = 'STAR'`, [u.id])).rows;
+    expect(starNote).toEqual([{ message: 'Mallory Intruder starred your profile.' }]); // the seed really names her
     await db.sql(
       `insert into payments (user_id, razorpay_order_id, plan_id, plan_name, amount, credits) values ($1, $2, 'basic_plan', 'Basic', 89900, 50)`,
       [u.id, `order_${slug}`],
@@ -311,13 +315,16 @@ describe('POST /account-settings/export-data', () => {
     expect(data.payments).toEqual([expect.objectContaining({ planId: 'basic_plan', amount: 89900, status: 'PENDING' })]);
     expect(data.credits.balance).toBe(200);
     expect(data.credits.transactions).toEqual([expect.objectContaining({ type: 'INITIAL_ALLOCATION', amount: 200 })]);
-    expect(data.notifications.map((x: { title: string }) => x.title)).toContain('Hello Ada');
+    expect(data.notifications.map((x: { title: string }) => x.title)).toEqual(expect.arrayContaining(['Hello Ada', 'New star on your profile']));
+    for (const n of data.notifications) expect(Object.keys(n).sort()).toEqual(['createdAt', 'id', 'readAt', 'title', 'type']);
     expect(data.supportTickets.map((x: { subject: string }) => x.subject)).toEqual(['Help']);
     expect(data.activityLog.map((x: { action: string }) => x.action)).toEqual(expect.arrayContaining(['stepup.granted', 'export.requested']));
     // no other user's personal data (original defect #25)
     expect(text).not.toContain(mallory.email);
+    expect(text).not.toContain(mallory.email.split('@')[0]!);
     expect(text).not.toContain(mallory.id);
     expect(text).not.toContain('Mallory');
+    expect(text).not.toContain('Intruder');
     expect(text).not.toContain('secret');
 
     const log = (await db.sql<{ action: string }>(`select action from activity_logs where user_id = $1`, [u.id])).rows.map((x) => x.action);
@@ -341,6 +348,20 @@ describe('POST /account-settings/export-data', () => {
     const log = (await db.sql<{ action: string }>(`select action from activity_logs where user_id = $1`, [u.id])).rows.map((x) => x.action);
     expect(log).toContain('export.failed');
     expect(log).not.toContain('export.completed');
+  });
+});
+
+describe('append-only tables hold no client IP or user agent', () => {
+  it('the free-credits ledger row carries no IP or user agent (it can never be erased)', async () => {
+    const u = await signUp(db);
+    await db.sql(`update users set phone_number = '+919800011122', phone_verified_at = now() where id = $1`, [u.id]);
+    const r = await call(db.env, '/api/v1/credits/claim', { method: 'POST', token: u.token, ip: '203.0.113.250', headers: { 'User-Agent': UA } });
+    expect(r.status).toBe(200);
+    const rows = (await db.sql<{ metadata: Record<string, unknown> | null }>(`select metadata from credit_transactions where user_id = $1`, [u.id])).rows;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.metadata).toEqual({ type: 'free_credits_claim' });
+    expect(JSON.stringify(rows)).not.toContain('203.0.113.250');
+    expect(JSON.stringify(rows)).not.toContain('FairArenaTest');
   });
 });
 

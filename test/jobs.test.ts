@@ -112,8 +112,15 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     await db.sql(`update users set deleted_at = $2, phone_number = '+919876543210', phone_verified_at = $2, username = 'olga', image_url = 'https://img.example/o.png' where id = $1`, [old.id, at(T - 31 * DAY)]);
     await db.sql(`insert into ai_sessions (user_id, title) values ($1, 'my secrets')`, [old.id]);
     await db.sql(`insert into credit_transactions (user_id, amount, balance_after, type, description) values ($1, 50, 50, 'BONUS', 'kept')`, [old.id]);
-    await db.sql(`insert into activity_logs (user_id, action) values ($1, 'profile-update')`, [old.id]);
+    await db.sql(`insert into activity_logs (user_id, action, metadata) values ($1, 'stepup.granted', '{"ip":"198.51.100.99","userAgent":"OlgaBrowser/1.0"}')`, [old.id]);
     await db.sql(`insert into organization_audit_logs (org_id, actor_id, action) values ($1, $2, 'org.update')`, [org, old.id]);
+    await db.sql(`insert into notifications (user_id, type, title, message) values ($1, 'STAR', 'New star on your profile', 'Someone starred your profile.')`, [old.id]);
+    const oldTicket = (await db.sql<{ id: string }>(`insert into support_tickets (user_id, email, subject, message) values ($1, 'olga@private.example', 'My address', 'I live at 1 Secret Street') returning id`, [old.id])).rows[0]!.id;
+    const oldFeedback = (await db.sql<{ id: string }>(`insert into feedback (kind, user_id, message, rating) values ('general', $1, 'Olga thinks the UI is slow', 2) returning id`, [old.id])).rows[0]!.id;
+    keptFeedback.push(oldFeedback); // the row stays, its text goes
+    // the same kinds of rows of an active user are untouched
+    await db.sql(`insert into activity_logs (user_id, action, metadata) values ($1, 'stepup.granted', '{"ip":"198.51.100.1"}')`, [owner.id]);
+    const ownerTicket = (await db.sql<{ id: string }>(`insert into support_tickets (user_id, subject, message) values ($1, 'Owner asks', 'Owner message text') returning id`, [owner.id])).rows[0]!.id;
     const recent = await signUp(db, { firstName: 'Rene' });
     await db.sql(`update users set deleted_at = $2 where id = $1`, [recent.id, at(T - 29 * DAY)]);
     const done = await signUp(db);
@@ -129,6 +136,11 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     const fresh = await payment('PENDING', T - 23 * 3_600_000);
     const failed = await payment('FAILED', T - 30 * DAY);
     const oldPayment = (await db.sql<{ id: string }>(`insert into payments (user_id, razorpay_order_id, plan_id, plan_name, amount, credits, status, created_at) values ($1, 'order_old_user', 'basic_plan', 'Basic Plan', 89900, 50, 'FAILED', $2) returning id`, [old.id, at(T - 40 * DAY)])).rows[0]!.id;
+    await db.sql(`update payments set ip_address = '198.51.100.99', user_agent = 'OlgaBrowser/1.0' where id = $1`, [oldPayment]);
+    const ownerPayment = (await db.sql<{ id: string }>(
+      `insert into payments (user_id, razorpay_order_id, plan_id, plan_name, amount, credits, status, ip_address, user_agent, created_at) values ($1, 'order_owner_ip', 'basic_plan', 'Basic Plan', 89900, 50, 'FAILED', '198.51.100.1', 'OwnerBrowser/1.0', $2) returning id`,
+      [owner.id, at(T - 2 * DAY)],
+    )).rows[0]!.id;
 
     // Expired Idempotency-Key records, an old dev-mailbox row and old cron history go; fresh ones stay.
     await db.sql(`insert into idempotency_keys (user_id, key, request_hash, expires_at) values ($1, 'expired', 'h', $2), ($1, 'live', 'h', $3)`, [owner.id, at(T - 1000), at(T + DAY)]);
@@ -184,11 +196,24 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     const [profile] = (await db.sql<any>(`select bio, skills, is_public, github_username, company from profiles where user_id = $1`, [old.id])).rows;
     expect(profile).toEqual({ bio: '', skills: [], is_public: false, github_username: null, company: null });
     expect((await db.sql(`select 1 from ai_sessions where user_id = $1`, [old.id])).rows).toHaveLength(0);
-    // ledger, activity, audit and payment rows are kept
+    // activity log (IPs, user agents) and notifications are deleted
+    expect((await db.sql(`select 1 from activity_logs where user_id = $1`, [old.id])).rows).toHaveLength(0);
+    expect((await db.sql(`select 1 from notifications where user_id = $1`, [old.id])).rows).toHaveLength(0);
+    // support tickets and general feedback stay, without their text or address
+    expect((await db.sql(`select id, user_id, email, subject, message from support_tickets where user_id = $1`, [old.id])).rows).toEqual([
+      { id: oldTicket, user_id: old.id, email: null, subject: '[deleted]', message: '[deleted]' },
+    ]);
+    expect((await db.sql(`select message, rating from feedback where id = $1`, [oldFeedback])).rows).toEqual([{ message: null, rating: 2 }]);
+    // ledger, audit and payment rows are kept; the payment without its IP and user agent
     expect((await db.sql(`select 1 from credit_transactions where user_id = $1`, [old.id])).rows).toHaveLength(1);
-    expect((await db.sql(`select 1 from activity_logs where user_id = $1`, [old.id])).rows).toHaveLength(1);
     expect((await db.sql(`select 1 from organization_audit_logs where actor_id = $1`, [old.id])).rows).toHaveLength(1);
-    expect((await db.sql(`select 1 from payments where id = $1`, [oldPayment])).rows).toHaveLength(1);
+    expect((await db.sql(`select status, amount, ip_address, user_agent from payments where id = $1`, [oldPayment])).rows).toEqual([
+      { status: 'FAILED', amount: 89900, ip_address: null, user_agent: null },
+    ]);
+    // nothing of the active user is scrubbed
+    expect((await db.sql(`select ip_address, user_agent from payments where id = $1`, [ownerPayment])).rows).toEqual([{ ip_address: '198.51.100.1', user_agent: 'OwnerBrowser/1.0' }]);
+    expect((await db.sql(`select subject, message from support_tickets where id = $1`, [ownerTicket])).rows).toEqual([{ subject: 'Owner asks', message: 'Owner message text' }]);
+    expect((await db.sql(`select metadata from activity_logs where user_id = $1 and action = 'stepup.granted'`, [owner.id])).rows).toEqual([{ metadata: { ip: '198.51.100.1' } }]);
     // the recoverable and the already-anonymised accounts are untouched
     expect((await db.sql(`select email, first_name, anonymized_at from users where id = $1`, [recent.id])).rows).toEqual([{ email: recent.email, first_name: 'Rene', anonymized_at: null }]);
     expect((await db.sql<any>(`select email, anonymized_at from users where id = $1`, [done.id])).rows[0]).toMatchObject({ email: 'deleted+already@anonymized.invalid' });
@@ -207,7 +232,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     const snapshot = async () =>
       JSON.stringify(
         await Promise.all(
-          ['organization_invites', 'team_invites', 'project_invites', 'notifications', 'outbox', 'processed_events', 'webhook_deliveries', 'feedback', 'weekly_feedback_mailings', 'users', 'profiles', 'payments'].map(
+          ['organization_invites', 'team_invites', 'project_invites', 'notifications', 'outbox', 'processed_events', 'webhook_deliveries', 'feedback', 'weekly_feedback_mailings', 'users', 'profiles', 'payments', 'support_tickets', 'activity_logs'].map(
             async (t) => (await db.sql(`select * from ${t} order by 1, 2`)).rows,
           ),
         ),

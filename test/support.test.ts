@@ -1,4 +1,6 @@
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import { clientIpBucket, ipBucket } from '../src/lib/http';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
 import { signUp } from './helpers/users';
@@ -33,6 +35,7 @@ describe('POST /api/v1/support (signed in)', () => {
     expect(mails[0]!.tags.template).toBe('support-confirmation');
     expect(mails[0]!.text).toContain(r.body.data.id);
     expect(mails[0]!.text).toContain('Hi Grace');
+    expect(mails[0]!.text).toContain('Cannot join my team'); // to the account's own address the subject may be repeated
     expect(await mailsTo('ignored@example.test')).toHaveLength(0); // a signed-in caller cannot redirect the mail
     const notes = await db.sql(`select 1 from notifications where user_id = $1 and title = 'Support request received'`, [user.id]);
     expect(notes.rows).toHaveLength(1);
@@ -71,7 +74,7 @@ describe('POST /api/v1/support (signed in)', () => {
 });
 
 describe('POST /api/v1/support (anonymous)', () => {
-  it('needs an email; stores it lower-cased; the confirmation has a fixed subject, the escaped + clipped subject and never the message', async () => {
+  it('needs an email; stores it lower-cased; the confirmation is fixed text + the reference: neither the subject nor the message', async () => {
     const email = uniqueEmail('Anon');
     const missing = await postSupport(ticket());
     expect(missing.status).toBe(400);
@@ -88,9 +91,12 @@ describe('POST /api/v1/support (anonymous)', () => {
     expect(mails).toHaveLength(1);
     const mail = mails[0]!;
     expect(mail.subject).toBe('We received your support request');
-    expect(mail.html).not.toContain('<a href="https://evil.example">');
-    expect(mail.html).toContain('&lt;a href=&quot;https://evil.example&quot;&gt;');
-    expect(mail.text).not.toContain('x'.repeat(100)); // clipped
+    expect(mail.text).toContain(r.body.data.id);
+    for (const part of [mail.html, mail.text]) {
+      expect(part).not.toContain('evil.example'); // the attacker-chosen subject, in any encoding
+      expect(part).not.toContain('Click');
+      expect(part).not.toContain('xxxxx');
+    }
     expect(mail.html).not.toContain('spam.example');
     expect(mail.text).not.toContain('spam.example');
     expect(mail.text).not.toContain('Hi '.concat('Anon')); // no name for anonymous requesters
@@ -103,6 +109,14 @@ describe('POST /api/v1/support (anonymous)', () => {
     expect(second.status).toBe(429);
     expect(Number(second.headers.get('Retry-After'))).toBeGreaterThan(0);
     expect((await postSupport(ticket({ email: uniqueEmail('c') }), { ip: freshIp() })).status).toBe(201);
+  });
+
+  it('counts an IPv6 client per /64: another address of the same /64 is the same client', async () => {
+    const prefix = `2001:db8:${(++ipCounter).toString(16)}:7`;
+    expect((await postSupport(ticket({ email: uniqueEmail('v6a') }), { ip: `${prefix}::1` })).status).toBe(201);
+    const sameNet = await postSupport(ticket({ email: uniqueEmail('v6b') }), { ip: `${prefix}:abcd:ef01:2345:6789` });
+    expect(sameNet.status).toBe(429);
+    expect((await postSupport(ticket({ email: uniqueEmail('v6c') }), { ip: `${prefix.replace(/:7$/, ':8')}::1` })).status).toBe(201);
   });
 
   it('is not a spam relay: at most one confirmation per recipient per 24 h, tickets still stored', async () => {
@@ -136,5 +150,33 @@ describe('POST /api/v1/support (anonymous)', () => {
       expect(r.status, JSON.stringify(body).slice(0, 80)).toBe(400);
       expect(r.body.error.code).toBe('VALIDATION_ERROR');
     }
+  });
+});
+
+describe('ipBucket / clientIpBucket (per-client limit keys)', () => {
+  it('IPv4 as is; IPv6 as its /64 (first four hextets of the expanded address)', () => {
+    expect(ipBucket('203.0.113.7')).toBe('203.0.113.7');
+    expect(ipBucket(' 203.0.113.7 ')).toBe('203.0.113.7');
+    expect(ipBucket('2001:0db8:0000:0000:abcd:0000:0000:0005')).toBe('2001:db8:0:0');
+    expect(ipBucket('2001:db8::1')).toBe('2001:db8:0:0');
+    expect(ipBucket('2001:db8:0:0:abcd::5')).toBe('2001:db8:0:0');
+    expect(ipBucket('2001:DB8:1:2:3:4:5:6')).toBe('2001:db8:1:2');
+    expect(ipBucket('2001:db8:1:2::')).toBe('2001:db8:1:2');
+    expect(ipBucket('2001:db8:1:3::1')).not.toBe(ipBucket('2001:db8:1:2::1'));
+    expect(ipBucket('::1')).toBe('0:0:0:0');
+    expect(ipBucket('fe80::1%eth0')).toBe('fe80:0:0:0');
+    expect(ipBucket('::ffff:192.0.2.1')).toBe('192.0.2.1'); // IPv4-mapped counts as the IPv4 client
+    expect(ipBucket(null)).toBeNull();
+    expect(ipBucket('')).toBeNull();
+    expect(ipBucket('not:an:ip::x::y')).toBe('not:an:ip::x::y'); // unparsable: the raw value, never a shared bucket
+  });
+
+  it('reads CF-Connecting-IP (never X-Forwarded-For)', async () => {
+    const app = new Hono().get('/', (c) => c.text(clientIpBucket(c) ?? 'none'));
+    const bucket = async (headers: Record<string, string>) => (await app.request('/', { headers })).text();
+    expect(await bucket({ 'CF-Connecting-IP': '2001:db8::1' })).toBe('2001:db8:0:0');
+    expect(await bucket({ 'CF-Connecting-IP': '2001:db8:0:0:abcd::5' })).toBe('2001:db8:0:0');
+    expect(await bucket({ 'CF-Connecting-IP': '198.51.100.4' })).toBe('198.51.100.4');
+    expect(await bucket({ 'X-Forwarded-For': '198.51.100.4' })).toBe('none');
   });
 });

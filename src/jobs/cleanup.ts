@@ -2,6 +2,7 @@ import { and, eq, exists, inArray, isNotNull, isNull, lt, or, sql } from 'drizzl
 import { loadConfig, type Env } from '../config';
 import type { Db } from '../db/client';
 import {
+  activityLogs,
   aiSessions,
   devEmails,
   feedback,
@@ -10,9 +11,11 @@ import {
   notifications,
   organizationInvites,
   outbox,
+  payments,
   processedEvents,
   profiles,
   projectInvites,
+  supportTickets,
   teamInvites,
   users,
   webhookDeliveries,
@@ -49,7 +52,8 @@ const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * 
 /**
  * Daily cleanup (cron `0 6 * * *`). Every step is a set-based statement over rows past their
  * retention at `now` (the cron's scheduled time), so a second run the same day finds nothing left to
- * do. Audit logs, the credits ledger, payments and activity logs are never deleted.
+ * do. Audit logs, the credits ledger and payments are never deleted (activity logs are, only as part of
+ * anonymising an account).
  */
 export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<string, number>> {
   const w = db.write;
@@ -119,8 +123,8 @@ export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<
   counts.anonymizedUsers = await anonymiseDeletedUsers(db, now);
 
   // 8. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
-  const payments = await cancelStalePayments({ db: w, config: loadConfig(env) }, { now, limit: 500 });
-  counts.cancelledPayments = payments.cancelled;
+  const stalePayments = await cancelStalePayments({ db: w, config: loadConfig(env) }, { now, limit: 500 });
+  counts.cancelledPayments = stalePayments.cancelled;
 
   return counts;
 }
@@ -128,8 +132,11 @@ export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<
 /**
  * Personal data of the account is replaced: email → `deleted+<sha256(id) prefix>@anonymized.invalid`
  * (a placeholder the email module never sends to), names, username, image and phone → null, the
- * profile cleared and made private, AI conversations deleted. The row and everything that references
- * it (ledger, payments, audit logs, memberships' history) stay, so the books still balance.
+ * profile cleared and made private, AI conversations, notifications and the activity log (IPs, user
+ * agents) deleted, the IP and user agent of payments nulled, support tickets' subject and message
+ * replaced by '[deleted]' (and any address nulled), the text of general feedback nulled. The row and
+ * everything that references it (ledger, payments, audit logs, memberships' history) stay, so the
+ * books still balance. All of it in one transaction per batch.
  */
 async function anonymiseDeletedUsers(db: Db, now: Date): Promise<number> {
   const cutoff = daysBefore(now, RETENTION.deletedAccounts);
@@ -186,6 +193,11 @@ async function anonymiseDeletedUsers(db: Db, now: Date): Promise<number> {
         })
         .where(inArray(profiles.userId, ids));
       await tx.delete(aiSessions).where(inArray(aiSessions.userId, ids));
+      await tx.delete(notifications).where(inArray(notifications.userId, ids));
+      await tx.delete(activityLogs).where(inArray(activityLogs.userId, ids));
+      await tx.update(payments).set({ ipAddress: null, userAgent: null }).where(inArray(payments.userId, ids));
+      await tx.update(supportTickets).set({ subject: '[deleted]', message: '[deleted]', email: null }).where(inArray(supportTickets.userId, ids));
+      await tx.update(feedback).set({ message: null }).where(inArray(feedback.userId, ids));
       return batch.length;
     });
     total += done;

@@ -5,6 +5,64 @@ export function clientIp(c: Context): string | null {
   return c.req.header('CF-Connecting-IP')?.trim() || null;
 }
 
+/**
+ * The key a per-client limit should count under: an IPv4 address as is; an IPv6 address as its /64
+ * prefix (the first four hextets of the expanded address, e.g. `2001:db8:0:0`), because one customer
+ * usually holds a whole /64 and could otherwise rotate through 2^64 addresses. An IPv4-mapped IPv6
+ * address (`::ffff:192.0.2.1`) counts as its IPv4 address. Anything unparsable is returned trimmed.
+ */
+export function ipBucket(ip: string | null | undefined): string | null {
+  const raw = ip?.trim().toLowerCase();
+  if (!raw) return null;
+  if (!raw.includes(':')) return raw;
+  const hextets = expandIpv6(raw.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
+  if (!hextets) return raw;
+  if (hextets.slice(0, 5).every((h) => h === 0) && hextets[5] === 0xffff) {
+    return [hextets[6]! >> 8, hextets[6]! & 0xff, hextets[7]! >> 8, hextets[7]! & 0xff].join('.');
+  }
+  return hextets
+    .slice(0, 4)
+    .map((h) => h.toString(16))
+    .join(':');
+}
+
+/** The client's rate-limit bucket: `ipBucket(clientIp(c))`. */
+export function clientIpBucket(c: Context): string | null {
+  return ipBucket(clientIp(c));
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const HEXTET = /^[0-9a-f]{1,4}$/;
+
+/** The eight 16-bit groups of an IPv6 address (`::` and a trailing dotted IPv4 allowed), or null. */
+function expandIpv6(address: string): number[] | null {
+  const halves = address.split('::');
+  if (halves.length > 2) return null;
+  const parse = (part: string, last: boolean): number[] | null => {
+    if (part === '') return [];
+    const groups = part.split(':');
+    const out: number[] = [];
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!;
+      const v4 = last && i === groups.length - 1 ? IPV4.exec(g) : null;
+      if (v4) {
+        const b = v4.slice(1).map(Number);
+        if (b.some((n) => n > 255)) return null;
+        out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
+      } else if (HEXTET.test(g)) out.push(parseInt(g, 16));
+      else return null;
+    }
+    return out;
+  };
+  const head = parse(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? parse(halves[1]!, true) : [];
+  if (!head || !tail) return null;
+  if (halves.length === 1) return head.length === 8 ? head : null;
+  const missing = 8 - head.length - tail.length;
+  if (missing < 1) return null;
+  return [...head, ...new Array<number>(missing).fill(0), ...tail];
+}
+
 /** Race a promise against a deadline; rejects with a TimeoutError after `ms`. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | null = null;

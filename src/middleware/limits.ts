@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../router';
 import { AppError } from '../lib/errors';
-import { clientIp } from '../lib/http';
+import { clientIpBucket } from '../lib/http';
 import { enforceLimit, LIMITS } from '../lib/rate-limit';
 
 /** 413 in the envelope for bodies over MAX_BODY_BYTES (checked on Content-Length and while streaming). */
@@ -26,10 +26,10 @@ export const maintenanceGate: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 const EXEMPT = /^\/(healthz$|webhooks\/)/;
 
-/** Global per-client-IP token bucket. Fails open (and logs) when Redis is unavailable. */
+/** Global per-client token bucket (an IPv6 /64 counts as one client). Fails open (and logs) when Redis is unavailable. */
 export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (EXEMPT.test(c.req.path) || c.req.method === 'OPTIONS') return next();
   const config = c.get('config');
-  await enforceLimit(config, 'global', LIMITS.global(config.GLOBAL_RATE_LIMIT_PER_MINUTE), clientIp(c) ?? 'no-ip');
+  await enforceLimit(config, 'global', LIMITS.global(config.GLOBAL_RATE_LIMIT_PER_MINUTE), clientIpBucket(c) ?? 'no-ip');
   await next();
 };

@@ -43,13 +43,11 @@ export const supportConfirmationEmail: EventHandler<'support.ticket_created'> = 
       if (!sendConfirmation || !ticket.email) return;
       to = ticket.email;
     }
-    const email = templates.supportConfirmation({
-      name,
-      ticketId: ticket.id,
-      subject: ticket.subject,
-      anonymous: !ticket.userId,
-      supportUrl: frontend(ctx, '/support'),
-    });
+    const supportUrl = frontend(ctx, '/support');
+    // An anonymous confirmation relays nothing the requester wrote (the address may be anyone's).
+    const email = ticket.userId
+      ? templates.supportConfirmation({ anonymous: false, name, subject: ticket.subject, ticketId: ticket.id, supportUrl })
+      : templates.supportConfirmation({ anonymous: true, ticketId: ticket.id, supportUrl });
     await sendEmail({ db: ctx.tx, config: ctx.config }, to, email, { idempotencyKey: ctx.idempotencyKey });
   },
 };

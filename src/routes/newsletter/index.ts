@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { clientIp } from '../../lib/http';
+import { clientIpBucket } from '../../lib/http';
 import { createRouter } from '../../router';
 import { serviceContext } from '../../services/context';
 import { confirmSubscription, subscribe, unsubscribe } from '../../services/newsletter';
@@ -38,7 +38,7 @@ export const newsletterRoutes = createRouter()
       },
     }),
     async (c) => {
-      await subscribe(serviceContext(c), { email: c.req.valid('json').email, ip: clientIp(c) });
+      await subscribe(serviceContext(c), { email: c.req.valid('json').email, ip: clientIpBucket(c) });
       return c.json({ data: { status: 'confirmation_sent_if_needed' as const } }, 202);
     },
   )
@@ -61,7 +61,7 @@ export const newsletterRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const { status } = await confirmSubscription(serviceContext(c), { ...body, ip: clientIp(c) });
+      const { status } = await confirmSubscription(serviceContext(c), { ...body, ip: clientIpBucket(c) });
       return c.json({ data: { status: status as 'subscribed' } }, 200);
     },
   )
@@ -83,6 +83,6 @@ export const newsletterRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid('json');
-      return c.json({ data: await unsubscribe(serviceContext(c), { ...body, ip: clientIp(c) }) }, 200);
+      return c.json({ data: await unsubscribe(serviceContext(c), { ...body, ip: clientIpBucket(c) }) }, 200);
     },
   );

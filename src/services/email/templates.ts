@@ -89,7 +89,7 @@ export const templates = {
         greeting(d.name),
         `We received your payment of ${d.amount} for the ${d.planName} plan. ${d.credits} credits have been added to your balance.`,
         `Order ${d.orderId} · Payment ${d.paymentId}`,
-        ...(d.invoiceUrl ? [`Your invoice: ${d.invoiceUrl}`] : []),
+        ...(d.invoiceUrl ? [`Your receipt: ${d.invoiceUrl}`] : []),
       ],
       action: { label: 'View your credits', url: d.creditsUrl },
     }),
@@ -160,7 +160,13 @@ export const templates = {
     }),
   // Support, reports, newsletter, platform invites, weekly feedback. User-supplied text is clipped
   // and (as everywhere) escaped; none of it is ever put in a subject line.
-  supportConfirmation: (d: { name: string | null; ticketId: string; subject: string; anonymous: boolean; supportUrl: string }) =>
+  /**
+   * Anonymous requests go to an address anyone may type in, so their confirmation is fixed text plus
+   * the ticket reference only: nothing the requester wrote (subject, message) is relayed.
+   */
+  supportConfirmation: (
+    d: { ticketId: string; supportUrl: string } & ({ anonymous: true } | { anonymous: false; name: string | null; subject: string }),
+  ) =>
     render({
       template: 'support-confirmation',
       ...(d.anonymous ? { reason: ADDRESS_REASON } : {}),
@@ -168,7 +174,9 @@ export const templates = {
       heading: 'We received your support request',
       paragraphs: [
         greeting(d.anonymous ? null : d.name),
-        `Your request "${clip(d.subject, 80)}" has been received. Our team will get back to you. Reference: ${d.ticketId}.`,
+        d.anonymous
+          ? `Your support request has been received. Our team will get back to you. Reference: ${d.ticketId}.`
+          : `Your request "${clip(d.subject, 80)}" has been received. Our team will get back to you. Reference: ${d.ticketId}.`,
         ...(d.anonymous
           ? ['If you did not contact FairArena support, someone entered your address by mistake: you can ignore this email.']
           : ['You can follow your requests in FairArena.']),

@@ -68,8 +68,9 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /**
  * Everything we hold about `userId` — and only about them (original defect #25: no other user's email
- * or personal data). Memberships carry the organization/team/project name and the user's own role,
- * never the other members. Collections are capped at EXPORT_ROW_CAP rows (newest first) and say so.
+ * or personal data; notifications therefore without their text). Memberships carry the
+ * organization/team/project name and the user's own role, never the other members. Collections are
+ * capped at EXPORT_ROW_CAP rows (newest first) and say so.
  */
 export async function buildDataExport(db: Database | Transaction, userId: string, now: Date = new Date()) {
   const cap = EXPORT_ROW_CAP + 1;
@@ -167,13 +168,13 @@ export async function buildDataExport(db: Database | Transaction, userId: string
       .where(eq(creditTransactions.userId, userId))
       .orderBy(desc(creditTransactions.seq))
       .limit(cap),
+    // Type, title, read state and timestamps only: a notification's message, link and metadata are
+    // about someone else ("Mallory Smith starred your profile.", "X joined Team", the starrer's id).
     () => db
       .select({
         id: notifications.id,
         type: notifications.type,
         title: notifications.title,
-        message: notifications.message,
-        actionUrl: notifications.actionUrl,
         readAt: notifications.readAt,
         createdAt: notifications.createdAt,
       })

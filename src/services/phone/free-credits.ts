@@ -82,7 +82,7 @@ export async function claimFreeCredits(ctx: ServiceContext, meta: { ip: string |
         type: 'INITIAL_ALLOCATION',
         amount: FREE_CREDITS,
         description: FREE_CREDITS_DESCRIPTION,
-        metadata: { type: 'free_credits_claim', ip: meta.ip },
+        metadata: { type: 'free_credits_claim' }, // no IP/user agent: the ledger is append-only and can never be erased
       });
       await logActivity(tx, { userId, action: 'credits.claimed', level: 'INFO', metadata: { amount: FREE_CREDITS, transactionId: entry.transactionId } });
       await emit(tx, ctx.events, 'credits.free_claimed', { userId, transactionId: entry.transactionId });

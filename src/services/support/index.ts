@@ -2,6 +2,7 @@ import { and, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { supportTickets, type SupportTicket } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
+import { ipBucket } from '../../lib/http';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
 import { ensureActiveUser } from '../users';
@@ -19,7 +20,7 @@ export interface CreateSupportInput {
   email?: string;
   type?: SupportType;
   severity?: SupportSeverity;
-  /** CF-Connecting-IP of the request (anonymous limit). */
+  /** CF-Connecting-IP of the request (anonymous limit, counted per `ipBucket`: an IPv6 /64 is one client). */
   ip: string | null;
 }
 
@@ -46,7 +47,7 @@ const view = (t: SupportTicket): SupportTicketView => ({
 });
 
 /**
- * POST /support — signed in (3/h per user) or anonymous with an email (1/h per client IP). The ticket
+ * POST /support — signed in (3/h per user) or anonymous with an email (1/h per client IP; per /64 for IPv6). The ticket
  * row is written here, synchronously, and its real id returned. The confirmation email is an event:
  * for an anonymous ticket it is sent only if no other anonymous ticket named the same address in the
  * last 24 h (so the form cannot be used to mail-bomb a third party); the ticket is stored either way.
@@ -62,7 +63,7 @@ export async function createSupportTicket(ctx: ServiceContext, input: CreateSupp
         details: { target: 'json', issues: [{ path: 'email', message: 'required when not signed in' }] },
       });
     }
-    await enforceLimit(ctx.config, 'supportAnonymous', LIMITS.supportAnonymous, input.ip ?? 'unknown');
+    await enforceLimit(ctx.config, 'supportAnonymous', LIMITS.supportAnonymous, ipBucket(input.ip) ?? 'unknown');
   }
   const email = userId ? null : input.email!.trim().toLowerCase();
   return ctx.db.write.transaction(async (tx) => {
