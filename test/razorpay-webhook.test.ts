@@ -305,3 +305,152 @@ describe('refunds', () => {
     ]);
   });
 });
+
+describe('refund before capture', () => {
+  type Delivery = { raw: string; headers: Record<string, string>; eventId: string };
+  const outcome = async (u: TestUser, orderId: string) => ({
+    status: (await paymentRow(orderId)).status,
+    balance: await balance(u),
+    ledger: (await ledger(u.id)).map((r: any) => [r.type, r.amount, r.balance_after]),
+  });
+
+  it('refund.processed before payment.captured: REFUNDED with net 0 credits in every delivery order; the late capture and verify add nothing; replays are no-ops', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const orders: [string, string, string][] = [
+      ['refund.processed', 'payment.captured', 'refund.created'],
+      ['refund.processed', 'refund.created', 'payment.captured'],
+      ['refund.created', 'refund.processed', 'payment.captured'],
+      ['refund.created', 'payment.captured', 'refund.processed'],
+      ['payment.captured', 'refund.processed', 'refund.created'], // the usual order, for comparison
+    ];
+    for (const sequence of orders) {
+      const u = await signUp(db);
+      const o = await order(u);
+      const p = rzp.pay(o.id);
+      // Razorpay built the captured event when it captured; its delivery is delayed by retries.
+      const captured = await rzp.webhook('payment.captured', { payment: p });
+      const refund = rzp.refund(p, p.amount, 'pending');
+      const deliveries: Record<string, Delivery> = {
+        'payment.captured': captured,
+        'refund.created': await rzp.webhook('refund.created', { payment: p, refund }),
+        'refund.processed': await rzp.webhook('refund.processed', { payment: p, refund: { ...refund, status: 'processed' } }),
+      };
+      const answers = [];
+      for (const name of sequence) answers.push((await post(deliveries[name]!)).body.data);
+      const expected = sequence.map((name, i) => {
+        const afterRefund = sequence.slice(0, i).some((n) => n.startsWith('refund.'));
+        if (name === 'payment.captured') return afterRefund ? { status: 'processed', reason: 'already completed' } : { status: 'processed' };
+        return afterRefund ? { status: 'ignored', reason: 'refund already applied' } : { status: 'processed' };
+      });
+      expect(answers.map(({ event: _e, ...rest }) => rest)).toEqual(expected);
+      const settled = { status: 'REFUNDED', balance: 0, ledger: [['PURCHASE', 300, 300], ['REFUND', -300, 0]] };
+      expect([sequence, await outcome(u, o.id)]).toEqual([sequence, settled]);
+      const row = await paymentRow(o.id);
+      expect(row).toMatchObject({ razorpay_payment_id: p.id, refunded_amount: 299900 });
+
+      // every delivery replayed, a redelivery of the capture with a new event id, the sibling order.paid and the browser's verify: nothing more
+      for (const d of Object.values(deliveries)) expect((await post(d)).body.data.status).toBe('duplicate');
+      expect((await send('payment.captured', { payment: { ...p, status: 'captured', amount_refunded: 0, refund_status: null } })).body.data).toMatchObject({ status: 'processed', reason: 'already completed' });
+      expect((await send('order.paid', { payment: { ...p, status: 'captured' }, order: o })).body.data.reason).toBe('already completed');
+      const v = await call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: await rzp.checkout(p) });
+      expect(v.status).toBe(409);
+      expect(await outcome(u, o.id)).toEqual(settled);
+      expect((await db.sql<any>(`select count(*)::int as n from outbox where event_name = 'payment.completed' and payload->>'paymentId' = $1`, [row.id])).rows[0].n).toBe(1);
+    }
+  });
+
+  it('a partial refund before the capture leaves the proportional credits; the capture adds none', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = rzp.pay(o.id);
+    const captured = await rzp.webhook('payment.captured', { payment: p });
+    const r = await send('refund.processed', { payment: p, refund: rzp.refund(p, 100000) });
+    expect(r.body.data).toEqual({ status: 'processed', event: 'refund.processed' });
+    expect(await outcome(u, o.id)).toEqual({ status: 'PARTIALLY_REFUNDED', balance: 200, ledger: [['PURCHASE', 300, 300], ['REFUND', -100, 200]] });
+    expect((await post(captured)).body.data.reason).toBe('already completed');
+    expect(await balance(u)).toBe(200);
+  });
+
+  it('without a payment entity the refunded payment is fetched; Razorpay down → 503 with nothing recorded, and the redelivery settles it', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = rzp.pay(o.id);
+    const refund = rzp.refund(p);
+    const delivery = await rzp.webhook('refund.processed', { refund });
+    rzp.failNext('GET /v1/payments', 503, 2);
+    const down = await post(delivery);
+    expect(down.status).toBe(503);
+    expect(await storedEvent(delivery.eventId)).toEqual([]);
+    expect(await outcome(u, o.id)).toEqual({ status: 'PENDING', balance: 0, ledger: [] });
+
+    const retry = await post(delivery);
+    expect(retry.body.data).toEqual({ status: 'processed', event: 'refund.processed' });
+    expect(rzp.fetch.calls.some((c) => c.method === 'GET' && c.url.endsWith(`/v1/payments/${p.id}`))).toBe(true);
+    expect(await outcome(u, o.id)).toEqual({ status: 'REFUNDED', balance: 0, ledger: [['PURCHASE', 300, 300], ['REFUND', -300, 0]] });
+    expect((await storedEvent(delivery.eventId))[0]).toMatchObject({ event_type: 'refund.processed', payment_id: (await paymentRow(o.id)).id });
+    expect((await post(delivery)).body.data.status).toBe('duplicate');
+  });
+
+  it('ours but not captured → 503 (retried, nothing recorded); an auto-refunded authorization and payments that are not ours are ignored', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    const authorized = rzp.pay(o.id, { status: 'authorized' });
+    const early = await rzp.webhook('refund.created', { payment: authorized, refund: rzp.refund(authorized, 100) });
+    const r = await post(early);
+    expect(r.status).toBe(503);
+    expect(r.body.error.details).toMatchObject({ reason: 'PAYMENT_NOT_CAPTURED', status: 'authorized' });
+    expect(await storedEvent(early.eventId)).toEqual([]);
+    expect(await outcome(u, o.id)).toEqual({ status: 'PENDING', balance: 0, ledger: [] });
+
+    // never captured, then auto-refunded by Razorpay (captured: false): no credits were or will be granted
+    const voided = rzp.pay((await order(u, 'basic_plan')).id, { status: 'authorized' });
+    const voidRefund = rzp.refund(voided);
+    expect(voided).toMatchObject({ status: 'refunded', captured: false });
+    expect((await send('refund.processed', { payment: voided, refund: voidRefund })).body.data).toMatchObject({
+      status: 'ignored',
+      reason: 'refund of a payment that was never captured',
+    });
+
+    // a payment of an order that is not ours, with and without its entity (Razorpay: "id does not exist")
+    const stranger = rzp.pay((await order(await signUp(db))).id);
+    stranger.order_id = 'order_NotOurs0000002';
+    expect((await send('refund.processed', { payment: stranger, refund: rzp.refund(stranger) })).body.data).toMatchObject({ status: 'ignored', reason: 'unknown payment' });
+    const orphan = { id: 'rfnd_NotOurs000001', entity: 'refund', amount: 100, currency: 'INR', payment_id: 'pay_NotOursAtAll01', status: 'processed' };
+    expect((await send('refund.processed', { refund: orphan })).body.data).toMatchObject({ status: 'ignored', reason: 'unknown payment' });
+    expect(await ledger(u.id)).toEqual([]);
+  });
+});
+
+describe('a second capture on a paid order', () => {
+  it('is recorded once in notes.extraCaptures and never credited; refunding it takes no credits', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    const first = rzp.pay(o.id);
+    expect((await send('payment.captured', { payment: first })).body.data.status).toBe('processed');
+    const second = rzp.pay(o.id); // the customer paid the same order again (another tab)
+    const again = await send('payment.captured', { payment: second });
+    expect(again.body.data).toMatchObject({ status: 'processed', reason: 'already completed' });
+    // redelivered with a new event id, and verified by the browser: still recorded once
+    await send('payment.captured', { payment: second });
+    const v = await call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: await rzp.checkout(second) });
+    expect(v.status).toBe(200);
+
+    const row = await paymentRow(o.id);
+    expect(row).toMatchObject({ status: 'COMPLETED', razorpay_payment_id: first.id });
+    expect(row.notes.extraCaptures).toEqual([{ razorpayPaymentId: second.id, amount: 299900, at: expect.any(String), source: 'webhook:payment.captured' }]);
+    expect(error.mock.calls.some(([line]) => String(line).includes('payment.second_capture_for_order'))).toBe(true);
+    expect(await balance(u)).toBe(300);
+    expect((await ledger(u.id)).map((r: any) => [r.type, r.amount])).toEqual([['PURCHASE', 300]]);
+
+    // support refunds the extra payment: the credits of the first one stay
+    const r = await send('refund.processed', { payment: second, refund: rzp.refund(second) });
+    expect(r.body.data).toMatchObject({ status: 'ignored', reason: 'refund of a payment that was not credited (another payment of this order was)' });
+    expect(await balance(u)).toBe(300);
+    expect((await paymentRow(o.id)).status).toBe('COMPLETED');
+  });
+});

@@ -84,12 +84,22 @@ export const RazorpayRefund = z.looseObject({
 });
 export type RazorpayRefund = z.infer<typeof RazorpayRefund>;
 
-export const RazorpayInvoice = z.looseObject({
-  id: z.string().min(1),
-  short_url: z.string().nullish(),
-  status: z.string().optional(),
+/** GET /v1/orders/:id/payments answers a collection. */
+const RazorpayPaymentCollection = z.looseObject({
+  entity: z.string().optional(),
+  count: z.number().int().optional(),
+  items: z.array(RazorpayPayment),
 });
-export type RazorpayInvoice = z.infer<typeof RazorpayInvoice>;
+
+/**
+ * Whether Razorpay took the money for this payment: `captured: true`, or (when the flag is absent) a
+ * status that only a captured payment reaches. An authorization that was never captured and then
+ * auto-refunded shows `status: refunded` with `captured: false` — not captured.
+ */
+export function wasCaptured(p: Pick<RazorpayPayment, 'status' | 'captured'>): boolean {
+  if (typeof p.captured === 'boolean') return p.captured;
+  return p.status === 'captured' || p.status === 'refunded';
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -151,6 +161,11 @@ export function fetchRazorpayOrder(config: Config, orderId: string): Promise<Raz
   return request(config, 'GET', `/v1/orders/${encodeURIComponent(orderId)}`, RazorpayOrder);
 }
 
+/** GET /v1/orders/:id/payments — every payment attempt on an order. */
+export async function fetchRazorpayOrderPayments(config: Config, orderId: string): Promise<RazorpayPayment[]> {
+  return (await request(config, 'GET', `/v1/orders/${encodeURIComponent(orderId)}/payments`, RazorpayPaymentCollection)).items;
+}
+
 /** GET /v1/payments/:id */
 export function fetchRazorpayPayment(config: Config, paymentId: string): Promise<RazorpayPayment> {
   return request(config, 'GET', `/v1/payments/${encodeURIComponent(paymentId)}`, RazorpayPayment);
@@ -159,16 +174,4 @@ export function fetchRazorpayPayment(config: Config, paymentId: string): Promise
 /** POST /v1/payments/:id/capture — for accounts without automatic capture. */
 export function captureRazorpayPayment(config: Config, paymentId: string, input: { amount: number; currency: string }): Promise<RazorpayPayment> {
   return request(config, 'POST', `/v1/payments/${encodeURIComponent(paymentId)}/capture`, RazorpayPayment, input);
-}
-
-export interface CreateInvoiceInput {
-  description: string;
-  customer: { name?: string; email?: string };
-  line_items: { name: string; description: string; amount: number; currency: string; quantity: number }[];
-  notes: Record<string, string>;
-}
-
-/** POST /v1/invoices — a receipt-style invoice for a completed payment (no email/SMS from Razorpay). */
-export function createRazorpayInvoice(config: Config, input: CreateInvoiceInput): Promise<RazorpayInvoice> {
-  return request(config, 'POST', '/v1/invoices', RazorpayInvoice, { type: 'invoice', email_notify: 0, sms_notify: 0, ...input });
 }

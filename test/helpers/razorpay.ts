@@ -66,13 +66,12 @@ export interface FakePayment {
 }
 
 /**
- * An in-memory Razorpay behind fakeFetch: orders, payments, capture and invoices, with basic-auth
+ * An in-memory Razorpay behind fakeFetch: orders (and their payments), payments and capture, with basic-auth
  * checks, plus helpers to "pay" an order, sign Checkout callbacks and build signed webhooks.
  */
 export class FakeRazorpay {
   readonly orders = new Map<string, FakeOrder>();
   readonly payments = new Map<string, FakePayment>();
-  readonly invoices: unknown[] = [];
   /** Status codes to answer, in order, before behaving normally again (per "METHOD /path-prefix"). */
   readonly failures = new Map<string, number[]>();
   readonly fetch: FakeFetch;
@@ -113,8 +112,13 @@ export class FakeRazorpay {
         return Response.json(order);
       }),
       [`GET ${RZP_BASE}/v1/orders/*`]: authed((_req, url) => {
-        const order = this.orders.get(url.pathname.split('/').pop()!);
-        return order ? Response.json(order) : notFound();
+        const [, , , id, sub] = url.pathname.split('/');
+        const order = this.orders.get(id!);
+        if (!order || (sub !== undefined && sub !== 'payments')) return notFound();
+        if (sub === undefined) return Response.json(order);
+        // GET /v1/orders/:id/payments — every attempt on the order, as a collection
+        const items = [...this.payments.values()].filter((p) => p.order_id === order.id);
+        return Response.json({ entity: 'collection', count: items.length, items });
       }),
       [`GET ${RZP_BASE}/v1/payments/*`]: authed((_req, url) => {
         const payment = this.payments.get(url.pathname.split('/').pop()!);
@@ -130,12 +134,6 @@ export class FakeRazorpay {
         }
         this.capture(payment);
         return Response.json(payment);
-      }),
-      [`POST ${RZP_BASE}/v1/invoices`]: authed(async (req) => {
-        const b = await req.json();
-        const id = rid('inv');
-        this.invoices.push(b);
-        return Response.json({ id, entity: 'invoice', status: 'issued', short_url: `https://rzp.io/i/${id.slice(4, 12)}` });
       }),
     });
   }

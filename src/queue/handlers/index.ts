@@ -3,7 +3,7 @@ import { dataExport, freeCreditsEmail, freeCreditsNotification, phoneVerifiedEma
 import {
   paymentFailedEmail,
   paymentFailedNotification,
-  paymentInvoice,
+  paymentReceiptLink,
   paymentRefundedEmail,
   paymentRefundedNotification,
   paymentSuccessEmail,
@@ -36,8 +36,8 @@ export const HANDLERS: HandlerTable = {
   'team.invited': [teamInviteEmail],
   'team.member_joined': [teamMemberJoinedNotification],
   'payment.order_created': [schedulePaymentExpiry],
-  // Invoice first (best effort, own transaction) so the receipt email can link it.
-  'payment.completed': [paymentInvoice, paymentSuccessEmail, paymentSuccessNotification],
+  // The receipt link is stored first so the success email (and payment history) can show it.
+  'payment.completed': [paymentReceiptLink, paymentSuccessEmail, paymentSuccessNotification],
   'payment.failed': [paymentFailedEmail, paymentFailedNotification],
   'payment.refunded': [paymentRefundedEmail, paymentRefundedNotification],
   'refund.failed': [refundFailedEmail, refundFailedNotification],

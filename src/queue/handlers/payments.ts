@@ -1,7 +1,6 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { payments, users } from '../../db/schema';
 import { qstashPaths, QstashPublishError, publishToQstash } from '../../integrations/qstash';
-import { createRazorpayInvoice, razorpayCredentials } from '../../integrations/razorpay';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { describeError, log } from '../../lib/log';
@@ -56,25 +55,25 @@ export const schedulePaymentExpiry: EventHandler<'payment.order_created'> = {
   },
 };
 
-/** Best effort: a Razorpay invoice (receipt) for the payment. Its failure never fails the payment or the email. */
-export const paymentInvoice: EventHandler<'payment.completed'> = {
-  name: 'payment-invoice',
+/**
+ * Our own receipt page for a payment. Deliberately NOT a Razorpay invoice: an invoice's short_url is a
+ * payment page for an issued (unpaid) invoice — Razorpay's create-invoice API cannot mark it paid — so
+ * linking it from the receipt of an order we already charged would invite the customer to pay twice.
+ */
+export const receiptUrl = (config: Pick<HandlerContext['config'], 'FRONTEND_URL'>, paymentId: string) =>
+  `${config.FRONTEND_URL}/billing/payments/${encodeURIComponent(paymentId)}`;
+
+/**
+ * Record the receipt link on the payment (payments.invoice_url, listed by GET /payments/history and the
+ * data export). No call to Razorpay. Kept under its old export name so the handler table is unchanged.
+ */
+export const paymentReceiptLink: EventHandler<'payment.completed'> = {
+  name: 'payment-receipt-link',
   async run(ctx, { paymentId }) {
-    if (!razorpayCredentials(ctx.config)) return;
-    const row = await load(ctx, paymentId);
-    if (!row || row.payment.razorpayInvoiceId) return;
-    const p = row.payment;
-    try {
-      const invoice = await createRazorpayInvoice(ctx.config, {
-        description: `FairArena ${p.planName} plan - ${p.credits} credits`,
-        customer: { name: [row.firstName, row.lastName].filter(Boolean).join(' ') || undefined, email: row.email },
-        line_items: [{ name: `${p.planName} plan`, description: `${p.credits} credits`, amount: p.amount, currency: p.currency, quantity: 1 }],
-        notes: { payment_id: p.razorpayPaymentId ?? '', order_id: p.razorpayOrderId },
-      });
-      await ctx.tx.update(payments).set({ razorpayInvoiceId: invoice.id, invoiceUrl: invoice.short_url ?? null }).where(eq(payments.id, p.id));
-    } catch (err) {
-      log('warn', 'payment.invoice_failed', { paymentId, error: describeError(err) });
-    }
+    await ctx.tx
+      .update(payments)
+      .set({ invoiceUrl: receiptUrl(ctx.config, paymentId) })
+      .where(and(eq(payments.id, paymentId), isNull(payments.invoiceUrl)));
   },
 };
 
@@ -94,7 +93,7 @@ export const paymentSuccessEmail: EventHandler<'payment.completed'> = {
         amount: formatMoney(p.amount, p.currency),
         orderId: p.razorpayOrderId,
         paymentId: p.razorpayPaymentId ?? '',
-        invoiceUrl: p.invoiceUrl,
+        invoiceUrl: receiptUrl(ctx.config, p.id),
         creditsUrl: creditsUrl(ctx),
       }),
       { idempotencyKey: ctx.idempotencyKey },

@@ -18,10 +18,10 @@ const paymentExpiry = createRoute({
   tags: ['webhooks'],
   summary: 'QStash: cancel a payment order still PENDING 24 h after creation (Upstash-Signature)',
   description:
-    'Delivered by QStash 24 h after create-order. The Upstash-Signature JWT is verified (current, then next signing key) over the raw body and our PUBLIC_BASE_URL. Cancels only a payment that is still PENDING and older than 24 h; anything else is acknowledged unchanged.',
+    'Delivered by QStash 24 h after create-order. The Upstash-Signature JWT is verified (current, then next signing key) over the raw body and our PUBLIC_BASE_URL. Cancels only a payment that is still PENDING and older than 24 h — unless Razorpay reports the order paid: then a captured payment of our amount completes it (credited once) instead. Anything else is acknowledged unchanged.',
   responses: {
     200: {
-      description: 'Outcome (cancelled, not_pending, not_due, not_found, paid_at_provider)',
+      description: 'Outcome (cancelled, completed, not_pending, not_due, not_found, paid_at_provider)',
       content: json(z.object({ data: z.object({ outcome: z.string() }) })),
     },
     400: err('Body is not {paymentId}'),
@@ -46,6 +46,6 @@ export const qstashWebhook = createRouter().openapi(paymentExpiry, async (c) => 
     throw new AppError('VALIDATION_ERROR', 'Expected {"paymentId": "<uuid>"}');
   }
   const ctx = serviceContext(c);
-  const outcome = await expireStalePayment({ db: ctx.db.write, config }, body.paymentId);
+  const outcome = await expireStalePayment({ db: ctx.db.write, config, events: ctx.events }, body.paymentId);
   return c.json({ data: { outcome } }, 200);
 });

@@ -16,7 +16,7 @@ const route = createRoute({
   tags: ['webhooks'],
   summary: 'Razorpay events (X-Razorpay-Signature over the raw body)',
   description:
-    'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id); refund.failed notifies. Other events are stored and acknowledged. A replayed x-razorpay-event-id is a no-op (`status: duplicate`).',
+    'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id) — a refund that arrives before the capture first completes the payment from the refunded payment entity, or answers 503 (nothing recorded, so Razorpay redelivers) while that payment is not captured or Razorpay cannot be asked; refund.failed notifies. Other events are stored and acknowledged. A replayed x-razorpay-event-id is a no-op (`status: duplicate`).',
   responses: {
     200: {
       description: 'Processed, ignored or duplicate',
@@ -24,7 +24,7 @@ const route = createRoute({
     },
     400: err('Missing x-razorpay-event-id, or a body that is not a Razorpay event'),
     401: err('Missing or invalid signature'),
-    503: err('RAZORPAY_WEBHOOK_SECRET not configured (never accepted unsigned)'),
+    503: err('RAZORPAY_WEBHOOK_SECRET not configured (never accepted unsigned), or a refund of one of our payments that cannot be settled yet (retried by Razorpay)'),
   },
 });
 

@@ -9,6 +9,8 @@ import { logActivity } from '../activity';
 export interface CaptureFacts {
   /** Razorpay's pay_… id of the captured payment. */
   razorpayPaymentId: string;
+  /** Amount Razorpay captured (paise), when known: recorded with an extra capture on an already-paid order. */
+  amount?: number | null;
   method?: string | null;
   /** Who is completing it (verify, webhook:<event>…), for logs. */
   source: string;
@@ -26,12 +28,13 @@ export interface CompleteResult {
  * Mark a payment COMPLETED and grant its credits — exactly once, whichever of verify and the captured
  * webhook (or a replay of either) gets here first. In the caller's transaction (the Ledger's):
  *  1. lock the payment row (FOR UPDATE) — concurrent completions of one payment serialise here;
- *  2. already paid → nothing to do; otherwise check the transition against the state table;
+ *  2. already paid → nothing to do (a different pay_… id is an extra capture: recorded in
+ *     notes.extraCaptures and logged, never credited); otherwise check the transition against the state table;
  *  3. update status, Razorpay payment id, method, completed_at;
  *  4. append the PURCHASE row through the ledger (balance row locked there). The partial unique index
  *     "one PURCHASE per payment" is the last guard: should it fire anyway, that means "already
  *     credited" (inside a savepoint, so the transaction survives);
- *  5. emit payment.completed (receipt email, invoice, notification).
+ *  5. emit payment.completed (receipt email, notification).
  * Lock order everywhere: payment row, then balance row — so completions and refunds never deadlock.
  */
 export async function completePayment(ledger: Ledger, events: PendingEvents, paymentRowId: string, facts: CaptureFacts): Promise<CompleteResult> {
@@ -40,17 +43,7 @@ export async function completePayment(ledger: Ledger, events: PendingEvents, pay
   if (!payment) throw new Error(`payment ${paymentRowId} not found`);
 
   if (PAID_STATUSES.includes(payment.status)) {
-    if (payment.razorpayPaymentId !== facts.razorpayPaymentId) {
-      // A second successful payment for the same order: the customer paid twice. Never credit twice;
-      // flag it loudly so support refunds the extra payment.
-      log('error', 'payment.second_capture_for_order', {
-        paymentId: payment.id,
-        orderId: payment.razorpayOrderId,
-        creditedRazorpayPaymentId: payment.razorpayPaymentId,
-        otherRazorpayPaymentId: facts.razorpayPaymentId,
-        source: facts.source,
-      });
-    }
+    if (payment.razorpayPaymentId !== facts.razorpayPaymentId) return recordExtraCapture(tx, payment, facts);
     return { outcome: 'already_completed', payment, balance: null };
   }
   if (!allowTransition(payment, 'COMPLETED', facts.source)) return { outcome: 'ignored', payment, balance: null };
@@ -92,4 +85,36 @@ export async function completePayment(ledger: Ledger, events: PendingEvents, pay
   await logActivity(tx, { userId: payment.userId, action: 'payment.completed', metadata: { paymentId: payment.id, planId: payment.planId, credits: payment.credits, amount: payment.amount } });
   log('info', 'payment.completed', { paymentId: payment.id, userId: payment.userId, credits: payment.credits, source: facts.source });
   return { outcome: 'completed', payment: updated!, balance };
+}
+
+/** What payments.notes.extraCaptures holds: successful payments on an order that was already paid (never credited). */
+export interface ExtraCapture {
+  razorpayPaymentId: string;
+  amount: number | null;
+  at: string;
+  source: string;
+}
+
+/**
+ * A second successful payment for an order that is already paid: the customer paid twice. Never credit
+ * twice; record it on the payment (notes.extraCaptures, once per pay_… id, so verify, webhook replays and
+ * redeliveries add nothing) and log at error level, so support refunds the extra payment. The caller
+ * holds the payment row lock.
+ */
+async function recordExtraCapture(tx: Ledger['tx'], payment: Payment, facts: CaptureFacts): Promise<CompleteResult> {
+  const notes = { ...(payment.notes ?? {}) } as Record<string, unknown> & { extraCaptures?: ExtraCapture[] };
+  const extra = [...(notes.extraCaptures ?? [])];
+  if (extra.some((e) => e.razorpayPaymentId === facts.razorpayPaymentId)) return { outcome: 'already_completed', payment, balance: null };
+  extra.push({ razorpayPaymentId: facts.razorpayPaymentId, amount: facts.amount ?? null, at: new Date().toISOString(), source: facts.source });
+  notes.extraCaptures = extra;
+  const [updated] = await tx.update(payments).set({ notes }).where(eq(payments.id, payment.id)).returning();
+  log('error', 'payment.second_capture_for_order', {
+    paymentId: payment.id,
+    orderId: payment.razorpayOrderId,
+    creditedRazorpayPaymentId: payment.razorpayPaymentId,
+    otherRazorpayPaymentId: facts.razorpayPaymentId,
+    amount: facts.amount ?? null,
+    source: facts.source,
+  });
+  return { outcome: 'already_completed', payment: updated!, balance: null };
 }

@@ -87,7 +87,7 @@ export async function verifyPayment(ctx: ServiceContext, input: VerifyInput): Pr
   }
 
   const result = await withLedger(ctx, (ledger) =>
-    completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, method: rp.method, source: 'verify' }),
+    completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source: 'verify' }),
   );
   if (result.outcome === 'ignored') {
     throw new AppError('CONFLICT', `This payment is ${result.payment.status} and cannot be completed`, { details: { status: result.payment.status } });

@@ -2,13 +2,14 @@ import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { payments, paymentWebhookEvents } from '../../db/schema';
 import { emit } from '../../events/outbox';
-import { RazorpayOrder, RazorpayPayment, RazorpayRefund } from '../../integrations/razorpay';
-import { log } from '../../lib/log';
+import { fetchRazorpayPayment, RazorpayError, RazorpayOrder, RazorpayPayment, RazorpayRefund, wasCaptured } from '../../integrations/razorpay';
+import { AppError } from '../../lib/errors';
+import { describeError, log } from '../../lib/log';
 import { withLedger, type Ledger } from '../credits/ledger';
 import type { ServiceContext } from '../context';
 import { completePayment } from './complete';
 import { applyRefund } from './refunds';
-import { allowTransition } from './state';
+import { allowTransition, PAID_STATUSES } from './state';
 
 /** The Razorpay webhook envelope; entities are parsed per event type. */
 export const RazorpayWebhookBody = z.looseObject({
@@ -100,6 +101,8 @@ async function dispatch(ctx: ServiceContext, ledger: Ledger, body: RazorpayWebho
     case 'refund.processed': {
       const refund = entity(RazorpayRefund, body.payload, 'refund');
       if (!refund) return ignored('no refund entity');
+      const early = await completeBeforeRefund(ctx, ledger, refund, entity(RazorpayPayment, body.payload, 'payment'));
+      if (early) return early;
       const r = await applyRefund(ledger, ctx.events, refund, source);
       return r.applied ? { status: 'processed', paymentId: r.paymentId } : ignored(r.reason, r.paymentId);
     }
@@ -130,9 +133,75 @@ async function capture(ctx: ServiceContext, ledger: Ledger, orderId: string, rp:
     log('error', 'payment.amount_mismatch', { paymentId: payment.id, expected: payment.amount, got: rp.amount, currency: rp.currency, source });
     return ignored('amount mismatch', payment.id);
   }
-  const r = await completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, method: rp.method, source });
+  const r = await completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source });
   if (r.outcome === 'ignored') return ignored(`illegal transition ${r.payment.status} → COMPLETED`, payment.id);
   return { status: 'processed', paymentId: payment.id, ...(r.outcome === 'already_completed' ? { reason: 'already completed' } : {}) };
+}
+
+/**
+ * A refund can arrive before the capture it refunds is known to us (the captured webhook is still in
+ * Razorpay's retry backoff and verify never ran): no payment row carries its pay_… id yet. Acknowledging
+ * it as "unknown" would lose it for good — the later capture would then grant the full credits. So:
+ *  - find the payment entity (the webhook carries it; otherwise GET /v1/payments/:id) and, through its
+ *    order id, our payment row (locked);
+ *  - not one of our orders → null, and applyRefund reports it "unknown payment" as before;
+ *  - our order, already paid with another pay_… id → the refund is for an extra payment that was never
+ *    credited (see complete.ts, notes.extraCaptures): ignored, no credits taken;
+ *  - our order, not paid yet, and the entity shows the money was captured → complete it here (the same
+ *    completePayment path, credits granted once) so that applyRefund then takes them back, all in this
+ *    webhook's transaction. The later captured webhook / verify find it paid and add nothing;
+ *  - our order but not captured (or Razorpay cannot be asked) → throw: the whole transaction, including
+ *    the event-id row, rolls back and the route answers 5xx, so Razorpay redelivers the refund later.
+ * Returns a result to answer with, or null to go on with applyRefund.
+ */
+async function completeBeforeRefund(ctx: ServiceContext, ledger: Ledger, refund: RazorpayRefund, sent: RazorpayPayment | null): Promise<Handled | null> {
+  const tx = ledger.tx;
+  const [known] = await tx.select({ id: payments.id }).from(payments).where(eq(payments.razorpayPaymentId, refund.payment_id)).limit(1);
+  if (known) return null;
+
+  let rp = sent?.id === refund.payment_id ? sent : null;
+  if (!rp) {
+    try {
+      rp = await fetchRazorpayPayment(ctx.config, refund.payment_id);
+    } catch (err) {
+      // 400 "The id provided does not exist": not a payment of this account.
+      if (err instanceof RazorpayError && (err.status === 400 || err.status === 404)) return null;
+      log('warn', 'payment.refund_payment_lookup_failed', { refundId: refund.id, razorpayPaymentId: refund.payment_id, error: describeError(err) });
+      throw new AppError('SERVICE_UNAVAILABLE', 'The payment provider could not be asked about this refund; retry later', {
+        details: { reason: 'PROVIDER_UNAVAILABLE' },
+        cause: err,
+      });
+    }
+  }
+  if (!rp.order_id) return null;
+  const [payment] = await tx.select().from(payments).where(eq(payments.razorpayOrderId, rp.order_id)).for('update');
+  if (!payment) return null;
+
+  if (PAID_STATUSES.includes(payment.status)) {
+    log('warn', 'payment.refund_of_uncredited_payment', { paymentId: payment.id, refundId: refund.id, razorpayPaymentId: rp.id, creditedRazorpayPaymentId: payment.razorpayPaymentId });
+    return ignored('refund of a payment that was not credited (another payment of this order was)', payment.id);
+  }
+  if (rp.amount !== payment.amount || rp.currency !== payment.currency) {
+    // The captured webhook refuses it for the same reason: it never grants credits, so there are none to take back.
+    log('error', 'payment.amount_mismatch', { paymentId: payment.id, expected: payment.amount, got: rp.amount, currency: rp.currency, source: 'refund-webhook' });
+    return ignored('amount mismatch', payment.id);
+  }
+  if (!wasCaptured(rp)) {
+    // An authorization that was never captured and was auto-refunded: no credits were, or ever will be, granted.
+    if (rp.status === 'refunded') return ignored('refund of a payment that was never captured', payment.id);
+    log('warn', 'payment.refund_before_capture_retry', { paymentId: payment.id, refundId: refund.id, razorpayPaymentId: rp.id, status: rp.status });
+    throw new AppError('SERVICE_UNAVAILABLE', 'Refund for a payment that is not captured yet; retry later', {
+      details: { reason: 'PAYMENT_NOT_CAPTURED', status: rp.status },
+    });
+  }
+  const r = await completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source: 'refund-webhook' });
+  if (r.outcome !== 'completed') {
+    throw new AppError('SERVICE_UNAVAILABLE', `The payment (${r.payment.status}) could not be completed before its refund; retry later`, {
+      details: { reason: 'PAYMENT_NOT_COMPLETABLE', status: r.payment.status },
+    });
+  }
+  log('warn', 'payment.completed_by_refund', { paymentId: payment.id, refundId: refund.id, razorpayPaymentId: rp.id });
+  return null;
 }
 
 /** PENDING → FAILED with the provider's reason. Never downgrades a completed payment (original defect #5). */
