@@ -41,7 +41,6 @@ const bindings = {
   CLERK_AUTHORIZED_PARTIES: 'https://app.fairarena.test',
   CLERK_WEBHOOK_SECRET: `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64')}`,
   NEWSLETTER_TOKEN_SECRET: 'test-newsletter-token-secret-0123456789abcdef',
-  GITHUB_WEBHOOK_SECRET: 'test-github-webhook-secret',
   // Phone / step-up OTP: Twilio is the default provider in tests (faked at the fetch boundary); a file
   // that wants the dev mailbox overrides SMS_PROVIDER='dev'.
   OTP_HMAC_SECRET: 'test-otp-hmac-secret-0123456789abcdef0123456789',

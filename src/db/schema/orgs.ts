@@ -318,6 +318,12 @@ export const projects = pgTable(
     visibility: visibility('visibility').notNull().default('INTERNAL'),
     /** Linked GitHub repository as 'owner/name' (GitHub webhooks are matched on it, case-insensitively). */
     githubRepo: text('github_repo'),
+    /**
+     * HMAC key of this project's GitHub webhook (X-Hub-Signature-256): 32 random bytes, base64url, minted
+     * whenever githubRepo is set or changed (or rotated) and shown to the caller once; null while no repository
+     * is linked. A delivery reaches only the projects whose secret signed it. Never returned by reads, never logged.
+     */
+    githubWebhookSecret: text('github_webhook_secret'),
     createdBy: text('created_by')
       .notNull()
       .references(() => users.id, { onUpdate: 'cascade' }),
@@ -337,6 +343,11 @@ export const projects = pgTable(
     check(
       'projects_github_repo_chk',
       sql`${t.githubRepo} is null or ${t.githubRepo} ~ '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$'`,
+    ),
+    // A webhook secret exists only with a linked repository, and is never empty or short (defect #6).
+    check(
+      'projects_github_webhook_secret_chk',
+      sql`${t.githubWebhookSecret} is null or (${t.githubRepo} is not null and length(${t.githubWebhookSecret}) >= 32)`,
     ),
   ],
 );

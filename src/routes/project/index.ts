@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
 import { createRouter } from '../../router';
 import { serviceContext } from '../../services/context';
+import { rotateGithubWebhookSecret } from '../../services/github';
 import { createProject, deleteProject, getProject, updateProject } from '../../services/orgs';
 import { atLeastOne, body, common, conflict, data, forbidden, IdOrSlug, json, Name, RoleRefOut, security, Slug, Visibility } from '../organization/schemas';
 
@@ -33,6 +34,19 @@ const Project = z
     permissions: z.array(z.string()).openapi({ description: "The caller's effective permissions on the project" }),
   })
   .openapi('Project');
+
+// GitHub webhook secret: shown once, in the create/PATCH answer that set or changed githubRepo and by rotate-secret.
+const GithubWebhook = z
+  .object({
+    repo: z.string().openapi({ description: 'The linked repository, owner/name' }),
+    webhookSecret: z.string().openapi({ description: "Paste into the repository's Settings → Webhooks → Secret. Shown only in this response; GET never returns it" }),
+    webhookUrl: z.url().openapi({ description: "Payload URL for the repository's webhook (content type application/json)" }),
+  })
+  .openapi('ProjectGithubWebhook');
+const ProjectWritten = Project.extend({
+  github: GithubWebhook.optional().openapi({ description: 'Present only when this request linked or changed githubRepo: its fresh webhook secret' }),
+}).openapi('ProjectWritten');
+const noStore = { 'Cache-Control': 'private, no-store' };
 
 const Fields = {
   description: z.string().trim().max(500).nullable().optional(),
@@ -76,11 +90,11 @@ export const projectRoutes = createRouter()
       summary: 'Create a project in a team (team:projects:create); the caller becomes its Owner',
       ...auth,
       request: body(CreateProject),
-      responses: { 201: json(data(Project), 'Created with the roles Owner, Editor, Viewer'), ...common, ...forbidden, ...conflict('Name or slug taken in the team') },
+      responses: { 201: json(data(ProjectWritten), 'Created with the roles Owner, Editor, Viewer'), ...common, ...forbidden, ...conflict('Name or slug taken in the team') },
     }),
     async (c) => {
       const { teamId, orgId, ...input } = c.req.valid('json');
-      return c.json({ data: await createProject(serviceContext(c), { team: { team: teamId, org: orgId }, ...input }) }, 201);
+      return c.json({ data: await createProject(serviceContext(c), { team: { team: teamId, org: orgId }, ...input }) }, 201, noStore);
     },
   )
   .openapi(
@@ -103,9 +117,9 @@ export const projectRoutes = createRouter()
       summary: 'Update the project (project:update)',
       ...auth,
       request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject) },
-      responses: { 200: json(data(Project), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the team') },
+      responses: { 200: json(data(ProjectWritten), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the team') },
     }),
-    async (c) => c.json({ data: await updateProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 200),
+    async (c) => c.json({ data: await updateProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 200, noStore),
   )
   .openapi(
     createRoute({
@@ -118,4 +132,16 @@ export const projectRoutes = createRouter()
       responses: { 200: json(data(z.object({ id: z.uuid(), deletedAt: z.iso.datetime() })), 'Deleted'), ...common, ...forbidden },
     }),
     async (c) => c.json({ data: await deleteProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/{projectId}/github/rotate-secret',
+      tags,
+      summary: "Rotate the linked repository's webhook secret (project:update); the new secret is shown once and the old one stops working",
+      ...auth,
+      request: { params: ProjectParam, query: ProjectQuery },
+      responses: { 200: json(data(GithubWebhook), 'The new secret'), ...common, ...forbidden, ...conflict('No repository linked') },
+    }),
+    async (c) => c.json({ data: await rotateGithubWebhookSecret(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200, noStore),
   );

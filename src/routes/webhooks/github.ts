@@ -1,22 +1,24 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { verifyHmacSha256Hex } from '../../lib/crypto';
+import type { Context } from 'hono';
 import { AppError } from '../../lib/errors';
 import { log } from '../../lib/log';
-import { createRouter } from '../../router';
+import { createRouter, type AppEnv } from '../../router';
 import { serviceContext } from '../../services/context';
-import { applyGithubEvent } from '../../services/github';
-import { claimWebhookDelivery, releaseWebhookDelivery } from '../../services/webhooks';
+import { receiveGithubDelivery } from '../../services/github';
 import { ErrorResponse } from '../schemas';
 
 const route = createRoute({
   method: 'post',
   path: '/github',
   tags: ['webhooks'],
-  summary: 'GitHub repository events (X-Hub-Signature-256)',
+  summary: 'GitHub repository events (X-Hub-Signature-256 under the linked project\'s secret)',
   description:
-    'HMAC-SHA256 of the raw body with GITHUB_WEBHOOK_SECRET, compared in constant time; refused while the secret is unset. ' +
-    '`ping` → pong; `push` (any branch) and `release` (published) on a repository linked to a project are recorded in its audit log and notified to its members; ' +
-    'anything else, or an unlinked repository, is acknowledged and ignored. A replayed X-GitHub-Delivery is a no-op. Nothing is ever executed.',
+    'Each project that links a repository has its own webhook secret (shown once when the link is made or the secret rotated). ' +
+    'X-Hub-Signature-256 is the HMAC-SHA256 of the raw body; it is checked in constant time against the secrets of the live projects linked to ' +
+    '`repository.full_name`, and the delivery reaches only the projects whose secret matches — none (forged or missing signature, unlinked repository, ' +
+    'project without a secret) → 401. `ping` → pong; `push` (any branch) and `release` (published) are recorded in each matching project\'s audit log ' +
+    'and notified to its members; other events are acknowledged and ignored. A replayed X-GitHub-Delivery (recorded only once verified) is a no-op. ' +
+    'Nothing is ever executed.',
   responses: {
     200: {
       description: 'Processed, ignored or duplicate',
@@ -27,8 +29,7 @@ const route = createRoute({
       },
     },
     400: { description: 'Missing event/delivery header or invalid payload', content: { 'application/json': { schema: ErrorResponse } } },
-    401: { description: 'Missing or invalid signature', content: { 'application/json': { schema: ErrorResponse } } },
-    503: { description: 'GITHUB_WEBHOOK_SECRET not configured', content: { 'application/json': { schema: ErrorResponse } } },
+    401: { description: 'Missing or invalid signature, or no linked project whose secret matches', content: { 'application/json': { schema: ErrorResponse } } },
   },
 });
 
@@ -47,29 +48,25 @@ function parseBody(raw: string, contentType: string | undefined): unknown {
 }
 
 export const githubWebhook = createRouter().openapi(route, async (c) => {
-  const secret = c.get('config').GITHUB_WEBHOOK_SECRET;
-  if (!secret) throw new AppError('SERVICE_UNAVAILABLE', 'GitHub webhooks are not configured');
   const bytes = new Uint8Array(await c.req.arrayBuffer()); // the signature covers these exact bytes
   const header = c.req.header('X-Hub-Signature-256') ?? '';
-  const signature = header.startsWith('sha256=') ? header.slice('sha256='.length) : null;
-  if (!(await verifyHmacSha256Hex(secret, bytes, signature))) {
-    log('warn', 'webhook.github.rejected', { requestId: c.get('requestId'), hasSignature: Boolean(header) });
-    throw new AppError('AUTH_REQUIRED', 'Invalid webhook signature');
-  }
+  const signature = header.startsWith('sha256=') ? header.slice('sha256='.length).trim() : '';
+  if (!/^[0-9a-fA-F]{64}$/.test(signature)) return reject(c, Boolean(header));
   const event = c.req.header('X-GitHub-Event')?.trim();
   const deliveryId = c.req.header('X-GitHub-Delivery')?.trim();
   if (!event || !/^[a-z_]{1,64}$/.test(event)) throw new AppError('VALIDATION_ERROR', 'Missing or invalid X-GitHub-Event header');
   if (!deliveryId || deliveryId.length > 128) throw new AppError('VALIDATION_ERROR', 'Missing or invalid X-GitHub-Delivery header');
   const payload = parseBody(new TextDecoder().decode(bytes), c.req.header('Content-Type'));
-
-  const ctx = serviceContext(c);
-  if (!(await claimWebhookDelivery(ctx, 'github', deliveryId))) {
-    return c.json({ data: { event, outcome: 'duplicate' as const, projects: 0 } }, 200);
-  }
   try {
-    return c.json({ data: await applyGithubEvent(ctx, { event, deliveryId, payload }) }, 200);
+    return c.json({ data: await receiveGithubDelivery(serviceContext(c), { event, deliveryId, body: bytes, signature, payload }) }, 200);
   } catch (err) {
-    await releaseWebhookDelivery(ctx, 'github', deliveryId); // so GitHub's redelivery is processed
+    if (err instanceof AppError && err.code === 'AUTH_REQUIRED') return reject(c, true);
     throw err;
   }
 });
+
+/** 401, the same for a missing or forged signature and for a repository no project secret matches. */
+function reject(c: Context<AppEnv>, hasSignature: boolean): never {
+  log('warn', 'webhook.github.rejected', { requestId: c.get('requestId'), hasSignature });
+  throw new AppError('AUTH_REQUIRED', 'Invalid webhook signature');
+}

@@ -1,17 +1,22 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Transaction } from '../../db/client';
-import { projectAuditLogs, projects } from '../../db/schema';
+import { organizations, projectAuditLogs, projects, teams, webhookDeliveries } from '../../db/schema';
 import { emit } from '../../events/outbox';
+import { verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
+import { newGithubWebhookSecret } from './secret';
+
+export * from './secret';
 
 /**
- * GitHub webhook deliveries (signature already verified by the route). `push` (any branch) and
- * `release` (action published) for a repository linked to a project (projects.github_repo, matched
- * case-insensitively) become a row in that project's audit log (actor null: GitHub is not a user) and
- * a `project.github_activity` event that notifies the project's members. Nothing is ever executed
- * (original defect #6 ran a deploy script).
+ * GitHub webhook deliveries. Each linked project has its own webhook secret (./secret.ts); a delivery
+ * is verified against the secrets of the projects linked to its repository and reaches only those whose
+ * secret signed it — linking someone else's repository never yields their activity. `push` (any branch)
+ * and `release` (action published) become a row in each verified project's audit log (actor null: GitHub
+ * is not a user) and a `project.github_activity` event that notifies the project's members. Nothing is
+ * ever executed (original defect #6 ran a deploy script).
  */
 export type GithubOutcome = 'pong' | 'recorded' | 'ignored';
 
@@ -113,20 +118,83 @@ function toActivity(event: string, payload: unknown, deliveryId: string): Activi
   return null;
 }
 
-export async function applyGithubEvent(ctx: ServiceContext, input: { event: string; deliveryId: string; payload: unknown }): Promise<GithubResult> {
-  if (input.event === 'ping') return { event: 'ping', outcome: 'pong', projects: 0 };
-  const activity = toActivity(input.event, input.payload, input.deliveryId);
-  if (!activity) return { event: input.event, outcome: 'ignored', projects: 0 };
+const REPO_RE = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+/** `repository.full_name` of a delivery, read before its signature is verified (used only to pick candidate secrets). */
+function repositoryOf(payload: unknown): string | null {
+  const repo = (payload as { repository?: { full_name?: unknown } } | null)?.repository?.full_name;
+  return typeof repo === 'string' && repo.length <= 200 && REPO_RE.test(repo) ? repo : null;
+}
+
+/** Secrets shorter than this never verify anything (the column's check constraint agrees; defect #6). */
+const MIN_SECRET_LENGTH = 32;
+
+const rejected = () => new AppError('AUTH_REQUIRED', 'Invalid webhook signature');
+
+export interface GithubDelivery {
+  event: string;
+  deliveryId: string;
+  /** The raw request body: the signature covers these exact bytes. */
+  body: Uint8Array;
+  /** Hex digest from `X-Hub-Signature-256: sha256=<hex>`. */
+  signature: string;
+  payload: unknown;
+}
+
+/**
+ * One GitHub delivery, in one transaction:
+ * 1. the live projects (project, team and organization not deleted) linked to `repository.full_name`
+ *    (case-insensitively) that hold a webhook secret are the candidates — locked FOR SHARE, so an unlink
+ *    or a rotation waits for this delivery instead of racing it;
+ * 2. the delivery is kept only for the candidates whose secret verifies the signature (constant time);
+ *    none → 401, exactly as for a forged signature or an unlinked repository (the answer never tells
+ *    whether a repository is linked);
+ * 3. only then is the delivery id recorded (webhook_deliveries): a replay is `duplicate`; a failure
+ *    further down rolls the record back, so GitHub's redelivery is processed;
+ * 4. `ping` → pong; push/release → an audit row and a `project.github_activity` event per verified project.
+ */
+export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDelivery): Promise<GithubResult | { event: string; outcome: 'duplicate'; projects: 0 }> {
+  const repository = repositoryOf(input.payload);
+  if (!repository) throw rejected(); // no repository (e.g. an organization hook): no project secret can have signed it
   return ctx.db.write.transaction(async (tx) => {
-    const linked = await tx
-      .select({ id: projects.id })
+    const candidates = await tx
+      .select({ id: projects.id, secret: projects.githubWebhookSecret })
       .from(projects)
-      .where(and(sql`lower(${projects.githubRepo}) = lower(${activity.repository})`, isNull(projects.deletedAt)));
-    for (const project of linked) {
+      .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
+      .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
+      .where(
+        and(
+          sql`lower(${projects.githubRepo}) = lower(${repository})`,
+          isNull(projects.deletedAt),
+          isNotNull(projects.githubWebhookSecret),
+          sql`length(${projects.githubWebhookSecret}) >= ${MIN_SECRET_LENGTH}`,
+        ),
+      )
+      .orderBy(projects.id)
+      .for('share', { of: projects });
+    const verified: string[] = [];
+    for (const c of candidates) {
+      if (c.secret && c.secret.length >= MIN_SECRET_LENGTH && (await verifyHmacSha256Hex(c.secret, input.body, input.signature))) verified.push(c.id);
+    }
+    // An unlinked repository costs the same one HMAC as a linked one with a wrong signature.
+    if (!candidates.length) await verifyHmacSha256Hex(newGithubWebhookSecret(), input.body, input.signature);
+    if (!verified.length) throw rejected();
+
+    const [claimed] = await tx
+      .insert(webhookDeliveries)
+      .values({ source: 'github', deliveryId: input.deliveryId })
+      .onConflictDoNothing()
+      .returning({ deliveryId: webhookDeliveries.deliveryId });
+    if (!claimed) return { event: input.event, outcome: 'duplicate' as const, projects: 0 as const };
+
+    if (input.event === 'ping') return { event: 'ping', outcome: 'pong' as const, projects: 0 };
+    const activity = toActivity(input.event, input.payload, input.deliveryId);
+    if (!activity) return { event: input.event, outcome: 'ignored' as const, projects: 0 };
+    for (const projectId of verified) {
       const [row] = await tx
         .insert(projectAuditLogs)
         .values({
-          projectId: project.id,
+          projectId,
           actorId: null,
           action: activity.action,
           targetType: 'repository',
@@ -135,9 +203,9 @@ export async function applyGithubEvent(ctx: ServiceContext, input: { event: stri
           changes: activity.changes,
         })
         .returning({ id: projectAuditLogs.id });
-      await emit(tx, ctx.events, 'project.github_activity', { projectId: project.id, auditLogId: row!.id });
+      await emit(tx, ctx.events, 'project.github_activity', { projectId, auditLogId: row!.id });
     }
-    return { event: input.event, outcome: linked.length ? 'recorded' : 'ignored', projects: linked.length };
+    return { event: input.event, outcome: 'recorded' as const, projects: verified.length };
   });
 }
 

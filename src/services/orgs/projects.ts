@@ -3,6 +3,7 @@ import type { Transaction } from '../../db/client';
 import { projectMembers, projectRoles, projects, teamAuditLogs, type Project } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
+import { githubWebhookLink, newGithubWebhookSecret, type GithubWebhookLink } from '../github/secret';
 import { audit, diff } from './audit';
 import { authorize, type ProjectAccess, type ProjectTarget, type TeamTarget } from './authz';
 import { DEFAULT_PROJECT_ROLES } from './permissions';
@@ -89,13 +90,24 @@ async function assertFreeInTeam(tx: Transaction, teamId: string, fields: { name?
   }
 }
 
+// ── GitHub webhook secret (per project, src/services/github/secret.ts) ──
+// Setting or changing githubRepo mints a fresh secret, clearing it clears the secret. The plaintext is in
+// the create/PATCH answer that minted it (`github`) and nowhere else: not in reads, logs or audit rows.
+
+/** Create/PATCH answer: the project, plus `github` when this request minted a webhook secret. */
+export type ProjectWriteView = ProjectView & { github?: GithubWebhookLink };
+
+const withGithub = (ctx: ServiceContext, v: ProjectView, webhookSecret: string | null): ProjectWriteView =>
+  webhookSecret && v.githubRepo ? { ...v, github: githubWebhookLink(ctx.config, v.githubRepo, webhookSecret) } : v;
+
 /** POST /project — `team:projects:create` on the team; the creator becomes the project's Owner. */
-export async function createProject(ctx: ServiceContext, input: CreateProjectInput): Promise<ProjectView> {
+export async function createProject(ctx: ServiceContext, input: CreateProjectInput): Promise<ProjectWriteView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
   return ctx.db.write
     .transaction(async (tx) => {
       const a = await authorize(tx, userId, input.team, 'team:projects:create');
       await assertFreeInTeam(tx, a.team.id, { slug: input.slug, name: input.name });
+      const webhookSecret = input.githubRepo ? newGithubWebhookSecret() : null;
       const [project] = await tx
         .insert(projects)
         .values({
@@ -106,6 +118,7 @@ export async function createProject(ctx: ServiceContext, input: CreateProjectInp
           website: input.website ?? null,
           visibility: input.visibility ?? 'INTERNAL',
           githubRepo: input.githubRepo ?? null,
+          githubWebhookSecret: webhookSecret,
           createdBy: userId,
         })
         .returning();
@@ -115,9 +128,9 @@ export async function createProject(ctx: ServiceContext, input: CreateProjectInp
         .returning();
       await tx.insert(projectMembers).values({ projectId: project!.id, userId, roleId: roles.find((r) => r.name === 'Owner')!.id });
       const created = { name: project!.name, slug: project!.slug, visibility: project!.visibility, githubRepo: project!.githubRepo };
-      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.create', changes: { after: created } });
+      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.create', changes: { after: created, ...(webhookSecret ? { webhookSecret: 'generated' } : {}) } });
       await tx.insert(teamAuditLogs).values({ teamId: a.team.id, actorId: userId, action: 'project.create', targetType: 'project', targetId: project!.id, changes: { after: created } });
-      return view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!);
+      return withGithub(ctx, view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!), webhookSecret);
     })
     .catch((err) => conflictOn(err, PROJECT_UNIQUE));
 }
@@ -130,7 +143,7 @@ export async function getProject(ctx: ServiceContext, target: ProjectTarget): Pr
 }
 
 /** PATCH /project/:projectId — `project:update`. `githubRepo: null` unlinks the repository. */
-export async function updateProject(ctx: ServiceContext, target: ProjectTarget, input: UpdateProjectInput): Promise<ProjectView> {
+export async function updateProject(ctx: ServiceContext, target: ProjectTarget, input: UpdateProjectInput): Promise<ProjectWriteView> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
   return ctx.db.write
     .transaction(async (tx) => {
@@ -140,13 +153,16 @@ export async function updateProject(ctx: ServiceContext, target: ProjectTarget, 
       if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.project.name.toLowerCase()) {
         await assertFreeInTeam(tx, a.team.id, { name: String(changes.after.name) }, a.project.id);
       }
+      const relinked = changes.after.githubRepo !== undefined; // GitHub webhook secret: fresh on a new repository, cleared on unlink
+      const webhookSecret = relinked && changes.after.githubRepo ? newGithubWebhookSecret() : null;
       const [project] = await tx
         .update(projects)
-        .set({ ...(changes.after as Partial<Project>), updatedBy: userId })
+        .set({ ...(changes.after as Partial<Project>), ...(relinked ? { githubWebhookSecret: webhookSecret } : {}), updatedBy: userId })
         .where(eq(projects.id, a.project.id))
         .returning();
-      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.update', changes });
-      return view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!);
+      const audited = relinked ? { ...changes, webhookSecret: webhookSecret ? 'rotated' : 'cleared' } : changes;
+      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.update', changes: audited });
+      return withGithub(ctx, view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!), webhookSecret);
     })
     .catch((err) => conflictOn(err, PROJECT_UNIQUE));
 }

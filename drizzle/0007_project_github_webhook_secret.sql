@@ -1,0 +1,2 @@
+ALTER TABLE "projects" ADD COLUMN "github_webhook_secret" text;--> statement-breakpoint
+ALTER TABLE "projects" ADD CONSTRAINT "projects_github_webhook_secret_chk" CHECK ("projects"."github_webhook_secret" is null or ("projects"."github_repo" is not null and length("projects"."github_webhook_secret") >= 32));
