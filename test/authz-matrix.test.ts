@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from './helpers/db';
-import { addTeamMember, api, createOrg, createProject, createTeam, insertTeamInvite, memberWithRole, sha256Hex, unique, type Org } from './helpers/orgs';
+import { addProjectMember, addTeamMember, api, createOrg, createProject, createTeam, insertTeamInvite, memberWithRole, sha256Hex, unique, type Org } from './helpers/orgs';
 import { signUp, type TestUser } from './helpers/users';
 
 /*
@@ -69,6 +69,13 @@ async function orgInviteFor(w: World, email: string): Promise<string> {
 async function targetMember(w: World, inTeam = false): Promise<TestUser> {
   const u = await memberWithRole(db, w.org.id, 'Member');
   if (inTeam) await addTeamMember(db, w.team.id, u.id, 'Member');
+  return u;
+}
+
+/** A fresh team Member (org Member) who is also a project member with `role` — a target for the project member routes. */
+async function projectMemberTarget(w: World, role = 'Viewer'): Promise<TestUser> {
+  const u = await targetMember(w, true);
+  await addProjectMember(db, w.project.id, u.id, role);
   return u;
 }
 
@@ -173,6 +180,34 @@ const CASES: Case[] = [
   { route: `GET ${P}/{projectId}`, request: (w) => ({ path: `${P}/${w.project.id}` }), expect: [200, 200, 200, 200, 404, 404, 401] },
   { route: `PATCH ${P}/{projectId}`, request: (w) => ({ path: `${P}/${w.project.slug}?teamId=${w.team.id}`, json: { description: unique('d') } }), expect: [200, 200, 200, 403, 404, 404, 401] },
   { route: `DELETE ${P}/{projectId}`, fresh: true, request: (w) => ({ path: `${P}/${w.project.id}` }), expect: [200, 200, 403, 403, 404, 404, 401] },
+  {
+    route: `POST ${P}/{projectId}/github/rotate-secret`,
+    request: async (w) => {
+      await db.sql(`update projects set github_repo = 'fairarena/api' where id = $1`, [w.project.id]); // needs a linked repository
+      return { path: `${P}/${w.project.id}/github/rotate-secret` };
+    },
+    expect: [200, 200, 200, 403, 404, 404, 401],
+  },
+
+  // ── project members (org-level personas: Owner = project Owner; Co-Owner inherits project:*; Maintainer
+  //    and Member read the INTERNAL project but cannot manage its members) ──  own  co   mnt  mem  oth  str  anon
+  { route: `GET ${P}/{projectId}/members`, request: (w) => ({ path: `${P}/${w.project.id}/members` }), expect: [200, 200, 200, 200, 404, 404, 401] },
+  {
+    route: `POST ${P}/{projectId}/members`,
+    request: async (w) => ({ path: `${P}/${w.project.id}/members`, json: { userId: (await targetMember(w, true)).id, role: 'Viewer' } }),
+    expect: [201, 201, 403, 403, 404, 404, 401],
+  },
+  {
+    route: `PATCH ${P}/{projectId}/members/{userId}`,
+    request: async (w) => ({ path: `${P}/${w.project.id}/members/${(await projectMemberTarget(w)).id}`, json: { role: 'Editor' } }),
+    expect: [200, 200, 403, 403, 404, 404, 401],
+  },
+  {
+    route: `DELETE ${P}/{projectId}/members/{userId}`,
+    request: async (w) => ({ path: `${P}/${w.project.slug}/members/${(await projectMemberTarget(w)).id}?teamId=${w.team.id}` }),
+    expect: [200, 200, 403, 403, 404, 404, 401],
+  },
+  { route: `GET ${P}/{projectId}/roles`, request: (w) => ({ path: `${P}/${w.project.id}/roles` }), expect: [200, 200, 200, 200, 404, 404, 401] },
 ];
 
 async function run(c: Case, w: World, p: Persona): Promise<number> {
@@ -218,6 +253,8 @@ describe('cross-tenant id guessing', () => {
       [`${T}/${theirs.team.slug}?orgId=${mine.org.id}`, `${T}/no-such-team?orgId=${mine.org.id}`],
       [`${P}/${theirs.project.id}?teamId=${mine.team.id}`, `${P}/${crypto.randomUUID()}?teamId=${mine.team.id}`],
       [`${O}/${mine.org.id}/members/${theirs.users.owner.id}`, `${O}/${mine.org.id}/members/user_nobody`],
+      [`${P}/${theirs.project.id}/members`, `${P}/${crypto.randomUUID()}/members`],
+      [`${P}/${mine.project.id}/members/${theirs.users.owner.id}`, `${P}/${mine.project.id}/members/user_nobody`],
     ];
     for (const [guess, random] of pairs) {
       const method = guess.includes('/members/') ? 'DELETE' : 'GET';

@@ -24,6 +24,7 @@ import { githubWebhook } from './webhooks/github';
 import { organizationRoutes } from './organization';
 import { paymentRoutes } from './payments';
 import { projectRoutes } from './project';
+import { projectMemberRoutes } from './project/members';
 import { teamRoutes } from './team';
 
 /** The route tree (ARCHITECTURE §5). Each area is a folder with its own router. */
@@ -42,6 +43,7 @@ export function registerRoutes(app: App): void {
   app.route('/api/v1/organization', organizationRoutes);
   app.route('/api/v1/team', teamRoutes);
   app.route('/api/v1/project', projectRoutes);
+  app.route('/api/v1/project', projectMemberRoutes);
   app.route('/api/v1/credits', creditRoutes);
   app.route('/api/v1/credits', phoneVerificationRoutes);
   app.route('/api/v1/payments', paymentRoutes);

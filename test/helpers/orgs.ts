@@ -105,3 +105,12 @@ export async function inviteCodeFromMailbox(db: TestDatabase, to: string, kind: 
   if (!match) throw new Error(`no ${kind} invite email to ${to}`);
   return match[1]!;
 }
+
+/** Make `user` a member of the project with the named project role, directly in the database (team membership is the caller's business). */
+export async function addProjectMember(db: TestDatabase, projectId: string, userId: string, role: string): Promise<void> {
+  await db.sql(`insert into project_members (project_id, user_id, role_id) select $1, $2, id from project_roles where project_id = $1 and name = $3`, [
+    projectId,
+    userId,
+    role,
+  ]);
+}

@@ -3,6 +3,7 @@
 export * from './organizations';
 export * from './teams';
 export * from './projects';
+export * from './project-members';
 export {
   acceptOrgInvite,
   acceptTeamInvite,

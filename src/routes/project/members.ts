@@ -1,0 +1,112 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireUser } from '../../middleware/auth';
+import { createRouter } from '../../router';
+import { serviceContext } from '../../services/context';
+import { addProjectMember, changeProjectMemberRole, listProjectMembers, listProjectRoles, removeProjectMember } from '../../services/orgs';
+import { body, common, conflict, data, forbidden, IdOrSlug, json, list, Member, Paging, Role, RoleInput } from '../organization/schemas';
+
+// Project members and roles, mounted on /api/v1/project next to the project routes (./index.ts).
+// Addressing as there: `:projectId` is the project's uuid, or its slug with `?teamId=` (team uuid, or team
+// slug with `&orgId=`).
+
+const ProjectParam = z.object({ projectId: IdOrSlug.openapi({ param: { name: 'projectId', in: 'path' }, description: 'Project id, or slug with ?teamId=' }) });
+const ProjectQualifiers = {
+  teamId: IdOrSlug.optional().openapi({ description: "The project's team (id, or slug with orgId); required when the project is given by slug" }),
+  orgId: IdOrSlug.optional(),
+};
+const ProjectQuery = z.object(ProjectQualifiers);
+const ProjectPagedQuery = Paging.extend(ProjectQualifiers);
+const MemberParam = ProjectParam.extend({ userId: z.string().min(1).max(255).openapi({ param: { name: 'userId', in: 'path' } }) });
+const target = (projectId: string, q: { teamId?: string; orgId?: string }) => ({ project: projectId, team: q.teamId, org: q.orgId });
+
+const ProjectRoleInput = RoleInput.openapi({ description: 'A role of the project, by id or name (default roles: Owner, Editor, Viewer)' });
+const AddProjectMember = z
+  .object({ userId: z.string().min(1).max(255).openapi({ description: "A member of the project's team" }), role: ProjectRoleInput })
+  .strict()
+  .openapi('AddProjectMember', { description: "Share the project with a member of its team; the role's permissions must all be held by the caller" });
+const ChangeProjectMemberRole = z.object({ role: ProjectRoleInput }).strict().openapi('ChangeProjectMemberRole');
+
+const tags = ['project'];
+const auth = { security: [{ clerkSession: [] }], middleware: requireUser };
+
+export const projectMemberRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{projectId}/members',
+      tags,
+      summary: 'Members of the project with their project roles (whoever can read it)',
+      ...auth,
+      request: { params: ProjectParam, query: ProjectPagedQuery },
+      responses: { 200: json(list(Member), 'Oldest first'), ...common },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const r = await listProjectMembers(serviceContext(c), target(c.req.valid('param').projectId, q), q);
+      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/{projectId}/members',
+      tags,
+      summary: 'Add a member of the team to the project (project:members:manage; only roles within the caller’s own permissions)',
+      ...auth,
+      request: { params: ProjectParam, query: ProjectQuery, ...body(AddProjectMember) },
+      responses: {
+        201: json(data(Member), 'Added'),
+        ...common,
+        ...forbidden,
+        ...conflict('Already a member of the project'),
+      },
+    }),
+    async (c) => c.json({ data: await addProjectMember(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 201),
+  )
+  .openapi(
+    createRoute({
+      method: 'patch',
+      path: '/{projectId}/members/{userId}',
+      tags,
+      summary: "Change a project member's role (project:members:manage; only to and from roles within the caller's own permissions)",
+      ...auth,
+      request: { params: MemberParam, query: ProjectQuery, ...body(ChangeProjectMemberRole) },
+      responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner of the project cannot be demoted') },
+    }),
+    async (c) => {
+      const p = c.req.valid('param');
+      return c.json({ data: await changeProjectMemberRole(serviceContext(c), target(p.projectId, c.req.valid('query')), p.userId, c.req.valid('json').role) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/{projectId}/members/{userId}',
+      tags,
+      summary: 'Remove a project member (project:members:manage), or leave (own user id); team membership stays',
+      ...auth,
+      request: { params: MemberParam, query: ProjectQuery },
+      responses: {
+        200: json(data(z.object({ userId: z.string(), removed: z.literal(true) })), 'Removed'),
+        ...common,
+        ...forbidden,
+        ...conflict('The last Owner of the project cannot be removed or leave'),
+      },
+    }),
+    async (c) => {
+      const p = c.req.valid('param');
+      return c.json({ data: await removeProjectMember(serviceContext(c), target(p.projectId, c.req.valid('query')), p.userId) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{projectId}/roles',
+      tags,
+      summary: 'Roles of the project and their permissions (whoever can read it)',
+      ...auth,
+      request: { params: ProjectParam, query: ProjectQuery },
+      responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
+    }),
+    async (c) => c.json({ data: await listProjectRoles(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
+  );
