@@ -2,21 +2,6 @@ import { and, eq } from 'drizzle-orm';
 import { webhookDeliveries } from '../db/schema';
 import type { ServiceContext } from './context';
 
-/** Record a provider's delivery id; false when it was already processed (a replay). */
-export async function claimWebhookDelivery(ctx: ServiceContext, source: string, deliveryId: string): Promise<boolean> {
-  const rows = await ctx.db.write
-    .insert(webhookDeliveries)
-    .values({ source, deliveryId })
-    .onConflictDoNothing()
-    .returning({ deliveryId: webhookDeliveries.deliveryId });
-  return rows.length > 0;
-}
-
-/** Forget a delivery whose processing failed, so the provider's retry is not mistaken for a replay. */
-export async function releaseWebhookDelivery(ctx: ServiceContext, source: string, deliveryId: string): Promise<void> {
-  await ctx.db.write.delete(webhookDeliveries).where(and(eq(webhookDeliveries.source, source), eq(webhookDeliveries.deliveryId, deliveryId)));
-}
-
 /** Whether a provider delivery was already processed (a replay). */
 export async function webhookDeliverySeen(ctx: ServiceContext, source: string, deliveryId: string): Promise<boolean> {
   const [row] = await ctx.db.write
