@@ -55,6 +55,20 @@ describe('POST /api/v1/stars/:profileId', () => {
     expect((await db.sql(`select 1 from notifications where user_id = $1 and type = 'STAR'`, [owner.id])).rows).toHaveLength(0);
   });
 
+  it('star, unstar, star again: the owner is notified once a day per person', async () => {
+    const { owner, profileId } = await publicProfile();
+    const fan = await signUp(db);
+    expect((await star(fan, profileId)).status).toBe(200);
+    expect((await unstar(fan, profileId)).status).toBe(200);
+    expect((await star(fan, profileId)).status).toBe(200);
+    await db.events.drain();
+    expect((await db.sql(`select 1 from notifications where user_id = $1 and type = 'STAR'`, [owner.id])).rows).toHaveLength(1);
+    const other = await signUp(db);
+    expect((await star(other, profileId)).status).toBe(200);
+    await db.events.drain();
+    expect((await db.sql(`select 1 from notifications where user_id = $1 and type = 'STAR'`, [owner.id])).rows).toHaveLength(2);
+  });
+
   it('5 concurrent stars → exactly one row and one event', async () => {
     const { profileId } = await publicProfile();
     const fan = await signUp(db);

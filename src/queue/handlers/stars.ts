@@ -1,5 +1,5 @@
-import { eq } from 'drizzle-orm';
-import { settings, users } from '../../db/schema';
+import { and, eq, gt, sql } from 'drizzle-orm';
+import { notifications, settings, users } from '../../db/schema';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { createNotification } from '../../services/notifications/create';
@@ -17,6 +17,21 @@ export const starNotification: EventHandler<'profile.starred'> = {
     if (!starrer || starrer.deletedAt) return;
     const [prefs] = await ctx.tx.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, ownerId));
     if (!resolveSettings(prefs?.settings).notifications.stars) return; // the owner turned star notifications off
+    // Star, unstar, star again: the owner hears about one person's star at most once a day.
+    const [recent] = await ctx.tx
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(
+        and(
+          eq(notifications.userId, ownerId),
+          eq(notifications.type, 'STAR'),
+          sql`${notifications.metadata}->>'starredBy' = ${starredBy}`,
+          sql`${notifications.metadata}->>'profileId' = ${profileId}`,
+          gt(notifications.createdAt, new Date(Date.now() - 86_400_000)),
+        ),
+      )
+      .limit(1);
+    if (recent) return;
     const name = [starrer.firstName, starrer.lastName].filter(Boolean).join(' ') || starrer.username || 'Someone';
     await createNotification(ctx.tx, {
       userId: ownerId,
