@@ -19,7 +19,7 @@ import type { ServiceContext } from '../context';
 import { audit, diff, readAuditLog, type AuditLogView } from './audit';
 import { assertCanGrant, authorize, isUuid, teamPermissions, type RoleRef } from './authz';
 import { DEFAULT_ORG_ROLES, ORG_OWNER_ROLE } from './permissions';
-import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, orgMemberIds, page, withVisibleEmails } from './shared';
+import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page, type ScopeMember } from './shared';
 
 export interface OrganizationView {
   id: string;
@@ -48,15 +48,8 @@ export interface RoleView {
   isDefault: boolean;
 }
 
-export interface MemberView {
-  userId: string;
-  name: string | null;
-  /** Null unless the viewer may see it (see withVisibleEmails). */
-  email: string | null;
-  avatarUrl: string | null;
-  role: { id: string; name: string };
-  joinedAt: string;
-}
+/** A member as member lists and role changes show it. */
+export type MemberView = ScopeMember;
 
 export interface OrganizationProfileInput {
   description?: string | null;
@@ -312,38 +305,7 @@ export async function deleteOrganization(ctx: ServiceContext, orgRef: string): P
 export async function listMembers(ctx: ServiceContext, orgRef: string, paging: Paging): Promise<{ items: MemberView[]; total: number }> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:read');
-  const where = and(eq(organizationMembers.orgId, a.org.id), isNull(users.deletedAt));
-  const [rows, [total]] = await Promise.all([
-    ctx.db.write
-      .select({
-        userId: users.id,
-        email: users.email,
-        firstName: users.firstName,
-        lastName: users.lastName,
-        username: users.username,
-        avatarUrl: users.imageUrl,
-        roleId: organizationRoles.id,
-        roleName: organizationRoles.name,
-        joinedAt: organizationMembers.joinedAt,
-      })
-      .from(organizationMembers)
-      .innerJoin(users, eq(users.id, organizationMembers.userId))
-      .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
-      .where(where)
-      .orderBy(asc(organizationMembers.joinedAt), asc(organizationMembers.id))
-      .limit(paging.limit)
-      .offset(paging.offset),
-    ctx.db.write.select({ n: count() }).from(organizationMembers).innerJoin(users, eq(users.id, organizationMembers.userId)).where(where),
-  ]);
-  return {
-    total: total?.n ?? 0,
-    items: await withVisibleEmails(
-      ctx.db.write,
-      userId,
-      a.can('org:members:manage'),
-      rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) })),
-    ),
-  };
+  return memberPage(ctx.db.write, 'organization', a.org.id, { userId, managesMembers: a.can('org:members:manage') }, paging);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { ServiceContext } from '../context';
 import { audit } from './audit';
 import { assertCanGrant, authorize, isUuid, type ProjectAccess, type ProjectTarget } from './authz';
 import type { MemberView, Paging, RoleView } from './organizations';
-import { conflictOn, displayName, iso, limitedCaller, withVisibleEmails } from './shared';
+import { conflictOn, displayName, iso, limitedCaller, memberPage } from './shared';
 
 /*
  * Project membership: a project is shared with teammates. Its members are a subset of its team's members,
@@ -87,38 +87,7 @@ function memberView(u: typeof users.$inferSelect, role: Pick<ProjectRole, 'id' |
 export async function listProjectMembers(ctx: ServiceContext, target: ProjectTarget, paging: Paging): Promise<{ items: MemberView[]; total: number }> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, target, 'project:read');
-  const where = and(eq(projectMembers.projectId, a.project.id), isNull(users.deletedAt));
-  const [rows, [total]] = await Promise.all([
-    ctx.db.write
-      .select({
-        userId: users.id,
-        email: users.email,
-        firstName: users.firstName,
-        lastName: users.lastName,
-        username: users.username,
-        avatarUrl: users.imageUrl,
-        roleId: projectRoles.id,
-        roleName: projectRoles.name,
-        joinedAt: projectMembers.joinedAt,
-      })
-      .from(projectMembers)
-      .innerJoin(users, eq(users.id, projectMembers.userId))
-      .innerJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
-      .where(where)
-      .orderBy(asc(projectMembers.joinedAt), asc(projectMembers.id))
-      .limit(paging.limit)
-      .offset(paging.offset),
-    ctx.db.write.select({ n: count() }).from(projectMembers).innerJoin(users, eq(users.id, projectMembers.userId)).where(where),
-  ]);
-  return {
-    total: total?.n ?? 0,
-    items: await withVisibleEmails(
-      ctx.db.write,
-      userId,
-      a.can('project:members:manage'),
-      rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) })),
-    ),
-  };
+  return memberPage(ctx.db.write, 'project', a.project.id, { userId, managesMembers: a.can('project:members:manage') }, paging);
 }
 
 /**

@@ -1,6 +1,6 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
-import { organizationMembers, settings, users } from '../../db/schema';
+import { organizationMembers, organizationRoles, projectMembers, projectRoles, settings, teamMembers, teamRoles, users } from '../../db/schema';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
@@ -81,4 +81,61 @@ export async function withVisibleEmails<T extends { userId: string; email: strin
     for (const r of rows) if (resolveSettings(r.settings).privacy.showEmailToTeammates) optedIn.add(r.userId);
   }
   return members.map((m) => (m.userId === viewerId || optedIn.has(m.userId) ? m : { ...m, email: null }));
+}
+
+/** The member tables of each scope. They share their column names (id, userId, roleId, joinedAt). */
+const MEMBER_TABLES = {
+  organization: { members: organizationMembers, roles: organizationRoles, scopeId: organizationMembers.orgId },
+  team: { members: teamMembers, roles: teamRoles, scopeId: teamMembers.teamId },
+  project: { members: projectMembers, roles: projectRoles, scopeId: projectMembers.projectId },
+} as const;
+
+export interface ScopeMember {
+  userId: string;
+  name: string | null;
+  /** Null unless the viewer may see it (see withVisibleEmails). */
+  email: string | null;
+  avatarUrl: string | null;
+  role: { id: string; name: string };
+  joinedAt: string;
+}
+
+/**
+ * One page of an org's, team's or project's active members, oldest first, with each email shown only
+ * where the viewer may see it. The caller has already authorized the read.
+ */
+export async function memberPage(
+  db: Database,
+  scope: keyof typeof MEMBER_TABLES,
+  scopeId: string,
+  viewer: { userId: string; managesMembers: boolean },
+  paging: { limit: number; offset: number },
+): Promise<{ items: ScopeMember[]; total: number }> {
+  // The three tables differ only in their scope column; typed as the org table to build one query.
+  const t = MEMBER_TABLES[scope] as unknown as (typeof MEMBER_TABLES)['organization'];
+  const where = and(eq(t.scopeId, scopeId), isNull(users.deletedAt));
+  const [rows, [total]] = await Promise.all([
+    db
+      .select({
+        userId: users.id,
+        email: users.email,
+        firstName: users.firstName,
+        lastName: users.lastName,
+        username: users.username,
+        avatarUrl: users.imageUrl,
+        roleId: t.roles.id,
+        roleName: t.roles.name,
+        joinedAt: t.members.joinedAt,
+      })
+      .from(t.members)
+      .innerJoin(users, eq(users.id, t.members.userId))
+      .innerJoin(t.roles, eq(t.roles.id, t.members.roleId))
+      .where(where)
+      .orderBy(asc(t.members.joinedAt), asc(t.members.id))
+      .limit(paging.limit)
+      .offset(paging.offset),
+    db.select({ n: count() }).from(t.members).innerJoin(users, eq(users.id, t.members.userId)).where(where),
+  ]);
+  const items = rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) }));
+  return { total: total?.n ?? 0, items: await withVisibleEmails(db, viewer.userId, viewer.managesMembers, items) };
 }

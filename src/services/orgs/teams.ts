@@ -7,7 +7,7 @@ import { audit, diff, readAuditLog, type AuditLogView } from './audit';
 import { assertCanGrant, authorize, projectPermissions, type TeamAccess, type TeamTarget } from './authz';
 import type { MemberView, Paging, RoleView } from './organizations';
 import { DEFAULT_TEAM_ROLES } from './permissions';
-import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, orgMemberIds, page, withVisibleEmails } from './shared';
+import { conflictOn, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page } from './shared';
 
 export type Visibility = 'PUBLIC' | 'PRIVATE' | 'INTERNAL';
 
@@ -197,38 +197,7 @@ export async function deleteTeam(ctx: ServiceContext, target: TeamTarget): Promi
 export async function listTeamMembers(ctx: ServiceContext, target: TeamTarget, paging: Paging): Promise<{ items: MemberView[]; total: number }> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, target, 'team:read');
-  const where = and(eq(teamMembers.teamId, a.team.id), isNull(users.deletedAt));
-  const [rows, [total]] = await Promise.all([
-    ctx.db.write
-      .select({
-        userId: users.id,
-        email: users.email,
-        firstName: users.firstName,
-        lastName: users.lastName,
-        username: users.username,
-        avatarUrl: users.imageUrl,
-        roleId: teamRoles.id,
-        roleName: teamRoles.name,
-        joinedAt: teamMembers.joinedAt,
-      })
-      .from(teamMembers)
-      .innerJoin(users, eq(users.id, teamMembers.userId))
-      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
-      .where(where)
-      .orderBy(asc(teamMembers.joinedAt), asc(teamMembers.id))
-      .limit(paging.limit)
-      .offset(paging.offset),
-    ctx.db.write.select({ n: count() }).from(teamMembers).innerJoin(users, eq(users.id, teamMembers.userId)).where(where),
-  ]);
-  return {
-    total: total?.n ?? 0,
-    items: await withVisibleEmails(
-      ctx.db.write,
-      userId,
-      a.can('team:members:manage'),
-      rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) })),
-    ),
-  };
+  return memberPage(ctx.db.write, 'team', a.team.id, { userId, managesMembers: a.can('team:members:manage') }, paging);
 }
 
 /**
