@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
 import {
   organizationMembers,
@@ -19,7 +19,7 @@ import type { ServiceContext } from '../context';
 import { audit, diff, readAuditLog, type AuditLogView } from './audit';
 import { assertCanGrant, authorize, isUuid, teamPermissions, type RoleRef } from './authz';
 import { DEFAULT_ORG_ROLES, ORG_OWNER_ROLE } from './permissions';
-import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page, type ScopeMember } from './shared';
+import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page, rolesOf, type RoleView, type ScopeMember } from './shared';
 
 export interface OrganizationView {
   id: string;
@@ -40,13 +40,7 @@ export interface OrganizationView {
   role: RoleRef;
 }
 
-export interface RoleView {
-  id: string;
-  name: string;
-  description: string | null;
-  permissions: string[];
-  isDefault: boolean;
-}
+export type { RoleView } from './shared';
 
 /** A member as member lists and role changes show it. */
 export type MemberView = ScopeMember;
@@ -399,12 +393,7 @@ async function removeFromOrgTeams(tx: Transaction, orgId: string, userId: string
 export async function listOrgRoles(ctx: ServiceContext, orgRef: string): Promise<RoleView[]> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:read');
-  const rows = await ctx.db.write
-    .select()
-    .from(organizationRoles)
-    .where(eq(organizationRoles.orgId, a.org.id))
-    .orderBy(desc(sql`cardinality(${organizationRoles.permissions})`), asc(organizationRoles.name));
-  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions, isDefault: r.isDefault }));
+  return rolesOf(ctx.db.write, 'organization', a.org.id);
 }
 
 /** GET /organization/:orgId/audit — `org:audit:read` (Owner, Co-Owner); newest first. */

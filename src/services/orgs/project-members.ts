@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
 import { organizations, projectMembers, projectRoles, teamMembers, teams, users } from '../../db/schema';
 import { AppError } from '../../lib/errors';
@@ -6,7 +6,7 @@ import type { ServiceContext } from '../context';
 import { audit } from './audit';
 import { assertCanGrant, authorize, isUuid, type ProjectAccess, type ProjectTarget } from './authz';
 import type { MemberView, Paging, RoleView } from './organizations';
-import { conflictOn, displayName, iso, limitedCaller, memberPage } from './shared';
+import { conflictOn, displayName, iso, limitedCaller, memberPage, rolesOf } from './shared';
 
 /*
  * Project membership: a project is shared with teammates. Its members are a subset of its team's members,
@@ -186,10 +186,5 @@ export async function removeProjectMember(ctx: ServiceContext, target: ProjectTa
 export async function listProjectRoles(ctx: ServiceContext, target: ProjectTarget): Promise<RoleView[]> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, target, 'project:read');
-  const rows = await ctx.db.write
-    .select()
-    .from(projectRoles)
-    .where(eq(projectRoles.projectId, a.project.id))
-    .orderBy(desc(sql`cardinality(${projectRoles.permissions})`), asc(projectRoles.name));
-  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions, isDefault: r.isDefault }));
+  return rolesOf(ctx.db.write, 'project', a.project.id);
 }

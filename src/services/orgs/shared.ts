@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
 import { organizationMembers, organizationRoles, projectMembers, projectRoles, settings, teamMembers, teamRoles, users } from '../../db/schema';
 import { cacheDel } from '../../lib/cache';
@@ -83,12 +83,15 @@ export async function withVisibleEmails<T extends { userId: string; email: strin
   return members.map((m) => (m.userId === viewerId || optedIn.has(m.userId) ? m : { ...m, email: null }));
 }
 
-/** The member tables of each scope. They share their column names (id, userId, roleId, joinedAt). */
-const MEMBER_TABLES = {
-  organization: { members: organizationMembers, roles: organizationRoles, scopeId: organizationMembers.orgId },
-  team: { members: teamMembers, roles: teamRoles, scopeId: teamMembers.teamId },
-  project: { members: projectMembers, roles: projectRoles, scopeId: projectMembers.projectId },
+/** The member and role tables of each scope: alike but for the name of their scope column. */
+const SCOPE_TABLES = {
+  organization: { members: organizationMembers, roles: organizationRoles, scopeId: organizationMembers.orgId, roleScopeId: organizationRoles.orgId },
+  team: { members: teamMembers, roles: teamRoles, scopeId: teamMembers.teamId, roleScopeId: teamRoles.teamId },
+  project: { members: projectMembers, roles: projectRoles, scopeId: projectMembers.projectId, roleScopeId: projectRoles.projectId },
 } as const;
+type Scope = keyof typeof SCOPE_TABLES;
+/** Typed as the org tables to build one query for any scope (the columns used exist in all three). */
+const tablesOf = (scope: Scope) => SCOPE_TABLES[scope] as unknown as (typeof SCOPE_TABLES)['organization'];
 
 export interface ScopeMember {
   userId: string;
@@ -106,13 +109,12 @@ export interface ScopeMember {
  */
 export async function memberPage(
   db: Database,
-  scope: keyof typeof MEMBER_TABLES,
+  scope: Scope,
   scopeId: string,
   viewer: { userId: string; managesMembers: boolean },
   paging: { limit: number; offset: number },
 ): Promise<{ items: ScopeMember[]; total: number }> {
-  // The three tables differ only in their scope column; typed as the org table to build one query.
-  const t = MEMBER_TABLES[scope] as unknown as (typeof MEMBER_TABLES)['organization'];
+  const t = tablesOf(scope);
   const where = and(eq(t.scopeId, scopeId), isNull(users.deletedAt));
   const [rows, [total]] = await Promise.all([
     db
@@ -138,4 +140,19 @@ export async function memberPage(
   ]);
   const items = rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) }));
   return { total: total?.n ?? 0, items: await withVisibleEmails(db, viewer.userId, viewer.managesMembers, items) };
+}
+
+export interface RoleView {
+  id: string;
+  name: string;
+  description: string | null;
+  permissions: string[];
+  isDefault: boolean;
+}
+
+/** The roles of an org, team or project, most powerful first. The caller has already authorized the read. */
+export async function rolesOf(db: Database, scope: Scope, scopeId: string): Promise<RoleView[]> {
+  const { roles, roleScopeId } = tablesOf(scope);
+  const rows = await db.select().from(roles).where(eq(roleScopeId, scopeId)).orderBy(desc(sql`cardinality(${roles.permissions})`), asc(roles.name));
+  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions, isDefault: r.isDefault }));
 }

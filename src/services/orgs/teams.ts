@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Transaction } from '../../db/client';
 import { organizationAuditLogs, projectMembers, projectRoles, projects, teamMembers, teamRoles, teams, users, type Team } from '../../db/schema';
 import { AppError } from '../../lib/errors';
@@ -7,7 +7,7 @@ import { audit, diff, readAuditLog, type AuditLogView } from './audit';
 import { assertCanGrant, authorize, projectPermissions, type TeamAccess, type TeamTarget } from './authz';
 import type { MemberView, Paging, RoleView } from './organizations';
 import { DEFAULT_TEAM_ROLES } from './permissions';
-import { conflictOn, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page } from './shared';
+import { conflictOn, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page, rolesOf } from './shared';
 
 export type Visibility = 'PUBLIC' | 'PRIVATE' | 'INTERNAL';
 
@@ -236,12 +236,7 @@ export async function removeTeamMember(ctx: ServiceContext, target: TeamTarget, 
 export async function listTeamRoles(ctx: ServiceContext, target: TeamTarget): Promise<RoleView[]> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, target, 'team:read');
-  const rows = await ctx.db.write
-    .select()
-    .from(teamRoles)
-    .where(eq(teamRoles.teamId, a.team.id))
-    .orderBy(desc(sql`cardinality(${teamRoles.permissions})`), asc(teamRoles.name));
-  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions, isDefault: r.isDefault }));
+  return rolesOf(ctx.db.write, 'team', a.team.id);
 }
 
 /** GET /team/:teamId/audit — `team:audit:read` (team Owner/Admin, org Owner/Co-Owner). */
