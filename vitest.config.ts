@@ -25,7 +25,7 @@ const bindings = {
   ENVIRONMENT: 'test',
   DATABASE_URL: `${pg}/fairarena_shared`,
   DATABASE_REPLICA_URLS: '',
-  NEON_LOCAL_WS_PROXY: need('TEST_WS_PROXY'),
+  NEON_LOCAL_PROXY: need('TEST_NEON_PROXY'),
   UPSTASH_REDIS_REST_URL: need('TEST_UPSTASH_URL'),
   UPSTASH_REDIS_REST_TOKEN: need('TEST_UPSTASH_TOKEN'),
   CACHE_NAMESPACE: 'test',
@@ -40,6 +40,8 @@ const bindings = {
   CLERK_JWT_KEY: await exportSPKI(clerkKey.publicKey),
   CLERK_AUTHORIZED_PARTIES: 'https://app.fairarena.test',
   CLERK_WEBHOOK_SECRET: `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64')}`,
+  // Each test reads the plans it just changed; the isolate-level cache has its own test.
+  PLANS_CACHE_SECONDS: '0',
   NEWSLETTER_TOKEN_SECRET: 'test-newsletter-token-secret-0123456789abcdef',
   // Phone / step-up OTP: Twilio is the default provider in tests (faked at the fetch boundary); a file
   // that wants the dev mailbox overrides SMS_PROVIDER='dev'.
@@ -63,6 +65,11 @@ export default defineConfig({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
         bindings,
+        // The global limiter as in wrangler.toml, and a strict one tests swap in to see it refuse.
+        ratelimits: {
+          GLOBAL_RATE_LIMITER: { namespace_id: '1001', simple: { limit: 1000, period: 60 } },
+          TEST_STRICT_RATE_LIMITER: { namespace_id: '9001', simple: { limit: 3, period: 60 } },
+        },
         // Loopback (PostgreSQL proxy, Redis bridge, QStash emulator) passes through; any other host is a
         // test bug: third-party APIs must be faked at the fetch boundary (test/helpers/fake-fetch.ts).
         outboundService: async (req: Request) => {

@@ -1,24 +1,41 @@
 #!/usr/bin/env node
 // npm run bench — a loopback benchmark of the API under `wrangler dev`, against a minimal Hono worker
 // (bench/baseline) run the same way. Starts a private, throw-away stack (PostgreSQL, redis-server or the
-// in-memory engine, Neon ws proxy, Upstash bridge) on free ports; never touches .data/ or .dev.vars.
-// Env: BENCH_DURATION (s per target, default 10), BENCH_CONNECTIONS (default 32), BENCH_PG_AUTH=scram (see
-// startStack). Each target gets a 2 s warm-up first. Prints a table, writes bench/results/latest.json; exit 1 if a
-// measurement failed.
+// in-memory engine, the local Neon endpoints, the Upstash bridge) on free ports; never touches .data/ or .dev.vars.
+//
+// One row per kind of request, each with its ratio to the baseline and the work it costs per request, counted by
+// the stand-ins themselves (database connections opened, statements sent, Redis commands sent). A second table
+// repeats the API rows with every database and Redis round trip delayed by 20 ms, the distance between an edge
+// location and a database region.
+//
+// Env: BENCH_DURATION (s per row, default 10), BENCH_CONNECTIONS (default 32), BENCH_DB_RTT_MS (delay of each
+// database/Redis round trip in the main table, default 0), BENCH_RTT_TABLE_MS (the second table's delay, default
+// 20; 0 skips it), BENCH_PG_AUTH=scram (see startStack), BENCH_PROFILE=<kind> (CPU profile of the worker while that
+// row runs, written to bench/results/<kind>.cpuprofile, top functions printed). Each row gets a 2 s warm-up.
+// Prints the tables, writes bench/results/latest.json; exit 1 if a measurement failed.
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import WebSocket from 'ws';
 import { freePort, onShutdown, shutdown, shutdownWithParent, spawnGroup } from './stack/procs.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_DURATION) || 10;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS) || 32;
+const RTT_MS = Number(process.env.BENCH_DB_RTT_MS) || 0;
+const RTT_TABLE_MS = process.env.BENCH_RTT_TABLE_MS === undefined ? 20 : Number(process.env.BENCH_RTT_TABLE_MS) || 0;
+const PROFILE = process.env.BENCH_PROFILE || '';
 const WARMUP = 2;
+const USERS = 64;
 const UPSTASH_TOKEN = 'bench-redis-token';
 const PG_AUTH = process.env.BENCH_PG_AUTH === 'scram' ? 'scram-sha-256' : 'password';
+// The global per-client limit is raised for this stack only: one load generator on loopback is one client.
+const BENCH_GLOBAL_LIMIT = 1_000_000_000;
+// Logging as deployed: wrangler.toml's production values (read below), so the rows measure what production logs.
 const say = (m) => console.log(`[bench] ${m}`);
 
 if (Number(process.versions.node.split('.')[0]) < 22) {
@@ -31,10 +48,19 @@ chmodSync(tmp, 0o755); // PostgreSQL runs as the `postgres` OS user when we are 
 onShutdown(() => rmSync(tmp, { recursive: true, force: true })); // registered first, so it runs last
 shutdownWithParent();
 
+/** A var of wrangler.toml's [env.production.vars], or `fallback`. */
+function productionVar(name, fallback) {
+  const toml = readFileSync('wrangler.toml', 'utf8');
+  const section = toml.slice(toml.indexOf('[env.production.vars]'));
+  const m = new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(section.slice(0, section.indexOf('\n[', 1)));
+  return m ? m[1] : fallback;
+}
+const LOGGING = { LOG_LEVEL: productionVar('LOG_LEVEL', 'info'), LOG_REQUEST_SAMPLE_RATE: productionVar('LOG_REQUEST_SAMPLE_RATE', '1') };
+
 async function startStack() {
   const { startPostgres } = await import('./stack/postgres.mjs');
   const { findRedisServer, startRedis } = await import('./stack/redis.mjs');
-  const { startWsPgProxy } = await import('./stack/ws-pg-proxy.mjs');
+  const { startNeonLocal } = await import('./stack/neon-local.mjs');
   const { startUpstashBridge } = await import('./stack/upstash-bridge.mjs');
   const { migrate } = await import('./lib/migrate.mjs');
 
@@ -43,9 +69,9 @@ async function startStack() {
   await pg.createDatabase('fairarena');
   const m = await migrate(pg.url('fairarena'));
   // Neon's driver sends the password in clear (over TLS) and Neon's proxy checks it; against plain PostgreSQL
-  // with scram-sha-256 the driver instead runs PBKDF2 (4096 awaited HMACs) in the worker on every request,
-  // which would dominate every database row. So this throw-away cluster uses `password` auth on loopback.
-  // BENCH_PG_AUTH=scram keeps SCRAM, to see that cost.
+  // with scram-sha-256 the driver instead runs PBKDF2 (4096 awaited HMACs) in the worker on every WebSocket
+  // connection, which would dominate every transaction. So this throw-away cluster uses `password` auth on
+  // loopback. BENCH_PG_AUTH=scram keeps SCRAM, to see that cost.
   if (PG_AUTH === 'password') {
     const hba = path.join(tmp, 'pg', 'pg_hba.conf');
     writeFileSync(hba, readFileSync(hba, 'utf8').replace(/^(host\s.*\s)scram-sha-256\s*$/gm, '$1password'));
@@ -53,20 +79,68 @@ async function startStack() {
     await c.connect();
     await c.query('select pg_reload_conf()').finally(() => c.end());
   }
-  const proxy = await startWsPgProxy({ pgPort: pg.port });
-  onShutdown(proxy.close);
+  const neon = await startNeonLocal({ pgPort: pg.port, rttMs: RTT_MS });
+  onShutdown(neon.close);
   const bin = findRedisServer();
   const redis = bin ? await startRedis({ bin }) : null;
   if (redis) onShutdown(redis.stop);
-  const bridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: redis?.url ?? null });
+  const bridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: redis?.url ?? null, rttMs: RTT_MS });
   onShutdown(bridge.close);
   say(`stack: postgres :${pg.port} (fairarena, ${m.total} migrations, ${PG_AUTH} auth), ${redis ? `redis-server :${redis.port}` : 'in-memory redis'}, `
-    + `ws proxy :${proxy.port}, upstash :${bridge.port}`);
+    + `neon endpoints :${neon.port}, upstash :${bridge.port}`);
   return {
-    DATABASE_URL: pg.url('fairarena'),
-    NEON_LOCAL_WS_PROXY: `127.0.0.1:${proxy.port}`,
-    UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${bridge.port}`,
-    UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN,
+    pgUrl: pg.url('fairarena'),
+    neon,
+    bridge,
+    vars: {
+      DATABASE_URL: pg.url('fairarena'),
+      NEON_LOCAL_PROXY: `127.0.0.1:${neon.port}`,
+      UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${bridge.port}`,
+      UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN,
+    },
+  };
+}
+
+/** Users with settings, profile and a few notifications (as sign-up creates them), and a session token each. */
+async function seedUsers(pgUrl, clerk) {
+  const c = new (await import('pg')).default.Client({ connectionString: pgUrl });
+  await c.connect();
+  const users = [];
+  try {
+    for (let i = 0; i < USERS; i++) {
+      const id = `user_bench_${i}`;
+      await c.query('insert into users (id, email, first_name, last_name) values ($1, $2, $3, $4)', [id, `${id}@bench.test`, 'Bench', `User ${i}`]);
+      await c.query('insert into settings (user_id) values ($1)', [id]);
+      await c.query('insert into profiles (user_id) values ($1)', [id]);
+      for (let n = 0; n < 5; n++) {
+        await c.query(`insert into notifications (user_id, type, title, message) values ($1, 'SYSTEM', $2, 'Welcome to the bench')`, [id, `Notice ${n}`]);
+      }
+      users.push({ id, token: await clerk.mint(id), ip: `198.51.${100 + (i >> 8)}.${(i % 250) + 1}` });
+    }
+  } finally {
+    await c.end();
+  }
+  return users;
+}
+
+/** A local Clerk instance: the worker verifies tokens offline with the public key; we sign them. */
+async function localClerk() {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const issuer = 'https://clerk.bench.test';
+  const azp = 'http://localhost:5173';
+  return {
+    vars: {
+      CLERK_SECRET_KEY: 'sk_test_bench',
+      CLERK_PUBLISHABLE_KEY: `pk_test_${Buffer.from('clerk.bench.test$').toString('base64')}`,
+      CLERK_JWT_KEY: await exportSPKI(publicKey),
+      CLERK_AUTHORIZED_PARTIES: azp,
+    },
+    mint: (userId) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ sid: `sess_${userId}`, azp, v: 2, sts: 'active' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'ins_bench', typ: 'JWT' }).setSubject(userId).setIssuer(issuer)
+        .setIssuedAt(now - 5).setNotBefore(now - 5).setExpirationTime(now + 3600).sign(privateKey);
+    },
   };
 }
 
@@ -86,14 +160,17 @@ function wrangler(name, args) {
 
 /**
  * Bundle the API once (`wrangler deploy --dry-run`) and return a copy of wrangler.toml in tmp whose `main` is that
- * bundle: the run measures one snapshot of src/, and `wrangler dev` does not rebuild when src/ changes mid-run.
+ * bundle (the run measures one snapshot of src/) and whose global per-client limit is raised (BENCH_GLOBAL_LIMIT).
  */
 async function bundleApi() {
   const out = path.join(tmp, 'api-dist');
   const b = wrangler('api-build', ['deploy', '--dry-run', '--outdir', out]);
   if ((await b.exited).code !== 0) throw new Error(`bundling the API failed:\n${b.tail()}`);
   const config = path.join(tmp, 'wrangler.toml');
-  writeFileSync(config, readFileSync('wrangler.toml', 'utf8').replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(out, 'index.js'))}`));
+  const toml = readFileSync('wrangler.toml', 'utf8')
+    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(out, 'index.js'))}`)
+    .replace(/simple = \{ limit = \d+/g, `simple = { limit = ${BENCH_GLOBAL_LIMIT}`);
+  writeFileSync(config, toml);
   return config;
 }
 
@@ -111,72 +188,222 @@ async function startWrangler(name, config, { vars = {}, extra = [] } = {}) {
   for (const end = Date.now() + 120_000; ;) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`wrangler dev (${name}) exited:\n${proc.tail()}`);
     if (Date.now() > end) throw new Error(`wrangler dev (${name}) not answering after 120 s:\n${proc.tail()}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) }).then(() => true, () => false);
-    if (ok) return { base: `http://127.0.0.1:${port}`, tail: proc.tail };
+    const ok = await fetch(`http://127.0.0.1:${port}/livez`, { signal: AbortSignal.timeout(3000) }).then(() => true, () => false);
+    if (ok) return { base: `http://127.0.0.1:${port}`, inspector, tail: proc.tail };
     await sleep(250);
   }
 }
 
-/** Load one URL: warm-up, then the measured run, in a worker thread (this event loop runs the ws proxy + bridge). */
-async function load(target, url) {
-  const opts = { url, connections: CONNECTIONS, workers: 1, headers: { 'CF-Connecting-IP': '127.0.0.1' } };
+/** The rows: what each kind of request is, and the requests autocannon cycles through (one user/IP each). */
+function targets(baseline, api, users) {
+  const each = (fn) => users.map((u, i) => fn(u, i));
+  const auth = (u) => ({ authorization: `Bearer ${u.token}`, 'cf-connecting-ip': u.ip });
+  return [
+    { kind: 'baseline', label: 'bare Hono worker GET /', url: `${baseline.base}/` },
+    { kind: 'no-io', label: 'GET /livez (no database, no Redis)', url: `${api.base}/livez`,
+      requests: each((u) => ({ method: 'GET', path: '/livez', headers: { 'cf-connecting-ip': u.ip } })) },
+    { kind: 'public-db-read', label: 'GET /api/v1/plans (isolate cache off)', url: `${api.base}/api/v1/plans`,
+      requests: each((u) => ({ method: 'GET', path: '/api/v1/plans', headers: { 'cf-connecting-ip': u.ip } })) },
+    { kind: 'cached-auth-read', label: 'GET /api/v1/credits/balance (warm)', url: `${api.base}/api/v1/credits/balance`,
+      requests: each((u) => ({ method: 'GET', path: '/api/v1/credits/balance', headers: auth(u) })) },
+    { kind: 'auth-db-read', label: 'GET /api/v1/notifications', url: `${api.base}/api/v1/notifications`,
+      requests: each((u) => ({ method: 'GET', path: '/api/v1/notifications', headers: auth(u) })) },
+    { kind: 'write', label: 'PUT /api/v1/settings (one flag, transaction)', url: `${api.base}/api/v1/settings`,
+      requests: each((u, i) => ({ method: 'PUT', path: '/api/v1/settings', headers: { ...auth(u), 'content-type': 'application/json' },
+        body: JSON.stringify({ email: { productUpdates: i % 2 === 0 } }) })) },
+  ];
+}
+
+/** Work counted by the stand-ins between two snapshots. */
+function snapshot(stack) {
+  const n = stack.neon.stats();
+  const b = stack.bridge.stats();
+  return { dbConnects: n.wsConnects, dbQueries: n.wsStatements + n.httpStatements, dbHttpRequests: n.httpRequests, redisCommands: b.commands };
+}
+
+/** Wait until the stand-ins' counters stop moving (responses sent, after-response work done), then snapshot. */
+async function quiet(stack) {
+  let last = JSON.stringify(snapshot(stack));
+  for (let still = 0, end = Date.now() + 10_000; still < 2 && Date.now() < end;) {
+    await sleep(250);
+    const now = JSON.stringify(snapshot(stack));
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  return JSON.parse(last);
+}
+
+/**
+ * Load one target: warm-up, then the timed run, in a worker thread (this event loop runs the stand-ins). The work
+ * per request is counted on a separate, fixed number of requests between two quiet points, so requests cut off
+ * at the end of a timed run (and the warm-up's first loads) never skew it.
+ */
+async function load(target, stack) {
+  const opts = { url: target.url, connections: CONNECTIONS, workers: 1, ...(target.requests ? { requests: target.requests } : {}) };
   await autocannon({ ...opts, duration: WARMUP });
   const r = await autocannon({ ...opts, duration: DURATION });
   const total = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
   const bad = r.non2xx + r.errors + r.timeouts;
   const statuses = Object.fromEntries(Object.entries(r.statusCodeStats).map(([s, v]) => [s, v.count]));
+  let perRequest = { dbConnects: 0, dbQueries: 0, redisCommands: 0 };
+  if (target.kind !== 'baseline') {
+    const amount = 2 * USERS;
+    const before = await quiet(stack);
+    await autocannon({ ...opts, connections: 8, amount });
+    const after = await quiet(stack);
+    const per = (k) => Math.round(((after[k] - before[k]) / amount) * 100) / 100;
+    perRequest = { dbConnects: per('dbConnects'), dbQueries: per('dbQueries'), redisCommands: per('redisCommands'), dbHttpRequests: per('dbHttpRequests') };
+  }
   return {
-    target, url, rps: Math.round(r.requests.mean), p50: r.latency.p50, p99: r.latency.p99, requests: total,
-    non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, statuses,
+    kind: target.kind, target: target.label, url: target.url, rps: Math.round(r.requests.mean), p50: r.latency.p50, p99: r.latency.p99,
+    requests: total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, statuses, perRequest,
     failed: total + r.errors + r.timeouts === 0 || bad / (total + r.errors + r.timeouts) > 0.5,
   };
 }
 
-function printTable(rows) {
-  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs baseline', ''];
-  const body = rows.map((r) => [r.target, r.rps, r.p50, r.p99, r.non2xx, r.errors + r.timeouts,
-    r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`, r.failed ? `FAILED (status ${JSON.stringify(r.statuses)})` : ''].map(String));
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
-  console.log(['', line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line), ''].join('\n'));
+/** CPU profile of the API worker (V8 inspector of `wrangler dev`) while `during` runs; returns the top self-time functions. */
+async function profileWhile(inspectorPort, file, during) {
+  const list = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+  const target = list.find((t) => t.webSocketDebuggerUrl);
+  if (!target) throw new Error('no inspector target');
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', (m) => { const msg = JSON.parse(m); pending.get(msg.id)?.(msg); pending.delete(msg.id); });
+  const send = (method, params = {}) => new Promise((res) => { const i = ++id; pending.set(i, res); ws.send(JSON.stringify({ id: i, method, params })); });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 200 });
+  await send('Profiler.start');
+  const result = await during();
+  const { result: { profile } } = await send('Profiler.stop');
+  ws.close();
+  writeFileSync(file, JSON.stringify(profile));
+  const total = profile.samples.length;
+  const self = new Map();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  for (const s of profile.samples) {
+    const f = byId.get(s).callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([fn, n]) => ({ fn, pct: Math.round((n / total) * 1000) / 10 }));
+  return { result, top };
+}
+
+const fmtWork = (w) => (w ? `${w.dbConnects ?? '—'} / ${w.dbQueries ?? '—'} / ${w.redisCommands ?? '—'}` : '—');
+
+function printTable(title, head, body) {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ').trimEnd();
+  console.log(['', title, line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line), ''].join('\n'));
+}
+
+/** The issue's targets, checked against this run (ratios to this run's baseline). */
+function checkTargets(rows, rttRows) {
+  const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
+  const rtt = Object.fromEntries((rttRows ?? []).map((r) => [r.kind, r]));
+  const checks = [
+    ['no-io ≥ 0.80×', by['no-io']?.ratio >= 0.8],
+    ['public-db-read ≥ 0.50×', by['public-db-read']?.ratio >= 0.5],
+    ['cached-auth-read ≥ 0.60×', by['cached-auth-read']?.ratio >= 0.6],
+    ['auth-db-read ≥ 0.40×', by['auth-db-read']?.ratio >= 0.4],
+    ['write ≥ 0.25×', by.write?.ratio >= 0.25],
+    ['p99 DB reads < 200 ms', ['public-db-read', 'auth-db-read'].every((k) => by[k]?.p99 < 200)],
+    ['p99 cached read < 100 ms', by['cached-auth-read']?.p99 < 100],
+    ['p99 write < 500 ms', by.write?.p99 < 500],
+    ['public-db-read: 1 query, 0 connections, 0 Redis', by['public-db-read']?.perRequest.dbQueries === 1 && by['public-db-read']?.perRequest.dbConnects === 0 && by['public-db-read']?.perRequest.redisCommands === 0],
+    ['cached-auth-read: 0 queries', by['cached-auth-read']?.perRequest.dbQueries === 0],
+    ['no-io: 0 of everything', Object.values(by['no-io']?.perRequest ?? { x: 1 }).every((v) => v === 0)],
+  ];
+  if (rttRows && RTT_MS === 0) {
+    checks.push([`@${RTT_TABLE_MS} ms: public-db-read p50 ≤ 2×RTT + its 0 ms p50`, rtt['public-db-read']?.p50 <= 2 * RTT_TABLE_MS + by['public-db-read']?.p50]);
+    checks.push([`@${RTT_TABLE_MS} ms: cached-auth-read p50 within 25 ms of its 0 ms p50`, rtt['cached-auth-read']?.p50 <= by['cached-auth-read']?.p50 + 25]);
+  }
+  return checks.map(([target, ok]) => ({ target, ok: Boolean(ok) }));
 }
 
 let code = 1;
 try {
   const t0 = Date.now();
+  const clerk = await localClerk();
   const started = await Promise.allSettled([startStack(), bundleApi()]); // both settle: nothing half-started
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
   const [stack, apiConfig] = started.map((s) => s.value);
+  const users = await seedUsers(stack.pgUrl, clerk);
   const [baseline, api] = await Promise.all([
     startWrangler('baseline', 'bench/baseline/wrangler.toml'),
     startWrangler('api', apiConfig, { extra: ['--no-bundle'], vars: {
-      ...stack, ENVIRONMENT: 'development', GLOBAL_RATE_LIMIT_PER_MINUTE: '1000000000',
+      ...stack.vars, ...clerk.vars, ...LOGGING, ENVIRONMENT: 'development', PLANS_CACHE_SECONDS: '0',
       CORS_ORIGINS: 'http://localhost:5173', PUBLIC_BASE_URL: 'http://127.0.0.1:8787', DATABASE_REPLICA_URLS: '',
     } }),
   ]);
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: baseline ${baseline.base}, api ${api.base}; `
-    + `${DURATION} s × ${CONNECTIONS} connections per target (+${WARMUP} s warm-up)`);
+    + `${DURATION} s × ${CONNECTIONS} connections per row (+${WARMUP} s warm-up), ${USERS} users/tokens/IPs in rotation`);
+  say(`logging as in production: LOG_LEVEL=${LOGGING.LOG_LEVEL}, LOG_REQUEST_SAMPLE_RATE=${LOGGING.LOG_REQUEST_SAMPLE_RATE} `
+    + '(warn/error lines and failed requests always logged)');
+  say(`bench-only settings: global per-client limit raised to ${BENCH_GLOBAL_LIMIT}/60 s; PLANS_CACHE_SECONDS=0 (public-db-read reads the database); `
+    + `database/Redis round trip delay ${RTT_MS} ms`);
 
+  const plan = targets(baseline, api, users);
   const rows = [];
-  for (const [target, url] of [['baseline /', `${baseline.base}/`], ['api /healthz', `${api.base}/healthz`],
-    ['api /api/v1/plans', `${api.base}/api/v1/plans`]]) {
-    rows.push(await load(target, url));
-    say(`${target}: ${rows.at(-1).rps} req/s`);
+  let profile = null;
+  for (const t of plan) {
+    const run = () => load(t, stack);
+    if (PROFILE === t.kind && t.kind !== 'baseline') {
+      const file = path.join(root, 'bench', 'results', `${t.kind}.cpuprofile`);
+      mkdirSync(path.dirname(file), { recursive: true });
+      const p = await profileWhile(api.inspector, file, run);
+      rows.push(p.result);
+      profile = { kind: t.kind, file: path.relative(root, file), top: p.top };
+    } else rows.push(await run());
+    say(`${t.kind}: ${rows.at(-1).rps} req/s`);
   }
   const base = rows[0].failed ? 0 : rows[0].rps;
   for (const r of rows) r.ratio = base && !r.failed ? r.rps / base : null;
-  printTable(rows);
-  if (rows.some((r) => r.failed)) console.log(`[bench] api log (tail):\n${api.tail()}\n`);
+  printTable(`Main table (database/Redis round trip +${RTT_MS} ms); work = DB connections opened / DB statements / Redis commands, per request`,
+    ['kind', 'req/s', 'p50 ms', 'p99 ms', 'vs baseline', 'work per request', 'non-2xx', 'target'],
+    rows.map((r) => [r.kind, r.rps, r.p50, r.p99, r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`, fmtWork(r.perRequest), r.non2xx + r.errors + r.timeouts,
+      r.failed ? `FAILED (status ${JSON.stringify(r.statuses)})` : r.target]));
+
+  let rttRows = null;
+  if (RTT_TABLE_MS > 0 && RTT_TABLE_MS !== RTT_MS) {
+    stack.neon.setRttMs(RTT_TABLE_MS);
+    stack.bridge.setRttMs(RTT_TABLE_MS);
+    rttRows = [];
+    for (const t of plan.slice(1)) {
+      rttRows.push(await load(t, stack));
+      say(`${t.kind} @${RTT_TABLE_MS} ms: p50 ${rttRows.at(-1).p50} ms`);
+    }
+    stack.neon.setRttMs(RTT_MS);
+    stack.bridge.setRttMs(RTT_MS);
+    const zero = Object.fromEntries(rows.map((r) => [r.kind, r]));
+    printTable(`Distance table: every database and Redis round trip +${RTT_TABLE_MS} ms (an edge location far from the database region)`,
+      ['kind', 'p50 ms', 'p99 ms', `p50 at ${RTT_MS} ms`, 'req/s', 'work per request', 'non-2xx'],
+      rttRows.map((r) => [r.kind, r.p50, r.p99, zero[r.kind]?.p50 ?? '—', r.rps, fmtWork(r.perRequest), r.non2xx + r.errors + r.timeouts]));
+  }
+  if (profile) {
+    console.log(`CPU profile of the worker during ${profile.kind} (${profile.file}; open it in Chrome DevTools). Top self time:`);
+    for (const f of profile.top) console.log(`  ${String(f.pct).padStart(5)}%  ${f.fn}`);
+    console.log('');
+  }
+  const targetsMet = checkTargets(rows, rttRows);
+  console.log('Targets:');
+  for (const t of targetsMet) console.log(`  ${t.ok ? 'met    ' : 'MISSED '} ${t.target}`);
+  console.log('');
+  if ([...rows, ...(rttRows ?? [])].some((r) => r.failed)) console.log(`[bench] api log (tail):\n${api.tail()}\n`);
 
   mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
   const out = path.join(root, 'bench', 'results', 'latest.json');
   writeFileSync(out, `${JSON.stringify({
-    date: new Date().toISOString(), durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS,
-    pgAuth: PG_AUTH, node: process.version, cpus: cpus().length, rows,
+    date: new Date().toISOString(), durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, users: USERS,
+    pgAuth: PG_AUTH, node: process.version, cpus: cpus().length, logging: LOGGING, dbRttMs: RTT_MS,
+    benchOnly: { globalLimitPerMinute: BENCH_GLOBAL_LIMIT, PLANS_CACHE_SECONDS: 0 },
+    rows, rtt: rttRows ? { ms: RTT_TABLE_MS, rows: rttRows } : null, targets: targetsMet, profile,
   }, null, 2)}\n`);
   say(`wrote ${path.relative(root, out)}`);
-  code = rows.some((r) => r.failed) ? 1 : 0;
+  code = [...rows, ...(rttRows ?? [])].some((r) => r.failed) ? 1 : 0;
 } catch (e) {
   console.error(`[bench] ${e?.stack ?? e}`);
 }

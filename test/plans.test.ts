@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
+import { signUp } from './helpers/users';
 
 const db = useTestDatabase();
 
@@ -43,3 +44,40 @@ describe('GET /api/v1/plans/:planId', () => {
     expect(bad.body.error.code).toBe('VALIDATION_ERROR');
   });
 });
+
+describe('isolate-level plan cache (PLANS_CACHE_SECONDS)', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const sqlFetches = (spy: { mock: { calls: unknown[][] } }) =>
+    spy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
+
+  it('serves the list and single plans from the isolate without a database query until it expires', async () => {
+    const env = { ...db.env, PLANS_CACHE_SECONDS: '60' };
+    expect((await call(env, '/api/v1/plans')).status).toBe(200);
+    const spy = vi.spyOn(globalThis, 'fetch');
+    expect((await call(env, '/api/v1/plans')).body.data).toHaveLength(3);
+    expect((await call(env, '/api/v1/plans/business_plan')).body.data).toMatchObject({ credits: 300 });
+    expect((await call(env, '/api/v1/plans/gold_plan')).status).toBe(404);
+    expect(sqlFetches(spy)).toBe(0);
+    // Time passes beyond the TTL: the next read goes to the database again.
+    const now = Date.now();
+    vi.spyOn(Date, 'now').mockReturnValue(now + 61_000);
+    expect((await call(env, '/api/v1/plans')).status).toBe(200);
+    expect(sqlFetches(spy)).toBe(1);
+  });
+
+  it('checkout never prices from the cache: a deactivated plan cannot be bought while the list still shows it', async () => {
+    const env = { ...db.env, PLANS_CACHE_SECONDS: '60', PAYMENTS_ENABLED: 'true' };
+    expect((await call(env, '/api/v1/plans/basic_plan')).status).toBe(200);
+    await db.sql(`update plans set is_active = false where plan_id = 'basic_plan'`);
+    try {
+      const user = await signUp(db);
+      const order = await call({ ...env, RAZORPAY_KEY_ID: 'rzp_test_x', RAZORPAY_KEY_SECRET: 'secret' }, '/api/v1/payments/create-order', {
+        method: 'POST', token: user.token, json: { planId: 'basic_plan' }, headers: { 'Idempotency-Key': crypto.randomUUID() },
+      });
+      expect(order.status).toBe(404);
+    } finally {
+      await db.sql(`update plans set is_active = true where plan_id = 'basic_plan'`);
+    }
+  });
+});
+

@@ -14,15 +14,22 @@ const fail = (msg) => { throw new RedisError(msg); };
  * Start the bridge on 127.0.0.1:<port> (0 = free port). redisUrl=null → in-memory engine (one warning line).
  * Resolves to { port, close() }.
  */
-export async function startUpstashBridge({ port = 0, token, redisUrl = null, log = (m) => console.warn(m) } = {}) {
+export async function startUpstashBridge({ port = 0, token, redisUrl = null, log = (m) => console.warn(m), rttMs = 0 } = {}) {
   if (!token) throw new Error('startUpstashBridge: token is required');
   const engine = redisUrl ? await redisEngine(redisUrl) : memoryEngine();
   if (!redisUrl) log('[upstash-bridge] WARNING: no Redis server (install redis-server or set REDIS_URL) — using an in-memory engine without Lua: EVAL fails, so rate limits fail open. Dev only.');
 
+  // Counters for the benchmark (HTTP requests and the Redis commands in them); rttMs delays every answer.
+  const counts = { requests: 0, commands: 0 };
+  let rtt = rttMs;
   const server = http.createServer(async (req, res) => {
+    counts.requests++;
     const send = (status, body) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+      const answer = () => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (rtt > 0) setTimeout(answer, rtt); else answer();
     };
     try {
       const url = new URL(req.url ?? '/', 'http://bridge');
@@ -37,6 +44,7 @@ export async function startUpstashBridge({ port = 0, token, redisUrl = null, log
       if (url.pathname === '/pipeline' || url.pathname === '/multi-exec') {
         const cmds = parseJson(body);
         if (!Array.isArray(cmds) || !cmds.every(Array.isArray)) return send(400, { error: 'ERR expected a JSON array of commands' });
+        counts.commands += cmds.length;
         const out = url.pathname === '/pipeline' ? await engine.pipeline(cmds.map(normalize)) : await engine.multi(cmds.map(normalize));
         return send(200, out.map(reply));
       }
@@ -48,6 +56,7 @@ export async function startUpstashBridge({ port = 0, token, redisUrl = null, log
         if (body) cmd.push(body);
       }
       if (!Array.isArray(cmd) || !cmd.length) return send(400, { error: 'ERR expected a command as a JSON array' });
+      counts.commands++;
       return send(200, { result: encode(await engine.call(normalize(cmd)), b64, true) });
     } catch (e) {
       if (e instanceof RedisError || e?.name === 'ReplyError' || /^[A-Z]+ /.test(e?.message ?? '')) return send(400, { error: e.message });
@@ -58,6 +67,8 @@ export async function startUpstashBridge({ port = 0, token, redisUrl = null, log
   await new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
   return {
     port: server.address().port,
+    stats: () => ({ ...counts }),
+    setRttMs: (ms) => { rtt = ms; },
     close: async () => {
       await new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); });
       await engine.close();

@@ -2,15 +2,29 @@ import { Pool, neonConfig } from '@neondatabase/serverless';
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import { withReplicas, type PgWithReplicas } from 'drizzle-orm/pg-core';
 import type { Config } from '../config';
-import * as schema from './schema';
 
-export type Database = NeonDatabase<typeof schema>;
+// No relational schema: nothing uses `db.query.*`, and building its config costs CPU on every drizzle() call.
+export type Database = NeonDatabase;
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
-/** Local stack only: the Neon driver speaks WebSocket to a ws→TCP proxy in front of plain PostgreSQL. */
+/** Bound on one statement sent over HTTP (connection setup over WebSocket has its own timeout below). */
+export const DB_HTTP_TIMEOUT_MS = 5000;
+const DB_CONNECT_TIMEOUT_MS = 5000;
+
+// Statements outside a transaction go over Neon's SQL-over-HTTP endpoint: one fetch per statement, no WebSocket,
+// no per-request PostgreSQL session (startup + auth). Interactive transactions (`.transaction()`) still take a
+// WebSocket connection from the request's Pool, because they need one session for row locks.
+neonConfig.poolQueryViaFetch = true;
+neonConfig.fetchFunction = (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(DB_HTTP_TIMEOUT_MS) });
+
+/**
+ * Local stack only: `host:port` of the stand-in that serves both Neon endpoints (WebSocket and `POST /sql`) in
+ * front of plain PostgreSQL, without TLS. Production leaves the driver's defaults (wss, https, pipelined connect).
+ */
 export function configureNeonDriver(proxy: string | undefined): void {
   if (!proxy) return;
   neonConfig.wsProxy = (host, port) => `${proxy}/v2?address=${host}:${port}`;
+  neonConfig.fetchEndpoint = `http://${proxy}/sql`;
   neonConfig.useSecureWebSocket = false;
   neonConfig.pipelineConnect = false;
   neonConfig.pipelineTLS = false;
@@ -18,10 +32,10 @@ export function configureNeonDriver(proxy: string | undefined): void {
 }
 
 /**
- * Request-scoped database access. Pools are opened lazily (a route that never touches the DB opens
- * no socket) and closed by `close()` in waitUntil — Workers cannot share sockets across requests.
- * Reads go to a replica (Drizzle `withReplicas`) until the request writes; from then on they go to
- * the primary so the request reads its own writes.
+ * Request-scoped database access. A Pool object opens nothing by itself: single statements are HTTP fetches,
+ * and only a transaction connects a WebSocket (Workers cannot share sockets across requests, hence one Pool per
+ * request, closed by `close()` in waitUntil). Reads go to a replica (Drizzle `withReplicas`) until the request
+ * writes; from then on they go to the primary so the request reads its own writes.
  */
 export class Db {
   private pools: Pool[] = [];
@@ -31,14 +45,14 @@ export class Db {
   constructor(private readonly config: Config) {}
 
   private connect(url: string): Database {
-    const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
+    const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS });
     this.pools.push(pool);
-    return drizzle({ client: pool, schema });
+    return drizzle({ client: pool });
   }
 
   private get db() {
     if (!this.routed) {
-      configureNeonDriver(this.config.NEON_LOCAL_WS_PROXY);
+      configureNeonDriver(this.config.NEON_LOCAL_PROXY);
       const primary = this.connect(this.config.DATABASE_URL);
       const replicas = this.config.DATABASE_REPLICA_URLS.map((u) => this.connect(u));
       this.routed = withReplicas(primary, replicas.length ? (replicas as [Database, ...Database[]]) : [primary]);
@@ -57,7 +71,7 @@ export class Db {
     return this.db.$primary;
   }
 
-  /** Whether any connection was opened (used by tests and logs). */
+  /** Whether this request touched the database (and so has something to close). */
   get opened(): boolean {
     return this.pools.length > 0;
   }

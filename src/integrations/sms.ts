@@ -22,7 +22,7 @@ import { sendWithResend } from './resend';
 /** The local development mailbox (`dev_emails`): the database the DO writes to. */
 export interface DevMailbox {
   databaseUrl: string;
-  wsProxy?: string;
+  neonProxy?: string;
 }
 
 export type PhoneDelivery =
@@ -56,14 +56,14 @@ export function phoneDeliveryFor(config: Config): PhoneDelivery {
       from: config.TWILIO_FROM_NUMBER,
     };
   }
-  return { kind: 'dev-mailbox', mailbox: { databaseUrl: config.DATABASE_URL, wsProxy: config.NEON_LOCAL_WS_PROXY } };
+  return { kind: 'dev-mailbox', mailbox: { databaseUrl: config.DATABASE_URL, neonProxy: config.NEON_LOCAL_PROXY } };
 }
 
 /** The delivery for emailed codes: Resend when RESEND_API_KEY is set, otherwise the dev mailbox (never in production). */
 export function emailDeliveryFor(config: Config): EmailDelivery {
   if (config.RESEND_API_KEY) return { kind: 'resend', apiKey: config.RESEND_API_KEY, baseUrl: config.RESEND_API_BASE_URL, from: config.EMAIL_FROM };
   if (config.ENVIRONMENT === 'production') throw new Error('RESEND_API_KEY is not configured');
-  return { kind: 'dev-mailbox', mailbox: { databaseUrl: config.DATABASE_URL, wsProxy: config.NEON_LOCAL_WS_PROXY }, from: config.EMAIL_FROM };
+  return { kind: 'dev-mailbox', mailbox: { databaseUrl: config.DATABASE_URL, neonProxy: config.NEON_LOCAL_PROXY }, from: config.EMAIL_FROM };
 }
 
 /** The SMS text of a phone-verification code. */
@@ -146,7 +146,7 @@ export async function writeDevMailbox(
   mailbox: DevMailbox,
   m: { to: string; from: string; subject: string; text: string; html?: string; template: string; idempotencyKey?: string },
 ): Promise<void> {
-  configureNeonDriver(mailbox.wsProxy);
+  configureNeonDriver(mailbox.neonProxy);
   const pool = new Pool({ connectionString: mailbox.databaseUrl, max: 1, connectionTimeoutMillis: 5000 });
   try {
     await drizzle({ client: pool })

@@ -1,7 +1,16 @@
 /** Structured JSON logs (one line per event) for Workers Logs / Logpush. Never pass secrets or raw bodies. */
-type Level = 'debug' | 'info' | 'warn' | 'error';
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+
+const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+let minRank = RANK.info;
+
+/** Lines below `level` are dropped; warn and error are always written. Set once per isolate from LOG_LEVEL. */
+export function setLogLevel(level: Level): void {
+  minRank = Math.min(RANK[level], RANK.warn);
+}
 
 export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
+  if (RANK[level] < minRank) return;
   const line = JSON.stringify({ level, msg, time: new Date().toISOString(), ...fields });
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);

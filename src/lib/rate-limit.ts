@@ -10,13 +10,10 @@ type Duration = Parameters<typeof Ratelimit.slidingWindow>[1];
 /** Every coarse (Redis-backed, fail-open) limit of the API, in one table. Strict per-user limits
  * that must fail closed (OTP) live in the UserState Durable Object instead. */
 export type LimitSpec =
-  | { kind: 'tokenBucket'; refill: number; interval: Duration; max: number }
   | { kind: 'slidingWindow'; limit: number; window: Duration }
   | { kind: 'fixedWindow'; limit: number; window: Duration };
 
 export const LIMITS = {
-  /** Global per-client-IP limit (the seed's 1000 requests/min); refill comes from config. */
-  global: (perMinute: number): LimitSpec => ({ kind: 'tokenBucket', refill: perMinute, interval: '1 m', max: perMinute }),
   /** Star / unstar actions per user. */
   stars: { kind: 'slidingWindow', limit: 10, window: '1 m' } satisfies LimitSpec,
   /** Organizations, teams and projects, per user and kind of operation (reference §6.6). */
@@ -59,12 +56,7 @@ function limiterFor(config: Config, name: string, spec: LimitSpec): Ratelimit | 
   const key = `${config.CACHE_NAMESPACE}|${config.UPSTASH_REDIS_REST_URL}|${name}|${JSON.stringify(spec)}`;
   let limiter = limiters.get(key);
   if (!limiter) {
-    const algorithm =
-      spec.kind === 'tokenBucket'
-        ? Ratelimit.tokenBucket(spec.refill, spec.interval, spec.max)
-        : spec.kind === 'slidingWindow'
-          ? Ratelimit.slidingWindow(spec.limit, spec.window)
-          : Ratelimit.fixedWindow(spec.limit, spec.window);
+    const algorithm = spec.kind === 'slidingWindow' ? Ratelimit.slidingWindow(spec.limit, spec.window) : Ratelimit.fixedWindow(spec.limit, spec.window);
     limiter = new Ratelimit({ redis, limiter: algorithm, prefix: cacheKeys(config).rateLimit(name), timeout: 1500, analytics: false });
     limiters.set(key, limiter);
   }

@@ -7,15 +7,24 @@ const DOCS_CSP =
 
 /** OpenAPI document generated from the same zod schemas that validate requests; UI outside production. */
 export function registerDocs(app: App): void {
-  app.doc31('/openapi.json', (c) => ({
-    openapi: '3.1.0',
-    info: {
-      title: 'FairArena API',
-      version: '1.0.0',
-      description: 'Hackathon platform API. Success: {"data": …}; errors: {"error": {code, message, requestId, details?}}.',
-    },
-    servers: [{ url: c.get('config').PUBLIC_BASE_URL }],
-  }));
+  // Generated once per isolate (per public URL): building it walks every route's zod schemas.
+  let doc: { url: string; json: string } | undefined;
+  app.get('/openapi.json', (c) => {
+    const url = c.get('config').PUBLIC_BASE_URL;
+    if (doc?.url !== url) {
+      const document = app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'FairArena API',
+          version: '1.0.0',
+          description: 'Hackathon platform API. Success: {"data": …}; errors: {"error": {code, message, requestId, details?}}.',
+        },
+        servers: [{ url }],
+      });
+      doc = { url, json: JSON.stringify(document) };
+    }
+    return c.body(doc.json, 200, { 'Content-Type': 'application/json' });
+  });
   app.openAPIRegistry.registerComponent('securitySchemes', 'clerkSession', {
     type: 'http',
     scheme: 'bearer',

@@ -39,7 +39,23 @@ async function check(name: string, probe: () => Promise<unknown>): Promise<'ok' 
   }
 }
 
-export const healthRoutes = createRouter().openapi(route, async (c) => {
+const live = createRoute({
+  method: 'get',
+  path: '/livez',
+  tags: ['system'],
+  summary: 'Liveness: the Worker answers (touches no dependency)',
+  description: 'For load balancers and uptime probes that must not load the database; /healthz checks the dependencies.',
+  responses: {
+    200: { description: 'The Worker is up', content: { 'application/json': { schema: z.object({ data: z.object({ status: z.literal('ok') }) }).openapi('Live') } } },
+  },
+});
+
+export const healthRoutes = createRouter()
+  .openapi(live, (c) => {
+    c.header('Cache-Control', 'no-store');
+    return c.json({ data: { status: 'ok' as const } }, 200);
+  })
+  .openapi(route, async (c) => {
   const redis = getRedis(c.get('config'));
   const [database, cache] = await Promise.all([
     check('database', () => c.get('db').write.execute(sql`select 1`)),
@@ -48,4 +64,4 @@ export const healthRoutes = createRouter().openapi(route, async (c) => {
   const status = database !== 'ok' ? 'error' : cache === 'error' ? 'degraded' : 'ok';
   c.header('Cache-Control', 'no-store');
   return c.json({ data: { status, checks: { database, cache } } }, database === 'ok' ? 200 : 503);
-});
+  });

@@ -7,7 +7,7 @@ import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
-import { getPlan } from '../plans';
+import { planForCheckout } from '../plans';
 
 /** 503 unless payments are switched on (PAYMENTS_ENABLED, read per request) and Razorpay keys are set. */
 export function requirePayments(config: Config, options: { allowWhenDisabled?: boolean } = {}): RazorpayCredentials {
@@ -55,7 +55,7 @@ export async function createOrder(ctx: ServiceContext, input: CreateOrderInput):
   const userId = requireCaller(ctx);
   const creds = requirePayments(ctx.config);
   await enforceLimit(ctx.config, 'payments', LIMITS.payments, userId);
-  const plan = await getPlan(ctx, input.planId);
+  const plan = await planForCheckout(ctx, input.planId);
   if (!plan.purchasable) {
     throw new AppError('VALIDATION_ERROR', 'This plan has custom pricing and cannot be bought online; contact sales', {
       details: { reason: 'PLAN_NOT_PURCHASABLE', planId: plan.planId },

@@ -1,6 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { plans } from '../../db/schema';
 import { AppError } from '../../lib/errors';
+import { IsolateCache } from '../../lib/isolate-cache';
 import type { ServiceContext } from '../context';
 
 export interface PlanView {
@@ -28,13 +29,28 @@ const columns = {
 
 const view = (p: Omit<PlanView, 'purchasable'>): PlanView => ({ ...p, purchasable: p.amount > 0 });
 
-/** Active plans, cheapest first. Plans change only by migration, so a replica read is fine. */
+const activePlans = new IsolateCache<PlanView[]>(16);
+
+/**
+ * Active plans, cheapest first, for the public catalogue. Plans change only by migration, so a replica read is
+ * fine, and each isolate keeps the list for PLANS_CACHE_SECONDS (0 = always read the database).
+ */
 export async function listPlans(ctx: ServiceContext): Promise<PlanView[]> {
-  const rows = await ctx.db.read.select(columns).from(plans).where(eq(plans.isActive, true)).orderBy(asc(plans.amount), asc(plans.planId));
-  return rows.map(view);
+  return activePlans.getOrLoad(ctx.config.DATABASE_URL, ctx.config.PLANS_CACHE_SECONDS * 1000, async () => {
+    const rows = await ctx.db.read.select(columns).from(plans).where(eq(plans.isActive, true)).orderBy(asc(plans.amount), asc(plans.planId));
+    return rows.map(view);
+  });
 }
 
+/** One plan of the public catalogue (served from the same cached list). */
 export async function getPlan(ctx: ServiceContext, planId: string): Promise<PlanView> {
+  const plan = (await listPlans(ctx)).find((p) => p.planId === planId);
+  if (!plan) throw new AppError('NOT_FOUND', 'Plan not found');
+  return plan;
+}
+
+/** The plan as the database has it now: checkout prices an order from this, never from a cached copy. */
+export async function planForCheckout(ctx: ServiceContext, planId: string): Promise<PlanView> {
   const [row] = await ctx.db.read
     .select(columns)
     .from(plans)

@@ -7,6 +7,7 @@ import { fetchClerkUser, type ClerkUserFields } from '../../integrations/clerk';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
+import { IsolateCache } from '../../lib/isolate-cache';
 import { describeError, log } from '../../lib/log';
 import type { ServiceContext } from '../context';
 
@@ -70,6 +71,7 @@ export async function syncUserFromClerk(ctx: ServiceContext, u: ClerkUserFields,
     return 'created';
   });
   if (outcome !== 'unchanged' && outcome !== 'ignored') {
+    forgetActive(ctx, u.id);
     const keys = cacheKeys(ctx.config);
     await cacheDel(ctx.config, keys.userActive(u.id), keys.ownProfile(u.id), keys.publicProfile(u.id));
   }
@@ -92,6 +94,7 @@ async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: Cl
     .set({ id: u.id, deletedAt: null, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
     .where(eq(users.id, previous.id));
   await emit(tx, ctx.events, 'user.recovered', { userId: u.id, previousUserId: previous.id });
+  forgetActive(ctx, previous.id);
   await cacheDel(ctx.config, cacheKeys(ctx.config).userActive(previous.id));
   return true;
 }
@@ -109,6 +112,7 @@ export async function softDeleteUser(ctx: ServiceContext, userId: string): Promi
     return true;
   });
   if (deleted) {
+    forgetActive(ctx, userId);
     const keys = cacheKeys(ctx.config);
     await cacheDel(ctx.config, keys.userActive(userId), keys.ownProfile(userId), keys.publicProfile(userId));
   }
@@ -116,13 +120,29 @@ export async function softDeleteUser(ctx: ServiceContext, userId: string): Promi
 }
 
 /**
+ * Users this isolate has seen active, for 60 s — the lifetime of a Clerk session token, so a deletion elsewhere is
+ * honoured everywhere within the time a token issued before it stays valid anyway. A deletion in this isolate
+ * drops the entry at once. Saves the Redis round trip on every authenticated request.
+ */
+const activeUsers = new IsolateCache<true>(10_000);
+const ACTIVE_USER_TTL_MS = 60_000;
+const activeKey = (ctx: ServiceContext, userId: string) => `${ctx.config.DATABASE_URL}|${userId}`;
+
+function forgetActive(ctx: ServiceContext, ...userIds: string[]): void {
+  for (const id of userIds) activeUsers.delete(activeKey(ctx, id));
+}
+
+/**
  * Just-in-time provisioning: the first authenticated request of a user we have not heard of (the
  * Clerk webhook may be late) creates them, so nobody is locked out. Deleted accounts are refused.
  */
 export async function ensureActiveUser(ctx: ServiceContext, userId: string): Promise<void> {
+  const key = activeKey(ctx, userId);
+  if (activeUsers.get(key)) return;
   // A miss (at most once an hour per user) reads the primary: a lagging replica must not let a
   // just-deleted account back in. Deletion invalidates the key, and a throw is never cached.
   await cached(ctx.config, cacheKeys(ctx.config).userActive(userId), () => loadActiveUser(ctx, userId));
+  activeUsers.set(key, true, ACTIVE_USER_TTL_MS);
 }
 
 async function loadActiveUser(ctx: ServiceContext, userId: string): Promise<{ active: true }> {
