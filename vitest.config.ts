@@ -55,6 +55,11 @@ const bindings = {
   TEST_PG_ADMIN_URL: `${pg}/postgres`,
   TEST_PG_BASE_URL: pg,
   TEST_TEMPLATE_DB: need('TEST_TEMPLATE_DB'),
+  // Fault tests: the local Neon endpoints at a pooler's limit, a port that accepts and never answers, a closed port.
+  TEST_NEON_PROXY_CONSTRAINED: need('TEST_NEON_PROXY_CONSTRAINED'),
+  TEST_NEON_PROXY_SLOW: need('TEST_NEON_PROXY_SLOW'),
+  TEST_HANGING_PORT: need('TEST_HANGING_PORT'),
+  TEST_CLOSED_PORT: need('TEST_CLOSED_PORT'),
   TEST_CLERK_PRIVATE_JWK: JSON.stringify(await exportJWK(clerkKey.privateKey)),
 };
 

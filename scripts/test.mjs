@@ -5,7 +5,8 @@
 // the QStash emulator — migrates the template database, runs vitest (inside workerd), prints
 // `N passed, N failed` as the last line, tears everything down and exits with vitest's code.
 // Contract with vitest.config.ts (environment variables):
-//   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_NEON_PROXY
+//   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_NEON_PROXY TEST_NEON_PROXY_CONSTRAINED
+//   TEST_NEON_PROXY_SLOW TEST_HANGING_PORT TEST_CLOSED_PORT
 //   TEST_UPSTASH_URL TEST_UPSTASH_TOKEN TEST_QSTASH_URL TEST_QSTASH_TOKEN TEST_QSTASH_SIGNING_KEY
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,11 +46,16 @@ async function startStack() {
     startRedis({ bin: redisBin }),
     startNeonLocal({ pgPort }),
     startQstash({ token: QSTASH_TOKEN, currentSigningKey: QSTASH_SIGNING_KEY }),
+    // Fault tests: a pooler at its limit (2 sessions, 100 ms wait, 2 HTTP connections per database) and a server
+    // that accepts connections and never answers (a hung database or Redis).
+    startNeonLocal({ pgPort, maxSessions: 2, sessionWaitMs: 100, poolSize: 2 }),
+    startHangingServer(),
+    startNeonLocal({ pgPort, rttMs: 1200 }), // a database far away or under load: every round trip 1.2 s
   ]);
   for (const s of started) if (s.status === 'fulfilled') onShutdown(s.value.stop ?? s.value.close);
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
-  const [pg, redis, proxy, qstash] = started.map((s) => s.value);
+  const [pg, redis, proxy, qstash, constrained, hanging, slow] = started.map((s) => s.value);
   const bridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: redis.url });
   onShutdown(bridge.close);
 
@@ -63,7 +69,17 @@ async function startStack() {
   }
   // The database behind the default test env (SELF / real queue deliveries); test files clone their own.
   await pg.createDatabase('fairarena_shared', TEMPLATE_DB);
-  return { pgPort, proxyPort: proxy.port, bridgePort: bridge.port, qstashPort: qstash.port, redisPort: redis.port, migrated };
+  return { pgPort, proxyPort: proxy.port, bridgePort: bridge.port, qstashPort: qstash.port, redisPort: redis.port, migrated,
+    constrainedPort: constrained.port, hangingPort: hanging.port, slowPort: slow.port, closedPort: await freePort() };
+}
+
+/** Accepts TCP connections and never answers: what a paused or partitioned server looks like to a client. */
+async function startHangingServer() {
+  const net = await import('node:net');
+  const sockets = new Set();
+  const server = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); s.on('close', () => sockets.delete(s)); });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
+  return { port: server.address().port, close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }) };
 }
 
 /** The stand-ins (Upstash bridge, QStash emulator) are dev tooling: check them with the real client libraries. */
@@ -95,6 +111,10 @@ try {
     TEST_PG_PASSWORD: 'postgres',
     TEST_TEMPLATE_DB: TEMPLATE_DB,
     TEST_NEON_PROXY: `127.0.0.1:${s.proxyPort}`,
+    TEST_NEON_PROXY_CONSTRAINED: `127.0.0.1:${s.constrainedPort}`,
+    TEST_NEON_PROXY_SLOW: `127.0.0.1:${s.slowPort}`,
+    TEST_HANGING_PORT: String(s.hangingPort),
+    TEST_CLOSED_PORT: String(s.closedPort),
     TEST_UPSTASH_URL: `http://127.0.0.1:${s.bridgePort}`,
     TEST_UPSTASH_TOKEN: UPSTASH_TOKEN,
     TEST_QSTASH_URL: `http://127.0.0.1:${s.qstashPort}`,

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { ConfigError } from './config';
+import { isDatabaseUnavailable } from './db/errors';
 import { AppError, errorBody, type ErrorCode } from './lib/errors';
 import { describeError, log, stackFrames } from './lib/log';
 import { identify } from './middleware/auth';
@@ -22,8 +23,17 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
+/** Seconds a client should wait before retrying while the database is unavailable. */
+const DB_RETRY_AFTER_SECONDS = 5;
+
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // The one place that tells "the database cannot serve right now" (503, retry) from a bug (500).
+  if (isDatabaseUnavailable(err)) {
+    return new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable, please retry shortly', {
+      headers: { 'Retry-After': String(DB_RETRY_AFTER_SECONDS) },
+    });
+  }
   if (err instanceof HTTPException) {
     // e.g. hono's validator: "Malformed JSON in request body" (400), a body that is not JSON (415).
     // Any other client error is still the client's: a 400 in the envelope, never a 500.
@@ -38,6 +48,8 @@ function handleError(err: unknown, c: Context<AppEnv>) {
   const appError = toAppError(err);
   if (err instanceof ConfigError) {
     log('error', 'config.invalid', { requestId, keys: err.keys, issues: err.issues });
+  } else if (appError.code === 'SERVICE_UNAVAILABLE' && !(err instanceof AppError)) {
+    log('error', 'request.unavailable', { requestId, route: c.req.routePath, dependency: 'database', error: describeError(err) });
   } else if (appError.status >= 500 && appError.code !== 'MAINTENANCE') {
     log('error', 'request.error', { requestId, route: c.req.routePath, error: describeError(err), stack: stackFrames(err) });
   }

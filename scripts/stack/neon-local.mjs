@@ -19,9 +19,9 @@ const ISOLATION = { Serializable: 'SERIALIZABLE', RepeatableRead: 'REPEATABLE RE
 
 /**
  * Start on 127.0.0.1:<port> (0 = a free port). `poolSize`: server connections per database/user for the HTTP
- * path (requests beyond it queue, as on a pooler). Resolves to { port, stats(), setRttMs(ms), close() }.
+ * path (requests beyond it queue, as on a pooler); `maxSessions`/`sessionWaitMs`: the WebSocket path's cap. Resolves to { port, stats(), setRttMs(ms), close() }.
  */
-export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 5432, rttMs = 0, poolSize = 10 } = {}) {
+export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 5432, rttMs = 0, poolSize = 10, maxSessions = 100, sessionWaitMs = 10_000 } = {}) {
   const zero = () => ({ wsConnects: 0, wsStatements: 0, httpRequests: 0, httpStatements: 0 });
   const counts = zero();
   const perDatabase = new Map(); // the same counters per database name, so a test can read its own
@@ -136,33 +136,71 @@ export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   server.on('upgrade', (req, socket, head) => later(() => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws))));
 
+  // Like Neon's pooled endpoint, any number of clients may connect, but at most `maxSessions` PostgreSQL sessions are
+  // open at once: a client beyond that waits for one (in arrival order), and after `sessionWaitMs` gets PostgreSQL's
+  // own "too many clients" error instead of exhausting the server's max_connections.
+  let open = 0;
+  const waiting = [];
+  const release = () => {
+    open--;
+    while (waiting.length && open < maxSessions) {
+      const next = waiting.shift();
+      if (next.settled) continue;
+      next.settled = true;
+      open++;
+      next.grant();
+    }
+  };
+
   wss.on('connection', (ws) => {
-    const sock = net.connect({ host: pgHost, port: pgPort }); // writes before 'connect' are queued by net
-    sock.setNoDelay(true);
-    const conn = { ws, sock };
-    conns.add(conn);
     let database;
+    let sock = null;
+    let queued = [];
+    const conn = { ws, get sock() { return sock; } };
+    conns.add(conn);
     const counter = frontendMessages({
       startup: (params) => { database = params.database ?? params.user; count(database, 'wsConnects'); },
       statement: () => count(database, 'wsStatements'),
     });
+    let holds = false;
     const close = () => {
       if (!conns.delete(conn)) return;
-      sock.destroy();
+      sock?.destroy();
+      if (holds) { holds = false; release(); }
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(); else ws.terminate();
+    };
+    const attach = () => {
+      holds = true;
+      if (!conns.has(conn)) { holds = false; release(); return; }
+      sock = net.connect({ host: pgHost, port: pgPort }); // writes before 'connect' are queued by net
+      sock.setNoDelay(true);
+      for (const buf of queued) sock.write(buf);
+      queued = null;
+      sock.on('drain', () => ws.resume());
+      sock.on('data', (chunk) => later(() => {
+        if (ws.readyState !== ws.OPEN) return;
+        ws.send(chunk, { binary: true }, () => { if (sock.isPaused() && ws.bufferedAmount < 1 << 18) sock.resume(); });
+        if (ws.bufferedAmount > 1 << 20) sock.pause(); // backpressure towards PostgreSQL
+      }));
+      for (const ev of ['close', 'error']) sock.on(ev, close);
     };
     ws.on('message', (data, isBinary) => {
       const buf = isBinary ? data : Buffer.from(data);
       counter(buf);
+      if (!sock) { queued.push(buf); return; }
       if (!sock.write(buf)) ws.pause(); // backpressure towards the client
     });
-    sock.on('drain', () => ws.resume());
-    sock.on('data', (chunk) => later(() => {
-      if (ws.readyState !== ws.OPEN) return;
-      ws.send(chunk, { binary: true }, () => { if (sock.isPaused() && ws.bufferedAmount < 1 << 18) sock.resume(); });
-      if (ws.bufferedAmount > 1 << 20) sock.pause(); // backpressure towards PostgreSQL
-    }));
-    for (const [em, ev] of [[ws, 'close'], [ws, 'error'], [sock, 'close'], [sock, 'error']]) em.on(ev, close);
+    for (const ev of ['close', 'error']) ws.on(ev, close);
+
+    if (open < maxSessions) { open++; attach(); return; }
+    const ticket = { settled: false, grant: attach };
+    waiting.push(ticket);
+    setTimeout(() => {
+      if (ticket.settled) return;
+      ticket.settled = true;
+      if (ws.readyState === ws.OPEN) ws.send(tooManyClients(), { binary: true }, () => close());
+      else close();
+    }, sessionWaitMs);
   });
 
   await new Promise((resolve, reject) => {
@@ -177,7 +215,7 @@ export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 
     stats: () => ({ ...counts }),
     setRttMs: (ms) => { rtt = ms; },
     close: () => new Promise((resolve) => {
-      for (const { ws, sock } of conns) { sock.destroy(); ws.terminate(); }
+      for (const { ws, sock } of conns) { sock?.destroy(); ws.terminate(); }
       conns.clear();
       wss.close();
       for (const p of pools.values()) p.end().catch(() => {});
@@ -223,3 +261,15 @@ function frontendMessages({ startup, statement }) {
     }
   };
 }
+
+/** A PostgreSQL ErrorResponse (FATAL 53300), as a server at its connection limit answers a startup message. */
+function tooManyClients() {
+  const fields = [['S', 'FATAL'], ['V', 'FATAL'], ['C', '53300'], ['M', 'sorry, too many clients already']]
+    .map(([k, v]) => Buffer.concat([Buffer.from(k), Buffer.from(v), Buffer.from([0])]));
+  const body = Buffer.concat([...fields, Buffer.from([0])]);
+  const head = Buffer.alloc(5);
+  head.write('E', 0);
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+

@@ -7,9 +7,13 @@ import type { Config } from '../config';
 export type Database = NeonDatabase;
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
-/** Bound on one statement sent over HTTP (connection setup over WebSocket has its own timeout below). */
+/**
+ * Bounds that keep a request's answer within 10 s when the database hangs: one statement over HTTP, opening a
+ * WebSocket session, one statement on that session. A timeout surfaces as "database unavailable" (503).
+ */
 export const DB_HTTP_TIMEOUT_MS = 5000;
 const DB_CONNECT_TIMEOUT_MS = 5000;
+export const DB_STATEMENT_TIMEOUT_MS = 5000;
 
 // Statements outside a transaction go over Neon's SQL-over-HTTP endpoint: one fetch per statement, no WebSocket,
 // no per-request PostgreSQL session (startup + auth). Interactive transactions (`.transaction()`) still take a
@@ -17,18 +21,39 @@ const DB_CONNECT_TIMEOUT_MS = 5000;
 neonConfig.poolQueryViaFetch = true;
 neonConfig.fetchFunction = (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(DB_HTTP_TIMEOUT_MS) });
 
+const neonDefaults = { wsProxy: neonConfig.wsProxy, fetchEndpoint: neonConfig.fetchEndpoint };
+/** Database host name → `host:port` of the local stand-in serving both Neon endpoints for it. */
+const localEndpoints = new Map<string, string>();
+
 /**
- * Local stack only: `host:port` of the stand-in that serves both Neon endpoints (WebSocket and `POST /sql`) in
- * front of plain PostgreSQL, without TLS. Production leaves the driver's defaults (wss, https, pipelined connect).
+ * Local stack only: route the database URLs' hosts to `proxy`, the `host:port` of the stand-in that serves both
+ * Neon endpoints (WebSocket and `POST /sql`) in front of plain PostgreSQL, without TLS. Routing is per host name
+ * (the driver's settings are global to the isolate), so differently named hosts may use different stand-ins.
+ * Production leaves the driver's defaults (wss, https, pipelined connect).
  */
-export function configureNeonDriver(proxy: string | undefined): void {
+export function configureNeonDriver(proxy: string | undefined, ...databaseUrls: string[]): void {
   if (!proxy) return;
-  neonConfig.wsProxy = (host, port) => `${proxy}/v2?address=${host}:${port}`;
-  neonConfig.fetchEndpoint = `http://${proxy}/sql`;
-  neonConfig.useSecureWebSocket = false;
-  neonConfig.pipelineConnect = false;
-  neonConfig.pipelineTLS = false;
-  neonConfig.forceDisablePgSSL = true;
+  for (const url of databaseUrls) localEndpoints.set(new URL(url).hostname, proxy);
+  if (neonConfig.wsProxy !== localWsProxy) {
+    neonConfig.wsProxy = localWsProxy;
+    neonConfig.fetchEndpoint = localFetchEndpoint;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineConnect = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.forceDisablePgSSL = true;
+  }
+}
+
+function localWsProxy(host: string, port: number | string): string {
+  const local = localEndpoints.get(host);
+  if (local) return `${local}/v2?address=${host}:${port}`;
+  return typeof neonDefaults.wsProxy === 'function' ? neonDefaults.wsProxy(host, port) : String(neonDefaults.wsProxy);
+}
+
+function localFetchEndpoint(host: string, port: number | string, options?: { jwtAuth?: boolean }): string {
+  const local = localEndpoints.get(host);
+  if (local) return `http://${local}/sql`;
+  return typeof neonDefaults.fetchEndpoint === 'function' ? neonDefaults.fetchEndpoint(host, port, options) : neonDefaults.fetchEndpoint;
 }
 
 /**
@@ -42,17 +67,28 @@ export class Db {
   private routed?: PgWithReplicas<Database>;
   private pinned = false;
 
-  constructor(private readonly config: Config) {}
+  /** `statementTimeoutMs`: bound on one statement inside a transaction (cron jobs may allow more). */
+  constructor(
+    private readonly config: Config,
+    private readonly options: { statementTimeoutMs?: number } = {},
+  ) {}
 
   private connect(url: string): Database {
-    const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS });
+    // One session at most: statements outside a transaction need none, and a request's transactions run one
+    // after another. A pooler's capacity is shared by every request in flight.
+    const pool = new Pool({
+      connectionString: url,
+      max: 1,
+      connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
+      query_timeout: this.options.statementTimeoutMs ?? DB_STATEMENT_TIMEOUT_MS,
+    });
     this.pools.push(pool);
     return drizzle({ client: pool });
   }
 
   private get db() {
     if (!this.routed) {
-      configureNeonDriver(this.config.NEON_LOCAL_PROXY);
+      configureNeonDriver(this.config.NEON_LOCAL_PROXY, this.config.DATABASE_URL, ...this.config.DATABASE_REPLICA_URLS);
       const primary = this.connect(this.config.DATABASE_URL);
       const replicas = this.config.DATABASE_REPLICA_URLS.map((u) => this.connect(u));
       this.routed = withReplicas(primary, replicas.length ? (replicas as [Database, ...Database[]]) : [primary]);

@@ -146,7 +146,7 @@ export async function writeDevMailbox(
   mailbox: DevMailbox,
   m: { to: string; from: string; subject: string; text: string; html?: string; template: string; idempotencyKey?: string },
 ): Promise<void> {
-  configureNeonDriver(mailbox.neonProxy);
+  configureNeonDriver(mailbox.neonProxy, mailbox.databaseUrl);
   const pool = new Pool({ connectionString: mailbox.databaseUrl, max: 1, connectionTimeoutMillis: 5000 });
   try {
     await drizzle({ client: pool })

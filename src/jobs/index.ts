@@ -33,6 +33,8 @@ async function sweepOutbox(env: Env, db: Db): Promise<Record<string, number>> {
 
 /** A sweep stays well inside one minute, the sweeper's period. */
 const SWEEP_TIME_BOX_MS = 20_000;
+/** Cron jobs work on batches and nobody waits on them: a statement in their transactions may take longer. */
+const JOB_STATEMENT_TIMEOUT_MS = 30_000;
 
 export const JOBS: Record<string, JobSpec> = {
   'outbox-sweeper': {
@@ -57,7 +59,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, _c
     log('info', 'cron.tick', { cron: controller.cron, job: name ?? null, implemented: false });
     return;
   }
-  const db = new Db(loadConfig(env));
+  const db = new Db(loadConfig(env), { statementTimeoutMs: JOB_STATEMENT_TIMEOUT_MS });
   const now = new Date(controller.scheduledTime);
   const started = Date.now();
   let runId: string | undefined;

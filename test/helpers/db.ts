@@ -59,7 +59,7 @@ export interface TestDatabase {
 }
 
 async function admin<T>(work: (pool: Pool) => Promise<T>): Promise<T> {
-  configureNeonDriver(env.NEON_LOCAL_PROXY as string);
+  configureNeonDriver(env.NEON_LOCAL_PROXY as string, env.TEST_PG_ADMIN_URL);
   const pool = new Pool({ connectionString: env.TEST_PG_ADMIN_URL, max: 1 });
   try {
     return await work(pool);
