@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import type { NotificationHub } from './durable/notification-hub';
 import type { UserState } from './durable/user-state';
 
 /** Worker bindings that are not plain strings (declared in wrangler.toml). */
 export interface Bindings {
   USER_STATE: DurableObjectNamespace<UserState>;
+  NOTIFICATION_HUB: DurableObjectNamespace<NotificationHub>;
   EVENTS: Queue;
 }
 
@@ -32,6 +34,8 @@ export const ConfigSchema = z
     PUBLIC_BASE_URL: url.default('http://127.0.0.1:8787'),
     MAX_BODY_BYTES: int(1024 * 1024),
     GLOBAL_RATE_LIMIT_PER_MINUTE: int(1000),
+    /** Open notification WebSockets per user; connecting one more closes the oldest. */
+    NOTIFICATION_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(50).default(5),
 
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     DATABASE_REPLICA_URLS: csv.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'must be postgres:// URLs'))),
