@@ -221,6 +221,25 @@ describe('GET /api/v1/notifications/stream: refusals never upgrade', () => {
     expect((await connect(ticket, { headers: { Upgrade: 'websocket', Origin: 'https://app.fairarena.test' } })).status).toBe(101);
   });
 
+  it('503 (never an unchecked ticket or socket) when the hub cannot be reached', async () => {
+    const u = await signUp(db);
+    const ticket = await ticketFor(u);
+    const down = withEnv({
+      NOTIFICATION_HUB: {
+        idFromName: () => ({ toString: () => 'f'.repeat(64) }),
+        idFromString: () => ({}),
+        get: () => ({ fetch: () => Promise.reject(new Error('hub down')), issueTicket: () => Promise.reject(new Error('hub down')) }),
+      },
+    });
+    const issued = await call(down, '/api/v1/notifications/stream-ticket', { method: 'POST', token: u.token });
+    expect(issued.status).toBe(503);
+    expect(issued.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    const r = await connect(ticket, { env: down });
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    expect(r.client).toBeUndefined();
+  });
+
   it('400 for a since that is not a notification id (before the ticket is looked at)', async () => {
     const u = await signUp(db);
     const ticket = await ticketFor(u);
@@ -551,7 +570,7 @@ describe('OpenAPI', () => {
     const ticket = r.body.paths['/api/v1/notifications/stream-ticket'].post;
     expect(ticket.responses['201']).toBeTruthy();
     const stream = r.body.paths['/api/v1/notifications/stream'].get;
-    expect(Object.keys(stream.responses).sort()).toEqual(['101', '400', '401', '403', '426']);
+    expect(Object.keys(stream.responses).sort()).toEqual(['101', '400', '401', '403', '426', '503']);
     for (const message of ['"notification"', '"unreadCount"', '"resync"', '"heartbeat"', '"pong"']) expect(stream.description).toContain(message);
     expect(stream.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['since', 'ticket']);
   });

@@ -76,6 +76,7 @@ export const notificationStreamRoutes = router
         401: json(ErrorResponse, 'Ticket missing, wrong, already used or expired (nothing is upgraded)'),
         403: json(ErrorResponse, 'Browser origin not allowed'),
         426: json(ErrorResponse, 'Not a WebSocket request (`Upgrade: websocket` missing)'),
+        503: json(ErrorResponse, 'Live notifications unavailable'),
       },
     }),
     async (c) => {

@@ -103,19 +103,20 @@ export async function openNotificationStream(ctx: ServiceContext, input: OpenStr
   const hub = parts ? notificationHubById(ctx.env, parts[1]!) : null;
   if (!parts || !hub) throw refused();
 
-  const res = await hub.fetch('https://notification-hub/connect', {
-    headers: {
-      Upgrade: 'websocket',
-      [HUB_HEADERS.ticketHash]: await sha256Hex(parts[2]!),
-      [HUB_HEADERS.maxSockets]: String(ctx.config.NOTIFICATION_SOCKETS_PER_USER),
-    },
-  });
+  const unavailable = () => new AppError('SERVICE_UNAVAILABLE', 'Live notifications are unavailable right now, try again shortly');
+  const ticketHash = await sha256Hex(parts[2]!);
+  const res = await hub
+    .fetch('https://notification-hub/connect', {
+      headers: { Upgrade: 'websocket', [HUB_HEADERS.ticketHash]: ticketHash, [HUB_HEADERS.maxSockets]: String(ctx.config.NOTIFICATION_SOCKETS_PER_USER) },
+    })
+    .catch((err: unknown) => {
+      log('error', 'notifications.connect_failed', { requestId: ctx.requestId, error: describeError(err) });
+      throw unavailable();
+    });
   if (res.status === 401) throw refused();
   const socketId = res.headers.get(HUB_HEADERS.socketId);
   const userId = res.headers.get(HUB_HEADERS.userId);
-  if (res.status !== 101 || !res.webSocket || !socketId || !userId) {
-    throw new AppError('SERVICE_UNAVAILABLE', 'Live notifications are unavailable right now, try again shortly');
-  }
+  if (res.status !== 101 || !res.webSocket || !socketId || !userId) throw unavailable();
   try {
     const unread = await unreadCountNow(ctx.db.write, userId);
     const backlog = await missedSince(ctx.db.write, userId, input.since);
