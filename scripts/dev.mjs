@@ -187,6 +187,7 @@ console.log([
   `  Dev token        npm run -s dev:token -- user_123   →  curl -H "Authorization: Bearer <token>" ${base}/…`,
   ...(existsSync(CLERK_DEV_KEY_FILE) ? [] : ['                   (.data/clerk-dev-key.json is missing: delete .dev.vars and restart to regenerate both)']),
   `  Cron             curl '${base}/__scheduled?cron=*+*+*+*+*'`,
+  `  Live stream      T=$(curl -s -X POST -H "Authorization: Bearer <token>" ${base}/api/v1/notifications/stream-ticket | sed -E 's/.*"ticket":"([^"]+)".*/\\1/'); websocat "ws://127.0.0.1:${API_PORT}/api/v1/notifications/stream?ticket=$T"   (browser: new WebSocket(url) with the same URL)`,
   '  Ctrl-C stops everything.',
   '',
 ].join('\n'));

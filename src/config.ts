@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { setLogLevel } from './lib/log';
+import type { NotificationHub } from './durable/notification-hub';
 import type { UserState } from './durable/user-state';
 
 /** Worker bindings that are not plain strings (declared in wrangler.toml). */
 export interface Bindings {
   USER_STATE: DurableObjectNamespace<UserState>;
+  NOTIFICATION_HUB: DurableObjectNamespace<NotificationHub>;
   EVENTS: Queue;
   /** Per-client request limit of the whole API (`[[ratelimits]]` in wrangler.toml). */
   GLOBAL_RATE_LIMITER: RateLimit;
@@ -40,6 +42,8 @@ export const ConfigSchema = z
     LOG_REQUEST_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
     /** Seconds each isolate keeps the public plan list (0 = read the database every time). */
     PLANS_CACHE_SECONDS: int(60, 0),
+    /** Open notification WebSockets per user; connecting one more closes the oldest. */
+    NOTIFICATION_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(50).default(5),
 
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     DATABASE_REPLICA_URLS: csv.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'must be postgres:// URLs'))),

@@ -12,4 +12,5 @@ export default {
   scheduled: runScheduled,
 } satisfies ExportedHandler<Env>;
 
+export { NotificationHub } from './durable/notification-hub';
 export { UserState } from './durable/user-state';

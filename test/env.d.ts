@@ -1,6 +1,7 @@
 declare namespace Cloudflare {
   interface Env {
     USER_STATE: DurableObjectNamespace<import('../src/durable/user-state').UserState>;
+    NOTIFICATION_HUB: DurableObjectNamespace<import('../src/durable/notification-hub').NotificationHub>;
     EVENTS: Queue;
     TEST_PG_ADMIN_URL: string;
     TEST_PG_BASE_URL: string;

@@ -12,6 +12,8 @@ export const EVENT_CATALOG = {
   'user.recovered': z.object({ userId, previousUserId: userId }),
   /** First/last name edited through PUT /profile: pushed to Clerk, which owns identity fields. */
   'user.name_changed': z.object({ userId }),
+  /** A user's unread notification count changed over REST (mark read/unread, delete): pushed to their open streams. */
+  'notification.unread_changed': z.object({ userId }),
   'profile.starred': z.object({ profileId: z.uuid(), ownerId: userId, starredBy: userId }),
   /** An org / team invite was created: the handler mints its code and emails it (the code is never in a payload). */
   'organization.invited': z.object({ inviteId: z.uuid() }),

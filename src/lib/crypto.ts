@@ -62,3 +62,11 @@ export async function verifyHmacSha256Hex(secret: string, message: string | Arra
   const expected = await hmacSha256Hex(secret, message);
   return timingSafeEqual(expected, signatureHex.trim().toLowerCase());
 }
+
+/** A fresh random secret: `bytes` from crypto.getRandomValues, base64url without padding (32 bytes → 43 characters). */
+export function randomToken(bytes = 32): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  let binary = '';
+  for (const b of raw) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}

@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   DUPLICATE_REQUEST: 409,
   CONFLICT: 409,
   GONE: 410,
+  /** A WebSocket endpoint called without `Upgrade: websocket`. */
+  UPGRADE_REQUIRED: 426,
   MAINTENANCE: 503,
   SERVICE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,

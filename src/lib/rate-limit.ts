@@ -36,6 +36,8 @@ export const LIMITS = {
   /** Newsletter subscribe per client IP; confirm/unsubscribe (signed links) per client IP. */
   newsletterSubscribe: { kind: 'slidingWindow', limit: 1, window: '1 h' } satisfies LimitSpec,
   newsletterToken: { kind: 'slidingWindow', limit: 10, window: '1 h' } satisfies LimitSpec,
+  /** Notification stream tickets, per user (a reconnecting client needs one per attempt). */
+  streamTicket: { kind: 'slidingWindow', limit: 30, window: '1 m' } satisfies LimitSpec,
   /** Platform invites, per user. */
   platformInvite: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
 } as const;

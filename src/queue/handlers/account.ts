@@ -1,7 +1,5 @@
 import { eq } from 'drizzle-orm';
 import { users } from '../../db/schema';
-import { cacheDel } from '../../lib/cache';
-import { cacheKeys } from '../../lib/cache-keys';
 import { describeError, log } from '../../lib/log';
 import { logActivity } from '../../services/activity';
 import { sendEmail } from '../../services/email/send';
@@ -20,7 +18,6 @@ async function account(ctx: HandlerContext, userId: string) {
   return user && !user.deletedAt ? user : null;
 }
 
-const unreadChanged = (ctx: HandlerContext, userId: string) => ctx.afterCommit(() => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(userId)));
 const creditsUrl = (ctx: HandlerContext) => `${ctx.config.FRONTEND_URL}/credits`;
 
 // ───────────────────────────── phone verified ─────────────────────────────
@@ -44,7 +41,7 @@ export const phoneVerifiedNotification: EventHandler<'phone.verified'> = {
   async run(ctx, { userId }) {
     const user = await account(ctx, userId);
     if (!user?.phoneVerifiedAt) return;
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'SYSTEM',
       title: 'Phone number verified',
@@ -52,7 +49,6 @@ export const phoneVerifiedNotification: EventHandler<'phone.verified'> = {
       actionUrl: creditsUrl(ctx),
       actionLabel: 'Claim credits',
     });
-    unreadChanged(ctx, userId);
   },
 };
 
@@ -72,7 +68,7 @@ export const freeCreditsEmail: EventHandler<'credits.free_claimed'> = {
 export const freeCreditsNotification: EventHandler<'credits.free_claimed'> = {
   name: 'free-credits-notification',
   async run(ctx, { userId, transactionId }) {
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'SYSTEM',
       title: 'Welcome bonus credits',
@@ -81,7 +77,6 @@ export const freeCreditsNotification: EventHandler<'credits.free_claimed'> = {
       actionLabel: 'View credits',
       metadata: { transactionId },
     });
-    unreadChanged(ctx, userId);
   },
 };
 

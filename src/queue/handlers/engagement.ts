@@ -1,7 +1,5 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { newsletterSubscribers, platformInvites, projectMembers, reports, settings, supportTickets, users } from '../../db/schema';
-import { cacheDel } from '../../lib/cache';
-import { cacheKeys } from '../../lib/cache-keys';
 import { isPlaceholderEmail, sendEmail } from '../../services/email/send';
 import { templates } from '../../services/email/templates';
 import { createWeeklyFeedbackCode } from '../../services/feedback';
@@ -57,7 +55,7 @@ export const supportNotification: EventHandler<'support.ticket_created'> = {
   async run(ctx, { ticketId }) {
     const [ticket] = await ctx.tx.select({ userId: supportTickets.userId, id: supportTickets.id }).from(supportTickets).where(eq(supportTickets.id, ticketId));
     if (!ticket?.userId) return;
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId: ticket.userId,
       type: 'SYSTEM',
       title: 'Support request received',
@@ -66,8 +64,6 @@ export const supportNotification: EventHandler<'support.ticket_created'> = {
       actionLabel: 'View my requests',
       metadata: { ticketId: ticket.id },
     });
-    const userId = ticket.userId;
-    ctx.afterCommit(() => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(userId)));
   },
 };
 
@@ -148,10 +144,9 @@ export const githubActivityNotification: EventHandler<'project.github_activity'>
       .innerJoin(users, and(eq(users.id, projectMembers.userId), isNull(users.deletedAt)))
       .leftJoin(settings, eq(settings.userId, projectMembers.userId))
       .where(eq(projectMembers.projectId, projectId));
-    const notified: string[] = [];
     for (const m of members) {
       if (!resolveSettings(m.settings).notifications.teamActivity) continue;
-      await createNotification(ctx.tx, {
+      await createNotification(ctx, {
         userId: m.userId,
         type: 'UPDATE',
         title,
@@ -160,10 +155,7 @@ export const githubActivityNotification: EventHandler<'project.github_activity'>
         actionLabel: typeof c.url === 'string' ? 'View on GitHub' : null,
         metadata: { projectId, auditLogId, action: activity.action },
       });
-      notified.push(m.userId);
     }
-    const keys = cacheKeys(ctx.config);
-    ctx.afterCommit(() => cacheDel(ctx.config, ...notified.map((id) => keys.unreadCount(id))));
   },
 };
 

@@ -22,6 +22,7 @@ import {
   supportNotification,
   weeklyFeedbackEmail,
 } from './engagement';
+import { pushUnreadCount } from './notifications';
 import { starNotification } from './stars';
 import { accountDeletedEmail, accountRecoveredEmail, accountRecoveredNotification, pushNamesToClerk, welcomeEmail, welcomeNotification } from './users';
 
@@ -31,6 +32,7 @@ export const HANDLERS: HandlerTable = {
   'user.deleted': [accountDeletedEmail],
   'user.recovered': [accountRecoveredEmail, accountRecoveredNotification],
   'user.name_changed': [pushNamesToClerk],
+  'notification.unread_changed': [pushUnreadCount],
   'profile.starred': [starNotification],
   'organization.invited': [organizationInviteEmail],
   'team.invited': [teamInviteEmail],

@@ -1,7 +1,5 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { organizations, teamMembers, teamRoles, teams, users } from '../../db/schema';
-import { cacheDel } from '../../lib/cache';
-import { cacheKeys } from '../../lib/cache-keys';
 import { sendEmail } from '../../services/email/send';
 import { templates } from '../../services/email/templates';
 import { createNotification } from '../../services/notifications/create';
@@ -58,7 +56,7 @@ export const teamMemberJoinedNotification: EventHandler<'team.member_joined'> = 
     const name = [joiner.firstName, joiner.lastName].filter(Boolean).join(' ') || joiner.username || 'Someone';
     const recipients = admins.map((a) => a.userId).filter((id) => id !== userId);
     for (const recipient of recipients) {
-      await createNotification(ctx.tx, {
+      await createNotification(ctx, {
         userId: recipient,
         type: 'INVITATION',
         title: 'New team member',
@@ -68,6 +66,5 @@ export const teamMemberJoinedNotification: EventHandler<'team.member_joined'> = 
         metadata: { teamId, userId },
       });
     }
-    if (recipients.length) ctx.afterCommit(() => cacheDel(ctx.config, ...recipients.map((id) => cacheKeys(ctx.config).unreadCount(id))));
   },
 };

@@ -1,8 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { payments, users } from '../../db/schema';
 import { qstashPaths, QstashPublishError, publishToQstash } from '../../integrations/qstash';
-import { cacheDel } from '../../lib/cache';
-import { cacheKeys } from '../../lib/cache-keys';
 import { describeError, log } from '../../lib/log';
 import { sendEmail } from '../../services/email/send';
 import { templates } from '../../services/email/templates';
@@ -30,7 +28,6 @@ export const formatMoney = (amount: number, currency: string) => {
 };
 
 const creditsUrl = (ctx: HandlerContext) => `${ctx.config.FRONTEND_URL}/dashboard/credits`;
-const unreadChanged = (ctx: HandlerContext, userId: string) => ctx.afterCommit(() => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(userId)));
 
 /** Schedule the 24 h expiry of a new order through QStash. Unconfigured or refused: logged; the daily job is the backstop. */
 export const schedulePaymentExpiry: EventHandler<'payment.order_created'> = {
@@ -106,7 +103,7 @@ export const paymentSuccessNotification: EventHandler<'payment.completed'> = {
   async run(ctx, { paymentId, userId }) {
     const row = await load(ctx, paymentId);
     if (!row) return;
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'UPDATE',
       title: 'Payment successful',
@@ -115,7 +112,6 @@ export const paymentSuccessNotification: EventHandler<'payment.completed'> = {
       actionLabel: 'View credits',
       metadata: { paymentId },
     });
-    unreadChanged(ctx, userId);
   },
 };
 
@@ -144,7 +140,7 @@ export const paymentFailedNotification: EventHandler<'payment.failed'> = {
   async run(ctx, { paymentId, userId }) {
     const row = await load(ctx, paymentId);
     if (!row || row.payment.status !== 'FAILED') return;
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'ALERT',
       title: 'Payment failed',
@@ -153,7 +149,6 @@ export const paymentFailedNotification: EventHandler<'payment.failed'> = {
       actionLabel: 'Try again',
       metadata: { paymentId },
     });
-    unreadChanged(ctx, userId);
   },
 };
 
@@ -189,7 +184,7 @@ export const paymentRefundedNotification: EventHandler<'payment.refunded'> = {
     const row = await load(ctx, paymentId);
     if (!row) return;
     const note = refundNote(row.payment, refundId);
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'UPDATE',
       title: 'Refund initiated',
@@ -198,7 +193,6 @@ export const paymentRefundedNotification: EventHandler<'payment.refunded'> = {
       actionLabel: 'View credits',
       metadata: { paymentId, refundId },
     });
-    unreadChanged(ctx, userId);
   },
 };
 
@@ -221,7 +215,7 @@ export const refundFailedNotification: EventHandler<'refund.failed'> = {
   async run(ctx, { paymentId, userId, refundId }) {
     const row = await load(ctx, paymentId);
     if (!row) return;
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'ALERT',
       title: 'Refund failed',
@@ -230,6 +224,5 @@ export const refundFailedNotification: EventHandler<'refund.failed'> = {
       actionLabel: 'Contact support',
       metadata: { paymentId, refundId },
     });
-    unreadChanged(ctx, userId);
   },
 };

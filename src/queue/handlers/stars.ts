@@ -1,7 +1,5 @@
 import { and, eq, gt, sql } from 'drizzle-orm';
 import { notifications, settings, users } from '../../db/schema';
-import { cacheDel } from '../../lib/cache';
-import { cacheKeys } from '../../lib/cache-keys';
 import { createNotification } from '../../services/notifications/create';
 import { resolveSettings } from '../../services/settings/schema';
 import type { EventHandler } from '../types';
@@ -33,7 +31,7 @@ export const starNotification: EventHandler<'profile.starred'> = {
       .limit(1);
     if (recent) return;
     const name = [starrer.firstName, starrer.lastName].filter(Boolean).join(' ') || starrer.username || 'Someone';
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId: ownerId,
       type: 'STAR',
       title: 'New star on your profile',
@@ -42,6 +40,5 @@ export const starNotification: EventHandler<'profile.starred'> = {
       actionLabel: 'View profile',
       metadata: { profileId, starredBy },
     });
-    ctx.afterCommit(() => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(ownerId)));
   },
 };

@@ -1,8 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { users } from '../../db/schema';
 import { updateClerkUserNames } from '../../integrations/clerk';
-import { cacheDel } from '../../lib/cache';
-import { cacheKeys } from '../../lib/cache-keys';
 import { sendEmail } from '../../services/email/send';
 import { templates } from '../../services/email/templates';
 import { createNotification } from '../../services/notifications/create';
@@ -16,9 +14,6 @@ async function recipient(ctx: HandlerContext, userId: string) {
     .where(eq(users.id, userId));
   return user;
 }
-
-const notifyUnreadChanged = (ctx: HandlerContext, userId: string) =>
-  ctx.afterCommit(() => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(userId)));
 
 export const welcomeEmail: EventHandler<'user.created'> = {
   name: 'welcome-email',
@@ -34,7 +29,7 @@ export const welcomeEmail: EventHandler<'user.created'> = {
 export const welcomeNotification: EventHandler<'user.created'> = {
   name: 'welcome-notification',
   async run(ctx, { userId }) {
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'SYSTEM',
       title: 'Welcome to FairArena',
@@ -42,7 +37,6 @@ export const welcomeNotification: EventHandler<'user.created'> = {
       actionUrl: `${ctx.config.FRONTEND_URL}/profile`,
       actionLabel: 'Complete profile',
     });
-    notifyUnreadChanged(ctx, userId);
   },
 };
 
@@ -84,12 +78,11 @@ export const pushNamesToClerk: EventHandler<'user.name_changed'> = {
 export const accountRecoveredNotification: EventHandler<'user.recovered'> = {
   name: 'account-recovered-notification',
   async run(ctx, { userId }) {
-    await createNotification(ctx.tx, {
+    await createNotification(ctx, {
       userId,
       type: 'SYSTEM',
       title: 'Welcome back',
       message: 'Your previous account has been recovered.',
     });
-    notifyUnreadChanged(ctx, userId);
   },
 };

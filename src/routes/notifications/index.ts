@@ -13,6 +13,7 @@ import {
   markUnread,
 } from '../../services/notifications';
 import { ErrorResponse } from '../schemas';
+import { notificationStreamRoutes } from './stream';
 
 const NotificationType = z.enum(notificationType.enumValues).openapi('NotificationType');
 
@@ -59,6 +60,8 @@ const notFound = { 404: json(ErrorResponse, "Not one of the caller's notificatio
 const idsBody = { body: { required: true, content: { 'application/json': { schema: Ids } } } };
 
 const router = createRouter();
+// First, so /stream (ticket, no session) answers before the session check below applies.
+router.route('/', notificationStreamRoutes);
 router.use('*', requireUser);
 
 export const notificationRoutes = router

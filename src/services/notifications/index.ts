@@ -1,6 +1,7 @@
 import { and, count, desc, eq, inArray, isNotNull, isNull, type SQL } from 'drizzle-orm';
 import type { Transaction } from '../../db/client';
 import { notifications, type Notification } from '../../db/schema';
+import { emit } from '../../events/outbox';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
@@ -53,12 +54,15 @@ const view = (n: Notification): NotificationView => ({
 
 const unreadOf = (userId: string) => and(eq(notifications.userId, userId), isNull(notifications.readAt));
 
-async function countUnread(db: Transaction | ServiceContext['db']['write'], userId: string): Promise<number> {
+export async function countUnread(db: Transaction | ServiceContext['db']['write'], userId: string): Promise<number> {
   const [row] = await db.select({ n: count() }).from(notifications).where(unreadOf(userId));
   return row?.n ?? 0;
 }
 
 const invalidateUnread = (ctx: ServiceContext, userId: string) => cacheDel(ctx.config, cacheKeys(ctx.config).unreadCount(userId));
+
+/** The unread count moved: open notification streams get the new one (pushed by the queue, never from the request). */
+const unreadChanged = (tx: Transaction, ctx: ServiceContext, userId: string) => emit(tx, ctx.events, 'notification.unread_changed', { userId });
 
 /**
  * A user's unread count, cached. Filled from the primary: the count is invalidated by writes, and a
@@ -123,6 +127,7 @@ async function mark(ctx: ServiceContext, ids: string[], read: boolean): Promise<
       .set({ readAt: read ? new Date() : null })
       .where(and(eq(notifications.userId, userId), inArray(notifications.id, ids), read ? isNull(notifications.readAt) : isNotNull(notifications.readAt)))
       .returning({ id: notifications.id });
+    if (rows.length > 0) await unreadChanged(tx, ctx, userId);
     return { updated: rows.length, unreadCount: await countUnread(tx, userId) };
   });
   await invalidateUnread(ctx, userId);
@@ -134,23 +139,26 @@ export const markUnread = (ctx: ServiceContext, input: { ids: string[] }) => mar
 
 export async function markAllRead(ctx: ServiceContext): Promise<MarkResult> {
   const userId = requireCaller(ctx);
-  const rows = await ctx.db.write
-    .update(notifications)
-    .set({ readAt: new Date() })
-    .where(unreadOf(userId))
-    .returning({ id: notifications.id });
+  const updated = await ctx.db.write.transaction(async (tx) => {
+    const rows = await tx.update(notifications).set({ readAt: new Date() }).where(unreadOf(userId)).returning({ id: notifications.id });
+    if (rows.length > 0) await unreadChanged(tx, ctx, userId);
+    return rows.length;
+  });
   await invalidateUnread(ctx, userId);
-  return { updated: rows.length, unreadCount: 0 };
+  return { updated, unreadCount: 0 };
 }
 
 /** Delete one of the caller's notifications; someone else's (or a missing) id is 404. */
 export async function deleteNotification(ctx: ServiceContext, input: { id: string }): Promise<void> {
   const userId = requireCaller(ctx);
-  const rows = await ctx.db.write
-    .delete(notifications)
-    .where(and(eq(notifications.id, input.id), eq(notifications.userId, userId)))
-    .returning({ id: notifications.id });
-  if (rows.length === 0) throw new AppError('NOT_FOUND', 'Notification not found');
+  await ctx.db.write.transaction(async (tx) => {
+    const [row] = await tx
+      .delete(notifications)
+      .where(and(eq(notifications.id, input.id), eq(notifications.userId, userId)))
+      .returning({ readAt: notifications.readAt });
+    if (!row) throw new AppError('NOT_FOUND', 'Notification not found');
+    if (row.readAt === null) await unreadChanged(tx, ctx, userId);
+  });
   await invalidateUnread(ctx, userId);
 }
 
@@ -161,7 +169,7 @@ export async function deleteReadNotifications(ctx: ServiceContext): Promise<{ de
     .delete(notifications)
     .where(and(eq(notifications.userId, userId), isNotNull(notifications.readAt)))
     .returning({ id: notifications.id });
-  // Only read rows go, so the count should not move; invalidating anyway is cheap and keeps the rule simple.
+  // Only read rows go, so the count does not move (no stream push); invalidating anyway is cheap and keeps the rule simple.
   await invalidateUnread(ctx, userId);
   return { deleted: rows.length };
 }

@@ -1,0 +1,87 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { PING, PONG, STREAM_CLOSE, STREAM_POLICY } from '../../durable/notification-hub';
+import { requireUser } from '../../middleware/auth';
+import { createRouter } from '../../router';
+import { serviceContext } from '../../services/context';
+import { issueStreamTicket, openNotificationStream, RESUME_LIMIT } from '../../services/notifications/stream';
+import { ErrorResponse } from '../schemas';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+const StreamTicket = z
+  .object({
+    ticket: z.string().openapi({ description: 'Single use; pass it as `ticket` to GET /stream' }),
+    expiresAt: z.iso.datetime(),
+  })
+  .openapi('NotificationStreamTicket');
+
+const StreamQuery = z.object({
+  // Optional in the schema so that a missing ticket is 401 like a wrong one, not 400.
+  ticket: z.string().max(256).optional().openapi({ description: 'From POST /stream-ticket' }),
+  since: z.uuid().optional().openapi({ description: 'Id of the newest notification the client has: everything newer is sent first' }),
+});
+
+const STREAM_DESCRIPTION = `
+WebSocket (\`Upgrade: websocket\`) → **101 Switching Protocols**. Authenticate with a ticket from
+\`POST /api/v1/notifications/stream-ticket\` (browsers cannot send \`Authorization\` on a WebSocket):
+single use, valid ${STREAM_POLICY.ticketTtlMs / 1000} s. Browser origins outside \`CORS_ORIGINS\` are refused (403).
+
+The server sends JSON text frames:
+
+| message | when |
+|---|---|
+| \`{"type":"notification","notification":{"id","type","title","message","createdAt","read"}}\` | each new notification of this user; on connect with \`since\`, every newer one first, oldest first |
+| \`{"type":"unreadCount","count":N}\` | on connect (after the resumed notifications) and after every change |
+| \`{"type":"resync","reason":"unknown_since"\\|"too_many"}\` | \`since\` is not one of your notifications, or more than ${RESUME_LIMIT} were missed: reload the list over REST |
+| \`{"type":"heartbeat","at":"<ISO time>"}\` | every ${STREAM_POLICY.heartbeatMs / 1000} s |
+| \`${PONG}\` | answer to a client \`${PING}\` (or \`ping\`) |
+
+At most \`NOTIFICATION_SOCKETS_PER_USER\` (default 5) sockets per user: opening one more closes the
+oldest with code ${STREAM_CLOSE.tooMany}. Code ${STREAM_CLOSE.catchUpFailed}: the resume failed, reconnect with a new ticket.
+Reconnect with \`since\` = the last notification id received to miss nothing.
+`.trim();
+
+const router = createRouter();
+
+/** The stream authenticates with its ticket, not a session: mounted ahead of the session-only routes. */
+export const notificationStreamRoutes = router
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/stream-ticket',
+      tags: ['notifications'],
+      summary: 'A single-use ticket to open the live notification stream',
+      security: [{ clerkSession: [] }],
+      middleware: [requireUser] as const,
+      responses: {
+        201: json(z.object({ data: StreamTicket }), `Ticket, valid once for ${STREAM_POLICY.ticketTtlMs / 1000} s`),
+        401: json(ErrorResponse, 'No valid session'),
+        429: json(ErrorResponse, 'Too many tickets requested'),
+        503: json(ErrorResponse, 'Live notifications unavailable'),
+      },
+    }),
+    async (c) => c.json({ data: await issueStreamTicket(serviceContext(c)) }, 201),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/stream',
+      tags: ['notifications'],
+      summary: 'Live notifications over a WebSocket, with resume',
+      description: STREAM_DESCRIPTION,
+      request: { query: StreamQuery },
+      responses: {
+        101: { description: 'Switching Protocols: the WebSocket is open (messages above)' },
+        400: json(ErrorResponse, '`since` is not a notification id'),
+        401: json(ErrorResponse, 'Ticket missing, wrong, already used or expired (nothing is upgraded)'),
+        403: json(ErrorResponse, 'Browser origin not allowed'),
+        426: json(ErrorResponse, 'Not a WebSocket request (`Upgrade: websocket` missing)'),
+        503: json(ErrorResponse, 'Live notifications unavailable'),
+      },
+    }),
+    async (c) => {
+      const { ticket, since } = c.req.valid('query');
+      const { webSocket } = await openNotificationStream(serviceContext(c), { ticket, since, upgrade: c.req.header('Upgrade') });
+      return new Response(null, { status: 101, webSocket });
+    },
+  );

@@ -1,0 +1,154 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Env } from '../../config';
+import type { Database, Transaction } from '../../db/client';
+import { notifications, type Notification } from '../../db/schema';
+import {
+  HUB_HEADERS,
+  notificationHub,
+  notificationHubById,
+  type HubPush,
+  type StreamMessage,
+  type StreamNotification,
+  type UnreadCount,
+} from '../../durable/notification-hub';
+import { randomToken, sha256Hex } from '../../lib/crypto';
+import { AppError } from '../../lib/errors';
+import { describeError, log } from '../../lib/log';
+import { enforceLimit, LIMITS } from '../../lib/rate-limit';
+import { requireCaller, type ServiceContext } from '../context';
+import { countUnread } from './index';
+
+/** At most this many missed notifications are replayed on resume; beyond it the client reloads over REST. */
+export const RESUME_LIMIT = 100;
+/** A push that takes longer is abandoned: the client catches up with `since` on its next connect. */
+const PUSH_TIMEOUT_MS = 3000;
+
+/** The stream's view of a notification. */
+export function streamNotification(n: Notification): StreamNotification {
+  return { id: n.id, type: n.type, title: n.title, message: n.message, createdAt: n.createdAt.toISOString(), read: n.readAt !== null };
+}
+
+/** The user's unread count now, stamped with when it was read (so a late, older count never wins). */
+export async function unreadCountNow(db: Database | Transaction, userId: string): Promise<UnreadCount> {
+  const at = Date.now();
+  return { count: await countUnread(db, userId), at };
+}
+
+/**
+ * Push into the user's hub. Best effort by design: an unreachable or slow hub is logged and ignored —
+ * the notification is already committed and a reconnecting client gets it through `since`.
+ */
+export async function pushToHub(env: Env, userId: string, push: HubPush): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`push timed out after ${PUSH_TIMEOUT_MS} ms`)), PUSH_TIMEOUT_MS);
+    });
+    await Promise.race([notificationHub(env, userId).push(push), timeout]);
+  } catch (err) {
+    log('warn', 'notifications.push_failed', { notificationId: push.notification?.id, error: describeError(err) });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+export interface StreamTicket {
+  /** `<hub id>.<secret>`: the hub id routes the connect to the user's object, which holds only the secret's SHA-256. */
+  ticket: string;
+  expiresAt: string;
+}
+
+/**
+ * A single-use connect ticket for the caller's notification stream (browsers cannot send
+ * Authorization on a WebSocket). It lives in the caller's hub, hashed, for 30 seconds: consuming it
+ * there is one synchronous step, so it can never be used twice, and a hub that cannot be reached
+ * means no ticket (503), never an unchecked one.
+ */
+export async function issueStreamTicket(ctx: ServiceContext): Promise<StreamTicket> {
+  const userId = requireCaller(ctx);
+  await enforceLimit(ctx.config, 'streamTicket', LIMITS.streamTicket, userId);
+  const secret = randomToken();
+  const hub = notificationHub(ctx.env, userId);
+  let expiresAt: number;
+  try {
+    expiresAt = await hub.issueTicket(userId, await sha256Hex(secret));
+  } catch (err) {
+    log('error', 'notifications.ticket_failed', { requestId: ctx.requestId, error: describeError(err) });
+    throw new AppError('SERVICE_UNAVAILABLE', 'Live notifications are unavailable right now, try again shortly');
+  }
+  return { ticket: `${hub.id.toString()}.${secret}`, expiresAt: new Date(expiresAt).toISOString() };
+}
+
+const TICKET = /^([0-9a-f]{64})\.([A-Za-z0-9_-]{43})$/;
+
+export interface OpenStreamInput {
+  ticket?: string;
+  since?: string;
+  /** The request's Upgrade header. */
+  upgrade?: string;
+}
+
+/**
+ * Open the caller's notification WebSocket. The ticket is the authorization: the hub consumes it and
+ * accepts the socket in one step, then this sends what the client missed since `since` (oldest first)
+ * and the unread count, read from the primary after the socket was registered — so a notification
+ * committed meanwhile is either in that backlog or buffered by the hub, never lost between the two.
+ */
+export async function openNotificationStream(ctx: ServiceContext, input: OpenStreamInput): Promise<{ webSocket: WebSocket }> {
+  if (input.upgrade?.toLowerCase() !== 'websocket') {
+    throw new AppError('UPGRADE_REQUIRED', 'This endpoint speaks WebSocket: send Upgrade: websocket', { headers: { Upgrade: 'websocket' } });
+  }
+  const refused = () => new AppError('AUTH_REQUIRED', 'Stream ticket missing, invalid, used or expired: request a new one');
+  const parts = TICKET.exec(input.ticket ?? '');
+  const hub = parts ? notificationHubById(ctx.env, parts[1]!) : null;
+  if (!parts || !hub) throw refused();
+
+  const unavailable = () => new AppError('SERVICE_UNAVAILABLE', 'Live notifications are unavailable right now, try again shortly');
+  const ticketHash = await sha256Hex(parts[2]!);
+  const res = await hub
+    .fetch('https://notification-hub/connect', {
+      headers: { Upgrade: 'websocket', [HUB_HEADERS.ticketHash]: ticketHash, [HUB_HEADERS.maxSockets]: String(ctx.config.NOTIFICATION_SOCKETS_PER_USER) },
+    })
+    .catch((err: unknown) => {
+      log('error', 'notifications.connect_failed', { requestId: ctx.requestId, error: describeError(err) });
+      throw unavailable();
+    });
+  if (res.status === 401) throw refused();
+  const socketId = res.headers.get(HUB_HEADERS.socketId);
+  const userId = res.headers.get(HUB_HEADERS.userId);
+  if (res.status !== 101 || !res.webSocket || !socketId || !userId) throw unavailable();
+  try {
+    const unread = await unreadCountNow(ctx.db.write, userId);
+    const backlog = await missedSince(ctx.db.write, userId, input.since);
+    await hub.catchUp(socketId, backlog, unread);
+  } catch (err) {
+    await hub.abandon(socketId).catch(() => undefined);
+    throw err;
+  }
+  return { webSocket: res.webSocket };
+}
+
+/** The caller's notifications newer than `since`, oldest first, as stream messages (or a resync request). */
+async function missedSince(db: Database, userId: string, since: string | undefined): Promise<StreamMessage[]> {
+  if (!since) return [];
+  const [anchor] = await db
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(and(eq(notifications.id, since), eq(notifications.userId, userId)));
+  // Deleted since, or never this user's: nothing to resume from, and nothing about it is revealed.
+  if (!anchor) return [{ type: 'resync', reason: 'unknown_since' }];
+  const rows = await db
+    .select()
+    .from(notifications)
+    .where(
+      and(
+        eq(notifications.userId, userId),
+        // Compared in SQL: created_at has microseconds that a JS Date would drop.
+        sql`(${notifications.createdAt}, ${notifications.id}) > (select n.created_at, n.id from notifications n where n.id = ${since})`,
+      ),
+    )
+    .orderBy(asc(notifications.createdAt), asc(notifications.id))
+    .limit(RESUME_LIMIT + 1);
+  if (rows.length > RESUME_LIMIT) return [{ type: 'resync', reason: 'too_many' }];
+  return rows.map((n) => ({ type: 'notification', notification: streamNotification(n) }));
+}
