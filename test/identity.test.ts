@@ -26,7 +26,10 @@ async function postWebhook(type: string, data: unknown, options: { msgId?: strin
   return call(db.env, '/webhooks/v1/clerk', { method: 'POST', raw: body, headers });
 }
 
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
 
 describe('authentication', () => {
   it('401 AUTH_REQUIRED without a session, never 500 for bad tokens', async () => {
@@ -61,6 +64,54 @@ describe('authentication', () => {
     });
     expect(cookie.status).toBe(200);
     expect(cookie.body.data.userId).toBe(user.id);
+  });
+
+  it('accepts session tokens only: API keys, machine and OAuth tokens stay anonymous and never reach Clerk', async () => {
+    const user = await signUp(db);
+    const clerk = fakeFetch(); // records every third-party call; none may happen
+    // Clerk's SDK binds fetch when it is imported, except under NODE_ENV=test: so that any call it would
+    // make goes through the spy too.
+    vi.stubEnv('NODE_ENV', 'test');
+    const random = () => crypto.randomUUID().replaceAll('-', '');
+    const cases: Record<string, string> = {
+      apiKey: `ak_${random()}`,
+      machineToken: `mt_${random()}`,
+      oauthToken: `oat_${random()}`,
+      // Correctly signed with our key, but not session tokens:
+      oauthJwt: await sessionToken(user.id, { header: { typ: 'at+jwt' } }),
+      machineJwt: await sessionToken(`mch_${random()}`),
+      pendingSession: await sessionToken(user.id, { claims: { sts: 'pending' } }),
+    };
+    for (const [name, token] of Object.entries(cases)) {
+      const r = await call(db.env, '/api/v1/_whoami', { app, token });
+      expect([name, r.status, r.body.error?.code]).toEqual([name, 401, 'AUTH_REQUIRED']);
+      const open = await call(db.env, '/api/v1/plans', { token });
+      expect([name, open.status]).toEqual([name, 200]);
+    }
+    expect(clerk.calls.map((req) => req.url)).toEqual([]);
+    // The same user with a real session token is signed in.
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: user.token })).status).toBe(200);
+  });
+
+  it('imports the verification key once per isolate, not per request', async () => {
+    const user = await signUp(db);
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: user.token })).status).toBe(200);
+    const tokens = await Promise.all([1, 2, 3].map(() => sessionToken(user.id))); // minting imports the signing key: do it first
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    for (const token of tokens) expect((await call(db.env, '/api/v1/_whoami', { app, token })).status).toBe(200);
+    const rsaImports = importKey.mock.calls.filter((args) => JSON.stringify(args[2] ?? '').includes('RSASSA'));
+    expect(rsaImports).toHaveLength(0);
+  });
+
+  it('a __session cookie counts only while the browser is signed in (__client_uat) and not older than that sign-in', async () => {
+    const user = await signUp(db);
+    const now = Math.floor(Date.now() / 1000);
+    const cookie = async (uat: string | null) =>
+      (await call(db.env, '/api/v1/_whoami', { app, headers: { Cookie: `__session=${user.token}${uat === null ? '' : `; __client_uat=${uat}`}` } })).status;
+    expect(await cookie(String(now - 60))).toBe(200);
+    expect(await cookie(null)).toBe(401); // no client: signed out
+    expect(await cookie('0')).toBe(401); // signed out in this browser
+    expect(await cookie(String(now + 60))).toBe(401); // signed in again since this token was issued
   });
 
   it('public routes stay public with or without a token', async () => {
