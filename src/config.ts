@@ -111,6 +111,12 @@ export const ConfigSchema = z
     for (const key of required) {
       if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required in ${c.ENVIRONMENT}` });
     }
+    // Production never runs with a webhook door that cannot check who knocks.
+    if (c.ENVIRONMENT === 'production') {
+      for (const key of ['RAZORPAY_WEBHOOK_SECRET', 'CLERK_WEBHOOK_SECRET', 'QSTASH_CURRENT_SIGNING_KEY', 'QSTASH_NEXT_SIGNING_KEY'] as const) {
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required in production' });
+      }
+    }
     // Without an allow-list, a session token minted for any origin would be accepted.
     if (c.CLERK_AUTHORIZED_PARTIES.length === 0) ctx.addIssue({ code: 'custom', path: ['CLERK_AUTHORIZED_PARTIES'], message: `required in ${c.ENVIRONMENT}` });
     if (c.NEON_LOCAL_WS_PROXY) ctx.addIssue({ code: 'custom', path: ['NEON_LOCAL_WS_PROXY'], message: 'local development only' });

@@ -265,6 +265,67 @@ describe('POST /webhooks/v1/clerk', () => {
     expect((await userRow(holder.id)).email).toBe('taken@example.test');
   });
 
+  it('an unverified primary email is never stored: placeholder first, the verified address replaces it', async () => {
+    const unverified = (id: string, email: string) => {
+      const data = clerkUserJson({ id, email });
+      for (const e of data.email_addresses) e.verification = { status: 'unverified', strategy: 'email_code' };
+      return data;
+    };
+    // webhook
+    const id = newId();
+    expect((await postWebhook('user.created', unverified(id, 'claimed@example.test'))).body.data.outcome).toBe('created');
+    expect((await userRow(id)).email).toMatch(/@users\.invalid$/);
+    const token = await sessionToken(id);
+    const profile = await call(db.env, '/api/v1/profile', { token });
+    expect(profile.status).toBe(200);
+    expect(JSON.stringify(profile.body)).not.toContain('claimed@example.test');
+    await postWebhook('user.updated', clerkUserJson({ id, email: 'claimed@example.test' })); // now verified
+    expect((await userRow(id)).email).toBe('claimed@example.test');
+    expect((await call(db.env, '/api/v1/profile', { token })).body.data.email).toBe('claimed@example.test');
+    // just-in-time provisioning
+    const jit = newId();
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${jit}`]: () => Response.json(unverified(jit, 'jit-claimed@example.test')) });
+    const r = await call(db.env, '/api/v1/profile', { token: await sessionToken(jit) });
+    expect(r.status).toBe(200);
+    expect(r.body.data.email).toMatch(/@users\.invalid$/);
+  });
+
+  it('recovering a deleted account whose address another active account now holds never fails: a fresh account is created', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const oldId = newId();
+    await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'contested@example.test' }));
+    await postWebhook('user.deleted', { id: oldId, object: 'user', deleted: true });
+    const holder = await signUp(db, { email: 'contested@example.test' });
+    const newcomer = newId();
+    const r = await postWebhook('user.created', clerkUserJson({ id: newcomer, email: 'contested@example.test' }));
+    expect([r.status, r.body.data?.outcome]).toEqual([200, 'created']);
+    expect((await userRow(oldId)).deleted_at).not.toBeNull();
+    expect((await userRow(newcomer)).email).toMatch(/@users\.invalid$/);
+    expect((await userRow(holder.id)).email).toBe('contested@example.test');
+    // the same through just-in-time provisioning
+    const jit = newId();
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${jit}`]: () => Response.json(clerkUserJson({ id: jit, email: 'contested@example.test' })) });
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: await sessionToken(jit) })).status).toBe(200);
+    expect((await userRow(oldId)).deleted_at).not.toBeNull();
+  });
+
+  it('a user.deleted that overtakes its user.created leaves the account deleted', async () => {
+    const id = newId();
+    const gone = await postWebhook('user.deleted', { id, object: 'user', deleted: true });
+    expect([gone.status, gone.body.data.outcome]).toEqual([200, 'deleted']);
+    const late = await postWebhook('user.created', clerkUserJson({ id, email: 'overtaken@example.test' }));
+    expect([late.status, late.body.data.outcome]).toEqual([200, 'ignored']);
+    expect((await userRow(id)).deleted_at).not.toBeNull();
+    expect((await postWebhook('user.updated', clerkUserJson({ id, email: 'overtaken@example.test' }))).body.data.outcome).toBe('ignored');
+    const token = await sessionToken(id);
+    expect((await call(db.env, '/api/v1/profile', { token })).status).toBe(401);
+    expect((await call(db.env, `/api/v1/profile/view/${id}`)).status).toBe(404);
+    // nobody is mailed about it, and the address Clerk sent was never stored
+    await db.events.drain();
+    expect((await db.sql(`select 1 from dev_emails where "to" = 'overtaken@example.test'`)).rows).toHaveLength(0);
+    expect((await db.sql(`select 1 from users where email = 'overtaken@example.test'`)).rows).toHaveLength(0);
+  });
+
   it('an account deleted longer ago than the retention period is not recovered', async () => {
     const oldId = newId();
     await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'ancient@example.test' }));
