@@ -88,6 +88,11 @@ export const ConfigSchema = z
     /** HMAC key of newsletter confirm/unsubscribe links (≥ 32 chars); the newsletter answers 503 without it. */
     NEWSLETTER_TOKEN_SECRET: z.string().min(32).optional(),
     METRICS_TOKEN: optionalString,
+
+    /** Invite emails (organization + team, bulk included) one user may cause per rolling hour; fails closed. */
+    INVITE_EMAILS_PER_USER_PER_HOUR: int(50),
+    /** Invite emails into one organization (its teams included) per rolling 24 hours; fails closed. */
+    INVITE_EMAILS_PER_ORG_PER_DAY: int(200),
   })
   .superRefine((c, ctx) => {
     if (c.SMS_PROVIDER === 'twilio') {
