@@ -100,6 +100,11 @@ export const ConfigSchema = z
     /** HMAC key of newsletter confirm/unsubscribe links (≥ 32 chars); the newsletter answers 503 without it. */
     NEWSLETTER_TOKEN_SECRET: z.string().min(32).optional(),
     METRICS_TOKEN: optionalString,
+
+    /** Invite emails (organization + team, bulk included) one user may cause per rolling hour; fails closed. */
+    INVITE_EMAILS_PER_USER_PER_HOUR: int(50),
+    /** Invite emails into one organization (its teams included) per rolling 24 hours; fails closed. */
+    INVITE_EMAILS_PER_ORG_PER_DAY: int(200),
   })
   .superRefine((c, ctx) => {
     if (c.SMS_PROVIDER === 'twilio') {
@@ -122,6 +127,12 @@ export const ConfigSchema = z
     ] as const;
     for (const key of required) {
       if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required in ${c.ENVIRONMENT}` });
+    }
+    // Production never runs with a webhook door that cannot check who knocks.
+    if (c.ENVIRONMENT === 'production') {
+      for (const key of ['RAZORPAY_WEBHOOK_SECRET', 'CLERK_WEBHOOK_SECRET', 'QSTASH_CURRENT_SIGNING_KEY', 'QSTASH_NEXT_SIGNING_KEY'] as const) {
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required in production' });
+      }
     }
     // Without an allow-list, a session token minted for any origin would be accepted.
     if (c.CLERK_AUTHORIZED_PARTIES.length === 0) ctx.addIssue({ code: 'custom', path: ['CLERK_AUTHORIZED_PARTIES'], message: `required in ${c.ENVIRONMENT}` });

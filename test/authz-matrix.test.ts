@@ -65,6 +65,13 @@ async function orgInviteFor(w: World, email: string): Promise<string> {
   return code;
 }
 
+/** The id of a pending organization invite for `email` (sent by the Owner). */
+async function orgInviteIdFor(w: World, email: string): Promise<string> {
+  await orgInviteFor(w, email);
+  const { rows } = await db.sql<{ id: string }>(`select id from organization_invites where org_id = $1 and email = $2`, [w.org.id, email]);
+  return rows[0]!.id;
+}
+
 /** A fresh org Member who is also a team Member — a target for the member-management routes. */
 async function targetMember(w: World, inTeam = false): Promise<TestUser> {
   const u = await memberWithRole(db, w.org.id, 'Member');
@@ -121,6 +128,12 @@ const CASES: Case[] = [
     request: (w) => ({ path: `${O}/${w.org.id}/invite`, json: { email: `${unique('inv')}@example.test` } }),
     expect: [201, 201, 201, 403, 404, 404, 401],
   },
+  { route: `GET ${O}/{orgId}/invites`, request: (w) => ({ path: `${O}/${w.org.id}/invites?status=all` }), expect: [200, 200, 200, 403, 404, 404, 401] },
+  {
+    route: `DELETE ${O}/{orgId}/invites/{inviteId}`,
+    request: async (w) => ({ path: `${O}/${w.org.id}/invites/${await orgInviteIdFor(w, `${unique('r')}@example.test`)}` }),
+    expect: [200, 200, 200, 403, 404, 404, 401],
+  },
   // Email-bound, not role-bound: existing members → 409; anyone the invite was sent to → 200.
   {
     route: `POST ${O}/accept-invite`,
@@ -166,6 +179,12 @@ const CASES: Case[] = [
     expect: [200, 200, 200, 403, 404, 404, 401],
   },
   { route: `GET ${T}/{teamId}/members`, request: (w) => ({ path: `${T}/${w.team.id}/members` }), expect: [200, 200, 200, 200, 404, 404, 401] },
+  // Making a team Member an Admin needs every Admin permission: an org Maintainer lacks project:delete and more.
+  {
+    route: `PATCH ${T}/{teamId}/members/{userId}`,
+    request: async (w) => ({ path: `${T}/${w.team.id}/members/${(await targetMember(w, true)).id}`, json: { role: 'Admin' } }),
+    expect: [200, 200, 403, 403, 404, 404, 401],
+  },
   {
     route: `DELETE ${T}/{teamId}/members/{userId}`,
     request: async (w) => ({ path: `${T}/${w.team.id}/members/${(await targetMember(w, true)).id}` }),

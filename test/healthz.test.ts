@@ -52,7 +52,7 @@ describe('API docs', () => {
     expect(dev.headers.get('Content-Type')).toContain('text/html');
     expect(String(dev.body)).toContain('/openapi.json');
     const prod = await call(
-      { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_PROXY: '', },
+      { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_PROXY: '', RAZORPAY_WEBHOOK_SECRET: 'rzp-webhook-secret' },
       '/api-docs',
     );
     expect(prod.status).toBe(404);

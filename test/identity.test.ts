@@ -26,7 +26,10 @@ async function postWebhook(type: string, data: unknown, options: { msgId?: strin
   return call(db.env, '/webhooks/v1/clerk', { method: 'POST', raw: body, headers });
 }
 
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
 
 describe('authentication', () => {
   it('401 AUTH_REQUIRED without a session, never 500 for bad tokens', async () => {
@@ -61,6 +64,54 @@ describe('authentication', () => {
     });
     expect(cookie.status).toBe(200);
     expect(cookie.body.data.userId).toBe(user.id);
+  });
+
+  it('accepts session tokens only: API keys, machine and OAuth tokens stay anonymous and never reach Clerk', async () => {
+    const user = await signUp(db);
+    const clerk = fakeFetch(); // records every third-party call; none may happen
+    // Clerk's SDK binds fetch when it is imported, except under NODE_ENV=test: so that any call it would
+    // make goes through the spy too.
+    vi.stubEnv('NODE_ENV', 'test');
+    const random = () => crypto.randomUUID().replaceAll('-', '');
+    const cases: Record<string, string> = {
+      apiKey: `ak_${random()}`,
+      machineToken: `mt_${random()}`,
+      oauthToken: `oat_${random()}`,
+      // Correctly signed with our key, but not session tokens:
+      oauthJwt: await sessionToken(user.id, { header: { typ: 'at+jwt' } }),
+      machineJwt: await sessionToken(`mch_${random()}`),
+      pendingSession: await sessionToken(user.id, { claims: { sts: 'pending' } }),
+    };
+    for (const [name, token] of Object.entries(cases)) {
+      const r = await call(db.env, '/api/v1/_whoami', { app, token });
+      expect([name, r.status, r.body.error?.code]).toEqual([name, 401, 'AUTH_REQUIRED']);
+      const open = await call(db.env, '/api/v1/plans', { token });
+      expect([name, open.status]).toEqual([name, 200]);
+    }
+    expect(clerk.calls.map((req) => req.url)).toEqual([]);
+    // The same user with a real session token is signed in.
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: user.token })).status).toBe(200);
+  });
+
+  it('imports the verification key once per isolate, not per request', async () => {
+    const user = await signUp(db);
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: user.token })).status).toBe(200);
+    const tokens = await Promise.all([1, 2, 3].map(() => sessionToken(user.id))); // minting imports the signing key: do it first
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    for (const token of tokens) expect((await call(db.env, '/api/v1/_whoami', { app, token })).status).toBe(200);
+    const rsaImports = importKey.mock.calls.filter((args) => JSON.stringify(args[2] ?? '').includes('RSASSA'));
+    expect(rsaImports).toHaveLength(0);
+  });
+
+  it('a __session cookie counts only while the browser is signed in (__client_uat) and not older than that sign-in', async () => {
+    const user = await signUp(db);
+    const now = Math.floor(Date.now() / 1000);
+    const cookie = async (uat: string | null) =>
+      (await call(db.env, '/api/v1/_whoami', { app, headers: { Cookie: `__session=${user.token}${uat === null ? '' : `; __client_uat=${uat}`}` } })).status;
+    expect(await cookie(String(now - 60))).toBe(200);
+    expect(await cookie(null)).toBe(401); // no client: signed out
+    expect(await cookie('0')).toBe(401); // signed out in this browser
+    expect(await cookie(String(now + 60))).toBe(401); // signed in again since this token was issued
   });
 
   it('public routes stay public with or without a token', async () => {
@@ -212,6 +263,67 @@ describe('POST /webhooks/v1/clerk', () => {
     expect(upd.status).toBe(200);
     expect(await userRow(other)).toMatchObject({ email: 'mine@example.test', first_name: 'Renamed' });
     expect((await userRow(holder.id)).email).toBe('taken@example.test');
+  });
+
+  it('an unverified primary email is never stored: placeholder first, the verified address replaces it', async () => {
+    const unverified = (id: string, email: string) => {
+      const data = clerkUserJson({ id, email });
+      for (const e of data.email_addresses) e.verification = { status: 'unverified', strategy: 'email_code' };
+      return data;
+    };
+    // webhook
+    const id = newId();
+    expect((await postWebhook('user.created', unverified(id, 'claimed@example.test'))).body.data.outcome).toBe('created');
+    expect((await userRow(id)).email).toMatch(/@users\.invalid$/);
+    const token = await sessionToken(id);
+    const profile = await call(db.env, '/api/v1/profile', { token });
+    expect(profile.status).toBe(200);
+    expect(JSON.stringify(profile.body)).not.toContain('claimed@example.test');
+    await postWebhook('user.updated', clerkUserJson({ id, email: 'claimed@example.test' })); // now verified
+    expect((await userRow(id)).email).toBe('claimed@example.test');
+    expect((await call(db.env, '/api/v1/profile', { token })).body.data.email).toBe('claimed@example.test');
+    // just-in-time provisioning
+    const jit = newId();
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${jit}`]: () => Response.json(unverified(jit, 'jit-claimed@example.test')) });
+    const r = await call(db.env, '/api/v1/profile', { token: await sessionToken(jit) });
+    expect(r.status).toBe(200);
+    expect(r.body.data.email).toMatch(/@users\.invalid$/);
+  });
+
+  it('recovering a deleted account whose address another active account now holds never fails: a fresh account is created', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const oldId = newId();
+    await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'contested@example.test' }));
+    await postWebhook('user.deleted', { id: oldId, object: 'user', deleted: true });
+    const holder = await signUp(db, { email: 'contested@example.test' });
+    const newcomer = newId();
+    const r = await postWebhook('user.created', clerkUserJson({ id: newcomer, email: 'contested@example.test' }));
+    expect([r.status, r.body.data?.outcome]).toEqual([200, 'created']);
+    expect((await userRow(oldId)).deleted_at).not.toBeNull();
+    expect((await userRow(newcomer)).email).toMatch(/@users\.invalid$/);
+    expect((await userRow(holder.id)).email).toBe('contested@example.test');
+    // the same through just-in-time provisioning
+    const jit = newId();
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${jit}`]: () => Response.json(clerkUserJson({ id: jit, email: 'contested@example.test' })) });
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: await sessionToken(jit) })).status).toBe(200);
+    expect((await userRow(oldId)).deleted_at).not.toBeNull();
+  });
+
+  it('a user.deleted that overtakes its user.created leaves the account deleted', async () => {
+    const id = newId();
+    const gone = await postWebhook('user.deleted', { id, object: 'user', deleted: true });
+    expect([gone.status, gone.body.data.outcome]).toEqual([200, 'deleted']);
+    const late = await postWebhook('user.created', clerkUserJson({ id, email: 'overtaken@example.test' }));
+    expect([late.status, late.body.data.outcome]).toEqual([200, 'ignored']);
+    expect((await userRow(id)).deleted_at).not.toBeNull();
+    expect((await postWebhook('user.updated', clerkUserJson({ id, email: 'overtaken@example.test' }))).body.data.outcome).toBe('ignored');
+    const token = await sessionToken(id);
+    expect((await call(db.env, '/api/v1/profile', { token })).status).toBe(401);
+    expect((await call(db.env, `/api/v1/profile/view/${id}`)).status).toBe(404);
+    // nobody is mailed about it, and the address Clerk sent was never stored
+    await db.events.drain();
+    expect((await db.sql(`select 1 from dev_emails where "to" = 'overtaken@example.test'`)).rows).toHaveLength(0);
+    expect((await db.sql(`select 1 from users where email = 'overtaken@example.test'`)).rows).toHaveLength(0);
   });
 
   it('an account deleted longer ago than the retention period is not recovered', async () => {

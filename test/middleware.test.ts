@@ -167,9 +167,11 @@ describe('errors', () => {
 
   it('production requires each of its secrets, and names the missing one', async () => {
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const production = { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_PROXY: '' };
+    const production = { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_PROXY: '', RAZORPAY_WEBHOOK_SECRET: 'rzp-webhook-secret' };
     expect((await call(production, '/openapi.json', { app })).status).toBe(200);
     const required = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'CLERK_JWT_KEY', 'CLERK_SECRET_KEY', 'CLERK_PUBLISHABLE_KEY', 'CLERK_AUTHORIZED_PARTIES', 'OTP_HMAC_SECRET', 'STEPUP_TOKEN_SECRET', 'NEWSLETTER_TOKEN_SECRET'];
+    // Every webhook door checks signatures: production refuses to start without their secrets.
+    required.push('RAZORPAY_WEBHOOK_SECRET', 'CLERK_WEBHOOK_SECRET', 'QSTASH_CURRENT_SIGNING_KEY', 'QSTASH_NEXT_SIGNING_KEY');
     for (const key of required) {
       errors.mockClear();
       const r = await call({ ...production, [key]: '' }, '/openapi.json', { app });

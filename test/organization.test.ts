@@ -317,7 +317,10 @@ describe('organization invites', () => {
     const code = await inviteCodeFromMailbox(db, invitee.email, 'organization');
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const mail = (await db.sql<{ subject: string; html: string }>(`select subject, html from dev_emails where "to" = $1`, [invitee.email])).rows[0]!;
-    expect(mail.subject).toContain(org.name);
+    // user-chosen names (organization, inviter) are never in a subject line
+    expect(mail.subject).toBe("You're invited to join an organization on FairArena");
+    for (const name of [org.name, 'Ina']) expect(mail.subject).not.toContain(name);
+    expect(mail.html).toContain(org.name);
     const stored = (await db.sql<{ code_hash: string }>(`select code_hash from organization_invites where id = $1`, [r.body.data.id])).rows[0]!.code_hash;
     expect(stored).toMatch(/^[0-9a-f]{64}$/);
     expect(stored).not.toContain(code);
@@ -380,6 +383,113 @@ describe('organization invites', () => {
   });
 });
 
+describe('GET / DELETE /organization/:orgId/invites', () => {
+  it('whoever may invite lists pending invites (never the code) and revokes them; accepting a revoked invite → 410; a Member → 403 on both', async () => {
+    const owner = await signUp(db, { firstName: 'Ines' });
+    const org = await createOrg(db, owner);
+    const invitee = await signUp(db);
+    const created = await req(owner, 'POST', `${ORG}/${org.id}/invite`, { email: invitee.email, role: 'Maintainer' });
+    expect(created.status).toBe(201);
+    const code = await inviteCodeFromMailbox(db, invitee.email, 'organization');
+    const maint = await memberWithRole(db, org.id, 'Maintainer');
+    const member = await memberWithRole(db, org.id, 'Member');
+
+    const list = await req(maint, 'GET', `${ORG}/${org.slug}/invites`);
+    expect(list.status).toBe(200);
+    expect(list.body.meta).toEqual({ total: 1, limit: 20, offset: 0 });
+    expect(list.body.data).toEqual([
+      {
+        id: created.body.data.id,
+        email: invitee.email,
+        role: { id: expect.any(String), name: 'Maintainer' },
+        status: 'pending',
+        expiresAt: created.body.data.expiresAt,
+        createdAt: expect.any(String),
+        invitedBy: { id: owner.id, name: 'Ines User' },
+        usedAt: null,
+      },
+    ]);
+    expect(JSON.stringify(list.body)).not.toContain(code);
+    expect((await req(maint, 'GET', `${ORG}/${org.id}/invites?status=bogus`)).status).toBe(400);
+
+    const inviteId = created.body.data.id as string;
+    for (const [method, path] of [['GET', `${ORG}/${org.id}/invites`], ['DELETE', `${ORG}/${org.id}/invites/${inviteId}`]] as const) {
+      expect([method, (await req(member, method, path)).status]).toEqual([method, 403]);
+      expect([method, (await req(await signUp(db), method, path)).status]).toEqual([method, 404]); // not a member
+      expect([method, (await req(undefined, method, path)).status]).toEqual([method, 401]);
+    }
+    // an invite of another organization cannot be revoked through this one
+    const foreign = await createOrg(db, await signUp(db));
+    expect((await req(owner, 'DELETE', `${ORG}/${foreign.id}/invites/${inviteId}`)).status).toBe(404);
+    expect((await req(owner, 'DELETE', `${ORG}/${org.id}/invites/${crypto.randomUUID()}`)).status).toBe(404);
+    expect((await req(owner, 'DELETE', `${ORG}/${org.id}/invites/not-a-uuid`)).status).toBe(400);
+
+    const revoked = await req(maint, 'DELETE', `${ORG}/${org.id}/invites/${inviteId}`);
+    expect(revoked.body).toEqual({ data: { id: inviteId, status: 'revoked' } });
+    expect((await req(maint, 'DELETE', `${ORG}/${org.id}/invites/${inviteId}`)).status).toBe(409);
+    expect((await req(maint, 'GET', `${ORG}/${org.id}/invites`)).body.data).toEqual([]);
+    expect((await req(maint, 'GET', `${ORG}/${org.id}/invites?status=revoked`)).body.data.map((i: any) => [i.id, i.status])).toEqual([[inviteId, 'revoked']]);
+
+    const accept = await req(invitee, 'POST', `${ORG}/accept-invite`, { code });
+    expect([accept.status, accept.body.error.code, accept.body.error.details]).toEqual([410, 'GONE', { status: 'revoked' }]);
+    expect((await req(invitee, 'GET', `${ORG}/${org.id}`)).status).toBe(404);
+    expect((await auditRows(org.id)).map((a) => a.action)).toContain('invite.revoke');
+    await resetLimits(db);
+  });
+});
+
+describe('an invite dies with its inviter’s authority', () => {
+  it('removed, demoted, or the role it grants now above the inviter’s: accept → 410 and nobody joins; never mailed once void', async () => {
+    const owner = await signUp(db);
+    const org = await createOrg(db, owner);
+    const inviteBy = async (inviter: Awaited<ReturnType<typeof signUp>>, role?: string) => {
+      const invitee = await signUp(db);
+      expect((await req(inviter, 'POST', `${ORG}/${org.id}/invite`, { email: invitee.email, ...(role ? { role } : {}) })).status).toBe(201);
+      return { invitee, code: await inviteCodeFromMailbox(db, invitee.email, 'organization') };
+    };
+    const expectVoid = async (x: { invitee: Awaited<ReturnType<typeof signUp>>; code: string }) => {
+      const r = await req(x.invitee, 'POST', `${ORG}/accept-invite`, { code: x.code });
+      expect([r.status, r.body.error.code, r.body.error.details]).toEqual([410, 'GONE', { status: 'void' }]);
+      expect((await db.sql(`select 1 from organization_members where org_id = $1 and user_id = $2`, [org.id, x.invitee.id])).rows).toHaveLength(0);
+    };
+
+    const removed = await memberWithRole(db, org.id, 'Maintainer');
+    const fromRemoved = await inviteBy(removed);
+    expect((await req(owner, 'DELETE', `${ORG}/${org.id}/members/${removed.id}`)).status).toBe(200);
+    await expectVoid(fromRemoved);
+
+    const demoted = await memberWithRole(db, org.id, 'Maintainer');
+    const fromDemoted = await inviteBy(demoted);
+    expect((await req(owner, 'PATCH', `${ORG}/${org.id}/members/${demoted.id}`, { role: 'Member' })).status).toBe(200);
+    await expectVoid(fromDemoted);
+
+    // still allowed to invite, but no longer to hand out the role this invite grants
+    const coOwner = await memberWithRole(db, org.id, 'Co-Owner');
+    const asCoOwner = await inviteBy(coOwner, 'Co-Owner');
+    expect((await req(owner, 'PATCH', `${ORG}/${org.id}/members/${coOwner.id}`, { role: 'Maintainer' })).status).toBe(200);
+    await expectVoid(asCoOwner);
+
+    // a deleted inviter account
+    const gone = await memberWithRole(db, org.id, 'Maintainer');
+    const fromGone = await inviteBy(gone);
+    await db.sql('update users set deleted_at = now() where id = $1', [gone.id]);
+    await expectVoid(fromGone);
+
+    // void before the email went out: the email is never sent
+    const hasty = await memberWithRole(db, org.id, 'Maintainer');
+    const unsent = await signUp(db);
+    expect((await req(hasty, 'POST', `${ORG}/${org.id}/invite`, { email: unsent.email })).status).toBe(201);
+    expect((await req(owner, 'DELETE', `${ORG}/${org.id}/members/${hasty.id}`)).status).toBe(200);
+    await db.events.drain();
+    expect((await db.sql(`select 1 from dev_emails where "to" = $1`, [unsent.email])).rows).toHaveLength(0);
+
+    // an inviter who kept their authority: the invite works
+    const kept = await inviteBy(coOwner); // now a Maintainer, inviting as Member
+    expect((await req(kept.invitee, 'POST', `${ORG}/accept-invite`, { code: kept.code })).status).toBe(200);
+    await resetLimits(db);
+  });
+});
+
 describe('OpenAPI', () => {
   it('documents every organization route with the Clerk session', async () => {
     const doc = (await api(db)(undefined, 'GET', '/openapi.json')).body;
@@ -397,6 +507,8 @@ describe('OpenAPI', () => {
       ['get', '/api/v1/organization/{orgId}/roles'],
       ['post', '/api/v1/organization/{orgId}/invite'],
       ['post', '/api/v1/organization/accept-invite'],
+      ['get', '/api/v1/organization/{orgId}/invites'],
+      ['delete', '/api/v1/organization/{orgId}/invites/{inviteId}'],
     ] as const;
     for (const [method, path] of paths) expect([method, path, doc.paths[path]?.[method]?.security]).toEqual([method, path, [{ clerkSession: [] }]]);
   });

@@ -172,6 +172,7 @@ describe('OpenAPI', () => {
       ['get', '/api/v1/team/{teamId}/invites'],
       ['delete', '/api/v1/team/{teamId}/invites/{inviteId}'],
       ['get', '/api/v1/team/{teamId}/members'],
+      ['patch', '/api/v1/team/{teamId}/members/{userId}'],
       ['delete', '/api/v1/team/{teamId}/members/{userId}'],
       ['get', '/api/v1/team/{teamId}/roles'],
       ['get', '/api/v1/team/{teamId}/projects'],

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_TEAM_ROLES } from '../src/services/orgs/permissions';
 import { useTestDatabase } from './helpers/db';
 import {
@@ -13,6 +13,7 @@ import {
   resetLimits,
   unique,
 } from './helpers/orgs';
+import { call } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
 
 const db = useTestDatabase();
@@ -205,7 +206,10 @@ describe('team invites', () => {
     expect(db.events.names()).toContain('team.invited');
     const code = await inviteCodeFromMailbox(db, invitee.email, 'team');
     const mail = (await db.sql<{ subject: string; text: string }>(`select subject, text from dev_emails where "to" = $1`, [invitee.email])).rows[0]!;
-    expect(mail.subject).toBe(`You've been invited to join ${team.name} on FairArena`);
+    // user-chosen names (team, organization, inviter) are never in a subject line
+    expect(mail.subject).toBe("You've been invited to join a team on FairArena");
+    for (const name of [team.name, org.name, 'Olivia']) expect(mail.subject).not.toContain(name);
+    expect(mail.text).toContain(team.name);
     expect(mail.text).toContain(`http://localhost:5173/invite/team/${code}`);
     expect(mail.text).toContain('Olivia');
 
@@ -391,5 +395,201 @@ describe('POST /team/invite/bulk', () => {
     expect((await req(owner, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, csv: 'name,role\nx,y' })).status).toBe(400);
     expect((await req(owner, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, csv: 'email' })).status).toBe(400);
     expect(await inviteCount(team.id)).toBe(before);
+  });
+});
+
+describe('PATCH /team/:teamId/members/:userId and the last Owner', () => {
+  const roleIds = async (user: TestUser, teamId: string) =>
+    Object.fromEntries((await req(user, 'GET', `${TEAM}/${teamId}/roles`)).body.data.map((r: any) => [r.name, r.id])) as Record<string, string>;
+
+  it('changes a role ({roleId} or {role}) only within the caller’s own permissions; validated; audited', async () => {
+    const { owner, org, team, admin, member } = await world();
+    const roles = await roleIds(owner, team.id);
+    const promoted = await req(admin, 'PATCH', `${TEAM}/${team.id}/members/${member.id}`, { roleId: roles.Admin });
+    expect(promoted.status).toBe(200);
+    expect(promoted.body.data).toMatchObject({ userId: member.id, role: { id: roles.Admin, name: 'Admin' } });
+    expect((await req(owner, 'PATCH', `${TEAM}/${team.id}/members/${member.id}`, { role: 'member' })).body.data.role.name).toBe('Member');
+    // no escalation: an Admin can neither hand out Owner nor touch an Owner
+    expect((await req(admin, 'PATCH', `${TEAM}/${team.id}/members/${member.id}`, { roleId: roles.Owner })).status).toBe(403);
+    expect((await req(admin, 'PATCH', `${TEAM}/${team.id}/members/${owner.id}`, { role: 'Member' })).status).toBe(403);
+    // a team Member cannot manage members; an org Maintainer manages them but cannot make an Admin
+    expect((await req(member, 'PATCH', `${TEAM}/${team.id}/members/${admin.id}`, { role: 'Member' })).status).toBe(403);
+    const maint = await memberWithRole(db, org.id, 'Maintainer');
+    expect((await req(maint, 'PATCH', `${TEAM}/${team.id}/members/${member.id}`, { role: 'Admin' })).status).toBe(403);
+    // validation, unknown member, foreign callers
+    for (const bad of [{}, { roleId: roles.Admin, role: 'Admin' }, { roleId: 'Wizard' }, { roleId: roles.Admin, extra: 1 }]) {
+      expect([bad, (await req(owner, 'PATCH', `${TEAM}/${team.id}/members/${member.id}`, bad)).status]).toEqual([bad, 400]);
+    }
+    expect((await req(owner, 'PATCH', `${TEAM}/${team.id}/members/user_nobody`, { role: 'Admin' })).status).toBe(404);
+    expect((await req(await signUp(db), 'PATCH', `${TEAM}/${team.id}/members/${member.id}`, { role: 'Admin' })).status).toBe(404);
+    expect((await req(undefined, 'PATCH', `${TEAM}/${team.id}/members/${member.id}`, { role: 'Admin' })).status).toBe(401);
+    const changes = (await teamAudit(team.id)).filter((a) => a.action === 'member.role_change').map((a) => a.changes);
+    expect(changes).toEqual([
+      { before: { role: 'Member' }, after: { role: 'Admin' } },
+      { before: { role: 'Admin' }, after: { role: 'Member' } },
+    ]);
+  });
+
+  it('the last Owner can neither leave, be removed nor be demoted (409); with two Owners one may step down', async () => {
+    const { owner, org, team, admin } = await world();
+    const coOwner = await memberWithRole(db, org.id, 'Co-Owner'); // holds every team permission through the org
+    const self = await req(owner, 'DELETE', `${TEAM}/${team.id}/members/${owner.id}`);
+    expect([self.status, self.body.error.code]).toEqual([409, 'CONFLICT']);
+    expect((await req(coOwner, 'DELETE', `${TEAM}/${team.id}/members/${owner.id}`)).status).toBe(409);
+    expect((await req(coOwner, 'PATCH', `${TEAM}/${team.id}/members/${owner.id}`, { role: 'Admin' })).status).toBe(409);
+    expect((await req(owner, 'PATCH', `${TEAM}/${team.id}/members/${owner.id}`, { role: 'Member' })).status).toBe(409);
+    // a second Owner: then either may go
+    expect((await req(owner, 'PATCH', `${TEAM}/${team.id}/members/${admin.id}`, { role: 'Owner' })).status).toBe(200);
+    expect((await req(owner, 'DELETE', `${TEAM}/${team.id}/members/${owner.id}`)).status).toBe(200);
+    expect((await req(admin, 'DELETE', `${TEAM}/${team.id}/members/${admin.id}`)).status).toBe(409);
+    // a deleted account does not count as an Owner
+    await addTeamMember(db, team.id, owner.id, 'Owner');
+    await db.sql('update users set deleted_at = now() where id = $1', [owner.id]);
+    expect((await req(admin, 'PATCH', `${TEAM}/${team.id}/members/${admin.id}`, { role: 'Member' })).status).toBe(409);
+  });
+
+  it('two Owners stepping down at once: exactly one succeeds', async () => {
+    const { owner, team, admin } = await world();
+    expect((await req(owner, 'PATCH', `${TEAM}/${team.id}/members/${admin.id}`, { role: 'Owner' })).status).toBe(200);
+    const both = await Promise.all([
+      req(owner, 'DELETE', `${TEAM}/${team.id}/members/${owner.id}`),
+      req(admin, 'PATCH', `${TEAM}/${team.id}/members/${admin.id}`, { role: 'Member' }),
+    ]);
+    expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
+    const owners = await db.sql(`select 1 from team_members m join team_roles r on r.id = m.role_id where m.team_id = $1 and r.name = 'Owner'`, [team.id]);
+    expect(owners.rows).toHaveLength(1);
+  });
+});
+
+describe('a team invite dies with its inviter’s authority', () => {
+  it('removed, demoted, or the role it grants now above the inviter’s: preview and accept → 410 and nobody joins', async () => {
+    const { owner, org, team } = await world();
+    const expectVoid = async (invitee: TestUser, code: string) => {
+      const preview = await req(undefined, 'GET', `${TEAM}/invite/${code}`);
+      expect([preview.status, preview.body.error.details]).toEqual([410, { status: 'void' }]);
+      const r = await req(invitee, 'POST', `${TEAM}/accept-invite`, { code });
+      expect([r.status, r.body.error.code, r.body.error.details]).toEqual([410, 'GONE', { status: 'void' }]);
+      expect((await db.sql(`select 1 from team_members where team_id = $1 and user_id = $2`, [team.id, invitee.id])).rows).toHaveLength(0);
+      expect((await db.sql(`select 1 from organization_members where org_id = $1 and user_id = $2`, [org.id, invitee.id])).rows).toHaveLength(0);
+    };
+    const teamAdmin = async () => {
+      const u = await memberWithRole(db, org.id, 'Member');
+      await addTeamMember(db, team.id, u.id, 'Admin');
+      return u;
+    };
+
+    const removed = await teamAdmin();
+    const alice = await signUp(db);
+    const fromRemoved = await insertTeamInvite(db, team.id, alice.email, removed.id);
+    expect((await req(undefined, 'GET', `${TEAM}/invite/${fromRemoved.code}`)).status).toBe(200);
+    expect((await req(owner, 'DELETE', `${TEAM}/${team.id}/members/${removed.id}`)).status).toBe(200);
+    await expectVoid(alice, fromRemoved.code);
+
+    const demoted = await teamAdmin();
+    const bob = await signUp(db);
+    const fromDemoted = await insertTeamInvite(db, team.id, bob.email, demoted.id);
+    expect((await req(owner, 'PATCH', `${TEAM}/${team.id}/members/${demoted.id}`, { role: 'Member' })).status).toBe(200);
+    await expectVoid(bob, fromDemoted.code);
+
+    // still allowed to invite, but no longer to hand out Owner
+    const formerOwner = await memberWithRole(db, org.id, 'Member');
+    await addTeamMember(db, team.id, formerOwner.id, 'Owner');
+    const carol = await signUp(db);
+    const asOwner = await insertTeamInvite(db, team.id, carol.email, formerOwner.id, { role: 'Owner' });
+    expect((await req(owner, 'PATCH', `${TEAM}/${team.id}/members/${formerOwner.id}`, { role: 'Admin' })).status).toBe(200);
+    await expectVoid(carol, asOwner.code);
+
+    // authority through the org role: an org Maintainer demoted to Member
+    const maint = await memberWithRole(db, org.id, 'Maintainer');
+    const dave = await signUp(db);
+    const fromMaint = await insertTeamInvite(db, team.id, dave.email, maint.id);
+    expect((await req(owner, 'PATCH', `/api/v1/organization/${org.id}/members/${maint.id}`, { role: 'Member' })).status).toBe(200);
+    await expectVoid(dave, fromMaint.code);
+
+    // an inviter who kept their authority: the invite works
+    const eve = await signUp(db);
+    const kept = await insertTeamInvite(db, team.id, eve.email, formerOwner.id); // now an Admin, inviting as Member
+    expect((await req(eve, 'POST', `${TEAM}/accept-invite`, { code: kept.code })).status).toBe(200);
+  });
+});
+
+describe('invite mail cap', () => {
+  const addresses = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ email: `${unique(`${tag}${i}`)}@example.test` }));
+  /** Invites of the org and its teams, and the invite events queued for them. */
+  const sentIn = async (orgId: string) => {
+    const { rows } = await db.sql<{ invites: number; events: number }>(
+      `with ids as (select i.id from team_invites i join teams t on t.id = i.team_id where t.org_id = $1
+                    union all select id from organization_invites where org_id = $1)
+       select (select count(*)::int from ids) as invites,
+              (select count(*)::int from outbox where event_name in ('team.invited', 'organization.invited') and (payload->>'inviteId')::uuid in (select id from ids)) as events`,
+      [orgId],
+    );
+    return rows[0]!;
+  };
+
+  it('50 invite emails per person per hour, organization and team invites together; a bulk that would pass it is refused whole (429), nothing sent', async () => {
+    const { owner, org, team } = await world();
+    expect((await req(owner, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, invites: addresses(45, 'cap') })).status).toBe(201);
+    expect((await req(owner, 'POST', `/api/v1/organization/${org.id}/invite`, { email: `${unique('capo')}@example.test` })).status).toBe(201);
+    expect(await sentIn(org.id)).toEqual({ invites: 46, events: 46 });
+
+    const over = await req(owner, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, invites: addresses(5, 'over') });
+    expect([over.status, over.body.error.code, over.body.error.details.cap]).toEqual([429, 'RATE_LIMITED', { scope: 'user', limit: 50, window: '1 hour' }]);
+    const retryAfter = Number(over.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThan(3500);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    expect(await sentIn(org.id)).toEqual({ invites: 46, events: 46 });
+
+    expect((await req(owner, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, invites: addresses(4, 'fit') })).status).toBe(201); // exactly 50
+    await resetLimits(db);
+    expect((await req(owner, 'POST', `${TEAM}/invite`, { teamId: team.id, email: `${unique('late')}@example.test` })).status).toBe(429);
+    expect((await req(owner, 'POST', `/api/v1/organization/${org.id}/invite`, { email: `${unique('late')}@example.test` })).status).toBe(429);
+    expect((await req(owner, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, csv: `email\n${unique('late')}@example.test` })).status).toBe(429);
+    // a refused request that was invalid anyway still answers its validation error first
+    expect((await req(owner, 'POST', `${TEAM}/invite`, { teamId: team.id, email: 'not-an-email' })).status).toBe(400);
+    // someone else in the same organization still has their own hourly allowance
+    const coOwner = await memberWithRole(db, org.id, 'Co-Owner');
+    expect((await req(coOwner, 'POST', `${TEAM}/invite`, { teamId: team.id, email: `${unique('co')}@example.test` })).status).toBe(201);
+
+    await db.events.drain();
+    const refused = await db.sql(`select 1 from dev_emails where "to" like 'over%' or "to" like 'late%'`);
+    expect(refused.rows).toHaveLength(0);
+    expect(await sentIn(org.id)).toEqual({ invites: 51, events: 51 });
+  });
+
+  it('200 invite emails per organization per day, whoever sends them; other organizations are unaffected', async () => {
+    const { owner, org, team } = await world();
+    const senders = [owner, ...(await Promise.all([1, 2, 3].map(() => memberWithRole(db, org.id, 'Co-Owner'))))];
+    for (const [i, sender] of senders.entries()) {
+      expect((await req(sender, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, invites: addresses(50, `day${i}-`) })).status).toBe(201);
+    }
+    const fifth = await memberWithRole(db, org.id, 'Co-Owner');
+    const team2 = await createTeam(db, fifth, org.id);
+    const r = await req(fifth, 'POST', `${TEAM}/invite`, { teamId: team2.id, email: `${unique('day')}@example.test` });
+    expect([r.status, r.body.error.details.cap]).toEqual([429, { scope: 'organization', limit: 200, window: '24 hours' }]);
+    expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(86_000);
+    expect((await req(fifth, 'POST', `/api/v1/organization/${org.id}/invite`, { email: `${unique('day')}@example.test` })).status).toBe(429);
+    expect(await sentIn(org.id)).toEqual({ invites: 200, events: 200 });
+    const elsewhere = await createOrg(db, fifth);
+    expect((await req(fifth, 'POST', `/api/v1/organization/${elsewhere.id}/invite`, { email: `${unique('else')}@example.test` })).status).toBe(201);
+  });
+
+  it('fails closed: when the counters cannot be reached nothing is created or sent (503, logged)', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const { owner, org, team } = await world();
+    const dead = { ...db.env, UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' } as typeof db.env;
+    const attempts = [
+      call(dead, `${TEAM}/invite`, { method: 'POST', token: owner.token, json: { teamId: team.id, email: `${unique('dead')}@example.test` } }),
+      call(dead, `${TEAM}/invite/bulk`, { method: 'POST', token: owner.token, json: { teamId: team.id, invites: addresses(2, 'dead') } }),
+      call(dead, `/api/v1/organization/${org.id}/invite`, { method: 'POST', token: owner.token, json: { email: `${unique('dead')}@example.test` } }),
+    ];
+    for (const r of await Promise.all(attempts)) {
+      expect([r.status, r.body.error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect(r.headers.get('Retry-After')).toBe('60');
+    }
+    expect(await sentIn(org.id)).toEqual({ invites: 0, events: 0 });
+    expect(errors.mock.calls.flat().join('\n')).toContain('invite_mail_cap.unavailable');
+    vi.restoreAllMocks();
   });
 });

@@ -20,6 +20,8 @@ export function cacheKeys(config: Pick<Config, 'CACHE_NAMESPACE'>) {
   return {
     /** Prefix handed to @upstash/ratelimit; it appends its own suffixes. */
     rateLimit: (limiter: string) => `${ns}:rl:${limiter}`,
+    /** A fail-closed abuse cap's counter (lib/quota.ts): a sorted set of timestamped entries. */
+    quota: (cap: string, subject: string) => `${ns}:quota:${cap}:${subject}`,
     /** The user row exists and is active (skips the JIT-provisioning lookup on hot paths). */
     userActive: (userId: string) => key<{ active: true }>(`${ns}:user:active:${userId}`, 3600),
     ownProfile: (userId: string) => key<import('../services/profiles/views').OwnProfile>(`${ns}:profile:own:${userId}`, 600),

@@ -1,38 +1,100 @@
-import { clerkMiddleware, getAuth } from '@clerk/hono';
+import { isMachineToken } from '@clerk/backend/internal';
 import type { MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload } from 'jose';
+import type { Config } from '../config';
 import type { AppEnv } from '../router';
 import { AppError } from '../lib/errors';
 import { describeError, log } from '../lib/log';
 import { serviceContext } from '../services/context';
 import { ensureActiveUser } from '../services/users';
 
+/*
+ * Session tokens only. Clerk's own middleware verifies every kind of token it is shown, and for API keys,
+ * machine tokens and OAuth tokens that means a call to Clerk's Backend API with our secret key — so any
+ * anonymous request could spend our Clerk rate limit. Its JWT verifier also imports the PEM key on every
+ * call. Here a session token is checked offline against a key imported once per isolate (per
+ * CLERK_JWT_KEY), with Clerk's own rules; anything else leaves the request anonymous without a network call.
+ */
+
+/** Clerk's `cat` header value of session tokens (absent on older ones). */
+const SESSION_TOKEN_CATEGORY = 'cl_B7d4PD111AAA';
+/** Clerk's default clock skew allowance. */
+const CLOCK_SKEW_SECONDS = 5;
+
+let sessionKey: { pem: string; key: Promise<CryptoKey> } | undefined;
+
+/** The CryptoKey of CLERK_JWT_KEY, imported once per isolate (a new key value imports again). */
+function sessionKeyFor(pem: string): Promise<CryptoKey> {
+  if (sessionKey?.pem !== pem) sessionKey = { pem, key: importSPKI(pem, 'RS256') };
+  return sessionKey.key;
+}
+
+interface Carried {
+  token: string;
+  /** For the __session cookie: Clerk's __client_uat (seconds; 0 = signed out in this browser). */
+  clientUat?: number;
+}
+
+/** A Bearer token wins over cookies, as in Clerk's own request handling. */
+function carriedToken(header: string | undefined, cookie: (name: string) => string | undefined): Carried | null {
+  if (header !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return m ? { token: m[1]! } : null;
+  }
+  const token = cookie('__session');
+  if (!token) return null;
+  const uat = Number.parseInt(cookie('__client_uat') ?? '', 10);
+  return { token, clientUat: Number.isFinite(uat) ? uat : 0 };
+}
+
+/** Clerk's rules for a session token beyond its signature and lifetime; false = not a usable session. */
+function isUsableSession(payload: JWTPayload, header: { typ?: string; cat?: unknown }, carried: Carried, config: Config): payload is JWTPayload & { sub: string } {
+  if (header.typ !== undefined && header.typ !== 'JWT') return false; // e.g. OAuth access tokens (at+jwt)
+  if (header.cat !== undefined && header.cat !== SESSION_TOKEN_CATEGORY) return false;
+  if (typeof payload.sub !== 'string' || !payload.sub || payload.sub.startsWith('mch_')) return false; // mch_: machine subject
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_SKEW_SECONDS) return false;
+  const azp = payload.azp;
+  if (typeof azp === 'string' && config.CLERK_AUTHORIZED_PARTIES.length && !config.CLERK_AUTHORIZED_PARTIES.includes(azp)) return false;
+  // A session still awaiting a required step (e.g. choosing an organization) is signed out, as Clerk treats it.
+  if (payload.sts === 'pending') return false;
+  if (carried.clientUat !== undefined) {
+    // Signed out in this browser (__client_uat 0 or missing), or the token predates the last sign-in.
+    if (!carried.clientUat || typeof payload.iat !== 'number' || payload.iat < carried.clientUat) return false;
+  }
+  return true;
+}
+
+/** The Clerk user id of a valid session token, or null. Throws only for unexpected failures. */
+async function verifySession(carried: Carried, config: Config): Promise<string | null> {
+  if (!config.CLERK_JWT_KEY) return null;
+  // API keys (ak_), machine tokens (mt_), OAuth tokens (oat_) and machine JWTs: never verified, never sent on.
+  if (isMachineToken(carried.token)) return null;
+  const key = await sessionKeyFor(config.CLERK_JWT_KEY);
+  try {
+    const { payload, protectedHeader } = await jwtVerify(carried.token, key, { algorithms: ['RS256'], clockTolerance: CLOCK_SKEW_SECONDS });
+    return isUsableSession(payload, protectedHeader as { typ?: string; cat?: unknown }, carried, config) ? payload.sub : null;
+  } catch (err) {
+    if (err instanceof joseErrors.JOSEError) return null; // malformed, forged, expired, not yet valid
+    throw err;
+  }
+}
+
 /**
  * Resolves the caller from a Clerk session token (Authorization: Bearer, or the __session cookie),
- * verified offline with CLERK_JWT_KEY and the authorized parties — no network call per request.
- * It never rejects: public routes stay public. A missing, malformed, expired, wrong-key or
- * wrong-party token simply leaves the request anonymous; `requireUser` turns that into 401.
+ * verified offline with CLERK_JWT_KEY and the authorized parties — no network call, ever.
+ * It never rejects: public routes stay public. A missing, malformed, expired, wrong-key, wrong-party or
+ * non-session token simply leaves the request anonymous; `requireUser` turns that into 401.
  */
 export const identify: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const config = c.get('config');
-  const hasToken = Boolean(c.req.header('Authorization') || /(?:^|;\s*)__session=/.test(c.req.header('Cookie') ?? ''));
-  if (hasToken && config.CLERK_JWT_KEY && config.CLERK_SECRET_KEY && config.CLERK_PUBLISHABLE_KEY) {
+  const carried = carriedToken(c.req.header('Authorization'), (name) => getCookie(c, name));
+  if (carried) {
     try {
-      const options = {
-        secretKey: config.CLERK_SECRET_KEY,
-        publishableKey: config.CLERK_PUBLISHABLE_KEY,
-        jwtKey: config.CLERK_JWT_KEY,
-        apiUrl: config.CLERK_API_BASE_URL,
-        authorizedParties: config.CLERK_AUTHORIZED_PARTIES.length ? config.CLERK_AUTHORIZED_PARTIES : undefined,
-        // Passed through to createClerkClient (not in the middleware's option type): no SDK telemetry calls.
-        telemetry: { disabled: true },
-      };
-      const verify = clerkMiddleware(options as Parameters<typeof clerkMiddleware>[0]);
-      // The middleware's `next` is a no-op: we only want its verdict, then continue our own chain.
-      const redirect = await verify(c, async () => {});
-      const auth = redirect ? null : getAuth(c);
-      if (auth?.isAuthenticated && auth.userId) c.set('userId', auth.userId);
+      const userId = await verifySession(carried, c.get('config'));
+      if (userId) c.set('userId', userId);
     } catch (err) {
-      log('warn', 'auth.token_rejected', { requestId: c.get('requestId'), error: describeError(err) });
+      log('error', 'auth.verifier_failed', { requestId: c.get('requestId'), error: describeError(err) });
     }
   }
   await next();

@@ -8,6 +8,10 @@ export interface SessionOptions {
   issuer?: string;
   /** Sign with a different key (a forged token). */
   foreignKey?: boolean;
+  /** Extra or replaced protected-header fields (e.g. `typ: 'at+jwt'` for an OAuth access token). */
+  header?: Record<string, unknown>;
+  /** Extra or replaced claims (e.g. `sts: 'pending'`). */
+  claims?: Record<string, unknown>;
 }
 
 let foreign: CryptoKey | undefined;
@@ -28,8 +32,8 @@ export async function sessionToken(userId: string, options: SessionOptions = {})
   } else {
     key = (await importJWK(JSON.parse(env.TEST_CLERK_PRIVATE_JWK) as JWK, 'RS256')) as CryptoKey;
   }
-  return new SignJWT({ sid: `sess_${userId}`, azp: options.azp ?? 'https://app.fairarena.test', v: 2, sts: 'active' })
-    .setProtectedHeader({ alg: 'RS256', kid: 'ins_test', typ: 'JWT' })
+  return new SignJWT({ sid: `sess_${userId}`, azp: options.azp ?? 'https://app.fairarena.test', v: 2, sts: 'active', ...options.claims })
+    .setProtectedHeader({ alg: 'RS256', kid: 'ins_test', typ: 'JWT', ...options.header })
     .setSubject(userId)
     .setIssuer(options.issuer ?? 'https://clerk.fairarena.test')
     .setIssuedAt(now - 5)

@@ -12,9 +12,11 @@ import {
   listMembers,
   listMyOrganizations,
   listOrgAudit,
+  listOrgInvites,
   listOrgRoles,
   listOrgTeams,
   removeMember,
+  revokeOrgInvite,
   updateOrganization,
 } from '../../services/orgs';
 import {
@@ -31,6 +33,8 @@ import {
   forbidden,
   IdOrSlug,
   Invite,
+  inviteMailCap,
+  InviteStatusQuery,
   json,
   list,
   Member,
@@ -100,6 +104,9 @@ const UpdateOrganization = z
 const OrgParam = z.object({ orgId: IdOrSlug.openapi({ param: { name: 'orgId', in: 'path' }, description: 'Organization id or slug' }) });
 const MemberParam = OrgParam.extend({ userId: z.string().min(1).max(255).openapi({ param: { name: 'userId', in: 'path' } }) });
 
+const InviteParam = OrgParam.extend({ inviteId: z.uuid().openapi({ param: { name: 'inviteId', in: 'path' } }) });
+const InvitesQuery = Paging.extend({ status: InviteStatusQuery });
+
 const OrgInviteBody = z
   .object({ email: Email, role: RoleInput.optional(), expiresInDays: ExpiresInDays })
   .strict()
@@ -154,7 +161,7 @@ export const organizationRoutes = createRouter()
         ...common,
         403: err('The invitation was sent to a different email address'),
         ...conflict('Already a member'),
-        410: err('Expired, used or revoked'),
+        410: err('Expired, used or revoked, or void: its inviter may no longer invite to this role (details.status)'),
       },
     }),
     async (c) => c.json({ data: await acceptOrgInvite(serviceContext(c), c.req.valid('json').code) }, 200),
@@ -301,9 +308,41 @@ export const organizationRoutes = createRouter()
       responses: {
         201: json(data(Invite), 'Invitation created; the email follows'),
         ...common,
+        ...inviteMailCap,
         ...forbidden,
         ...conflict('Already a member, or a pending invitation for this email exists'),
       },
     }),
     async (c) => c.json({ data: await createOrgInvite(serviceContext(c), c.req.valid('param').orgId, c.req.valid('json')) }, 201),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/{orgId}/invites',
+      tags,
+      summary: 'Invitations of the organization by status, default pending (org:members:invite); never the code',
+      ...auth,
+      request: { params: OrgParam, query: InvitesQuery },
+      responses: { 200: json(list(Invite), 'Newest first'), ...common, ...forbidden },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const r = await listOrgInvites(serviceContext(c), c.req.valid('param').orgId, q);
+      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/{orgId}/invites/{inviteId}',
+      tags,
+      summary: 'Revoke a pending (or expired) invitation (org:members:invite); accepting it then answers 410',
+      ...auth,
+      request: { params: InviteParam },
+      responses: { 200: json(data(z.object({ id: z.uuid(), status: z.literal('revoked') })), 'Revoked'), ...common, ...forbidden, ...conflict('Already used or revoked') },
+    }),
+    async (c) => {
+      const p = c.req.valid('param');
+      return c.json({ data: await revokeOrgInvite(serviceContext(c), p.orgId, p.inviteId) }, 200);
+    },
   );

@@ -21,6 +21,11 @@ export const common = {
   429: err('Per-user rate limit of this kind of operation exceeded (Retry-After)'),
 };
 export const forbidden = { 403: err('A member lacking the permission this operation needs') };
+/** Routes that send invitation emails: the fail-closed invite-mail cap. */
+export const inviteMailCap = {
+  429: err('Per-user rate limit, or the invite-mail cap (per inviter per hour, per organization per day) would be passed: nothing was created or sent (Retry-After)'),
+  503: err('The invite-mail counters cannot be reached: nothing was created or sent (Retry-After)'),
+};
 export const conflict = (what: string) => ({ 409: err(what) });
 
 /** uuid, or a slug (any case; slugs are stored lower-case). */
@@ -98,6 +103,8 @@ export const AuditLogEntry = z
   .openapi('AuditLogEntry');
 
 export const InviteStatus = z.enum(['pending', 'used', 'expired', 'declined', 'revoked']);
+/** `?status=` of the invite lists (default pending). */
+export const InviteStatusQuery = z.union([InviteStatus, z.literal('all')]).default('pending');
 
 export const Invite = z
   .object({

@@ -29,7 +29,7 @@ export function registerDocs(app: App): void {
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'Clerk session token (or the __session cookie)',
+    description: 'Clerk session token (or the __session cookie). Session tokens only: API keys, machine and OAuth tokens are not accepted.',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' });
 

@@ -4,6 +4,7 @@ import { createRouter } from '../../router';
 import { serviceContext } from '../../services/context';
 import {
   acceptTeamInvite,
+  changeTeamMemberRole,
   createTeam,
   createTeamInvite,
   createTeamInvitesBulk,
@@ -37,7 +38,8 @@ import {
   IdOrSlug,
   Invite,
   InviteCode,
-  InviteStatus,
+  inviteMailCap,
+  InviteStatusQuery,
   json,
   list,
   Member,
@@ -139,9 +141,16 @@ const BulkInvites = z
     description: `Either a JSON list or CSV text. Every row is validated first: if any is invalid the answer is 400 with details.rows and nothing is created; at most ${MAX_INVITES_PER_CALL} invitations per call.`,
   });
 
-const InvitesQuery = TeamPagedQuery.extend({
-  status: z.union([InviteStatus, z.literal('all')]).default('pending'),
-});
+const ChangeTeamMemberRole = z
+  .object({
+    roleId: RoleInput.optional().openapi({ description: 'A role of the team, by id (or name)' }),
+    role: RoleInput.optional().openapi({ description: 'Same as roleId (the field name of the organization and project routes)' }),
+  })
+  .strict()
+  .refine((b) => (b.roleId === undefined) !== (b.role === undefined), 'give exactly one of roleId or role')
+  .openapi('ChangeTeamMemberRole');
+
+const InvitesQuery = TeamPagedQuery.extend({ status: InviteStatusQuery });
 
 const Joined = z.object({
   organization: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
@@ -151,7 +160,7 @@ const Joined = z.object({
 
 const tags = ['team'];
 const auth = { security, middleware: requireUser };
-const gone = { 410: err('Expired, used, declined or revoked') };
+const gone = { 410: err('Expired, used, declined or revoked, or void: its inviter may no longer invite to this role (details.status)') };
 
 export const teamRoutes = createRouter()
   .openapi(
@@ -180,6 +189,7 @@ export const teamRoutes = createRouter()
       responses: {
         201: json(data(Invite), 'Invitation created; the email with the code follows'),
         ...common,
+        ...inviteMailCap,
         ...forbidden,
         ...conflict('Already a member of the team, or a pending invitation for this email exists'),
       },
@@ -194,10 +204,10 @@ export const teamRoutes = createRouter()
       method: 'post',
       path: '/invite/bulk',
       tags,
-      summary: 'Invite up to 100 people at once, from a JSON list or CSV text (all or nothing)',
+      summary: 'Invite up to 100 people at once, from a JSON list or CSV text (all or nothing, within the invite-mail cap)',
       ...auth,
       request: body(BulkInvites),
-      responses: { 201: json(data(z.array(Invite)), 'All invitations created; the emails follow'), ...common, ...forbidden },
+      responses: { 201: json(data(z.array(Invite)), 'All invitations created; the emails follow'), ...common, ...inviteMailCap, ...forbidden },
     }),
     async (c) => {
       const { teamId, orgId, ...input } = c.req.valid('json');
@@ -354,13 +364,34 @@ export const teamRoutes = createRouter()
   )
   .openapi(
     createRoute({
+      method: 'patch',
+      path: '/{teamId}/members/{userId}',
+      tags,
+      summary: "Change a team member's role (team:members:manage; only to and from roles within the caller's own permissions)",
+      ...auth,
+      request: { params: MemberParam, query: TeamQuery, ...body(ChangeTeamMemberRole) },
+      responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner of the team cannot be demoted') },
+    }),
+    async (c) => {
+      const p = c.req.valid('param');
+      const b = c.req.valid('json');
+      return c.json({ data: await changeTeamMemberRole(serviceContext(c), target(p.teamId, c.req.valid('query').orgId), p.userId, (b.roleId ?? b.role)!) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
       method: 'delete',
       path: '/{teamId}/members/{userId}',
       tags,
-      summary: 'Remove a team member (team:members:manage), or leave (own user id)',
+      summary: 'Remove a team member (team:members:manage), or leave (own user id); the last Owner can do neither',
       ...auth,
       request: { params: MemberParam, query: TeamQuery },
-      responses: { 200: json(data(z.object({ userId: z.string(), removed: z.literal(true) })), 'Removed'), ...common, ...forbidden },
+      responses: {
+        200: json(data(z.object({ userId: z.string(), removed: z.literal(true) })), 'Removed'),
+        ...common,
+        ...forbidden,
+        ...conflict('The last Owner of the team cannot be removed or leave'),
+      },
     }),
     async (c) => {
       const p = c.req.valid('param');

@@ -14,7 +14,7 @@ const route = createRoute({
   tags: ['webhooks'],
   summary: 'Clerk user events (svix-signed)',
   description:
-    'user.created / user.updated upsert by Clerk id; user.deleted soft-deletes. Other event types are acknowledged and ignored. A replayed svix-id is a no-op.',
+    'user.created / user.updated upsert by Clerk id (only a verified primary email is stored); user.deleted soft-deletes, and for an id never seen records it as deleted so a late user.created cannot revive it. Other event types are acknowledged and ignored. A replayed svix-id is a no-op.',
   responses: {
     200: { description: 'Processed, ignored or duplicate', content: { 'application/json': { schema: z.object({ data: z.object({ type: z.string(), outcome: z.string() }) }) } } },
     400: { description: 'Invalid payload', content: { 'application/json': { schema: ErrorResponse } } },

@@ -130,15 +130,17 @@ export const templates = {
       action: { label: 'Contact support', url: d.supportUrl },
     }),
   // Organizations and teams. The invite link carries the one-time code (never stored in plaintext).
+  // Invitations reach addresses that never asked for them: no name a user chose (organization, team,
+  // inviter) goes in a subject, where it would read as our own words; in the body it is escaped and clipped.
   organizationInvite: (d: { inviterName: string | null; orgName: string; roleName: string; url: string; expiresAt: Date }) =>
     render({
       template: 'organization-invite',
       reason: ADDRESS_REASON,
-      subject: `You're invited to join ${d.orgName} on FairArena`,
-      heading: `Join ${d.orgName} on FairArena`,
+      subject: "You're invited to join an organization on FairArena",
+      heading: `Join ${clip(d.orgName, 100)} on FairArena`,
       paragraphs: [
         'Hi there,',
-        `${d.inviterName ?? 'A member'} invited you to join the organization ${d.orgName} as ${d.roleName}.`,
+        `${d.inviterName ? clip(d.inviterName, 60) : 'A member'} invited you to join the organization ${clip(d.orgName, 100)} as ${clip(d.roleName, 100)}.`,
         `The invitation is for this email address and expires on ${d.expiresAt.toUTCString()}. Sign in with this address to accept it.`,
         'If you were not expecting this invitation, you can ignore this email.',
       ],
@@ -148,11 +150,11 @@ export const templates = {
     render({
       template: 'team-invite',
       reason: ADDRESS_REASON,
-      subject: `You've been invited to join ${d.teamName} on FairArena`,
-      heading: `Join ${d.teamName} on FairArena`,
+      subject: "You've been invited to join a team on FairArena",
+      heading: `Join ${clip(d.teamName, 100)} on FairArena`,
       paragraphs: [
         'Hi there,',
-        `${d.inviterName ?? 'A member'} invited you to join the team ${d.teamName} of ${d.orgName} as ${d.roleName}.`,
+        `${d.inviterName ? clip(d.inviterName, 60) : 'A member'} invited you to join the team ${clip(d.teamName, 100)} of ${clip(d.orgName, 100)} as ${clip(d.roleName, 100)}.`,
         `The invitation is for this email address and expires on ${d.expiresAt.toUTCString()}. Sign in with this address to accept or decline it.`,
         'If you were not expecting this invitation, you can ignore this email.',
       ],

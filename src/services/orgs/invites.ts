@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Transaction } from '../../db/client';
+import type { Database, Transaction } from '../../db/client';
 import {
   organizationAuditLogs,
   organizationInvites,
@@ -19,6 +19,7 @@ import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
 import { audit } from './audit';
 import { assertCanGrant, authorize, isUuid, type TeamTarget } from './authz';
+import { withInviteMailCap, type ReserveInviteMail } from './invite-mail-cap';
 import { resolveOrgRole, type Paging } from './organizations';
 import { DEFAULT_ORG_INVITE_ROLE, DEFAULT_TEAM_INVITE_ROLE, ORG_JOIN_ROLE } from './permissions';
 import { displayName, invalidateOrgLists, iso, isoOrNull, limitedCaller, orgMemberIds } from './shared';
@@ -107,6 +108,61 @@ function assertEmailMatches(inviteEmail: string, mine: string): void {
   }
 }
 
+/**
+ * An invite speaks for its inviter: it is void once they could no longer send it — removed from the scope,
+ * demoted below the invite permission, account deleted, or the role it grants now beyond their own.
+ * Checked when the invite is mailed, previewed and accepted (410 GONE, details.status 'void').
+ */
+async function assertInviterStillAuthorized(
+  db: Database | Transaction,
+  scope: { org: string } | { team: string },
+  invite: { createdBy: string },
+  rolePermissions: readonly string[],
+): Promise<void> {
+  const [inviter] = await db.select({ deletedAt: users.deletedAt }).from(users).where(eq(users.id, invite.createdBy));
+  try {
+    if (!inviter || inviter.deletedAt) throw new AppError('NOT_FOUND', 'Inviter not found');
+    const held =
+      'org' in scope
+        ? (await authorize(db, invite.createdBy, scope, 'org:members:invite')).orgRole.permissions
+        : (await authorize(db, invite.createdBy, scope, 'team:members:invite')).permissions;
+    assertCanGrant(held, rolePermissions, 'grant this role');
+  } catch (err) {
+    if (!(err instanceof AppError) || (err.code !== 'NOT_FOUND' && err.code !== 'FORBIDDEN')) throw err;
+    throw new AppError('GONE', 'This invitation is no longer valid: the person who sent it can no longer invite you to this role', { details: { status: 'void' } });
+  }
+}
+
+/** The columns organization and team invites share (organization invites cannot be declined). */
+const INVITE_TABLES = {
+  organization: { invites: organizationInvites, roles: organizationRoles, scopeId: organizationInvites.orgId, declinedAt: sql<Date | null>`null` },
+  team: { invites: teamInvites, roles: teamRoles, scopeId: teamInvites.teamId, declinedAt: teamInvites.declinedAt },
+};
+/** Typed as the organization tables to build one query for either scope (the columns used exist in both). */
+const inviteTablesOf = (scope: InviteScope) =>
+  INVITE_TABLES[scope] as unknown as { invites: typeof organizationInvites; roles: typeof organizationRoles; scopeId: typeof organizationInvites.orgId; declinedAt: SQL<Date | null> };
+
+export type InviteStatusFilter = InviteStatus | 'all';
+
+function statusCondition(scope: InviteScope, status: InviteStatusFilter): SQL | undefined {
+  const { invites: t, declinedAt } = inviteTablesOf(scope);
+  const unresolved = and(isNull(t.usedAt), isNull(t.revokedAt), isNull(declinedAt));
+  switch (status) {
+    case 'pending':
+      return and(unresolved, gt(t.expiresAt, sql`now()`));
+    case 'used':
+      return isNotNull(t.usedAt);
+    case 'expired':
+      return and(unresolved, lte(t.expiresAt, sql`now()`));
+    case 'declined':
+      return isNotNull(declinedAt);
+    case 'revoked':
+      return isNotNull(t.revokedAt);
+    case 'all':
+      return undefined;
+  }
+}
+
 export interface InviteView {
   id: string;
   email: string;
@@ -130,7 +186,7 @@ export interface CreateInviteInput {
 export async function createOrgInvite(ctx: ServiceContext, orgRef: string, input: CreateInviteInput): Promise<InviteView> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
   const email = input.email.toLowerCase();
-  return ctx.db.write.transaction(async (tx) => {
+  return withInviteMailCap(ctx, (reserveMail) => ctx.db.write.transaction(async (tx) => {
     const a = await authorize(tx, userId, { org: orgRef }, 'org:members:invite', { lock: true });
     const role = await resolveOrgRole(tx, a.org.id, input.role ?? DEFAULT_ORG_INVITE_ROLE);
     assertCanGrant(a.orgRole.permissions, role.permissions, `invite someone as ${role.name}`);
@@ -155,6 +211,7 @@ export async function createOrgInvite(ctx: ServiceContext, orgRef: string, input
       )
       .limit(1);
     if (pending) throw new AppError('CONFLICT', 'A pending invitation for this email already exists');
+    await reserveMail(a.org.id, 1);
     const [invite] = await tx
       .insert(organizationInvites)
       .values({ orgId: a.org.id, email, roleId: role.id, codeHash: await unusableHash(), expiresAt: new Date(Date.now() + input.expiresInDays * DAY_MS), createdBy: userId })
@@ -177,17 +234,22 @@ export async function createOrgInvite(ctx: ServiceContext, orgRef: string, input
       invitedBy: { id: userId, name: null },
       usedAt: null,
     };
-  });
+  }));
 }
 
 /**
- * POST /organization/accept-invite — the signed-in user whose email the invite was sent to. One
- * transaction: lock the invite, check it, add the membership, mark it used, audit.
+ * POST /organization/accept-invite — the signed-in user whose email the invite was sent to, while its
+ * inviter may still send it. One transaction: lock the organization (FOR SHARE: member removals and role
+ * changes, which lock it FOR UPDATE, run wholly before or after) and the invite, check both, add the
+ * membership, mark the invite used, audit.
  */
 export async function acceptOrgInvite(ctx: ServiceContext, code: string) {
   const userId = await limitedCaller(ctx, 'orgUpdate');
   const codeHash = await hashInviteCode(code);
   const { result, members } = await ctx.db.write.transaction(async (tx) => {
+    const [ref] = await tx.select({ orgId: organizationInvites.orgId }).from(organizationInvites).where(eq(organizationInvites.codeHash, codeHash));
+    if (!ref) throw new AppError('NOT_FOUND', 'Invitation not found');
+    await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, ref.orgId)).for('share');
     const [row] = await tx
       .select({ invite: organizationInvites, org: organizations, role: organizationRoles })
       .from(organizationInvites)
@@ -198,6 +260,7 @@ export async function acceptOrgInvite(ctx: ServiceContext, code: string) {
     if (!row) throw new AppError('NOT_FOUND', 'Invitation not found');
     assertUsable(row.invite);
     assertEmailMatches(row.invite.email, await callerEmail(tx, userId));
+    await assertInviterStillAuthorized(tx, { org: row.org.id }, row.invite, row.role.permissions);
     const inserted = await tx
       .insert(organizationMembers)
       .values({ orgId: row.org.id, userId, roleId: row.role.id })
@@ -317,7 +380,7 @@ async function prepareTeamInvites(tx: Transaction, team: { id: string }, held: R
       await tx
         .select({ email: teamInvites.email })
         .from(teamInvites)
-        .where(and(eq(teamInvites.teamId, team.id), pendingTeamInvite()))
+        .where(and(eq(teamInvites.teamId, team.id), statusCondition('team', 'pending')))
     ).map((r) => r.email.toLowerCase()),
   );
   const seen = new Map<string, number>();
@@ -342,18 +405,17 @@ async function prepareTeamInvites(tx: Transaction, team: { id: string }, held: R
   return { ok, errors };
 }
 
-const pendingTeamInvite = (): SQL =>
-  and(isNull(teamInvites.usedAt), isNull(teamInvites.revokedAt), isNull(teamInvites.declinedAt), gt(teamInvites.expiresAt, sql`now()`))!;
-
 async function insertTeamInvites(
   tx: Transaction,
   ctx: ServiceContext,
+  reserveMail: ReserveInviteMail,
   userId: string,
-  team: { id: string },
+  team: { id: string; orgId: string },
   prepared: PreparedInvite[],
   expiresInDays: number,
   bulk: boolean,
 ): Promise<InviteView[]> {
+  await reserveMail(team.orgId, prepared.length);
   const expiresAt = new Date(Date.now() + expiresInDays * DAY_MS);
   const rows = await tx
     .insert(teamInvites)
@@ -386,7 +448,7 @@ async function insertTeamInvites(
 /** POST /team/invite — `team:members:invite`; 409 for a member or an email with a pending invite. */
 export async function createTeamInvite(ctx: ServiceContext, target: TeamTarget, input: CreateInviteInput): Promise<InviteView> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write.transaction(async (tx) => {
+  return withInviteMailCap(ctx, (reserveMail) => ctx.db.write.transaction(async (tx) => {
     const a = await authorize(tx, userId, target, 'team:members:invite', { lock: true });
     const { ok, errors } = await prepareTeamInvites(tx, a.team, a.permissions, [{ email: input.email, role: input.role }]);
     const problem = (code: RowErrorCode) => errors[0]?.errors.find((e) => e.code === code);
@@ -397,20 +459,20 @@ export async function createTeamInvite(ctx: ServiceContext, target: TeamTarget, 
     if (problem('ALREADY_MEMBER')) throw new AppError('CONFLICT', 'This person is already a member of the team');
     if (problem('PENDING_INVITE')) throw new AppError('CONFLICT', 'A pending invitation for this email already exists');
     if (errors.length) throw new AppError('VALIDATION_ERROR', errors[0]!.errors[0]!.message);
-    const [invite] = await insertTeamInvites(tx, ctx, userId, a.team, ok, input.expiresInDays, false);
+    const [invite] = await insertTeamInvites(tx, ctx, reserveMail, userId, a.team, ok, input.expiresInDays, false);
     return invite!;
-  });
+  }));
 }
 
 /**
  * POST /team/invite/bulk — a JSON list or CSV text. Every row is validated first; if any row is invalid
  * the answer is 400 with the per-row errors and nothing is created or sent. Otherwise all invites are
  * created in one transaction (≤ 100 per call; a CSV may have up to 1000 rows, so its errors can all be
- * reported at once).
+ * reported at once) — or none, with 429, when they would pass the invite-mail cap.
  */
 export async function createTeamInvitesBulk(ctx: ServiceContext, target: TeamTarget, input: BulkInput & { expiresInDays: number }): Promise<InviteView[]> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write.transaction(async (tx) => {
+  return withInviteMailCap(ctx, (reserveMail) => ctx.db.write.transaction(async (tx) => {
     const a = await authorize(tx, userId, target, 'team:members:invite', { lock: true });
     const entries = 'csv' in input ? parseInviteCsv(input.csv) : input.invites;
     const { ok, errors } = await prepareTeamInvites(tx, a.team, a.permissions, entries);
@@ -422,8 +484,8 @@ export async function createTeamInvitesBulk(ctx: ServiceContext, target: TeamTar
         details: { issues: [{ path: 'invites', message: `at most ${MAX_INVITES_PER_CALL}` }] },
       });
     }
-    return insertTeamInvites(tx, ctx, userId, a.team, ok, input.expiresInDays, true);
-  });
+    return insertTeamInvites(tx, ctx, reserveMail, userId, a.team, ok, input.expiresInDays, true);
+  }));
 }
 
 /** GET /team/invite/:code — public preview: organization, team, role and expiry only. */
@@ -438,6 +500,7 @@ export async function previewTeamInvite(ctx: ServiceContext, code: string) {
     .limit(1);
   if (!row) throw new AppError('NOT_FOUND', 'Invitation not found');
   assertUsable(row.invite);
+  await assertInviterStillAuthorized(ctx.db.write, { team: row.team.id }, row.invite, row.role.permissions);
   return {
     organization: { name: row.org.name, slug: row.org.slug },
     team: { name: row.team.name, slug: row.team.slug },
@@ -446,22 +509,36 @@ export async function previewTeamInvite(ctx: ServiceContext, code: string) {
   };
 }
 
+/**
+ * The invite behind a code, locked FOR UPDATE after its organization and team FOR SHARE — top-down, the
+ * order membership changes lock in — so a concurrent removal or demotion of the inviter (or the invitee's
+ * membership) runs wholly before or after.
+ */
 async function lockTeamInvite(tx: Transaction, code: string) {
+  const codeHash = await hashInviteCode(code);
+  const [ref] = await tx
+    .select({ teamId: teams.id, orgId: teams.orgId })
+    .from(teamInvites)
+    .innerJoin(teams, eq(teams.id, teamInvites.teamId))
+    .where(eq(teamInvites.codeHash, codeHash));
+  if (!ref) throw new AppError('NOT_FOUND', 'Invitation not found');
+  await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, ref.orgId)).for('share');
+  await tx.select({ id: teams.id }).from(teams).where(eq(teams.id, ref.teamId)).for('share');
   const [row] = await tx
     .select({ invite: teamInvites, team: teams, org: organizations, role: teamRoles })
     .from(teamInvites)
     .innerJoin(teams, and(eq(teams.id, teamInvites.teamId), isNull(teams.deletedAt)))
     .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
     .innerJoin(teamRoles, eq(teamRoles.id, teamInvites.roleId))
-    .where(eq(teamInvites.codeHash, await hashInviteCode(code)))
+    .where(eq(teamInvites.codeHash, codeHash))
     .for('update', { of: teamInvites });
   if (!row) throw new AppError('NOT_FOUND', 'Invitation not found');
   return row;
 }
 
 /**
- * POST /team/accept-invite — the signed-in user whose email the invite was sent to. One transaction:
- * lock the invite, check it, make the user an org member (Member role) when they are not one yet
+ * POST /team/accept-invite — the signed-in user whose email the invite was sent to, while its inviter may
+ * still send it. One transaction: lock the invite, check it, make the user an org member (Member role) when they are not one yet
  * (defect #12: team membership requires org membership), add the team membership, mark used, audit.
  */
 export async function acceptTeamInvite(ctx: ServiceContext, code: string) {
@@ -470,6 +547,7 @@ export async function acceptTeamInvite(ctx: ServiceContext, code: string) {
     const row = await lockTeamInvite(tx, code);
     assertUsable(row.invite);
     assertEmailMatches(row.invite.email, await callerEmail(tx, userId));
+    await assertInviterStillAuthorized(tx, { team: row.team.id }, row.invite, row.role.permissions);
     const [already] = await tx
       .select({ id: teamMembers.id })
       .from(teamMembers)
@@ -526,57 +604,91 @@ export async function declineTeamInvite(ctx: ServiceContext, code: string): Prom
   return { declined: true };
 }
 
-export type InviteStatusFilter = InviteStatus | 'all';
+/** One page of an organization's or team's invites, newest first. The caller has already authorized the read. */
+async function invitePage(db: Database, scope: InviteScope, scopeId: string, query: Paging & { status: InviteStatusFilter }): Promise<{ items: InviteView[]; total: number }> {
+  const { invites: t, roles, scopeId: scopeColumn, declinedAt } = inviteTablesOf(scope);
+  const where = and(eq(scopeColumn, scopeId), statusCondition(scope, query.status));
+  const [rows, [total]] = await Promise.all([
+    db
+      .select({
+        id: t.id,
+        email: t.email,
+        roleId: t.roleId,
+        roleName: roles.name,
+        expiresAt: t.expiresAt,
+        createdAt: t.createdAt,
+        createdBy: t.createdBy,
+        usedAt: t.usedAt,
+        revokedAt: t.revokedAt,
+        declinedAt,
+        firstName: users.firstName,
+        lastName: users.lastName,
+        username: users.username,
+      })
+      .from(t)
+      .innerJoin(roles, eq(roles.id, t.roleId))
+      .leftJoin(users, eq(users.id, t.createdBy))
+      .where(where)
+      .orderBy(desc(t.createdAt), asc(t.id))
+      .limit(query.limit)
+      .offset(query.offset),
+    db.select({ n: count() }).from(t).where(where),
+  ]);
+  const now = new Date();
+  return {
+    total: total?.n ?? 0,
+    items: rows.map((r) => ({
+      id: r.id,
+      email: r.email,
+      role: { id: r.roleId, name: r.roleName },
+      status: inviteStatus(r, now),
+      expiresAt: iso(r.expiresAt),
+      createdAt: iso(r.createdAt),
+      invitedBy: { id: r.createdBy, name: displayName(r) },
+      usedAt: isoOrNull(r.usedAt),
+    })),
+  };
+}
 
-function statusCondition(status: InviteStatusFilter): SQL | undefined {
-  const unresolved = and(isNull(teamInvites.usedAt), isNull(teamInvites.revokedAt), isNull(teamInvites.declinedAt));
-  switch (status) {
-    case 'pending':
-      return pendingTeamInvite();
-    case 'used':
-      return isNotNull(teamInvites.usedAt);
-    case 'expired':
-      return and(unresolved, lte(teamInvites.expiresAt, sql`now()`));
-    case 'declined':
-      return isNotNull(teamInvites.declinedAt);
-    case 'revoked':
-      return isNotNull(teamInvites.revokedAt);
-    case 'all':
-      return undefined;
+/** Revoke one invite of the scope (whose row the caller has locked); a used, declined or revoked invite → 409. */
+async function revokeInviteOf(tx: Transaction, scope: InviteScope, scopeId: string, inviteId: string, actorId: string): Promise<void> {
+  const { invites: t, scopeId: scopeColumn, declinedAt } = inviteTablesOf(scope);
+  const [invite] = await tx
+    .select({ id: t.id, email: t.email, usedAt: t.usedAt, revokedAt: t.revokedAt, declinedAt, expiresAt: t.expiresAt })
+    .from(t)
+    .where(and(eq(t.id, inviteId), eq(scopeColumn, scopeId)))
+    .for('update');
+  if (!invite) throw new AppError('NOT_FOUND', 'Invitation not found');
+  const status = inviteStatus(invite);
+  if (status === 'used' || status === 'declined' || status === 'revoked') {
+    throw new AppError('CONFLICT', `This invitation is already ${status}`, { details: { status } });
   }
+  await tx.update(t).set({ revokedAt: new Date() }).where(eq(t.id, invite.id));
+  await audit(tx, scope, scopeId, { actorId, action: 'invite.revoke', targetType: 'invite', targetId: invite.id, changes: { email: invite.email } });
+}
+
+/** GET /organization/:orgId/invites — `org:members:invite` (Owner, Co-Owner, Maintainer). Never the code. */
+export async function listOrgInvites(ctx: ServiceContext, orgRef: string, query: Paging & { status: InviteStatusFilter }): Promise<{ items: InviteView[]; total: number }> {
+  const userId = await limitedCaller(ctx, 'orgRead');
+  const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:members:invite');
+  return invitePage(ctx.db.write, 'organization', a.org.id, query);
+}
+
+/** DELETE /organization/:orgId/invites/:inviteId — `org:members:invite`; accepting it afterwards → 410. */
+export async function revokeOrgInvite(ctx: ServiceContext, orgRef: string, inviteId: string): Promise<{ id: string; status: 'revoked' }> {
+  const userId = await limitedCaller(ctx, 'orgUpdate');
+  await ctx.db.write.transaction(async (tx) => {
+    const a = await authorize(tx, userId, { org: orgRef }, 'org:members:invite', { lock: true });
+    await revokeInviteOf(tx, 'organization', a.org.id, inviteId, userId);
+  });
+  return { id: inviteId, status: 'revoked' };
 }
 
 /** GET /team/:teamId/invites — `team:members:invite` (team Owner/Admin, org Owner/Co-Owner/Maintainer; defect #11). */
 export async function listTeamInvites(ctx: ServiceContext, target: TeamTarget, query: Paging & { status: InviteStatusFilter }): Promise<{ items: InviteView[]; total: number }> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, target, 'team:members:invite');
-  const where = and(eq(teamInvites.teamId, a.team.id), statusCondition(query.status));
-  const [rows, [total]] = await Promise.all([
-    ctx.db.write
-      .select({ invite: teamInvites, roleName: teamRoles.name, firstName: users.firstName, lastName: users.lastName, username: users.username })
-      .from(teamInvites)
-      .innerJoin(teamRoles, eq(teamRoles.id, teamInvites.roleId))
-      .leftJoin(users, eq(users.id, teamInvites.createdBy))
-      .where(where)
-      .orderBy(desc(teamInvites.createdAt), asc(teamInvites.id))
-      .limit(query.limit)
-      .offset(query.offset),
-    ctx.db.write.select({ n: count() }).from(teamInvites).where(where),
-  ]);
-  const now = new Date();
-  return {
-    total: total?.n ?? 0,
-    items: rows.map((r) => ({
-      id: r.invite.id,
-      email: r.invite.email,
-      role: { id: r.invite.roleId, name: r.roleName },
-      status: inviteStatus(r.invite, now),
-      expiresAt: iso(r.invite.expiresAt),
-      createdAt: iso(r.invite.createdAt),
-      invitedBy: { id: r.invite.createdBy, name: displayName(r) },
-      usedAt: isoOrNull(r.invite.usedAt),
-    })),
-  };
+  return invitePage(ctx.db.write, 'team', a.team.id, query);
 }
 
 /** DELETE /team/:teamId/invites/:inviteId — `team:members:invite`; a used or declined invite cannot be revoked. */
@@ -584,18 +696,7 @@ export async function revokeTeamInvite(ctx: ServiceContext, target: TeamTarget, 
   const userId = await limitedCaller(ctx, 'orgUpdate');
   await ctx.db.write.transaction(async (tx) => {
     const a = await authorize(tx, userId, target, 'team:members:invite', { lock: true });
-    const [invite] = await tx
-      .select()
-      .from(teamInvites)
-      .where(and(eq(teamInvites.id, inviteId), eq(teamInvites.teamId, a.team.id)))
-      .for('update');
-    if (!invite) throw new AppError('NOT_FOUND', 'Invitation not found');
-    const status = inviteStatus(invite);
-    if (status === 'used' || status === 'declined' || status === 'revoked') {
-      throw new AppError('CONFLICT', `This invitation is already ${status}`, { details: { status } });
-    }
-    await tx.update(teamInvites).set({ revokedAt: new Date() }).where(eq(teamInvites.id, invite.id));
-    await audit(tx, 'team', a.team.id, { actorId: userId, action: 'invite.revoke', targetType: 'invite', targetId: invite.id, changes: { email: invite.email } });
+    await revokeInviteOf(tx, 'team', a.team.id, inviteId, userId);
   });
   return { id: inviteId, status: 'revoked' };
 }
@@ -613,10 +714,23 @@ export interface MintedInvite {
   expiresAt: Date;
 }
 
+/** Whether the inviter may still send this invite (false: it is void and is not mailed). */
+async function inviterMaySend(tx: Transaction, scope: { org: string } | { team: string }, invite: { createdBy: string; roleId: string }): Promise<boolean> {
+  const roles = 'org' in scope ? organizationRoles : teamRoles;
+  const [role] = await tx.select({ permissions: roles.permissions }).from(roles).where(eq(roles.id, invite.roleId));
+  try {
+    await assertInviterStillAuthorized(tx, scope, invite, role?.permissions ?? []);
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'GONE') return false;
+    throw err;
+  }
+}
+
 /**
  * Called by the invite-email handler inside its transaction (see the comment at the top of this file):
  * gives a still-pending invite its real code and returns what the email needs. Null when the invite is
- * no longer pending or its organization/team was deleted — nothing to send.
+ * no longer pending, its organization/team was deleted or its inviter may no longer send it — nothing to send.
  */
 export async function mintInviteCode(tx: Transaction, scope: InviteScope, inviteId: string): Promise<MintedInvite | null> {
   const code = newInviteCode();
@@ -630,7 +744,7 @@ export async function mintInviteCode(tx: Transaction, scope: InviteScope, invite
       .leftJoin(users, eq(users.id, organizationInvites.createdBy))
       .where(eq(organizationInvites.id, inviteId))
       .for('update', { of: organizationInvites });
-    if (!row || inviteStatus(row.invite) !== 'pending') return null;
+    if (!row || inviteStatus(row.invite) !== 'pending' || !(await inviterMaySend(tx, { org: row.invite.orgId }, row.invite))) return null;
     await tx.update(organizationInvites).set({ codeHash }).where(eq(organizationInvites.id, inviteId));
     return { code, codeHash, email: row.invite.email, orgName: row.orgName, teamName: null, roleName: row.roleName, inviterName: displayName(row), expiresAt: row.invite.expiresAt };
   }
@@ -651,7 +765,7 @@ export async function mintInviteCode(tx: Transaction, scope: InviteScope, invite
     .leftJoin(users, eq(users.id, teamInvites.createdBy))
     .where(eq(teamInvites.id, inviteId))
     .for('update', { of: teamInvites });
-  if (!row || inviteStatus(row.invite) !== 'pending') return null;
+  if (!row || inviteStatus(row.invite) !== 'pending' || !(await inviterMaySend(tx, { team: row.invite.teamId }, row.invite))) return null;
   await tx.update(teamInvites).set({ codeHash }).where(eq(teamInvites.id, inviteId));
   return { code, codeHash, email: row.invite.email, orgName: row.orgName, teamName: row.teamName, roleName: row.roleName, inviterName: displayName(row), expiresAt: row.invite.expiresAt };
 }

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
 import {
   organizationMembers,
@@ -18,8 +18,8 @@ import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
 import { audit, diff, readAuditLog, type AuditLogView } from './audit';
 import { assertCanGrant, authorize, isUuid, teamPermissions, type RoleRef } from './authz';
-import { DEFAULT_ORG_ROLES, ORG_OWNER_ROLE } from './permissions';
-import { conflictOn, displayName, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page, rolesOf, type RoleView, type ScopeMember } from './shared';
+import { DEFAULT_ORG_ROLES } from './permissions';
+import { conflictOn, displayName, invalidateOrgLists, iso, isOwnerRole, limitedCaller, memberPage, orgMemberIds, ownerCount, page, rolesOf, type RoleView, type ScopeMember } from './shared';
 
 export interface OrganizationView {
   id: string;
@@ -129,19 +129,6 @@ async function nameTaken(tx: Transaction, name: string, exceptId?: string): Prom
   return Boolean(row);
 }
 
-const isOwnerRole = (r: { name: string; isDefault?: boolean }) => r.name === ORG_OWNER_ROLE;
-
-/** Owners among active users (a deleted account cannot run the organization). */
-async function ownerCount(tx: Transaction, orgId: string): Promise<number> {
-  const [row] = await tx
-    .select({ n: count() })
-    .from(organizationMembers)
-    .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
-    .innerJoin(users, and(eq(users.id, organizationMembers.userId), isNull(users.deletedAt)))
-    .where(and(eq(organizationMembers.orgId, orgId), eq(organizationRoles.name, ORG_OWNER_ROLE), eq(organizationRoles.isDefault, true)));
-  return row?.n ?? 0;
-}
-
 /** A role of the organization by id or (case-insensitive) name; 400 when it does not exist. */
 export async function resolveOrgRole(db: Database | Transaction, orgId: string, ref: string) {
   const cond = isUuid(ref) ? eq(organizationRoles.id, ref.toLowerCase()) : sql`lower(${organizationRoles.name}) = lower(${ref})`;
@@ -197,7 +184,7 @@ export async function createOrganization(ctx: ServiceContext, input: CreateOrgan
         .insert(organizationRoles)
         .values(DEFAULT_ORG_ROLES.map((r) => ({ orgId: org!.id, name: r.name, description: r.description, permissions: [...r.permissions], isDefault: true })))
         .returning();
-      const owner = roles.find(isOwnerRole)!;
+      const owner = roles.find((r) => isOwnerRole('organization', r))!;
       await tx.insert(organizationMembers).values({ orgId: org!.id, userId, roleId: owner.id });
       await audit(tx, 'organization', org!.id, {
         actorId: userId,
@@ -317,7 +304,7 @@ export async function changeMemberRole(ctx: ServiceContext, orgRef: string, targ
     assertCanGrant(a.orgRole.permissions, target.role.permissions, `change the role of a ${target.role.name}`);
     assertCanGrant(a.orgRole.permissions, next.permissions, `assign the ${next.name} role`);
     if (next.id !== target.role.id) {
-      if (isOwnerRole(target.role) && target.role.isDefault && (await ownerCount(tx, a.org.id)) <= 1) {
+      if (isOwnerRole('organization', target.role) && (await ownerCount(tx, 'organization', a.org.id)) <= 1) {
         throw new AppError('CONFLICT', 'The last Owner cannot be demoted: make another member Owner first');
       }
       await tx.update(organizationMembers).set({ roleId: next.id }).where(eq(organizationMembers.id, target.memberId));
@@ -359,7 +346,7 @@ export async function removeMember(ctx: ServiceContext, orgRef: string, targetUs
     const target = await memberWithRole(tx, a.org.id, targetUserId);
     if (!target) throw new AppError('NOT_FOUND', 'Member not found');
     if (!self) assertCanGrant(a.orgRole.permissions, target.role.permissions, `remove a ${target.role.name}`);
-    if (isOwnerRole(target.role) && target.role.isDefault && (await ownerCount(tx, a.org.id)) <= 1) {
+    if (isOwnerRole('organization', target.role) && (await ownerCount(tx, 'organization', a.org.id)) <= 1) {
       throw new AppError('CONFLICT', 'The last Owner cannot be removed: make another member Owner first');
     }
     const members = await orgMemberIds(tx, a.org.id);

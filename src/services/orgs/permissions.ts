@@ -151,5 +151,7 @@ export type TeamRoleName = (typeof DEFAULT_TEAM_ROLES)[number]['name'];
 export const ORG_JOIN_ROLE: OrgRoleName = 'Member';
 export const DEFAULT_ORG_INVITE_ROLE: OrgRoleName = 'Member';
 export const DEFAULT_TEAM_INVITE_ROLE: TeamRoleName = 'Member';
-/** The role whose last holder can never be demoted or removed. */
+/** The roles whose last holder can never be demoted, removed or leave (the default role of that name). */
 export const ORG_OWNER_ROLE: OrgRoleName = 'Owner';
+export const TEAM_OWNER_ROLE: TeamRoleName = 'Owner';
+export const PROJECT_OWNER_ROLE: (typeof DEFAULT_PROJECT_ROLES)[number]['name'] = 'Owner';

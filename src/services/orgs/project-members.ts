@@ -1,4 +1,4 @@
-import { and, count, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
 import { organizations, projectMembers, projectRoles, teamMembers, teams, users } from '../../db/schema';
 import { AppError } from '../../lib/errors';
@@ -6,7 +6,7 @@ import type { ServiceContext } from '../context';
 import { audit } from './audit';
 import { assertCanGrant, authorize, isUuid, type ProjectAccess, type ProjectTarget } from './authz';
 import type { MemberView, Paging, RoleView } from './organizations';
-import { conflictOn, displayName, iso, limitedCaller, memberPage, rolesOf } from './shared';
+import { conflictOn, isOwnerRole, limitedCaller, memberPage, ownerCount, rolesOf, scopeMemberView } from './shared';
 
 /*
  * Project membership: a project is shared with teammates. Its members are a subset of its team's members,
@@ -21,15 +21,10 @@ import { conflictOn, displayName, iso, limitedCaller, memberPage, rolesOf } from
  * (teams.ts removeTeamMember, organizations.ts removeMember).
  */
 
-/** The project role whose last holder can never be demoted or removed. */
-export const PROJECT_OWNER_ROLE = 'Owner';
-
 const MEMBER_UNIQUE = { project_members_project_user_uq: 'Already a member of the project' };
 
 type Db = Database | Transaction;
 type ProjectRole = typeof projectRoles.$inferSelect;
-
-const isOwnerRole = (r: Pick<ProjectRole, 'name' | 'isDefault'>) => r.name === PROJECT_OWNER_ROLE && r.isDefault;
 
 /** A role of the project by id or (case-insensitive) name; 400 when it does not exist. */
 async function resolveProjectRole(db: Db, projectId: string, ref: string): Promise<ProjectRole> {
@@ -54,17 +49,6 @@ async function projectMember(tx: Transaction, projectId: string, userId: string,
   return row ?? null;
 }
 
-/** Owners of the project among active users. */
-async function ownerCount(tx: Transaction, projectId: string): Promise<number> {
-  const [row] = await tx
-    .select({ n: count() })
-    .from(projectMembers)
-    .innerJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
-    .innerJoin(users, and(eq(users.id, projectMembers.userId), isNull(users.deletedAt)))
-    .where(and(eq(projectMembers.projectId, projectId), eq(projectRoles.name, PROJECT_OWNER_ROLE), eq(projectRoles.isDefault, true)));
-  return row?.n ?? 0;
-}
-
 /**
  * Authorize an addition under locks taken top-down (organization, team: FOR SHARE; project: FOR UPDATE),
  * the order deleteOrganization / deleteTeam / removeMember / removeTeamMember lock in. A concurrent removal
@@ -77,10 +61,6 @@ async function authorizeLockingHierarchy(tx: Transaction, userId: string, target
   await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, first.org.id)).for('share');
   await tx.select({ id: teams.id }).from(teams).where(eq(teams.id, first.team.id)).for('share');
   return authorize(tx, userId, { project: first.project.id }, 'project:members:manage', { lock: true });
-}
-
-function memberView(u: typeof users.$inferSelect, role: Pick<ProjectRole, 'id' | 'name'>, joinedAt: Date): MemberView {
-  return { userId: u.id, name: displayName(u), email: u.email, avatarUrl: u.imageUrl, role: { id: role.id, name: role.name }, joinedAt: iso(joinedAt) };
 }
 
 /** GET /project/:projectId/members — whoever can read the project; oldest first. Emails per withVisibleEmails. */
@@ -118,7 +98,7 @@ export async function addProjectMember(ctx: ServiceContext, target: ProjectTarge
         targetId: input.userId,
         changes: { after: { role: role.name } },
       });
-      return memberView(teammate.user, role, row!.joinedAt);
+      return scopeMemberView(teammate.user, role, row!.joinedAt);
     })
     .catch((err) => conflictOn(err, MEMBER_UNIQUE));
 }
@@ -137,7 +117,7 @@ export async function changeProjectMemberRole(ctx: ServiceContext, target: Proje
     assertCanGrant(a.permissions, member.role.permissions, `change the role of a project ${member.role.name}`);
     assertCanGrant(a.permissions, next.permissions, `assign the project ${next.name} role`);
     if (next.id !== member.role.id) {
-      if (isOwnerRole(member.role) && (await ownerCount(tx, a.project.id)) <= 1) {
+      if (isOwnerRole('project', member.role) && (await ownerCount(tx, 'project', a.project.id)) <= 1) {
         throw new AppError('CONFLICT', 'The last Owner of the project cannot be demoted: make another member Owner first');
       }
       await tx.update(projectMembers).set({ roleId: next.id }).where(eq(projectMembers.id, member.memberId));
@@ -149,7 +129,7 @@ export async function changeProjectMemberRole(ctx: ServiceContext, target: Proje
         changes: { before: { role: member.role.name }, after: { role: next.name } },
       });
     }
-    return memberView(member.user, next, member.joinedAt);
+    return scopeMemberView(member.user, next, member.joinedAt);
   });
 }
 
@@ -166,7 +146,7 @@ export async function removeProjectMember(ctx: ServiceContext, target: ProjectTa
     const member = await projectMember(tx, a.project.id, targetUserId, { lock: true });
     if (!member) throw new AppError('NOT_FOUND', 'Member not found');
     if (!self) assertCanGrant(a.permissions, member.role.permissions, `remove a project ${member.role.name}`);
-    if (isOwnerRole(member.role) && (await ownerCount(tx, a.project.id)) <= 1) {
+    if (isOwnerRole('project', member.role) && (await ownerCount(tx, 'project', a.project.id)) <= 1) {
       throw new AppError('CONFLICT', `The last Owner of the project cannot ${self ? 'leave' : 'be removed'}: make another member Owner first`);
     }
     await tx.delete(projectMembers).where(eq(projectMembers.id, member.memberId));

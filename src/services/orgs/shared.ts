@@ -7,6 +7,7 @@ import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import type { ServiceContext } from '../context';
 import { resolveSettings } from '../settings/schema';
+import { ORG_OWNER_ROLE, PROJECT_OWNER_ROLE, TEAM_OWNER_ROLE } from './permissions';
 
 /** Rate-limit buckets of this area (reference §6.6); teams and projects share the organization buckets. */
 export type OrgLimit = 'orgCreate' | 'orgUpdate' | 'orgDelete' | 'orgRead' | 'orgAudit';
@@ -89,7 +90,7 @@ const SCOPE_TABLES = {
   team: { members: teamMembers, roles: teamRoles, scopeId: teamMembers.teamId, roleScopeId: teamRoles.teamId },
   project: { members: projectMembers, roles: projectRoles, scopeId: projectMembers.projectId, roleScopeId: projectRoles.projectId },
 } as const;
-type Scope = keyof typeof SCOPE_TABLES;
+export type Scope = keyof typeof SCOPE_TABLES;
 /** Typed as the org tables to build one query for any scope (the columns used exist in all three). */
 const tablesOf = (scope: Scope) => SCOPE_TABLES[scope] as unknown as (typeof SCOPE_TABLES)['organization'];
 
@@ -140,6 +141,31 @@ export async function memberPage(
   ]);
   const items = rows.map((r) => ({ userId: r.userId, name: displayName(r), email: r.email, avatarUrl: r.avatarUrl, role: { id: r.roleId, name: r.roleName }, joinedAt: iso(r.joinedAt) }));
   return { total: total?.n ?? 0, items: await withVisibleEmails(db, viewer.userId, viewer.managesMembers, items) };
+}
+
+const OWNER_ROLES: Record<Scope, string> = { organization: ORG_OWNER_ROLE, team: TEAM_OWNER_ROLE, project: PROJECT_OWNER_ROLE };
+
+/** Whether `role` is the scope's (default) Owner role, whose last holder must stay. */
+export const isOwnerRole = (scope: Scope, role: { name: string; isDefault: boolean }): boolean => role.isDefault && role.name === OWNER_ROLES[scope];
+
+/**
+ * Owners of an org, team or project among active users (a deleted account cannot run it). Callers hold the
+ * scope row's FOR UPDATE lock (authorize with `lock`), so two Owners stepping down at once cannot both pass.
+ */
+export async function ownerCount(tx: Transaction, scope: Scope, scopeId: string): Promise<number> {
+  const t = tablesOf(scope);
+  const [row] = await tx
+    .select({ n: count() })
+    .from(t.members)
+    .innerJoin(t.roles, eq(t.roles.id, t.members.roleId))
+    .innerJoin(users, and(eq(users.id, t.members.userId), isNull(users.deletedAt)))
+    .where(and(eq(t.scopeId, scopeId), eq(t.roles.name, OWNER_ROLES[scope]), eq(t.roles.isDefault, true)));
+  return row?.n ?? 0;
+}
+
+/** A member as member lists and role changes show it (the caller decides whether the email is visible). */
+export function scopeMemberView(u: { id: string; email: string; firstName: string | null; lastName: string | null; username: string | null; imageUrl: string | null }, role: { id: string; name: string }, joinedAt: Date): ScopeMember {
+  return { userId: u.id, name: displayName(u), email: u.email, avatarUrl: u.imageUrl, role: { id: role.id, name: role.name }, joinedAt: iso(joinedAt) };
 }
 
 export interface RoleView {

@@ -1,13 +1,13 @@
-import { and, asc, count, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Transaction } from '../../db/client';
 import { organizationAuditLogs, projectMembers, projectRoles, projects, teamMembers, teamRoles, teams, users, type Team } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
 import { audit, diff, readAuditLog, type AuditLogView } from './audit';
-import { assertCanGrant, authorize, projectPermissions, type TeamAccess, type TeamTarget } from './authz';
+import { assertCanGrant, authorize, isUuid, projectPermissions, type TeamAccess, type TeamTarget } from './authz';
 import type { MemberView, Paging, RoleView } from './organizations';
 import { DEFAULT_TEAM_ROLES } from './permissions';
-import { conflictOn, invalidateOrgLists, iso, limitedCaller, memberPage, orgMemberIds, page, rolesOf } from './shared';
+import { conflictOn, invalidateOrgLists, iso, isOwnerRole, limitedCaller, memberPage, orgMemberIds, ownerCount, page, rolesOf, scopeMemberView } from './shared';
 
 export type Visibility = 'PUBLIC' | 'PRIVATE' | 'INTERNAL';
 
@@ -202,8 +202,8 @@ export async function listTeamMembers(ctx: ServiceContext, target: TeamTarget, p
 
 /**
  * DELETE /team/:teamId/members/:userId — `team:members:manage` (no removing a member whose role holds
- * permissions the caller lacks), or a member leaving. Their project memberships in the team go with it;
- * org membership stays.
+ * permissions the caller lacks), or a member leaving. The last Owner of the team can neither be removed nor
+ * leave (409). Their project memberships in the team go with it; org membership stays.
  */
 export async function removeTeamMember(ctx: ServiceContext, target: TeamTarget, targetUserId: string): Promise<{ userId: string; removed: true }> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
@@ -217,6 +217,9 @@ export async function removeTeamMember(ctx: ServiceContext, target: TeamTarget, 
       .where(and(eq(teamMembers.teamId, a.team.id), eq(teamMembers.userId, targetUserId)));
     if (!member) throw new AppError('NOT_FOUND', 'Member not found');
     if (!self) assertCanGrant(a.permissions, member.role.permissions, `remove a team ${member.role.name}`);
+    if (isOwnerRole('team', member.role) && (await ownerCount(tx, 'team', a.team.id)) <= 1) {
+      throw new AppError('CONFLICT', `The last Owner of the team cannot ${self ? 'leave' : 'be removed'}: make another member Owner first`);
+    }
     const teamProjects = tx.select({ id: projects.id }).from(projects).where(eq(projects.teamId, a.team.id));
     await tx.delete(projectMembers).where(and(eq(projectMembers.userId, targetUserId), inArray(projectMembers.projectId, teamProjects)));
     await tx.delete(teamMembers).where(eq(teamMembers.id, member.id));
@@ -230,6 +233,52 @@ export async function removeTeamMember(ctx: ServiceContext, target: TeamTarget, 
     });
   });
   return { userId: targetUserId, removed: true };
+}
+
+/** A role of the team by id or (case-insensitive) name; 400 when it does not exist. */
+async function resolveTeamRole(tx: Transaction, teamId: string, ref: string) {
+  const cond = isUuid(ref) ? eq(teamRoles.id, ref.toLowerCase()) : sql`lower(${teamRoles.name}) = lower(${ref})`;
+  const [r] = await tx.select().from(teamRoles).where(and(eq(teamRoles.teamId, teamId), cond)).limit(1);
+  if (!r) {
+    throw new AppError('VALIDATION_ERROR', `Unknown role "${ref}" for this team`, { details: { issues: [{ path: 'roleId', message: 'not a role of this team' }] } });
+  }
+  return r;
+}
+
+/**
+ * PATCH /team/:teamId/members/:userId — `team:members:manage`. The caller must hold every permission of
+ * both the member's current role and the new one (no escalation); the last Owner of the team cannot be
+ * demoted (409). Serialised with removals and other role changes by the team row lock.
+ */
+export async function changeTeamMemberRole(ctx: ServiceContext, target: TeamTarget, targetUserId: string, roleRef: string): Promise<MemberView> {
+  const userId = await limitedCaller(ctx, 'orgUpdate');
+  return ctx.db.write.transaction(async (tx) => {
+    const a = await authorize(tx, userId, target, 'team:members:manage', { lock: true });
+    const [member] = await tx
+      .select({ id: teamMembers.id, joinedAt: teamMembers.joinedAt, role: teamRoles, user: users })
+      .from(teamMembers)
+      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
+      .innerJoin(users, and(eq(users.id, teamMembers.userId), isNull(users.deletedAt)))
+      .where(and(eq(teamMembers.teamId, a.team.id), eq(teamMembers.userId, targetUserId)));
+    if (!member) throw new AppError('NOT_FOUND', 'Member not found');
+    const next = await resolveTeamRole(tx, a.team.id, roleRef);
+    assertCanGrant(a.permissions, member.role.permissions, `change the role of a team ${member.role.name}`);
+    assertCanGrant(a.permissions, next.permissions, `assign the team ${next.name} role`);
+    if (next.id !== member.role.id) {
+      if (isOwnerRole('team', member.role) && (await ownerCount(tx, 'team', a.team.id)) <= 1) {
+        throw new AppError('CONFLICT', 'The last Owner of the team cannot be demoted: make another member Owner first');
+      }
+      await tx.update(teamMembers).set({ roleId: next.id }).where(eq(teamMembers.id, member.id));
+      await audit(tx, 'team', a.team.id, {
+        actorId: userId,
+        action: 'member.role_change',
+        targetType: 'user',
+        targetId: targetUserId,
+        changes: { before: { role: member.role.name }, after: { role: next.name } },
+      });
+    }
+    return scopeMemberView(member.user, next, member.joinedAt);
+  });
 }
 
 /** GET /team/:teamId/roles — whoever can read the team; most powerful first. */

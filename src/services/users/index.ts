@@ -53,14 +53,17 @@ export async function syncUserFromClerk(ctx: ServiceContext, u: ClerkUserFields,
       }
       return 'updated';
     }
-    if (u.email && u.emailVerified) {
+    // Only an address Clerk verified is ours to store (and to show on the profile); until one arrives,
+    // the placeholder stands in and a later verified user.updated replaces it.
+    const verifiedEmail = u.email && u.emailVerified ? u.email : null;
+    if (verifiedEmail) {
       // Recovery hands over the old account's data: only to someone who proved they own the address.
-      const recovered = await recoverDeletedAccount(tx, ctx, u);
+      const recovered = await recoverDeletedAccount(tx, ctx, { ...u, email: verifiedEmail });
       if (recovered) return 'recovered';
     }
     const row = { id: u.id, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl };
     const insert = (email: string) => tx.insert(users).values({ ...row, email }).onConflictDoNothing({ target: users.id }).returning({ id: users.id });
-    const first = await savepoint(tx, () => insert(u.email ?? placeholderEmail(u.id)));
+    const first = await savepoint(tx, () => insert(verifiedEmail ?? placeholderEmail(u.id)));
     if (!first.ok && !isEmailTaken(first.error)) throw first.error;
     if (!first.ok) log('warn', 'users.email_taken', { userId: u.id }); // another active account holds it: never lock this user out
     const inserted = first.ok ? first.value : await insert(placeholderEmail(u.id));
@@ -78,36 +81,59 @@ export async function syncUserFromClerk(ctx: ServiceContext, u: ClerkUserFields,
   return outcome;
 }
 
-async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: ClerkUserFields): Promise<boolean> {
+async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: ClerkUserFields & { email: string }): Promise<boolean> {
   const cutoff = new Date(Date.now() - ACCOUNT_RETENTION_DAYS * 86_400_000);
   const [previous] = await tx
     .select({ id: users.id })
     .from(users)
-    .where(and(eq(users.email, u.email!), isNotNull(users.deletedAt), isNull(users.anonymizedAt), gt(users.deletedAt, cutoff)))
+    .where(and(eq(users.email, u.email), isNotNull(users.deletedAt), isNull(users.anonymizedAt), gt(users.deletedAt, cutoff)))
     .orderBy(sql`${users.deletedAt} desc`)
     .limit(1)
     .for('update');
   if (!previous) return false;
   // Every user FK is ON UPDATE CASCADE: re-keying moves profile, memberships, ledger, … to the new id.
-  await tx
-    .update(users)
-    .set({ id: u.id, deletedAt: null, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
-    .where(eq(users.id, previous.id));
+  const rekeyed = await savepoint(tx, () =>
+    tx
+      .update(users)
+      .set({ id: u.id, deletedAt: null, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl })
+      .where(eq(users.id, previous.id)),
+  );
+  if (!rekeyed.ok) {
+    // Another active account holds the address now (or this id was created meanwhile): the deleted account
+    // stays deleted and the caller creates a fresh one — never a failed sign-up.
+    if (!isEmailTaken(rekeyed.error) && !isUniqueViolation(rekeyed.error, 'users_pkey')) throw rekeyed.error;
+    log('warn', 'users.recovery_skipped', { userId: u.id, previousUserId: previous.id });
+    return false;
+  }
   await emit(tx, ctx.events, 'user.recovered', { userId: u.id, previousUserId: previous.id });
   forgetActive(ctx, previous.id);
   await cacheDel(ctx.config, cacheKeys(ctx.config).userActive(previous.id));
   return true;
 }
 
-/** Soft delete: hidden everywhere at once; personal data is anonymised after the retention period. */
+/**
+ * Soft delete: hidden everywhere at once; personal data is anonymised after the retention period.
+ * A deletion for an id we have never seen (Clerk's user.deleted overtaking its user.created) leaves a
+ * deleted row behind, so the late user.created — or a request with a still-valid token — cannot bring the
+ * account to life. False when the user was already deleted.
+ */
 export async function softDeleteUser(ctx: ServiceContext, userId: string): Promise<boolean> {
   const deleted = await ctx.db.write.transaction(async (tx) => {
+    const now = new Date();
     const rows = await tx
       .update(users)
-      .set({ deletedAt: new Date() })
+      .set({ deletedAt: now })
       .where(and(eq(users.id, userId), isNull(users.deletedAt)))
       .returning({ id: users.id });
-    if (rows.length === 0) return false;
+    if (rows.length === 0) {
+      // No deletion email: there is no address to send it to.
+      const tombstone = await tx
+        .insert(users)
+        .values({ id: userId, email: placeholderEmail(userId), deletedAt: now })
+        .onConflictDoNothing({ target: users.id })
+        .returning({ id: users.id });
+      return tombstone.length > 0;
+    }
     await emit(tx, ctx.events, 'user.deleted', { userId });
     return true;
   });

@@ -1,0 +1,62 @@
+import { cacheKeys } from '../../lib/cache-keys';
+import { AppError } from '../../lib/errors';
+import { describeError, log } from '../../lib/log';
+import { QuotaUnavailable, reserveQuota } from '../../lib/quota';
+import { requireCaller, type ServiceContext } from '../context';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** When the counter store is down, ask clients to come back after this long. */
+const UNAVAILABLE_RETRY_SECONDS = 60;
+
+/** Reserve `emails` invite emails into `orgId` for the caller; throws 429 / 503 and reserves nothing otherwise. */
+export type ReserveInviteMail = (orgId: string, emails: number) => Promise<void>;
+
+/**
+ * The one cap on invitation mail, for organization and team invites alike (single and bulk): at most
+ * INVITE_EMAILS_PER_USER_PER_HOUR per inviting user and INVITE_EMAILS_PER_ORG_PER_DAY per organization,
+ * each over a rolling window. Invite mail goes to addresses that never asked for it, so it must not become
+ * a relay: a request that would pass either cap is refused whole (429 RATE_LIMITED with Retry-After, nothing
+ * created or sent), and when the counters cannot be reached nothing is sent either (503
+ * SERVICE_UNAVAILABLE, logged) — a mail we could not count is a mail we do not send.
+ *
+ * `work` calls `reserve` once it knows how many invites it is about to create (after validation, so a
+ * refused request costs nothing); if `work` then fails, the reservation is given back.
+ */
+export async function withInviteMailCap<T>(ctx: ServiceContext, work: (reserve: ReserveInviteMail) => Promise<T>): Promise<T> {
+  const userId = requireCaller(ctx);
+  const held: (() => Promise<void>)[] = [];
+  const reserve: ReserveInviteMail = async (orgId, emails) => {
+    const keys = cacheKeys(ctx.config);
+    const perUser = { key: keys.quota('invite-mail:user', userId), limit: ctx.config.INVITE_EMAILS_PER_USER_PER_HOUR, windowMs: HOUR_MS };
+    const perOrg = { key: keys.quota('invite-mail:org', orgId), limit: ctx.config.INVITE_EMAILS_PER_ORG_PER_DAY, windowMs: DAY_MS };
+    let reservation;
+    try {
+      reservation = await reserveQuota(ctx.config, [perUser, perOrg], emails);
+    } catch (err) {
+      if (!(err instanceof QuotaUnavailable)) throw err;
+      log('error', 'invite_mail_cap.unavailable', { requestId: ctx.requestId, error: describeError(err.cause ?? err) });
+      throw new AppError('SERVICE_UNAVAILABLE', 'Invitations cannot be sent right now: try again in a minute', {
+        headers: { 'Retry-After': String(UNAVAILABLE_RETRY_SECONDS) },
+      });
+    }
+    if (!reservation.granted) {
+      const retryAfter = Math.max(1, Math.ceil(reservation.retryAfterMs / 1000));
+      const byUser = reservation.refusedBy === perUser.key;
+      const cap = byUser ? { scope: 'user', limit: perUser.limit, window: '1 hour' } : { scope: 'organization', limit: perOrg.limit, window: '24 hours' };
+      log('warn', 'invite_mail_cap.refused', { requestId: ctx.requestId, userId, orgId, emails, cap: cap.scope });
+      throw new AppError(
+        'RATE_LIMITED',
+        `At most ${cap.limit} invitation emails per ${byUser ? 'person' : 'organization'} per ${cap.window}: ${emails === 1 ? 'this invitation was' : `these ${emails} invitations were`} not sent`,
+        { details: { retryAfter, cap }, headers: { 'Retry-After': String(retryAfter) } },
+      );
+    }
+    held.push(reservation.release);
+  };
+  try {
+    return await work(reserve);
+  } catch (err) {
+    await Promise.all(held.map((release) => release()));
+    throw err;
+  }
+}
