@@ -16,7 +16,9 @@ const route = createRoute({
   tags: ['webhooks'],
   summary: 'Razorpay events (X-Razorpay-Signature over the raw body)',
   description:
-    'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id) — a refund that arrives before the capture first completes the payment from the refunded payment entity, or answers 503 (nothing recorded, so Razorpay redelivers) while that payment is not captured or Razorpay cannot be asked; refund.failed notifies. Other events are stored and acknowledged. A replayed x-razorpay-event-id is a no-op (`status: duplicate`).',
+    'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id) — a refund that arrives before the capture first completes the payment from the refunded payment entity, or answers 503 (nothing recorded, so Razorpay redelivers) while that payment is not captured or Razorpay cannot be asked; refund.failed notifies. A second captured payment on an order already paid is never credited and is refunded in full automatically. ' +
+    'payment.dispute.* keep the dispute\'s status; payment.dispute.lost takes the purchase\'s credits back (what was already spent is recorded as a shortfall) and tells the buyer. ' +
+    'Other events are stored and acknowledged. A replay — the same x-razorpay-event-id, or the same signed body under a new event id — is a no-op (`status: duplicate`).',
   responses: {
     200: {
       description: 'Processed, ignored or duplicate',
@@ -47,6 +49,6 @@ export const razorpayWebhook = createRouter().openapi(route, async (c) => {
   }
   const body = RazorpayWebhookBody.safeParse(parsed);
   if (!body.success) throw new AppError('VALIDATION_ERROR', 'Webhook body is not a Razorpay event');
-  const data = await processRazorpayWebhook(serviceContext(c), { eventId, signature, body: body.data });
+  const data = await processRazorpayWebhook(serviceContext(c), { eventId, signature, raw, body: body.data });
   return c.json({ data }, 200);
 });
