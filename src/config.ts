@@ -32,6 +32,8 @@ export const ConfigSchema = z
     PUBLIC_BASE_URL: url.default('http://127.0.0.1:8787'),
     MAX_BODY_BYTES: int(1024 * 1024),
     GLOBAL_RATE_LIMIT_PER_MINUTE: int(1000),
+    /** Webhook deliveries (all providers) accepted per source IP per minute; the global limiter does not cover /webhooks/. */
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: int(600),
 
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     DATABASE_REPLICA_URLS: csv.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'must be postgres:// URLs'))),

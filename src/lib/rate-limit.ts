@@ -17,6 +17,8 @@ export type LimitSpec =
 export const LIMITS = {
   /** Global per-client-IP limit (the seed's 1000 requests/min); refill comes from config. */
   global: (perMinute: number): LimitSpec => ({ kind: 'tokenBucket', refill: perMinute, interval: '1 m', max: perMinute }),
+  /** Webhook deliveries per source IP (an IPv6 /64 counts as one), all providers together; generous, from config. */
+  webhooks: (perMinute: number): LimitSpec => ({ kind: 'slidingWindow', limit: perMinute, window: '1 m' }),
   /** Star / unstar actions per user. */
   stars: { kind: 'slidingWindow', limit: 10, window: '1 m' } satisfies LimitSpec,
   /** Organizations, teams and projects, per user and kind of operation (reference §6.6). */
