@@ -44,6 +44,8 @@ export const ConfigSchema = z
     PLANS_CACHE_SECONDS: int(60, 0),
     /** Open notification WebSockets per user; connecting one more closes the oldest. */
     NOTIFICATION_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(50).default(5),
+    /** Webhook deliveries (all providers) accepted per source IP per minute; the global limiter does not cover /webhooks/. */
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: int(600),
 
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
     DATABASE_REPLICA_URLS: csv.pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'must be postgres:// URLs'))),
@@ -93,6 +95,12 @@ export const ConfigSchema = z
     TWILIO_FROM_NUMBER: optionalString,
     /** Optional disposable-number check (`GET {url}/check-phone?phone=`); fails open on outage. */
     CREDENTIAL_VALIDATOR_URL: optionalUrl,
+    /** Phone codes (SMS + voice) the whole deployment may send per hour; past it sends are refused (fail closed). */
+    PHONE_OTP_GLOBAL_HOURLY_CAP: int(200, 0),
+    /** ISO 3166-1 alpha-2 countries whose numbers may receive codes (e.g. `IN,US`); empty: every country. */
+    PHONE_OTP_ALLOWED_COUNTRIES: csv
+      .transform((list) => list.map((c) => c.toUpperCase()))
+      .pipe(z.array(z.string().regex(/^[A-Z]{2}$/, 'must be ISO 3166-1 alpha-2 country codes'))),
     /** HMAC key for OTP hashes held by the UserState Durable Object (≥ 32 chars). */
     OTP_HMAC_SECRET: z.string().min(32).optional(),
     /** HS256 key of step-up tokens (account-settings verification, ≥ 32 chars). */

@@ -255,7 +255,7 @@ describe('POST /ai/chat', () => {
 
     const r = await chat(u, 'what teams am I in?', sessionId);
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ data: { sessionId, response: `You are in **Rocket Team** (${mine.org.name}).`, toolsUsed: ['get_user_teams'] } });
+    expect(r.body).toEqual({ data: { sessionId, response: `You are in **Rocket Team** (${mine.org.name}).`, toolsUsed: ['get_user_teams'], pendingAction: null } });
     expect(r.headers.get('X-RateLimit-Limit')).toBe('30');
     expect(r.headers.get('X-RateLimit-Remaining')).toBe('29');
 
@@ -470,33 +470,49 @@ describe('POST /ai/chat', () => {
   });
 });
 
-describe('update_user_profile (the one write tool)', () => {
-  it('goes through the PUT /profile schema: allowed fields change, anything else is an error result', async () => {
-    const u = await signUp(db);
-    gemini.script(
-      {
-        chunks: [
-          [
-            { functionCall: { name: 'update_user_profile', args: { field: 'skills', value: 'TypeScript, Rust , ,Go' } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'portfolioUrl', value: 'https://ada.dev' } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'twitterHandle', value: '@ada_l' } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'email', value: 'attacker@example.com' } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'isPublic', value: 'false' } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'linkedinProfile', value: 'javascript:alert(1)' } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'bio', value: 'b'.repeat(501) } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'githubUsername', value: 'bad name!' } } },
-            { functionCall: { name: 'update_user_profile', args: { field: 'bio', value: 'hi', userId: 'user_other' } } },
-          ],
-        ],
-      },
-      say('Updated your skills, portfolio and Twitter handle; the other changes were refused.'),
-    );
+describe('update_user_profile (the one write tool): confirm before writing', () => {
+  const profileRow = async (userId: string) =>
+    (await db.sql<any>(`select skills, portfolio_url, twitter_handle, bio, job_title, linkedin_profile, is_public from profiles where user_id = $1`, [userId])).rows[0];
+  const confirm = (u: TestUser | undefined, actionId: string, verb: 'confirm' | 'cancel' = 'confirm') =>
+    call(db.env, `/api/v1/ai/actions/${actionId}/${verb}`, { method: 'POST', token: u?.token });
+  /** One chat turn in which the model proposes `args`, then answers. */
+  async function propose(u: TestUser, ...args: Record<string, unknown>[]) {
+    gemini.script({ chunks: [args.map((a) => ({ functionCall: { name: 'update_user_profile', args: a } }))] }, say('Please confirm the change in the app.'));
     const r = await chat(u, 'update my profile please', crypto.randomUUID());
     expect(r.status).toBe(200);
+    return r;
+  }
+
+  it('goes through the PUT /profile schema and writes NOTHING: the answer carries one pending action for the turn', async () => {
+    const u = await signUp(db);
+    const before = await profileRow(u.id);
+    const r = await propose(
+      u,
+      { field: 'skills', value: 'TypeScript, Rust , ,Go' },
+      { field: 'portfolioUrl', value: 'https://ada.dev' },
+      { field: 'twitterHandle', value: '@ada_l' },
+      { field: 'email', value: 'attacker@example.com' },
+      { field: 'isPublic', value: 'false' },
+      { field: 'linkedinProfile', value: 'javascript:alert(1)' },
+      { field: 'bio', value: 'b'.repeat(501) },
+      { field: 'githubUsername', value: 'bad name!' },
+      { field: 'bio', value: 'hi', userId: 'user_other' },
+    );
+    const action = r.body.data.pendingAction;
+    expect(action).toEqual({
+      actionId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      tool: 'update_user_profile',
+      changes: { skills: ['TypeScript', 'Rust', 'Go'], portfolioUrl: 'https://ada.dev', twitterHandle: '@ada_l' },
+      expiresAt: expect.any(String),
+    });
+    const ttl = Date.parse(action.expiresAt) - Date.now();
+    expect(ttl).toBeGreaterThan(9 * 60_000);
+    expect(ttl).toBeLessThanOrEqual(10 * 60_000);
+
     const results = functionResponses(1).map((f: any) => f.response);
-    expect(results[0]).toEqual({ data: { updated: 'skills', value: ['TypeScript', 'Rust', 'Go'] } });
-    expect(results[1]).toEqual({ data: { updated: 'portfolioUrl', value: 'https://ada.dev' } });
-    expect(results[2]).toEqual({ data: { updated: 'twitterHandle', value: 'ada_l' } });
+    expect(results[0].data).toMatchObject({ status: 'pending_confirmation', proposed: { field: 'skills', value: ['TypeScript', 'Rust', 'Go'] }, actionId: action.actionId });
+    expect(results[1].data).toMatchObject({ status: 'pending_confirmation', proposed: { field: 'portfolioUrl', value: 'https://ada.dev' }, actionId: action.actionId });
+    expect(results[2].data.note).toMatch(/Nothing has changed yet/);
     expect(results[3].error).toMatch(/"email" cannot be changed/);
     expect(results[4].error).toMatch(/"isPublic" cannot be changed/);
     expect(results[5].error).toMatch(/Invalid value for linkedinProfile/);
@@ -504,15 +520,107 @@ describe('update_user_profile (the one write tool)', () => {
     expect(results[7].error).toMatch(/Invalid value for githubUsername/);
     expect(results[8].error).toMatch(/Invalid arguments/);
 
-    const row = (await db.sql<any>(`select skills, portfolio_url, twitter_handle, bio, linkedin_profile, is_public from profiles where user_id = $1`, [u.id])).rows[0];
-    expect(row).toEqual({ skills: ['TypeScript', 'Rust', 'Go'], portfolio_url: 'https://ada.dev', twitter_handle: 'ada_l', bio: '', linkedin_profile: null, is_public: false }); // is_public: the default, untouched
+    // the model's say-so changed nothing
+    expect(await profileRow(u.id)).toEqual(before);
+    expect((await db.sql(`select 1 from activity_logs where user_id = $1 and action = 'profile.updated'`, [u.id])).rows).toHaveLength(0);
+
+    // the user confirms: applied exactly like PUT /profile (normalised values, activity row, fresh cache)
+    await call(db.env, '/api/v1/profile', { token: u.token }); // cached before the change
+    const ok = await confirm(u, action.actionId);
+    expect(ok.status).toBe(200);
+    expect(ok.body.data).toEqual({
+      actionId: action.actionId,
+      tool: 'update_user_profile',
+      status: 'confirmed',
+      changes: { skills: ['TypeScript', 'Rust', 'Go'], portfolioUrl: 'https://ada.dev', twitterHandle: 'ada_l' },
+    });
+    expect(await profileRow(u.id)).toMatchObject({ skills: ['TypeScript', 'Rust', 'Go'], portfolio_url: 'https://ada.dev', twitter_handle: 'ada_l', bio: '', is_public: false });
     const email = (await db.sql<any>(`select email from users where id = $1`, [u.id])).rows[0].email;
     expect(email).toBe(u.email);
-    // Same side effects as PUT /profile: an activity row per accepted change, and the cached profile is fresh.
-    const logs = (await db.sql<any>(`select metadata from activity_logs where user_id = $1 and action = 'profile.updated' order by created_at`, [u.id])).rows;
-    expect(logs.map((l) => l.metadata.fields)).toEqual([['skills'], ['portfolioUrl'], ['twitterHandle']]);
-    const profile = await call(db.env, '/api/v1/profile', { token: u.token });
-    expect(profile.body.data).toMatchObject({ skills: ['TypeScript', 'Rust', 'Go'], portfolioUrl: 'https://ada.dev' });
+    const logs = (await db.sql<any>(`select metadata from activity_logs where user_id = $1 and action = 'profile.updated'`, [u.id])).rows;
+    expect(logs.map((l) => [...l.metadata.fields].sort())).toEqual([['portfolioUrl', 'skills', 'twitterHandle']]);
+    expect((await call(db.env, '/api/v1/profile', { token: u.token })).body.data).toMatchObject({ skills: ['TypeScript', 'Rust', 'Go'], portfolioUrl: 'https://ada.dev' });
+
+    // single use
+    const again = await confirm(u, action.actionId);
+    expect(again.status).toBe(409);
+    expect(again.body.error.details).toEqual({ reason: 'ALREADY_RESOLVED', status: 'confirmed' });
+    expect((await confirm(u, action.actionId, 'cancel')).status).toBe(409);
+  });
+
+  it("another user's action id → 404 (confirm and cancel), and their profile is untouched", async () => {
+    const owner = await signUp(db);
+    const intruder = await signUp(db);
+    const { body } = await propose(owner, { field: 'jobTitle', value: 'Chief Pirate' });
+    const id = body.data.pendingAction.actionId;
+    for (const verb of ['confirm', 'cancel'] as const) {
+      const r = await confirm(intruder, id, verb);
+      expect([verb, r.status, r.body.error.code]).toEqual([verb, 404, 'NOT_FOUND']);
+    }
+    expect((await profileRow(intruder.id)).job_title).toBeNull();
+    expect((await profileRow(owner.id)).job_title).toBeNull();
+    // still pending for its owner
+    expect((await confirm(owner, id)).status).toBe(200);
+    expect((await profileRow(owner.id)).job_title).toBe('Chief Pirate');
+  });
+
+  it('cancel discards it: nothing written, and it cannot be confirmed afterwards', async () => {
+    const u = await signUp(db);
+    const id = (await propose(u, { field: 'company', value: 'Initech' })).body.data.pendingAction.actionId;
+    const r = await confirm(u, id, 'cancel');
+    expect(r.status).toBe(200);
+    expect(r.body.data).toEqual({ actionId: id, tool: 'update_user_profile', status: 'cancelled', changes: { company: 'Initech' } });
+    const late = await confirm(u, id);
+    expect(late.status).toBe(409);
+    expect(late.body.error.details.status).toBe('cancelled');
+    expect((await db.sql<any>(`select company from profiles where user_id = $1`, [u.id])).rows[0].company).toBeNull();
+  });
+
+  it('expires after 10 minutes: 410 GONE, nothing written', async () => {
+    const u = await signUp(db);
+    const id = (await propose(u, { field: 'location', value: 'Pune' })).body.data.pendingAction.actionId;
+    await db.sql(`update ai_pending_actions set expires_at = now() - interval '1 second' where id = $1`, [id]);
+    for (const verb of ['confirm', 'cancel'] as const) {
+      const r = await confirm(u, id, verb);
+      expect([verb, r.status, r.body.error.code, r.body.error.details.reason]).toEqual([verb, 410, 'GONE', 'EXPIRED']);
+    }
+    expect((await db.sql<any>(`select location from profiles where user_id = $1`, [u.id])).rows[0].location).toBeNull();
+  });
+
+  it('two concurrent confirms: applied once, the other 409', async () => {
+    const u = await signUp(db);
+    const id = (await propose(u, { field: 'bio', value: 'Builder of things' })).body.data.pendingAction.actionId;
+    const results = await Promise.all([confirm(u, id), confirm(u, id), confirm(u, id)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    const logs = (await db.sql(`select 1 from activity_logs where user_id = $1 and action = 'profile.updated'`, [u.id])).rows;
+    expect(logs).toHaveLength(1);
+  });
+
+  it('400 for an action id that is not a UUID; 401 without a session', async () => {
+    const u = await signUp(db);
+    expect((await confirm(u, 'not-a-uuid')).status).toBe(400);
+    expect((await confirm(undefined, crypto.randomUUID())).status).toBe(401);
+    expect((await confirm(u, crypto.randomUUID())).status).toBe(404);
+  });
+
+  it('the /stream `tool` frame of the write tool carries the pending action; the chat answer of a read-only turn has none', async () => {
+    const u = await signUp(db);
+    gemini.script(callTool('update_user_profile', { field: 'jobTitle', value: 'Staff Engineer' }), say('Confirm it ', 'in the app.'));
+    const r = await stream(u, 'make me a staff engineer', crypto.randomUUID());
+    const f = frames(r);
+    expect(types(f)).toEqual(['connected', 'tool', 'chunk', 'chunk', 'complete']);
+    const tool = f.events[1]!.data;
+    expect(tool).toEqual({
+      type: 'tool',
+      name: 'update_user_profile',
+      pendingAction: { actionId: expect.any(String), tool: 'update_user_profile', changes: { jobTitle: 'Staff Engineer' }, expiresAt: expect.any(String) },
+    });
+    expect((await profileRow(u.id)).job_title).toBeNull();
+    expect((await confirm(u, tool.pendingAction.actionId)).status).toBe(200);
+    expect((await profileRow(u.id)).job_title).toBe('Staff Engineer');
+
+    gemini.script(say('Hello!'));
+    expect((await chat(u, 'hi', crypto.randomUUID())).body.data.pendingAction).toBeNull();
   });
 });
 
@@ -743,12 +851,20 @@ describe('daily quota and credits', () => {
 });
 
 describe('documentation', () => {
-  it('the three routes are in /openapi.json', async () => {
+  it('the routes and the confirm-before-write flow are in /openapi.json', async () => {
     const r = await call(db.env, '/openapi.json');
     expect(r.status).toBe(200);
     expect(r.body.paths['/api/v1/ai/chat'].post.responses).toHaveProperty('429');
     expect(Object.keys(r.body.paths['/api/v1/ai/stream'].post.responses['200'].content)).toEqual(['text/event-stream']);
     expect(r.body.paths['/api/v1/ai/session/{sessionId}'].delete.responses).toHaveProperty('404');
+    for (const verb of ['confirm', 'cancel']) {
+      const op = r.body.paths[`/api/v1/ai/actions/{actionId}/${verb}`].post;
+      expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '404', '409', '410']);
+      expect(op.description).toMatch(/pendingAction/);
+    }
+    expect(r.body.paths['/api/v1/ai/chat'].post.description).toMatch(/confirm/);
+    expect(r.body.components.schemas.AssistantAnswer.properties).toHaveProperty('pendingAction');
+    expect(r.body.components.schemas.AssistantPendingAction.required).toEqual(['actionId', 'tool', 'changes', 'expiresAt']);
     expect(r.body.components.schemas.AssistantRequest.required).toEqual(['message', 'sessionId']);
   });
 });

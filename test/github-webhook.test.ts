@@ -1,4 +1,6 @@
+import { Pool } from '@neondatabase/serverless';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Env } from '../src/config';
 import { hmacSha256Hex } from '../src/lib/crypto';
 import { useTestDatabase } from './helpers/db';
 import { fakeFetch } from './helpers/fake-fetch';
@@ -25,13 +27,13 @@ interface Delivery {
   contentType?: string;
 }
 
-async function deliver(d: Delivery) {
+async function deliver(d: Delivery, options: { env?: Env; ip?: string } = {}) {
   const headers: Record<string, string> = { 'Content-Type': d.contentType ?? 'application/json', 'User-Agent': 'GitHub-Hookshot/abc123' };
   if (d.event !== undefined) headers['X-GitHub-Event'] = d.event;
   headers['X-GitHub-Delivery'] = d.deliveryId ?? crypto.randomUUID();
   const signature = d.signature === undefined ? `sha256=${await hmacSha256Hex(d.secret ?? 'no-secret-given', d.body)}` : d.signature;
   if (signature !== null) headers['X-Hub-Signature-256'] = signature;
-  return call(db.env, '/webhooks/v1/github', { method: 'POST', raw: d.body, headers });
+  return call(options.env ?? db.env, '/webhooks/v1/github', { method: 'POST', raw: d.body, headers, ip: options.ip });
 }
 
 const pushBody = (repo: string, over: Record<string, unknown> = {}) =>
@@ -417,5 +419,49 @@ describe('POST /webhooks/v1/github: events', () => {
     expect(await delivered(deliveryId)).toBe(false);
     // the same invalid payload signed by nobody is a 401, not a schema report
     expect((await deliver({ event: 'push', body: JSON.stringify({ ref: 42, repository: { full_name: repo } }), secret: 'wrong' })).status).toBe(401);
+  });
+});
+
+describe('verification before any transaction, and a per-IP limit on webhook routes', () => {
+  it('a forged delivery is refused without opening a transaction: it never waits on a row lock held elsewhere', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const repo = `octo-org/locked-${suffix()}`;
+    const p = await linkedProject(repo);
+    const pool = new Pool({ connectionString: db.url, max: 1 });
+    const client = await pool.connect();
+    try {
+      // Another writer (an unlink, a rotation) holds the project row.
+      await client.query('begin');
+      await client.query('select id from projects where id = $1 for update', [p.id]);
+      const started = Date.now();
+      const forged = await Promise.race([
+        deliver({ event: 'push', body: pushBody(repo), secret: 'x'.repeat(43) }),
+        new Promise<'blocked'>((resolve) => setTimeout(() => resolve('blocked'), 4000)),
+      ]);
+      expect(forged === 'blocked' ? 'blocked' : forged.status).toBe(401);
+      expect(Date.now() - started).toBeLessThan(4000);
+    } finally {
+      await client.query('rollback');
+      client.release();
+      await pool.end();
+    }
+    // the genuine delivery still goes through once the lock is gone
+    expect((await deliver({ event: 'push', body: pushBody(repo), secret: p.secret })).body.data).toMatchObject({ outcome: 'recorded', projects: 1 });
+  });
+
+  it('WEBHOOK_RATE_LIMIT_PER_MINUTE per source IP (an IPv6 /64 is one source), all webhook routes together → 429 with Retry-After; other sources unaffected', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const env = { ...db.env, WEBHOOK_RATE_LIMIT_PER_MINUTE: '3' } as Env;
+    const prefix = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    const forged = () => ({ event: 'push', body: pushBody(`octo-org/flood-${suffix()}`), secret: 'y'.repeat(43) });
+    expect((await deliver(forged(), { env, ip: `${prefix}::1` })).status).toBe(401);
+    expect((await deliver(forged(), { env, ip: `${prefix}::2` })).status).toBe(401);
+    expect((await call(env, '/webhooks/v1/razorpay', { method: 'POST', raw: '{}', ip: `${prefix}:1:2:3:4`, headers: { 'Content-Type': 'application/json' } })).status).not.toBe(429);
+    for (const path of ['/webhooks/v1/github', '/webhooks/v1/razorpay', '/webhooks/v1/clerk', '/webhooks/v1/qstash/payment-expiry']) {
+      const r = await call(env, path, { method: 'POST', raw: '{}', ip: `${prefix}:ffff::9`, headers: { 'Content-Type': 'application/json' } });
+      expect([path, r.status, r.body.error.code]).toEqual([path, 429, 'RATE_LIMITED']);
+      expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(0);
+    }
+    expect((await deliver(forged(), { env, ip: '192.0.2.77' })).status).toBe(401);
   });
 });

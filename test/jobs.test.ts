@@ -146,6 +146,12 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     await db.sql(`insert into idempotency_keys (user_id, key, request_hash, expires_at) values ($1, 'expired', 'h', $2), ($1, 'live', 'h', $3)`, [owner.id, at(T - 1000), at(T + DAY)]);
     await db.sql(`insert into dev_emails ("to", subject, created_at) values ('old@example.test', 'old', $1), ('new@example.test', 'new', $2)`, [at(T - 31 * DAY), at(T - 29 * DAY)]);
     await db.sql(`insert into job_runs (job, started_at, status) values ('weekly-feedback', $1, 'succeeded'), ('weekly-feedback', $2, 'succeeded')`, [at(T - 91 * DAY), at(T - 89 * DAY)]);
+    // Assistant proposals: one expired two days ago goes, one expired an hour ago stays.
+    await db.sql(`insert into ai_pending_actions (user_id, tool, changes, expires_at) values ($1, 'update_user_profile', '{"bio":"old"}', $2), ($1, 'update_user_profile', '{"bio":"recent"}', $3)`, [
+      owner.id,
+      at(T - 2 * DAY),
+      at(T - 3600_000),
+    ]);
 
     // ── run
     const first = await runCron(DAILY, T);
@@ -162,6 +168,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
       idempotencyKeys: 1,
       devEmails: 1,
       jobRuns: 1,
+      aiPendingActions: 1,
       anonymizedUsers: 1,
       cancelledPayments: 1,
     });
@@ -171,6 +178,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     expect((await db.sql(`select key from idempotency_keys where user_id = $1`, [owner.id])).rows).toEqual([{ key: 'live' }]);
     expect((await db.sql(`select subject from dev_emails where subject in ('old', 'new')`)).rows).toEqual([{ subject: 'new' }]);
     expect((await db.sql(`select count(*)::int as n from job_runs where job = 'weekly-feedback'`)).rows).toEqual([{ n: 1 }]);
+    expect((await db.sql(`select changes from ai_pending_actions where user_id = $1`, [owner.id])).rows).toEqual([{ changes: { bio: 'recent' } }]);
     expect(goneInvites.some((id) => allInvites.includes(id))).toBe(false);
     expect(await ids(`select id from notifications where user_id = $1`, [owner.id])).toEqual([...keptNotes].sort());
     expect(keptNotes).not.toContain(goneNote);

@@ -107,6 +107,22 @@ describe('newsletter: double opt-in', () => {
     expect(statuses).toEqual([...Array(10).fill(403), 429]);
   });
 
+  it('an IPv6 client counts as its /64: other addresses of the same /64 share the subscribe and the token limits', async () => {
+    const prefix = `2001:db8:${(++ipCounter).toString(16)}:77`;
+    expect((await post('/newsletter/subscribe', { email: uniqueEmail('v6') }, { ip: `${prefix}::1` })).status).toBe(202);
+    const sibling = await post('/newsletter/subscribe', { email: uniqueEmail('v6') }, { ip: `${prefix}:ffff:ffff:ffff:fffe` });
+    expect(sibling.status).toBe(429);
+    expect((await post('/newsletter/subscribe', { email: uniqueEmail('v6') }, { ip: `2001:db8:${(++ipCounter).toString(16)}:77::1` })).status).toBe(202);
+
+    const tokenPrefix = `2001:db8:${(++ipCounter).toString(16)}:88`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const path = i % 2 ? '/newsletter/unsubscribe' : '/newsletter/confirm';
+      statuses.push((await post(path, { email: uniqueEmail('t'), token: 'forged' }, { ip: `${tokenPrefix}:0:0:0:${(i + 1).toString(16)}` })).status);
+    }
+    expect(statuses).toEqual([...Array(10).fill(403), 429]);
+  });
+
   it('503 while NEWSLETTER_TOKEN_SECRET is unset', async () => {
     const env = { ...db.env, NEWSLETTER_TOKEN_SECRET: '' } as Env;
     const r = await post('/newsletter/subscribe', { email: uniqueEmail('n') }, { env });

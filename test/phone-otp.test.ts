@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
-import { userState } from '../src/durable/user-state';
+import { PHONE_SENDS_OBJECT, phoneNumberState, userState } from '../src/durable/user-state';
+import { NUMBER_LIMITS } from '../src/services/phone/caps';
 import { useTestDatabase } from './helpers/db';
 import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
@@ -318,6 +319,119 @@ describe('one number, several accounts (original defect #14)', () => {
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status === 429)).toHaveLength(4);
     expect(sms).toHaveLength(1);
+  });
+});
+
+/** db.env, with the deployment-wide send counter moved to a fresh object (so a low cap here never depends on other tests' sends). */
+function withOwnSendCounter(extra: Record<string, unknown> = {}, counter: unknown = undefined): Env {
+  const real = db.env.USER_STATE;
+  const name = `${PHONE_SENDS_OBJECT}:${crypto.randomUUID()}`;
+  const ns = {
+    idFromName: (n: string) => real.idFromName(n === PHONE_SENDS_OBJECT ? name : n),
+    get: (id: DurableObjectId) => (counter && id.equals(real.idFromName(name)) ? counter : real.get(id)),
+  };
+  return { ...db.env, USER_STATE: ns, ...extra } as unknown as Env;
+}
+
+describe('SMS pumping: caps per number across accounts, and a deployment-wide hourly cap', () => {
+  it('a 4th code to one number within the hour → 429 NUMBER_LIMIT with Retry-After, whichever accounts and channels asked', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const phone = newPhone();
+    expect((await send(await signUp(db), phone)).status).toBe(200);
+    expect((await sendVoice(await signUp(db), phone)).status).toBe(200);
+    expect((await send(await signUp(db), phone)).status).toBe(200);
+    const fresh = await signUp(db); // its own quota is untouched: the number is what is capped
+    for (const r of [await send(fresh, phone), await sendVoice(fresh, phone)]) {
+      expect(r.status).toBe(429);
+      expect(r.body.error.code).toBe('RATE_LIMITED');
+      expect(r.body.error.details.reason).toBe('NUMBER_LIMIT');
+      const retryAfter = Number(r.headers.get('Retry-After'));
+      expect(retryAfter).toBeGreaterThan(3500);
+      expect(retryAfter).toBeLessThanOrEqual(3600);
+      expect(r.body.error.details.retryAfter).toBe(retryAfter);
+    }
+    expect(sms.filter((m) => m.to === phone)).toHaveLength(2);
+    expect(voice.filter((c) => c.to === phone)).toHaveLength(1);
+    // another number is not affected, and the refused account can still use its own quota
+    const other = await send(fresh, newPhone());
+    expect(other.status).toBe(200);
+    expect(other.body.data.sendsRemaining).toBe(2);
+  });
+
+  it('10 codes to one number in a day → 429 until the day window ends (earlier sends made at an earlier clock)', async () => {
+    const phone = newPhone();
+    const number = phoneNumberState(db.env, phone);
+    const start = Date.now() - 11 * 60 * MIN;
+    // one code every 61 minutes: the hourly cap never bites, the daily one does
+    for (let i = 0; i < 10; i++) expect((await number.hitAll(NUMBER_LIMITS, start + i * 61 * MIN)).allowed).toBe(true);
+    const r = await send(await signUp(db), phone);
+    expect(r.status).toBe(429);
+    expect(r.body.error.details.reason).toBe('NUMBER_LIMIT');
+    const retryAfter = Number(r.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThan(13 * 3600 - 120);
+    expect(retryAfter).toBeLessThanOrEqual(13 * 3600);
+    expect(sms).toHaveLength(0);
+  });
+
+  it("refusals of the caller's own limits and failed deliveries give the number's units back", async () => {
+    const phone = newPhone();
+    const a = await signUp(db);
+    expect((await send(a, phone)).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await send(a, phone)).body.error.details.reason).toBe('COOLDOWN');
+    twilio.on(MESSAGES, () => Response.json({ code: 20003, message: 'Authenticate', status: 401 }, { status: 401 }));
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    expect((await send(await signUp(db), phone)).status).toBe(503);
+    twilio.on(MESSAGES, () => Response.json({ sid: 'SM1', status: 'queued' }, { status: 201 }));
+    expect((await send(await signUp(db), phone)).status).toBe(200);
+    expect((await send(await signUp(db), phone)).status).toBe(200);
+    expect((await send(await signUp(db), phone)).body.error.details.reason).toBe('NUMBER_LIMIT');
+  });
+
+  it('the deployment-wide hourly cap (PHONE_OTP_GLOBAL_HOURLY_CAP): the next send → 503 SEND_CAPACITY with Retry-After, logged, nothing sent', async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void errors.push(String(line)));
+    const env = withOwnSendCounter({ PHONE_OTP_GLOBAL_HOURLY_CAP: '2' });
+    expect((await send(await signUp(db), newPhone(), env)).status).toBe(200);
+    expect((await api(env, '/send-voice-otp', (await signUp(db)).token, { phoneNumber: newPhone() })).status).toBe(200);
+    const capped = newPhone();
+    const u = await signUp(db);
+    const r = await send(u, capped, env);
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    expect(r.body.error.details.reason).toBe('SEND_CAPACITY');
+    const retryAfter = Number(r.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThan(3500);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    expect(sms).toHaveLength(1);
+    expect(voice).toHaveLength(1);
+    expect(errors.some((l) => l.includes('phone_otp.global_cap_reached'))).toBe(true);
+    // the refusal consumed nothing of the number's caps nor of the account's quota
+    const raised = await send(u, capped, { ...env, PHONE_OTP_GLOBAL_HOURLY_CAP: '3' } as Env);
+    expect(raised.status).toBe(200);
+    expect(raised.body.data.sendsRemaining).toBe(2);
+    expect((await send(await signUp(db), capped)).status).toBe(200);
+  });
+
+  it('the global counter unreachable: 503, fail closed, nothing sent', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const broken = new Proxy({}, { get: () => () => Promise.reject(new Error('Network connection lost')) });
+    const env = withOwnSendCounter({}, broken);
+    const r = await send(await signUp(db), newPhone(), env);
+    expect(r.status).toBe(503);
+    expect(r.headers.get('Retry-After')).toBe('5');
+    expect(sms).toHaveLength(0);
+  });
+
+  it('PHONE_OTP_ALLOWED_COUNTRIES: a number of another country → 400 COUNTRY_NOT_ALLOWED, nothing sent', async () => {
+    const u = await signUp(db);
+    const usOnly = { ...db.env, PHONE_OTP_ALLOWED_COUNTRIES: 'us' } as Env;
+    const r = await send(u, newPhone(), usOnly);
+    expect(r.status).toBe(400);
+    expect(r.body.error.details).toMatchObject({ reason: 'COUNTRY_NOT_ALLOWED', allowed: ['US'] });
+    expect(sms).toHaveLength(0);
+    expect((await send(u, newPhone(), { ...db.env, PHONE_OTP_ALLOWED_COUNTRIES: 'US,IN' } as Env)).status).toBe(200);
+    const bad = await send(u, newPhone(), { ...db.env, PHONE_OTP_ALLOWED_COUNTRIES: 'India' } as Env);
+    expect(bad.status).toBe(500); // a bad value is a configuration error, never "every country"
   });
 });
 

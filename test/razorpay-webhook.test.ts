@@ -17,9 +17,10 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
+type Delivery = { raw: string; headers: Record<string, string>; eventId?: string };
 const post = (d: { raw: string; headers: Record<string, string> }, env: Env = db.env) =>
   call(env, '/webhooks/v1/razorpay', { method: 'POST', raw: d.raw, headers: d.headers });
-const send = async (event: string, entities: { payment?: FakePayment; order?: FakeOrder; refund?: unknown }, options: { eventId?: string } = {}) =>
+const send = async (event: string, entities: { payment?: FakePayment; order?: FakeOrder; refund?: unknown; dispute?: unknown }, options: { eventId?: string } = {}) =>
   post(await rzp.webhook(event, entities, options));
 
 const balance = async (u: TestUser) => (await call(db.env, '/api/v1/credits/balance', { token: u.token })).body.data.balance as number;
@@ -132,14 +133,14 @@ describe('payment.captured / order.paid', () => {
       post(captured),
       call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: checkout }),
       post(captured), // the same delivery replayed concurrently
-      send('payment.captured', { payment: p }), // a redelivery with a new event id
+      post({ raw: captured.raw, headers: { ...captured.headers, 'x-razorpay-event-id': `evt_${crypto.randomUUID().slice(0, 14)}` } }), // the same signed body under a new event id
       send('order.paid', { payment: p, order: o }),
       call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: checkout }),
       post(captured),
     ]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
     for (const i of [0, 2, 6]) expect(results[i]!.body.data).toMatchObject({ status: 'COMPLETED', creditsAdded: 300 });
-    expect(results.filter((r) => r.body.data.status === 'duplicate')).toHaveLength(2);
+    expect(results.filter((r) => r.body.data.status === 'duplicate')).toHaveLength(3);
     expect(await balance(u)).toBe(300);
     expect((await ledger(u.id)).map((r: any) => [r.type, r.amount, r.balance_after])).toEqual([['PURCHASE', 300, 300]]);
     expect((await db.sql<any>(`select count(*)::int as n from outbox where event_name = 'payment.completed' and payload->>'userId' = $1`, [u.id])).rows[0].n).toBe(1);
@@ -307,7 +308,6 @@ describe('refunds', () => {
 });
 
 describe('refund before capture', () => {
-  type Delivery = { raw: string; headers: Record<string, string>; eventId: string };
   const outcome = async (u: TestUser, orderId: string) => ({
     status: (await paymentRow(orderId)).status,
     balance: await balance(u),
@@ -350,7 +350,9 @@ describe('refund before capture', () => {
 
       // every delivery replayed, a redelivery of the capture with a new event id, the sibling order.paid and the browser's verify: nothing more
       for (const d of Object.values(deliveries)) expect((await post(d)).body.data.status).toBe('duplicate');
-      expect((await send('payment.captured', { payment: { ...p, status: 'captured', amount_refunded: 0, refund_status: null } })).body.data).toMatchObject({ status: 'processed', reason: 'already completed' });
+      const later = await rzp.webhook('payment.captured', { payment: { ...p, status: 'captured', amount_refunded: 0, refund_status: null } }, { createdAt: Math.floor(Date.now() / 1000) + 5 });
+      expect((await post(later)).body.data).toMatchObject({ status: 'processed', reason: 'already completed' });
+      expect((await post({ raw: captured.raw, headers: { ...captured.headers, 'x-razorpay-event-id': `evt_${crypto.randomUUID().slice(0, 14)}` } })).body.data.status).toBe('duplicate');
       expect((await send('order.paid', { payment: { ...p, status: 'captured' }, order: o })).body.data.reason).toBe('already completed');
       const v = await call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: await rzp.checkout(p) });
       expect(v.status).toBe(409);
@@ -425,8 +427,9 @@ describe('refund before capture', () => {
 });
 
 describe('a second capture on a paid order', () => {
-  it('is recorded once in notes.extraCaptures and never credited; refunding it takes no credits', async () => {
-    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const extraRefunds = () => rzp.refundsCreated.map((r) => ({ payment: r.refund.payment_id, amount: r.refund.amount, key: r.idempotencyKey, speed: r.body.speed }));
+
+  it('is never credited, is refunded in full through Razorpay (once, idempotently) and recorded; verify never says "credited"', async () => {
     vi.spyOn(console, 'warn').mockImplementation(() => {});
     const u = await signUp(db);
     const o = await order(u);
@@ -434,23 +437,229 @@ describe('a second capture on a paid order', () => {
     expect((await send('payment.captured', { payment: first })).body.data.status).toBe('processed');
     const second = rzp.pay(o.id); // the customer paid the same order again (another tab)
     const again = await send('payment.captured', { payment: second });
-    expect(again.body.data).toMatchObject({ status: 'processed', reason: 'already completed' });
-    // redelivered with a new event id, and verified by the browser: still recorded once
-    await send('payment.captured', { payment: second });
+    expect(again.body.data).toMatchObject({ status: 'processed', reason: 'order already paid by another payment: this one is refunded' });
+    // redelivered with a new event id, and verified by the browser: recorded once, and verify does not claim credits
+    await send('payment.captured', { payment: second }, { eventId: 'evt_second_redelivery' });
     const v = await call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: await rzp.checkout(second) });
-    expect(v.status).toBe(200);
-
-    const row = await paymentRow(o.id);
-    expect(row).toMatchObject({ status: 'COMPLETED', razorpay_payment_id: first.id });
-    expect(row.notes.extraCaptures).toEqual([{ razorpayPaymentId: second.id, amount: 299900, at: expect.any(String), source: 'webhook:payment.captured' }]);
-    expect(error.mock.calls.some(([line]) => String(line).includes('payment.second_capture_for_order'))).toBe(true);
+    expect(v.status).toBe(409);
+    expect(v.body.error).toMatchObject({ code: 'CONFLICT', details: { reason: 'DUPLICATE_PAYMENT', refund: 'REFUND_INITIATED', creditsAdded: 0 } });
+    expect((await call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: await rzp.checkout(first) })).body.data).toMatchObject({ status: 'COMPLETED', creditsAdded: 300 });
     expect(await balance(u)).toBe(300);
     expect((await ledger(u.id)).map((r: any) => [r.type, r.amount])).toEqual([['PURCHASE', 300]]);
+    const paymentId = (await paymentRow(o.id)).id;
+    expect(db.events.messages.filter((m) => m.name === 'payment.duplicate_captured' && (m.payload as { paymentId: string }).paymentId === paymentId)).toHaveLength(1);
 
-    // support refunds the extra payment: the credits of the first one stay
-    const r = await send('refund.processed', { payment: second, refund: rzp.refund(second) });
+    // the refund is a side effect of the outbox event: nothing went to Razorpay inside the request
+    expect(rzp.refundsCreated).toHaveLength(0);
+    await db.events.drain();
+    expect(extraRefunds()).toEqual([{ payment: second.id, amount: 299900, key: `dup-refund-${second.id}`, speed: 'normal' }]);
+    expect(rzp.refundsCreated[0]!.body.notes).toMatchObject({ reason: 'duplicate_payment', order_id: o.id, credited_payment_id: first.id });
+    const row = await paymentRow(o.id);
+    expect(row).toMatchObject({ status: 'COMPLETED', razorpay_payment_id: first.id });
+    expect(row.notes.extraCaptures).toEqual([
+      {
+        razorpayPaymentId: second.id,
+        amount: 299900,
+        at: expect.any(String),
+        source: 'webhook:payment.captured',
+        refundId: rzp.refundsCreated[0]!.refund.id,
+        refundStatus: 'initiated',
+        refundedAt: expect.any(String),
+      },
+    ]);
+    const activity = (await db.sql<any>(`select action, metadata from activity_logs where user_id = $1 and action = 'payment.duplicate_refunded'`, [u.id])).rows;
+    expect(activity).toEqual([{ action: 'payment.duplicate_refunded', metadata: expect.objectContaining({ razorpayPaymentId: second.id, status: 'initiated' }) }]);
+    const notes = (await db.sql<any>(`select title from notifications where user_id = $1`, [u.id])).rows.map((n) => n.title);
+    expect(notes).toContain('Duplicate payment refunded');
+    const mail = (await db.sql<any>(`select subject from dev_emails where "to" = $1`, [u.email])).rows.map((m) => m.subject);
+    expect(mail).toContain('You paid twice: we are refunding the extra payment');
+
+    // Razorpay's own refund webhooks for it take no credits; a second drain refunds nothing more
+    const r = await send('refund.processed', { payment: second, refund: { ...rzp.refundsCreated[0]!.refund, status: 'processed' } });
     expect(r.body.data).toMatchObject({ status: 'ignored', reason: 'refund of a payment that was not credited (another payment of this order was)' });
+    await db.events.drain();
+    expect(rzp.refundsCreated).toHaveLength(1);
     expect(await balance(u)).toBe(300);
     expect((await paymentRow(o.id)).status).toBe('COMPLETED');
+  });
+
+  it('a lost answer from Razorpay is retried with the same idempotency key: one refund', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    await send('payment.captured', { payment: rzp.pay(o.id) });
+    const second = rzp.pay(o.id);
+    await send('payment.captured', { payment: second });
+    rzp.loseNextAnswers('POST /v1/payments/refund');
+    await db.events.drain();
+    expect(rzp.refundsCreated).toHaveLength(1);
+    expect(second).toMatchObject({ amount_refunded: 299900, refund_status: 'full' });
+    expect((await paymentRow(o.id)).notes.extraCaptures[0]).toMatchObject({ refundStatus: 'initiated', refundId: rzp.refundsCreated[0]!.refund.id });
+  });
+
+  it('already refunded at Razorpay (support was quicker): recorded as such, no second refund', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    await send('payment.captured', { payment: rzp.pay(o.id) });
+    const second = rzp.pay(o.id);
+    await send('payment.captured', { payment: second });
+    rzp.refund(second); // refunded from the dashboard before the handler ran
+    await db.events.drain();
+    expect(rzp.refundsCreated).toHaveLength(0);
+    expect((await paymentRow(o.id)).notes.extraCaptures[0]).toMatchObject({ refundStatus: 'already_refunded' });
+    expect(await balance(u)).toBe(300);
+  });
+
+  it('verify of a second payment still only authorized: 409 DUPLICATE_PAYMENT and it is never captured', async () => {
+    const u = await signUp(db);
+    const o = await order(u);
+    const first = rzp.pay(o.id);
+    expect((await call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: await rzp.checkout(first) })).status).toBe(200);
+    const second = rzp.pay(o.id, { status: 'authorized' });
+    const v = await call(db.env, '/api/v1/payments/verify', { method: 'POST', token: u.token, json: await rzp.checkout(second) });
+    expect(v.status).toBe(409);
+    expect(v.body.error.details).toMatchObject({ reason: 'DUPLICATE_PAYMENT', refund: 'NOT_CAPTURED', creditsAdded: 0 });
+    expect(second.status).toBe('authorized');
+    expect(rzp.fetch.calls.filter((c) => c.url.endsWith('/capture'))).toHaveLength(0);
+    expect(await balance(u)).toBe(300);
+  });
+});
+
+describe('replays under a new x-razorpay-event-id (the same signed body)', () => {
+  const withNewId = (d: Delivery, id = `evt_${crypto.randomUUID().replaceAll('-', '').slice(0, 14)}`) => ({ raw: d.raw, headers: { ...d.headers, 'x-razorpay-event-id': id } });
+
+  it('have no second effect: no second notification for refund.failed, one stored event', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = rzp.pay(o.id);
+    await send('payment.captured', { payment: p });
+    const failed = await rzp.webhook('refund.failed', { refund: rzp.refund(p, 1000, 'failed') });
+    expect((await post(failed)).body.data.status).toBe('processed');
+    for (let i = 0; i < 3; i++) expect((await post(withNewId(failed))).body.data).toEqual({ status: 'duplicate', event: 'refund.failed' });
+    const paymentId = (await paymentRow(o.id)).id;
+    expect(db.events.messages.filter((m) => m.name === 'refund.failed' && (m.payload as { paymentId: string }).paymentId === paymentId)).toHaveLength(1);
+    const stored = (await db.sql<any>(`select body_sha256 from payment_webhook_events where event_type = 'refund.failed' and payment_id = (select id from payments where razorpay_order_id = $1)`, [o.id])).rows;
+    expect(stored).toHaveLength(1);
+    expect(stored[0].body_sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('concurrent deliveries of one body under different event ids: one processed, the rest duplicate', async () => {
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = rzp.pay(o.id);
+    await send('payment.captured', { payment: p });
+    const d = await rzp.webhook('refund.processed', { payment: p, refund: rzp.refund(p, 100_000) });
+    const answers = await Promise.all(Array.from({ length: 4 }, () => post(withNewId(d))));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.map((a) => a.body.data.status).sort()).toEqual(['duplicate', 'duplicate', 'duplicate', 'processed']);
+    expect((await ledger(u.id)).map((r: any) => [r.type, r.amount])).toEqual([['PURCHASE', 300], ['REFUND', -100]]);
+  });
+});
+
+describe('disputes (payment.dispute.*)', () => {
+  const disputeRow = async (disputeId: string) => (await db.sql<any>(`select * from payment_disputes where razorpay_dispute_id = $1`, [disputeId])).rows[0];
+
+  async function paid(u: TestUser) {
+    const o = await order(u);
+    const p = rzp.pay(o.id);
+    expect((await send('payment.captured', { payment: p })).body.data.status).toBe('processed');
+    return { o, p };
+  }
+
+  it('created → tracked (no credits taken); lost → the credits go back through the ledger once and the buyer is told', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const { o, p } = await paid(u);
+    const open = rzp.dispute(p);
+    expect((await send('payment.dispute.created', { payment: p, dispute: open })).body.data.status).toBe('processed');
+    expect(await disputeRow(open.id)).toMatchObject({ status: 'open', amount: 299900, amount_deducted: 0, phase: 'chargeback', reason_code: 'chargeback', resolved_at: null });
+    expect(await balance(u)).toBe(300);
+
+    const lost = { ...rzp.dispute(p, { status: 'lost', id: open.id }) };
+    expect((await send('payment.dispute.lost', { payment: p, dispute: lost })).body.data.status).toBe('processed');
+    expect(await balance(u)).toBe(0);
+    const rows = await ledger(u.id);
+    expect(rows.map((r: any) => [r.type, r.amount, r.balance_after])).toEqual([['PURCHASE', 300, 300], ['REFUND', -300, 0]]);
+    expect(rows[1].metadata).toMatchObject({ disputeId: open.id, reason: 'DISPUTE_LOST', requested: 300, removed: 300, shortfall: 0 });
+    const row = await disputeRow(open.id);
+    expect(row).toMatchObject({ status: 'lost', amount_deducted: 299900, credits_removed: 300, credits_shortfall: 0 });
+    expect(row.resolved_at).not.toBeNull();
+
+    // a redelivery (another body, another event id) and a late "created" change nothing
+    const again = await rzp.webhook('payment.dispute.lost', { payment: p, dispute: lost }, { createdAt: Math.floor(Date.now() / 1000) + 7 });
+    expect((await post(again)).body.data).toMatchObject({ status: 'ignored', reason: 'dispute already lost' });
+    const late = await rzp.webhook('payment.dispute.created', { payment: p, dispute: open }, { createdAt: Math.floor(Date.now() / 1000) + 9 });
+    expect((await post(late)).body.data).toMatchObject({ status: 'ignored', reason: 'dispute already lost' });
+    expect((await ledger(u.id))).toHaveLength(2);
+    expect((await disputeRow(open.id)).status).toBe('lost');
+
+    await db.events.drain();
+    const notes = (await db.sql<any>(`select title, message from notifications where user_id = $1 and title = 'Payment reversed by your bank'`, [u.id])).rows;
+    expect(notes).toHaveLength(1);
+    expect(notes[0].message).toContain('300 credits were removed');
+    const mail = (await db.sql<any>(`select subject, text from dev_emails where "to" = $1 and subject = 'A chargeback on your FairArena payment'`, [u.email])).rows;
+    expect(mail).toHaveLength(1);
+    expect((await paymentRow(o.id)).notes).toMatchObject({ chargedBack: 299900, clawbackTarget: 300, clawbackShortfall: 0 });
+    const activity = (await db.sql<any>(`select action from activity_logs where user_id = $1 and action like 'payment.dispute%' order by created_at`, [u.id])).rows;
+    expect(activity.map((a) => a.action)).toEqual(['payment.dispute_opened', 'payment.dispute_lost']);
+  });
+
+  it('lost after the credits were spent: removes what is left and records the shortfall', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const { o, p } = await paid(u);
+    await spend(u.id, 250);
+    // lost arrives without a "created" before it
+    const lost = rzp.dispute(p, { status: 'lost' });
+    expect((await send('payment.dispute.lost', { payment: p, dispute: lost })).body.data.status).toBe('processed');
+    expect(await balance(u)).toBe(0);
+    const rows = await ledger(u.id);
+    expect(rows.at(-1)).toMatchObject({ type: 'REFUND', amount: -50, balance_after: 0, metadata: expect.objectContaining({ requested: 300, removed: 50, shortfall: 250 }) });
+    expect(await disputeRow(lost.id)).toMatchObject({ status: 'lost', credits_removed: 50, credits_shortfall: 250 });
+    expect((await paymentRow(o.id)).notes.clawbackShortfall).toBe(250);
+    await db.events.drain();
+    const mail = (await db.sql<any>(`select text from dev_emails where "to" = $1 and subject = 'A chargeback on your FairArena payment'`, [u.email])).rows;
+    expect(mail[0].text).toContain('250 of those credits had already been used');
+  });
+
+  it('won → resolved, no credits taken; a partial refund and a lost dispute on the rest add up to the purchase exactly', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const { p } = await paid(u);
+    const d = rzp.dispute(p);
+    await send('payment.dispute.created', { payment: p, dispute: d });
+    expect((await send('payment.dispute.won', { payment: p, dispute: { ...d, status: 'won' } })).body.data.status).toBe('processed');
+    expect(await disputeRow(d.id)).toMatchObject({ status: 'won', credits_removed: 0 });
+    expect(await balance(u)).toBe(300);
+
+    const v = await signUp(db);
+    const { p: q } = await paid(v);
+    expect((await send('refund.processed', { payment: q, refund: rzp.refund(q, 149_950) })).body.data.status).toBe('processed');
+    expect(await balance(v)).toBe(150);
+    const rest = rzp.dispute(q, { status: 'lost', amount: 149_950 });
+    expect((await send('payment.dispute.lost', { payment: q, dispute: rest })).body.data.status).toBe('processed');
+    expect(await balance(v)).toBe(0);
+    expect((await ledger(v.id)).map((r: any) => r.amount)).toEqual([300, -150, -150]);
+  });
+
+  it('a dispute on a payment we do not know is stored and ignored', async () => {
+    const d = { id: 'disp_NotOurs000001', entity: 'dispute', payment_id: 'pay_NotOursAtAll02', amount: 10000, currency: 'INR', amount_deducted: 10000, reason_code: 'chargeback', respond_by: 1590604200, status: 'lost', phase: 'chargeback', created_at: 1590059211 };
+    expect((await send('payment.dispute.lost', { dispute: d })).body.data).toMatchObject({ status: 'ignored', reason: 'unknown payment' });
+    expect(await disputeRow(d.id)).toBeUndefined();
+  });
+
+  it('the ledger refuses a second chargeback row for one dispute (database guard)', async () => {
+    const u = await signUp(db);
+    const { o } = await paid(u);
+    const paymentId = (await paymentRow(o.id)).id;
+    const insert = () =>
+      db.sql(
+        `insert into credit_transactions (user_id, amount, balance_after, type, payment_id, description, metadata) values ($1, -1, 299, 'REFUND', $2, 'x', '{"disputeId":"disp_Guard0000001"}')`,
+        [u.id, paymentId],
+      );
+    await insert();
+    await expect(insert()).rejects.toThrow(/credit_transactions_one_chargeback_per_dispute_uq/);
   });
 });

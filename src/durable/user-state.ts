@@ -11,6 +11,12 @@ export interface StrictLimit {
   windowMs: number;
 }
 
+/** One limit among several checked together (`hitAll`). */
+export interface NamedLimit {
+  key: string;
+  spec: StrictLimit;
+}
+
 export interface StrictLimitResult {
   allowed: boolean;
   remaining: number;
@@ -48,6 +54,16 @@ export const OTP_POLICY = {
     lockoutMs: 30 * MINUTE,
   },
 } as const;
+
+/**
+ * Phone codes per number, across every account (SMS and voice together): SMS pumping sends codes to
+ * numbers the attacker is paid for, from as many accounts as it takes, so the per-account quota alone
+ * does not bound the bill. Counted in the object addressed by the number (`phoneNumberState`).
+ */
+export const PHONE_NUMBER_CAPS = {
+  hour: { limit: 3, windowMs: HOUR },
+  day: { limit: 10, windowMs: DAY },
+} as const satisfies Record<string, StrictLimit>;
 
 /** Free-credit claims: 3 attempts per 24 h; one claim in flight at a time. */
 export const CLAIM_POLICY = { attempts: { limit: 3, windowMs: DAY }, inflightMs: 30_000 } as const;
@@ -134,6 +150,10 @@ function redact(message: string, code: string): string {
  * A phone number is never held against other users: codes for one number may be out to several
  * accounts at once, and the database decides at verify time (unique index on verified numbers — the
  * first to verify wins). Every time-dependent method takes `now` (ms) so tests control the clock.
+ *
+ * The same class also backs two shared counters through its strict-limit methods only: one object per
+ * phone number (`phoneNumberState`, caps across all accounts) and one for the deployment's hourly
+ * phone-code total (`phoneSendsState`). Those objects never hold OTP state.
  */
 export class UserState extends DurableObject<Env> {
   private get kv() {
@@ -154,6 +174,23 @@ export class UserState extends DurableObject<Env> {
     this.kv.put(storageKey, counter);
     this.scheduleCleanup(counter.resetAt);
     return { allowed: true, remaining: spec.limit - counter.count, retryAfterMs: 0 };
+  }
+
+  /**
+   * Count one hit against every limit, or against none: refused (with the longest wait among the
+   * exhausted ones) as soon as one of them is exhausted. `remaining` is the smallest left.
+   */
+  hitAll(limits: NamedLimit[], now: number = Date.now()): StrictLimitResult {
+    const states = limits.map((l) => ({ ...l, state: this.peek(l.key, l.spec, now) }));
+    const refused = states.filter((s) => !s.state.allowed);
+    if (refused.length) return { allowed: false, remaining: 0, retryAfterMs: Math.max(...refused.map((s) => s.state.retryAfterMs)) };
+    const hits = limits.map((l) => this.hit(l.key, l.spec, now));
+    return { allowed: true, remaining: Math.min(...hits.map((h) => h.remaining)), retryAfterMs: 0 };
+  }
+
+  /** Give back one hit on each key (the action they guarded did not happen). */
+  refundAll(keys: string[], now: number = Date.now()): void {
+    for (const key of keys) this.refund(key, now);
   }
 
   /** Current state of a limit without counting a hit. */
@@ -428,5 +465,20 @@ function expiryOf(key: string, value: unknown): number | null {
 /** The stub for a user's state object. */
 export function userState(env: Env, userId: string): DurableObjectStub<UserState> {
   return env.USER_STATE.get(env.USER_STATE.idFromName(userId));
+}
+
+/**
+ * The state object of one phone number (E.164), shared by every account that asks for a code for it.
+ * Only the generic strict-limit methods are used on it. Clerk user ids never start with `phone:`.
+ */
+export function phoneNumberState(env: Env, e164: string): DurableObjectStub<UserState> {
+  return env.USER_STATE.get(env.USER_STATE.idFromName(`phone:${e164}`));
+}
+
+/** Name of the one object counting phone codes sent by the whole deployment (the global hourly cap). */
+export const PHONE_SENDS_OBJECT = 'phone-sends:global';
+
+export function phoneSendsState(env: Env): DurableObjectStub<UserState> {
+  return env.USER_STATE.get(env.USER_STATE.idFromName(PHONE_SENDS_OBJECT));
 }
 

@@ -26,6 +26,10 @@ export const EVENT_CATALOG = {
   'payment.failed': z.object({ paymentId: z.uuid(), userId }),
   'payment.refunded': z.object({ paymentId: z.uuid(), userId, refundId: z.string().min(1).max(255) }),
   'refund.failed': z.object({ paymentId: z.uuid(), userId, refundId: z.string().min(1).max(255) }),
+  /** A second captured payment (razorpayPaymentId) on an order already paid: refunded in full through Razorpay. */
+  'payment.duplicate_captured': z.object({ paymentId: z.uuid(), userId, razorpayPaymentId: z.string().min(1).max(255) }),
+  /** A dispute (payment_disputes.id) was lost: its credits were taken back; the buyer is told. */
+  'payment.dispute_lost': z.object({ paymentId: z.uuid(), userId, disputeId: z.uuid() }),
   /** Support, reports, newsletter, platform invites, GitHub activity, weekly feedback (engagement handlers). */
   /** sendConfirmation: false for an anonymous ticket whose address already got a confirmation in the last 24 h. */
   'support.ticket_created': z.object({ ticketId: z.uuid(), sendConfirmation: z.boolean() }),

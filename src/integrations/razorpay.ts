@@ -84,6 +84,22 @@ export const RazorpayRefund = z.looseObject({
 });
 export type RazorpayRefund = z.infer<typeof RazorpayRefund>;
 
+export const RazorpayDispute = z.looseObject({
+  id: z.string().min(1),
+  entity: z.literal('dispute').optional(),
+  payment_id: z.string().min(1),
+  amount: z.number().int().nonnegative(),
+  currency: z.string(),
+  /** Deducted from our balance; 0 unless the dispute is lost. */
+  amount_deducted: z.number().int().nonnegative().nullish(),
+  reason_code: z.string().nullish(),
+  respond_by: z.number().nullish(),
+  status: z.string(),
+  phase: z.string().nullish(),
+  created_at: z.number().optional(),
+});
+export type RazorpayDispute = z.infer<typeof RazorpayDispute>;
+
 /** GET /v1/orders/:id/payments answers a collection. */
 const RazorpayPaymentCollection = z.looseObject({
   entity: z.string().optional(),
@@ -103,12 +119,13 @@ export function wasCaptured(p: Pick<RazorpayPayment, 'status' | 'captured'>): bo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function request<T>(config: Config, method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+async function request<T>(config: Config, method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
   const creds = razorpayCredentials(config);
   if (!creds) throw new RazorpayError('Razorpay is not configured', 0, 'NOT_CONFIGURED', false);
   const url = `${config.RAZORPAY_API_BASE_URL.replace(/\/+$/, '')}${path}`;
   const headers: Record<string, string> = { Authorization: `Basic ${btoa(`${creds.keyId}:${creds.keySecret}`)}`, Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  Object.assign(headers, extraHeaders);
   let last: RazorpayError | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
@@ -174,4 +191,26 @@ export function fetchRazorpayPayment(config: Config, paymentId: string): Promise
 /** POST /v1/payments/:id/capture — for accounts without automatic capture. */
 export function captureRazorpayPayment(config: Config, paymentId: string, input: { amount: number; currency: string }): Promise<RazorpayPayment> {
   return request(config, 'POST', `/v1/payments/${encodeURIComponent(paymentId)}/capture`, RazorpayPayment, input);
+}
+
+export interface CreateRefundInput {
+  /** Minor units; the whole payment when it is what was captured. */
+  amount: number;
+  /** ≤ 15 string pairs, shown in the Razorpay dashboard. */
+  notes: Record<string, string>;
+  /** Our reference, ≤ 40 characters. */
+  receipt: string;
+  /**
+   * X-Refund-Idempotency (≥ 10 characters of [A-Za-z0-9_-]): a retried request with the same key
+   * answers the refund already created instead of refunding twice.
+   */
+  idempotencyKey: string;
+}
+
+/** POST /v1/payments/:id/refund — a normal-speed refund of a captured payment. */
+export function createRazorpayRefund(config: Config, paymentId: string, input: CreateRefundInput): Promise<RazorpayRefund> {
+  const { idempotencyKey, ...body } = input;
+  return request(config, 'POST', `/v1/payments/${encodeURIComponent(paymentId)}/refund`, RazorpayRefund, { ...body, speed: 'normal' }, {
+    'X-Refund-Idempotency': idempotencyKey,
+  });
 }

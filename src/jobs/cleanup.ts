@@ -3,6 +3,7 @@ import { loadConfig, type Env } from '../config';
 import type { Db } from '../db/client';
 import {
   activityLogs,
+  aiPendingActions,
   aiSessions,
   devEmails,
   feedback,
@@ -41,6 +42,8 @@ export const RETENTION = {
   devEmails: 30,
   /** History of cron runs. */
   jobRuns: 90,
+  /** Assistant proposals, this long after they expired (confirmed, cancelled or never answered). */
+  aiPendingActions: 1,
   /** Soft-deleted accounts are anonymised after the recovery window. */
   deletedAccounts: ACCOUNT_RETENTION_DAYS,
 } as const;
@@ -114,10 +117,11 @@ export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<
   counts.unusedFeedbackCodes =
     (await w.delete(feedback).where(and(eq(feedback.kind, 'weekly'), isNull(feedback.usedAt), lt(feedback.createdAt, feedbackCutoff)))).rowCount ?? 0;
 
-  // 6. Expired Idempotency-Key records (24 h), the development mailbox and old cron-run history.
+  // 6. Expired Idempotency-Key records (24 h), the development mailbox, old cron-run history and old assistant proposals.
   counts.idempotencyKeys = (await w.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now))).rowCount ?? 0;
   counts.devEmails = (await w.delete(devEmails).where(lt(devEmails.createdAt, daysBefore(now, RETENTION.devEmails)))).rowCount ?? 0;
   counts.jobRuns = (await w.delete(jobRuns).where(lt(jobRuns.startedAt, daysBefore(now, RETENTION.jobRuns)))).rowCount ?? 0;
+  counts.aiPendingActions = (await w.delete(aiPendingActions).where(lt(aiPendingActions.expiresAt, daysBefore(now, RETENTION.aiPendingActions)))).rowCount ?? 0;
 
   // 7. Anonymise accounts soft-deleted more than 30 days ago (no longer recoverable).
   counts.anonymizedUsers = await anonymiseDeletedUsers(db, now);

@@ -14,6 +14,8 @@ export type LimitSpec =
   | { kind: 'fixedWindow'; limit: number; window: Duration };
 
 export const LIMITS = {
+  /** Webhook deliveries per source IP (an IPv6 /64 counts as one), all providers together; generous, from config. */
+  webhooks: (perMinute: number): LimitSpec => ({ kind: 'slidingWindow', limit: perMinute, window: '1 m' }),
   /** Star / unstar actions per user. */
   stars: { kind: 'slidingWindow', limit: 10, window: '1 m' } satisfies LimitSpec,
   /** Organizations, teams and projects, per user and kind of operation (reference §6.6). */

@@ -65,6 +65,22 @@ export interface FakePayment {
   created_at: number;
 }
 
+export interface FakeRefund {
+  id: string;
+  entity: string;
+  amount: number;
+  currency: string;
+  payment_id: string;
+  notes: Record<string, string> | never[];
+  receipt: string | null;
+  acquirer_data: { arn: null };
+  created_at: number;
+  batch_id: null;
+  status: 'pending' | 'processed' | 'failed';
+  speed_processed: string;
+  speed_requested: string;
+}
+
 /**
  * An in-memory Razorpay behind fakeFetch: orders (and their payments), payments and capture, with basic-auth
  * checks, plus helpers to "pay" an order, sign Checkout callbacks and build signed webhooks.
@@ -88,7 +104,13 @@ export class FakeRazorpay {
       if (req.headers.get('Authorization') !== `Basic ${btoa(`${RZP_KEY_ID}:${RZP_KEY_SECRET}`)}`) {
         return Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'Authentication failed' } }, { status: 401 });
       }
-      return handler(req, url);
+      const answer = await handler(req, url);
+      if (this.lostAnswers.get(key)) {
+        // Razorpay did the work, but the answer never reached us (a gateway timeout on the way back).
+        this.lostAnswers.set(key, this.lostAnswers.get(key)! - 1);
+        return Response.json({ error: { code: 'SERVER_ERROR', description: 'Gateway timeout' } }, { status: 504 });
+      }
+      return answer;
     };
     const notFound = () => Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'The id provided does not exist' } }, { status: 400 });
     this.fetch = fakeFetch({
@@ -127,6 +149,7 @@ export class FakeRazorpay {
       [`POST ${RZP_BASE}/v1/payments/*`]: authed(async (req, url) => {
         const [, , , id, action] = url.pathname.split('/');
         const payment = this.payments.get(id!);
+        if (payment && action === 'refund') return this.refundRequest(req, payment);
         if (!payment || action !== 'capture') return notFound();
         const b = (await req.json()) as { amount: number };
         if (payment.status !== 'authorized' || b.amount !== payment.amount) {
@@ -136,6 +159,59 @@ export class FakeRazorpay {
         return Response.json(payment);
       }),
     });
+  }
+
+  /** Refunds created through POST /v1/payments/:id/refund, with the request that created them. */
+  readonly refundsCreated: { refund: FakeRefund; body: Record<string, unknown>; idempotencyKey: string | null }[] = [];
+  private readonly refundsByKey = new Map<string, FakeRefund>();
+
+  /** POST /v1/payments/:id/refund as Razorpay answers it, X-Refund-Idempotency included. */
+  private async refundRequest(req: Request, payment: FakePayment): Promise<Response> {
+    const key = req.headers.get('X-Refund-Idempotency');
+    if (key !== null && !/^[A-Za-z0-9_-]{10,}$/.test(key)) {
+      return Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'The idempotency key is invalid' } }, { status: 400 });
+    }
+    const replayed = key ? this.refundsByKey.get(key) : undefined;
+    if (replayed) return Response.json(replayed);
+    const body = (await req.json()) as { amount?: number; speed?: string; notes?: Record<string, string>; receipt?: string };
+    const amount = body.amount ?? payment.amount - payment.amount_refunded;
+    if (payment.status !== 'captured' && payment.status !== 'refunded') {
+      return Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'The payment has not been captured' } }, { status: 400 });
+    }
+    if (payment.amount_refunded + amount > payment.amount) {
+      return Response.json({ error: { code: 'BAD_REQUEST_ERROR', description: 'The total refund amount is greater than the refund payment amount', field: 'amount' } }, { status: 400 });
+    }
+    const refund = { ...this.refund(payment, amount, 'pending'), notes: body.notes ?? [], receipt: body.receipt ?? null, speed_requested: body.speed ?? 'normal' };
+    if (key) this.refundsByKey.set(key, refund);
+    this.refundsCreated.push({ refund, body, idempotencyKey: key });
+    return Response.json(refund);
+  }
+
+  /** A dispute entity as Razorpay sends it (status `lost` deducts the disputed amount). */
+  dispute(p: FakePayment, options: { status?: 'open' | 'under_review' | 'won' | 'lost' | 'closed'; amount?: number; id?: string } = {}) {
+    const status = options.status ?? 'open';
+    const amount = options.amount ?? p.amount;
+    return {
+      id: options.id ?? rid('disp'),
+      entity: 'dispute',
+      payment_id: p.id,
+      amount,
+      currency: p.currency,
+      amount_deducted: status === 'lost' ? amount : 0,
+      reason_code: 'chargeback',
+      reason_description: 'The cardholder does not recognise the transaction',
+      respond_by: now() + 7 * 86_400,
+      status,
+      phase: 'chargeback',
+      created_at: now(),
+      evidence: { amount, summary: null, shipping_proof: null, billing_proof: null, cancellation_proof: null, customer_communication: null, proof_of_service: null, explanation_letter: null, refund_confirmation: null, access_activity_log: null, refund_cancellation_policy: null, term_and_conditions: null, others: null, submitted_at: null },
+    };
+  }
+
+  /** Calls to "METHOD /v1/…" (ids stripped) that are carried out but whose answer is lost (504). */
+  readonly lostAnswers = new Map<string, number>();
+  loseNextAnswers(route: string, count = 1): void {
+    this.lostAnswers.set(route, count);
   }
 
   /** The next `count` calls to "METHOD /v1/…" (ids stripped) answer `status`. */
@@ -203,7 +279,7 @@ export class FakeRazorpay {
   }
 
   /** Refund (part of) a captured payment at Razorpay; returns the refund entity. */
-  refund(p: FakePayment, amount = p.amount - p.amount_refunded, status: 'pending' | 'processed' | 'failed' = 'processed') {
+  refund(p: FakePayment, amount = p.amount - p.amount_refunded, status: 'pending' | 'processed' | 'failed' = 'processed'): FakeRefund {
     p.amount_refunded += amount;
     p.refund_status = p.amount_refunded >= p.amount ? 'full' : 'partial';
     if (p.refund_status === 'full') p.status = 'refunded';
@@ -213,8 +289,8 @@ export class FakeRazorpay {
       amount,
       currency: p.currency,
       payment_id: p.id,
-      notes: [],
-      receipt: null,
+      notes: [] as FakeRefund['notes'],
+      receipt: null as string | null,
       acquirer_data: { arn: null },
       created_at: now(),
       batch_id: null,
@@ -227,8 +303,8 @@ export class FakeRazorpay {
   /** A webhook delivery as Razorpay sends it: exact body bytes and signed headers. */
   async webhook(
     event: string,
-    entities: { payment?: FakePayment; order?: FakeOrder; refund?: unknown },
-    options: { eventId?: string; secret?: string } = {},
+    entities: { payment?: FakePayment; order?: FakeOrder; refund?: unknown; dispute?: unknown },
+    options: { eventId?: string; secret?: string; createdAt?: number } = {},
   ): Promise<{ raw: string; headers: Record<string, string>; eventId: string }> {
     const payload: Record<string, unknown> = {};
     const contains: string[] = [];
@@ -238,7 +314,7 @@ export class FakeRazorpay {
         contains.push(name);
       }
     }
-    const raw = JSON.stringify({ entity: 'event', account_id: 'acc_BFQ7uQEaa7j2z7', event, contains, payload, created_at: now() });
+    const raw = JSON.stringify({ entity: 'event', account_id: 'acc_BFQ7uQEaa7j2z7', event, contains, payload, created_at: options.createdAt ?? now() });
     const eventId = options.eventId ?? `evt_${crypto.randomUUID().replaceAll('-', '').slice(0, 14)}`;
     return {
       raw,

@@ -90,7 +90,8 @@ export const payments = pgTable(
 
 /**
  * Every Razorpay webhook delivery we accepted, deduplicated on Razorpay's event id
- * (x-razorpay-event-id / body.id — not the event type, original defect #1).
+ * (x-razorpay-event-id — not the event type) AND on the SHA-256 of the signed raw body: the same signed
+ * body replayed under a new event id is the same event and has no second effect.
  */
 export const paymentWebhookEvents = pgTable(
   'payment_webhook_events',
@@ -101,6 +102,8 @@ export const paymentWebhookEvents = pgTable(
     paymentId: uuid('payment_id').references(() => payments.id),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
     signature: text('signature'),
+    /** Hex SHA-256 of the raw body the signature covers (null on rows recorded before it was kept). */
+    bodySha256: text('body_sha256').unique('payment_webhook_events_body_sha256_uq'),
     processedAt: timestamptz('processed_at'),
     errorMessage: text('error_message'),
     createdAt: createdAt(),
@@ -108,6 +111,42 @@ export const paymentWebhookEvents = pgTable(
   (t) => [
     index('payment_webhook_events_payment_idx').on(t.paymentId),
     index('payment_webhook_events_type_created_idx').on(t.eventType, t.createdAt),
+  ],
+);
+
+/**
+ * Razorpay disputes (chargebacks) raised against our payments, one row per disp_… id, kept current by
+ * the payment.dispute.* webhooks. A lost dispute takes the payment's credits back through the ledger
+ * (proportionally to the amount deducted; never below a zero balance): what was taken and what had
+ * already been spent (the shortfall) are recorded here.
+ */
+export const paymentDisputes = pgTable(
+  'payment_disputes',
+  {
+    id: uuidPk(),
+    razorpayDisputeId: text('razorpay_dispute_id').notNull().unique('payment_disputes_razorpay_dispute_id_uq'),
+    paymentId: uuid('payment_id')
+      .notNull()
+      .references(() => payments.id, { onDelete: 'restrict' }),
+    /** open, under_review, action_required, won, lost or closed (Razorpay's dispute status). */
+    status: text('status').notNull(),
+    phase: text('phase'),
+    reasonCode: text('reason_code'),
+    /** Disputed amount and, once lost, the amount Razorpay deducted (minor units). */
+    amount: integer('amount').notNull(),
+    amountDeducted: integer('amount_deducted').notNull().default(0),
+    currency: text('currency').notNull(),
+    creditsRemoved: integer('credits_removed').notNull().default(0),
+    /** Credits the lost dispute should have taken back but the user had already spent. */
+    creditsShortfall: integer('credits_shortfall').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    resolvedAt: timestamptz('resolved_at'),
+  },
+  (t) => [
+    index('payment_disputes_payment_idx').on(t.paymentId),
+    check('payment_disputes_amounts_chk', sql`${t.amount} >= 0 and ${t.amountDeducted} >= 0`),
+    check('payment_disputes_credits_chk', sql`${t.creditsRemoved} >= 0 and ${t.creditsShortfall} >= 0`),
   ],
 );
 
@@ -146,6 +185,10 @@ export const creditTransactions = pgTable(
     uniqueIndex('credit_transactions_one_purchase_per_payment_uq')
       .on(t.paymentId)
       .where(sql`${t.type} = 'PURCHASE'`),
+    // A lost dispute takes its credits back once (services/payments/disputes.ts writes metadata.disputeId).
+    uniqueIndex('credit_transactions_one_chargeback_per_dispute_uq')
+      .on(sql`(${t.metadata} ->> 'disputeId')`)
+      .where(sql`${t.type} = 'REFUND' and (${t.metadata} ->> 'disputeId') is not null`),
     check('credit_transactions_amount_nonzero_chk', sql`${t.amount} <> 0`),
     check('credit_transactions_balance_after_nonnegative_chk', sql`${t.balanceAfter} >= 0`),
     // Credits in: PURCHASE, BONUS, INITIAL_ALLOCATION, TRANSFER_IN. Credits out: REFUND (claw-back),
@@ -186,6 +229,7 @@ export type Plan = typeof plans.$inferSelect;
 export type Payment = typeof payments.$inferSelect;
 export type NewPayment = typeof payments.$inferInsert;
 export type PaymentWebhookEvent = typeof paymentWebhookEvents.$inferSelect;
+export type PaymentDispute = typeof paymentDisputes.$inferSelect;
 export type NewPaymentWebhookEvent = typeof paymentWebhookEvents.$inferInsert;
 export type CreditTransaction = typeof creditTransactions.$inferSelect;
 export type NewCreditTransaction = typeof creditTransactions.$inferInsert;

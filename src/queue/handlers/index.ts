@@ -1,6 +1,9 @@
 import type { HandlerTable } from '../types';
 import { dataExport, freeCreditsEmail, freeCreditsNotification, phoneVerifiedEmail, phoneVerifiedNotification } from './account';
 import {
+  disputeLostEmail,
+  disputeLostNotification,
+  duplicateCaptureRefund,
   paymentFailedEmail,
   paymentFailedNotification,
   paymentReceiptLink,
@@ -43,6 +46,8 @@ export const HANDLERS: HandlerTable = {
   'payment.failed': [paymentFailedEmail, paymentFailedNotification],
   'payment.refunded': [paymentRefundedEmail, paymentRefundedNotification],
   'refund.failed': [refundFailedEmail, refundFailedNotification],
+  'payment.duplicate_captured': [duplicateCaptureRefund],
+  'payment.dispute_lost': [disputeLostNotification, disputeLostEmail],
   'support.ticket_created': [supportConfirmationEmail, supportNotification],
   'report.created': [reportReceivedEmail],
   'newsletter.confirmation_requested': [newsletterConfirmationEmail],

@@ -1,11 +1,12 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { payments, users } from '../../db/schema';
+import { paymentDisputes, payments, users } from '../../db/schema';
 import { qstashPaths, QstashPublishError, publishToQstash } from '../../integrations/qstash';
 import { describeError, log } from '../../lib/log';
 import { sendEmail } from '../../services/email/send';
 import { templates } from '../../services/email/templates';
 import { createNotification } from '../../services/notifications/create';
 import { ORDER_TTL_MS } from '../../services/payments';
+import { refundExtraCapture } from '../../services/payments/duplicates';
 import type { RefundNote } from '../../services/payments/refunds';
 import type { EventHandler, HandlerContext } from '../types';
 
@@ -224,5 +225,84 @@ export const refundFailedNotification: EventHandler<'refund.failed'> = {
       actionLabel: 'Contact support',
       metadata: { paymentId, refundId },
     });
+  },
+};
+
+/**
+ * The customer paid an order twice: refund the extra payment in full through Razorpay (idempotently;
+ * see services/payments/duplicates.ts), then tell them — once, when the refund is initiated or was
+ * found already done.
+ */
+export const duplicateCaptureRefund: EventHandler<'payment.duplicate_captured'> = {
+  name: 'duplicate-capture-refund',
+  async run(ctx, { paymentId, userId, razorpayPaymentId }) {
+    const r = await refundExtraCapture({ tx: ctx.tx, config: ctx.config }, paymentId, razorpayPaymentId);
+    if ((r.outcome !== 'initiated' && r.outcome !== 'already_refunded') || !r.payment) return;
+    const row = await load(ctx, paymentId);
+    if (!row) return;
+    const p = row.payment;
+    const amount = formatMoney(r.extra?.amount ?? p.amount, p.currency);
+    await createNotification(ctx, {
+      userId,
+      type: 'UPDATE',
+      title: 'Duplicate payment refunded',
+      message: `Your order for the ${p.planName} plan was paid twice. Your credits were added once; the extra payment of ${amount} is being refunded.`,
+      actionUrl: creditsUrl(ctx),
+      actionLabel: 'View credits',
+      metadata: { paymentId, razorpayPaymentId },
+    });
+    if (row.deletedAt) return;
+    await sendEmail(
+      { db: ctx.tx, config: ctx.config },
+      row.email,
+      templates.duplicatePaymentRefunded({ name: row.firstName, planName: p.planName, amount, creditsUrl: creditsUrl(ctx) }),
+      { idempotencyKey: ctx.idempotencyKey },
+    );
+  },
+};
+
+async function loadDispute(ctx: HandlerContext, disputeId: string) {
+  const [row] = await ctx.tx.select().from(paymentDisputes).where(eq(paymentDisputes.id, disputeId));
+  return row;
+}
+
+export const disputeLostNotification: EventHandler<'payment.dispute_lost'> = {
+  name: 'dispute-lost-notification',
+  async run(ctx, { paymentId, userId, disputeId }) {
+    const row = await load(ctx, paymentId);
+    const dispute = await loadDispute(ctx, disputeId);
+    if (!row || !dispute) return;
+    const amount = formatMoney(dispute.amountDeducted, dispute.currency);
+    await createNotification(ctx, {
+      userId,
+      type: 'ALERT',
+      title: 'Payment reversed by your bank',
+      message: `Your bank reversed ${amount} of your ${row.payment.planName} plan payment after a dispute; ${dispute.creditsRemoved} credits were removed.`,
+      actionUrl: `${ctx.config.FRONTEND_URL}/support`,
+      actionLabel: 'Contact support',
+      metadata: { paymentId, disputeId },
+    });
+  },
+};
+
+export const disputeLostEmail: EventHandler<'payment.dispute_lost'> = {
+  name: 'dispute-lost-email',
+  async run(ctx, { paymentId, disputeId }) {
+    const row = await load(ctx, paymentId);
+    const dispute = await loadDispute(ctx, disputeId);
+    if (!row || row.deletedAt || !dispute) return;
+    await sendEmail(
+      { db: ctx.tx, config: ctx.config },
+      row.email,
+      templates.disputeLost({
+        name: row.firstName,
+        planName: row.payment.planName,
+        amount: formatMoney(dispute.amountDeducted, dispute.currency),
+        creditsRemoved: dispute.creditsRemoved,
+        shortfall: dispute.creditsShortfall,
+        supportUrl: `${ctx.config.FRONTEND_URL}/support`,
+      }),
+      { idempotencyKey: ctx.idempotencyKey },
+    );
   },
 };

@@ -2,7 +2,17 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { requireUser } from '../../middleware/auth';
 import { createRouter } from '../../router';
-import { assistantRequestSchema, beginTurn, chat, DEFAULT_AI_LIMITS, deleteSession, streamTurn, type AiLimits } from '../../services/ai';
+import {
+  assistantRequestSchema,
+  beginTurn,
+  cancelAction,
+  chat,
+  confirmAction,
+  DEFAULT_AI_LIMITS,
+  deleteSession,
+  streamTurn,
+  type AiLimits,
+} from '../../services/ai';
 import { serviceContext } from '../../services/context';
 import { ErrorResponse } from '../schemas';
 
@@ -22,9 +32,59 @@ const refusals = {
   503: json(ErrorResponse, 'Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded)'),
 };
 
+const PendingAction = z
+  .object({
+    actionId: z.uuid().openapi({ description: 'Confirm with POST /api/v1/ai/actions/{actionId}/confirm, discard with …/cancel' }),
+    tool: z.literal('update_user_profile'),
+    changes: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'The proposed change: profile fields and their new values (the fields of PUT /api/v1/profile)', example: { jobTitle: 'Staff Engineer' } }),
+    expiresAt: z.iso.datetime().openapi({ description: 'Confirmation is refused (410) from this instant: 10 minutes after the proposal' }),
+  })
+  .openapi('AssistantPendingAction');
+
 const ChatAnswer = z
-  .object({ sessionId: z.uuid(), response: z.string(), toolsUsed: z.array(z.string()) })
+  .object({
+    sessionId: z.uuid(),
+    response: z.string(),
+    toolsUsed: z.array(z.string()),
+    pendingAction: PendingAction.nullable().openapi({ description: 'A change the assistant proposed in this answer; nothing is written until the user confirms it' }),
+  })
   .openapi('AssistantAnswer');
+
+const ResolvedAction = z
+  .object({
+    actionId: z.uuid(),
+    tool: z.literal('update_user_profile'),
+    status: z.enum(['confirmed', 'cancelled']),
+    changes: z.record(z.string(), z.unknown()).openapi({ description: 'confirmed: the values now stored; cancelled: what had been proposed' }),
+  })
+  .openapi('AssistantResolvedAction');
+
+const CONFIRM_FLOW =
+  'The assistant never writes on its own: its write tool (update_user_profile) only proposes a change. The /chat answer carries it as ' +
+  '`pendingAction` {actionId, tool, changes, expiresAt} (and the /stream `tool` frame of that tool carries the same object). Nothing changes ' +
+  'until the same user calls POST /api/v1/ai/actions/{actionId}/confirm within 10 minutes, which applies it exactly like PUT /api/v1/profile; ' +
+  'POST …/cancel discards it. Each action can be confirmed or cancelled once.';
+
+const actionRoute = (verb: 'confirm' | 'cancel') =>
+  createRoute({
+    method: 'post',
+    path: `/actions/{actionId}/${verb}`,
+    tags: ['ai'],
+    summary: verb === 'confirm' ? 'Confirm a change the assistant proposed (applies it)' : 'Cancel a change the assistant proposed (nothing is written)',
+    description: CONFIRM_FLOW,
+    security,
+    request: { params: z.object({ actionId: z.uuid() }) },
+    responses: {
+      200: json(z.object({ data: ResolvedAction }), verb === 'confirm' ? 'Applied to the profile' : 'Discarded'),
+      400: json(ErrorResponse, verb === 'confirm' ? 'actionId is not a UUID, or the change is refused by the profile rules' : 'actionId is not a UUID'),
+      401: json(ErrorResponse, 'No valid session'),
+      404: json(ErrorResponse, "No such action of the caller's (another user's action looks the same)"),
+      409: json(ErrorResponse, 'Already confirmed or cancelled (details.status): an action is used once'),
+      410: json(ErrorResponse, 'Expired: more than 10 minutes after it was proposed (code GONE)'),
+    },
+  });
 
 /**
  * /api/v1/ai. `limits` exists so tests can shorten the heartbeat, the duration cap and the model timeout.
@@ -39,7 +99,7 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
         path: '/chat',
         tags: ['ai'],
         summary: 'Ask the assistant; the whole answer at once',
-        description: '30 free requests per user per UTC day; beyond that 1 credit each (refunded if the model fails) when paid overflow is on.',
+        description: '30 free requests per user per UTC day; beyond that 1 credit each (refunded if the model fails) when paid overflow is on. ' + CONFIRM_FLOW,
         security,
         request: body,
         responses: { 200: { ...json(z.object({ data: ChatAnswer }), 'The answer and the tools it used'), headers: rateLimitHeaders }, ...refusals },
@@ -56,8 +116,9 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
         tags: ['ai'],
         summary: 'Ask the assistant; the answer as Server-Sent Events',
         description:
-          'Frames `event: <type>` + `data: <json>`: connected {sessionId} → chunk {text} / tool {name} … → complete {sessionId, toolsUsed}, or error {code, message}. ' +
-          'A `: ping` comment every 15 s; the answer is capped at 60 s. Refusals (400/401/404/429/503) come before the stream, as JSON.',
+          'Frames `event: <type>` + `data: <json>`: connected {sessionId} → chunk {text} / tool {name, pendingAction?} … → complete {sessionId, toolsUsed}, or error {code, message}. ' +
+          'A `: ping` comment every 15 s; the answer is capped at 60 s. Refusals (400/401/404/429/503) come before the stream, as JSON. ' +
+          CONFIRM_FLOW,
         security,
         request: body,
         responses: {
@@ -104,7 +165,9 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
         await deleteSession(serviceContext(c), sessionId);
         return c.json({ data: { deleted: true as const, sessionId } }, 200);
       },
-    );
+    )
+    .openapi(actionRoute('confirm'), async (c) => c.json({ data: await confirmAction(serviceContext(c), c.req.valid('param').actionId) }, 200))
+    .openapi(actionRoute('cancel'), async (c) => c.json({ data: await cancelAction(serviceContext(c), c.req.valid('param').actionId) }, 200));
 }
 
 export const aiRoutes = createAiRoutes();

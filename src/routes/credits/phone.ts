@@ -63,18 +63,20 @@ const sendRoute = (path: string, channel: 'sms' | 'voice') =>
     tags: ['credits'],
     summary: channel === 'sms' ? 'Text a verification code to a phone number' : 'Call a phone number and read out a verification code',
     description:
-      'One flow, two channels: 120 s between sends, 3 sends per 24 h (SMS and voice together), code valid 15 minutes. ' +
+      'One flow, two channels: 120 s between sends, 3 sends per 24 h per account (SMS and voice together), code valid 15 minutes. ' +
+      'Per number, across all accounts: at most 3 codes per hour and 10 per 24 h (429, reason NUMBER_LIMIT). The deployment sends at most ' +
+      'PHONE_OTP_GLOBAL_HOURLY_CAP codes an hour (503, reason SEND_CAPACITY); PHONE_OTP_ALLOWED_COUNTRIES may restrict the countries served. ' +
       'Requesting a code never blocks the number for anyone else: the first account to verify it owns it.',
     security,
     middleware: [requireUser] as const,
     request: { body: { required: true, content: json(PhoneOtpRequest) } },
     responses: {
       200: { description: 'Code sent', content: json(z.object({ data: PhoneOtpSent })) },
-      400: err('Invalid, non-mobile or disposable number; unknown key'),
+      400: err('Invalid, non-mobile or disposable number, a country not served (COUNTRY_NOT_ALLOWED); unknown key'),
       401: err('Not signed in'),
       409: err('Already verified, or the number is verified by another account'),
-      429: err('Cooldown or daily limit (Retry-After)'),
-      503: err('Provider or verification state unavailable'),
+      429: err('Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After'),
+      503: err('Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)'),
     },
   });
 

@@ -123,7 +123,7 @@ export const paymentRoutes = createRouter()
         401: err('Not signed in'),
         402: err('PAYMENT_FAILED: bad signature, not captured, wrong order or amount'),
         404: err('No such order of yours'),
-        409: err('The payment can no longer be completed'),
+        409: err('The payment can no longer be completed, or the order was already paid by another payment (details.reason DUPLICATE_PAYMENT, creditsAdded 0: it is refunded automatically, or never captured)'),
         429: err('Too many payment requests'),
         503: err('Payments not configured, or Razorpay unavailable (retry)'),
       },

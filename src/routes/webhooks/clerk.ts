@@ -7,6 +7,7 @@ import { serviceContext } from '../../services/context';
 import { applyClerkEvent } from '../../services/users/webhook';
 import { recordWebhookDelivery, webhookDeliverySeen } from '../../services/webhooks';
 import { ErrorResponse } from '../schemas';
+import { webhookRateLimit } from './limit';
 
 const route = createRoute({
   method: 'post',
@@ -15,11 +16,13 @@ const route = createRoute({
   summary: 'Clerk user events (svix-signed)',
   description:
     'user.created / user.updated upsert by Clerk id (only a verified primary email is stored); user.deleted soft-deletes, and for an id never seen records it as deleted so a late user.created cannot revive it. Other event types are acknowledged and ignored. A replayed svix-id is a no-op.',
+  middleware: [webhookRateLimit] as const,
   responses: {
     200: { description: 'Processed, ignored or duplicate', content: { 'application/json': { schema: z.object({ data: z.object({ type: z.string(), outcome: z.string() }) }) } } },
     400: { description: 'Invalid payload', content: { 'application/json': { schema: ErrorResponse } } },
     401: { description: 'Missing or invalid signature, or a timestamp older than 5 minutes', content: { 'application/json': { schema: ErrorResponse } } },
     503: { description: 'CLERK_WEBHOOK_SECRET not configured', content: { 'application/json': { schema: ErrorResponse } } },
+    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
   },
 });
 

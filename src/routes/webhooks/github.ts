@@ -6,6 +6,7 @@ import { createRouter, type AppEnv } from '../../router';
 import { serviceContext } from '../../services/context';
 import { receiveGithubDelivery } from '../../services/github';
 import { ErrorResponse } from '../schemas';
+import { webhookRateLimit } from './limit';
 
 const route = createRoute({
   method: 'post',
@@ -14,11 +15,12 @@ const route = createRoute({
   summary: 'GitHub repository events (X-Hub-Signature-256 under the linked project\'s secret)',
   description:
     'Each project that links a repository has its own webhook secret (shown once when the link is made or the secret rotated). ' +
-    'X-Hub-Signature-256 is the HMAC-SHA256 of the raw body; it is checked in constant time against the secrets of the live projects linked to ' +
+    'X-Hub-Signature-256 is the HMAC-SHA256 of the raw body; it is checked in constant time, before any database transaction is opened, against the secrets of the live projects linked to ' +
     '`repository.full_name`, and the delivery reaches only the projects whose secret matches — none (forged or missing signature, unlinked repository, ' +
     'project without a secret) → 401. `ping` → pong; `push` (any branch) and `release` (published) are recorded in each matching project\'s audit log ' +
     'and notified to its members; other events are acknowledged and ignored. A replayed X-GitHub-Delivery (recorded only once verified) is a no-op. ' +
     'Nothing is ever executed.',
+  middleware: [webhookRateLimit] as const,
   responses: {
     200: {
       description: 'Processed, ignored or duplicate',
@@ -30,6 +32,7 @@ const route = createRoute({
     },
     400: { description: 'Missing event/delivery header or invalid payload', content: { 'application/json': { schema: ErrorResponse } } },
     401: { description: 'Missing or invalid signature, or no linked project whose secret matches', content: { 'application/json': { schema: ErrorResponse } } },
+    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
   },
 });
 

@@ -6,6 +6,7 @@ import { log } from '../../lib/log';
 import { serviceContext } from '../../services/context';
 import { expireStalePayment } from '../../services/payments';
 import { ErrorResponse } from '../schemas';
+import { webhookRateLimit } from './limit';
 
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const err = (description: string) => ({ description, content: json(ErrorResponse) });
@@ -19,6 +20,7 @@ const paymentExpiry = createRoute({
   summary: 'QStash: cancel a payment order still PENDING 24 h after creation (Upstash-Signature)',
   description:
     'Delivered by QStash 24 h after create-order. The Upstash-Signature JWT is verified (current, then next signing key) over the raw body and our PUBLIC_BASE_URL. Cancels only a payment that is still PENDING and older than 24 h — unless Razorpay reports the order paid: then a captured payment of our amount completes it (credited once) instead. Anything else is acknowledged unchanged.',
+  middleware: [webhookRateLimit] as const,
   responses: {
     200: {
       description: 'Outcome (cancelled, completed, not_pending, not_due, not_found, paid_at_provider)',
@@ -27,6 +29,7 @@ const paymentExpiry = createRoute({
     400: err('Body is not {paymentId}'),
     401: err('Missing or invalid Upstash-Signature'),
     503: err('QStash signing keys not configured'),
+    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
   },
 });
 

@@ -6,6 +6,7 @@ import { log } from '../../lib/log';
 import { serviceContext } from '../../services/context';
 import { processRazorpayWebhook, RazorpayWebhookBody } from '../../services/payments';
 import { ErrorResponse } from '../schemas';
+import { webhookRateLimit } from './limit';
 
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const err = (description: string) => ({ description, content: json(ErrorResponse) });
@@ -16,7 +17,10 @@ const route = createRoute({
   tags: ['webhooks'],
   summary: 'Razorpay events (X-Razorpay-Signature over the raw body)',
   description:
-    'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id) — a refund that arrives before the capture first completes the payment from the refunded payment entity, or answers 503 (nothing recorded, so Razorpay redelivers) while that payment is not captured or Razorpay cannot be asked; refund.failed notifies. Other events are stored and acknowledged. A replayed x-razorpay-event-id is a no-op (`status: duplicate`).',
+    'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id) — a refund that arrives before the capture first completes the payment from the refunded payment entity, or answers 503 (nothing recorded, so Razorpay redelivers) while that payment is not captured or Razorpay cannot be asked; refund.failed notifies. A second captured payment on an order already paid is never credited and is refunded in full automatically. ' +
+    'payment.dispute.* keep the dispute\'s status; payment.dispute.lost takes the purchase\'s credits back (what was already spent is recorded as a shortfall) and tells the buyer. ' +
+    'Other events are stored and acknowledged. A replay — the same x-razorpay-event-id, or the same signed body under a new event id — is a no-op (`status: duplicate`).',
+  middleware: [webhookRateLimit] as const,
   responses: {
     200: {
       description: 'Processed, ignored or duplicate',
@@ -25,6 +29,7 @@ const route = createRoute({
     400: err('Missing x-razorpay-event-id, or a body that is not a Razorpay event'),
     401: err('Missing or invalid signature'),
     503: err('RAZORPAY_WEBHOOK_SECRET not configured (never accepted unsigned), or a refund of one of our payments that cannot be settled yet (retried by Razorpay)'),
+    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
   },
 });
 
@@ -47,6 +52,6 @@ export const razorpayWebhook = createRouter().openapi(route, async (c) => {
   }
   const body = RazorpayWebhookBody.safeParse(parsed);
   if (!body.success) throw new AppError('VALIDATION_ERROR', 'Webhook body is not a Razorpay event');
-  const data = await processRazorpayWebhook(serviceContext(c), { eventId, signature, body: body.data });
+  const data = await processRazorpayWebhook(serviceContext(c), { eventId, signature, raw, body: body.data });
   return c.json({ data }, 200);
 });

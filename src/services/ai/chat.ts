@@ -6,7 +6,8 @@ import { buildSystemInstruction, oneLine } from './prompt';
 import { refundRequest, reserveRequest, type Reservation } from './quota';
 import type { AssistantRequest } from './schema';
 import { appendTurn, loadHistory } from './sessions';
-import { executeTool, GEMINI_TOOLS, isToolName } from './tools';
+import type { PendingAction } from './actions';
+import { executeTool, GEMINI_TOOLS, isToolName, type ToolContext } from './tools';
 
 /**
  * One assistant turn: history → model → (tool calls → model)* → answer, then the turn is stored.
@@ -48,13 +49,16 @@ export interface Turn {
 
 export interface TurnSink {
   text?(delta: string): Promise<void> | void;
-  tool?(name: string): Promise<void> | void;
+  /** A tool ran; a write tool also hands over the change now waiting for the user's confirmation. */
+  tool?(name: string, pendingAction?: PendingAction): Promise<void> | void;
 }
 
 export interface TurnResult {
   sessionId: string;
   response: string;
   toolsUsed: string[];
+  /** The change the assistant proposed in this turn, applied only once the user confirms it; else null. */
+  pendingAction: PendingAction | null;
 }
 
 const NOT_CONFIGURED = 'The AI assistant is not available: it has not been configured on this server (GEMINI_API_KEY is missing).';
@@ -93,7 +97,7 @@ export async function runTurn(ctx: ServiceContext, turn: Turn, options: RunOptio
     });
     const fresh: Content[] = [{ role: 'user', parts: [{ text: turn.request.message }] }];
     const toolsUsed: string[] = [];
-    const toolContext = { ctx, userId: turn.userId, metadata: turn.request.metadata };
+    const toolContext: ToolContext = { ctx, userId: turn.userId, sessionId: turn.sessionId, metadata: turn.request.metadata, action: null };
     let answer = '';
     let finalParts: Part[] = [];
 
@@ -128,12 +132,13 @@ export async function runTurn(ctx: ServiceContext, turn: Turn, options: RunOptio
       const responses: Part[] = [];
       for (const part of calls) {
         const call = part.functionCall!;
-        // Only real tools are announced; a made-up name just gets an error result back.
+        const outcome = await executeTool(toolContext, call);
+        // Only real tools are announced (once they ran, so a write tool's frame carries its pending action);
+        // a made-up name just gets an error result back.
         if (isToolName(call.name)) {
-          await sink?.tool?.(call.name);
+          await sink?.tool?.(call.name, outcome.pendingAction);
           if (!toolsUsed.includes(call.name)) toolsUsed.push(call.name);
         }
-        const outcome = await executeTool(toolContext, call);
         responses.push({ functionResponse: { name: call.name, response: outcome.response } });
       }
       fresh.push({ role: 'function', parts: responses });
@@ -151,7 +156,7 @@ export async function runTurn(ctx: ServiceContext, turn: Turn, options: RunOptio
       // The user has the answer (and was charged for it); only the continuity of the session suffers.
       log('error', 'ai.history_not_saved', { requestId: ctx.requestId, sessionId: turn.sessionId, error: describeError(err) });
     }
-    return { sessionId: turn.sessionId, response: answer, toolsUsed };
+    return { sessionId: turn.sessionId, response: answer, toolsUsed, pendingAction: toolContext.action };
   } catch (err) {
     const clientGone = signal?.aborted && signal.reason === CLIENT_GONE;
     const error = toAppError(err, signal, turn.headers);

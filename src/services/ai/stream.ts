@@ -3,11 +3,13 @@ import { relayOutbox, type PendingEvents } from '../../events/outbox';
 import { AppError, type ErrorCode } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import type { ServiceContext } from '../context';
+import type { PendingAction } from './actions';
 import { CLIENT_GONE, DEFAULT_AI_LIMITS, runTurn, TOO_LONG, type AiLimits, type Turn } from './chat';
 
 /**
  * POST /ai/stream after the turn was admitted: SSE frames
  *   connected → (chunk | tool)* → complete   or   … → error
+ * A `tool` frame of a write tool carries `pendingAction` (see ./actions.ts): nothing was written.
  * with a `: ping` comment every heartbeatMs and a hard cap of maxDurationMs on the whole answer.
  *
  * The stream outlives the request handler (the response is returned as soon as the stream opens, and
@@ -18,7 +20,7 @@ import { CLIENT_GONE, DEFAULT_AI_LIMITS, runTurn, TOO_LONG, type AiLimits, type 
 export type AiFrame =
   | { type: 'connected'; sessionId: string }
   | { type: 'chunk'; text: string }
-  | { type: 'tool'; name: string }
+  | { type: 'tool'; name: string; pendingAction?: PendingAction }
   | { type: 'complete'; sessionId: string; toolsUsed: string[] }
   | { type: 'error'; code: ErrorCode; message: string };
 
@@ -45,7 +47,7 @@ export async function streamTurn(ctx: ServiceContext, turn: Turn, writer: FrameW
       limits,
       sink: {
         text: (text) => writer.frame({ type: 'chunk', text }),
-        tool: (name) => writer.frame({ type: 'tool', name }),
+        tool: (name, pendingAction) => writer.frame({ type: 'tool', name, ...(pendingAction ? { pendingAction } : {}) }),
       },
     });
     await writer.frame({ type: 'complete', sessionId: result.sessionId, toolsUsed: result.toolsUsed });

@@ -19,8 +19,9 @@ import type { ServiceContext } from '../context';
 import { getBalance, listCreditHistory } from '../credits';
 import { listNotifications } from '../notifications';
 import { listPlans } from '../plans';
-import { getOwnProfile, updateOwnProfile } from '../profiles';
+import { getOwnProfile } from '../profiles';
 import { profileUpdateSchema, type ProfileUpdate } from '../profiles/schema';
+import { PENDING_ACTION_TTL_MS, proposeProfileChange, type PendingAction } from './actions';
 import { HELP_TOPIC_NAMES, HELP_TOPICS } from './prompt';
 import type { RequestMetadata } from './schema';
 
@@ -37,7 +38,10 @@ import type { RequestMetadata } from './schema';
 export interface ToolContext {
   ctx: ServiceContext;
   userId: string;
+  sessionId: string;
   metadata: RequestMetadata | undefined;
+  /** The turn's pending action: write tools add their proposed change to it (see ./actions.ts). */
+  action: PendingAction | null;
 }
 
 interface ToolDef<A extends z.ZodType> {
@@ -363,7 +367,8 @@ const TOOLS = {
     declaration: {
       name: 'update_user_profile',
       description:
-        "Change one field of the signed-in user's profile, only when the user asked for it. skills and interests take a comma-separated list that replaces the current one; an empty value clears a text field.",
+        "Propose a change to one field of the signed-in user's profile, only when the user asked for it. Nothing changes until the user confirms the proposal in the app. " +
+        'skills and interests take a comma-separated list that replaces the current one; an empty value clears a text field.',
       parameters: {
         type: SchemaType.OBJECT,
         properties: {
@@ -374,11 +379,18 @@ const TOOLS = {
       },
     },
     args: updateArgs,
-    async run({ ctx }, { field, value }) {
+    async run(tc, { field, value }) {
       const patch = profilePatch(field, value);
-      const updated = await updateOwnProfile(ctx, patch);
       const key = Object.keys(patch)[0] as WritableField;
-      return { updated: key, value: updated[key] };
+      // Never written here: the change waits for the user's confirmation (POST /ai/actions/:actionId/confirm).
+      const action = await proposeProfileChange(tc.ctx, tc, patch);
+      return {
+        status: 'pending_confirmation',
+        proposed: { field: key, value: patch[key] },
+        actionId: action.actionId,
+        expiresAt: action.expiresAt,
+        note: `Nothing has changed yet. Tell the user exactly what will change and that they must confirm it in the app within ${PENDING_ACTION_TTL_MS / 60_000} minutes.`,
+      };
     },
   }),
 } satisfies Record<string, ToolDef<z.ZodType>>;
@@ -396,7 +408,12 @@ export interface ToolOutcome {
   ok: boolean;
   /** What the model receives as the functionResponse `response`. */
   response: { data: unknown } | { error: string };
+  /** Set by a write tool: the change waiting for the user's confirmation. */
+  pendingAction?: PendingAction;
 }
+
+/** Tools that propose a change (for confirmation) instead of reading. */
+const WRITE_TOOLS: ReadonlySet<string> = new Set<ToolName>(['update_user_profile']);
 
 export const isToolName = (name: string): name is ToolName => Object.prototype.hasOwnProperty.call(TOOLS, name);
 
@@ -411,7 +428,8 @@ export async function executeTool(tc: ToolContext, call: FunctionCall): Promise<
     return { name, ok: false, response: { error: `Invalid arguments: ${issues}` } };
   }
   try {
-    return { name, ok: true, response: { data: await def.run(tc, args.data) } };
+    const data = await def.run(tc, args.data);
+    return { name, ok: true, response: { data }, ...(WRITE_TOOLS.has(name) && tc.action ? { pendingAction: tc.action } : {}) };
   } catch (err) {
     if (err instanceof AppError && err.status < 500) return { name, ok: false, response: { error: err.message } };
     log('warn', 'ai.tool_failed', { requestId: tc.ctx.requestId, tool: name, error: describeError(err) });

@@ -129,6 +129,32 @@ export const templates = {
       ],
       action: { label: 'Contact support', url: d.supportUrl },
     }),
+  duplicatePaymentRefunded: (d: { name: string | null; planName: string; amount: string; creditsUrl: string }) =>
+    render({
+      template: 'duplicate-payment-refunded',
+      subject: 'You paid twice: we are refunding the extra payment',
+      heading: 'Your extra payment is being refunded',
+      paragraphs: [
+        greeting(d.name),
+        `Your order for the ${d.planName} plan was paid twice. Your credits were added once, and the extra payment of ${d.amount} is being refunded in full.`,
+        'The refund usually reaches your account within 5–7 business days.',
+      ],
+      action: { label: 'View your credits', url: d.creditsUrl },
+    }),
+  disputeLost: (d: { name: string | null; planName: string; amount: string; creditsRemoved: number; shortfall: number; supportUrl: string }) =>
+    render({
+      template: 'dispute-lost',
+      subject: 'A chargeback on your FairArena payment',
+      heading: 'Your bank reversed a payment',
+      paragraphs: [
+        greeting(d.name),
+        `Your bank reversed ${d.amount} of your payment for the ${d.planName} plan after a dispute.`,
+        d.creditsRemoved > 0 ? `${d.creditsRemoved} credits bought with it were removed from your balance.` : 'No credits were left to remove from your balance.',
+        ...(d.shortfall > 0 ? [`${d.shortfall} of those credits had already been used.`] : []),
+        'If you did not ask your bank for this, contact support.',
+      ],
+      action: { label: 'Contact support', url: d.supportUrl },
+    }),
   // Organizations and teams. The invite link carries the one-time code (never stored in plaintext).
   // Invitations reach addresses that never asked for them: no name a user chose (organization, team,
   // inviter) goes in a subject, where it would read as our own words; in the body it is escaped and clipped.

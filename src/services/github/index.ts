@@ -1,9 +1,9 @@
-import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Transaction } from '../../db/client';
 import { organizations, projectAuditLogs, projects, teams, webhookDeliveries } from '../../db/schema';
 import { emit } from '../../events/outbox';
-import { verifyHmacSha256Hex } from '../../lib/crypto';
+import { timingSafeEqual, verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
 import { newGithubWebhookSecret } from './secret';
@@ -141,43 +141,55 @@ export interface GithubDelivery {
   payload: unknown;
 }
 
+/** The live projects (project, team and organization not deleted) linked to `repository` that hold a usable secret. */
+const linkedTo = (repository: string) =>
+  and(
+    sql`lower(${projects.githubRepo}) = lower(${repository})`,
+    isNull(projects.deletedAt),
+    isNotNull(projects.githubWebhookSecret),
+    sql`length(${projects.githubWebhookSecret}) >= ${MIN_SECRET_LENGTH}`,
+  );
+
 /**
- * One GitHub delivery, in one transaction:
- * 1. the live projects (project, team and organization not deleted) linked to `repository.full_name`
- *    (case-insensitively) that hold a webhook secret are the candidates — locked FOR SHARE, so an unlink
- *    or a rotation waits for this delivery instead of racing it;
+ * One GitHub delivery. The signature is verified BEFORE any transaction is opened, so a forged or
+ * unsigned delivery costs one plain read and never takes a row lock or a pooled transaction:
+ * 1. the live projects linked to `repository.full_name` (case-insensitively) that hold a webhook secret
+ *    are read, outside any transaction;
  * 2. the delivery is kept only for the candidates whose secret verifies the signature (constant time);
  *    none → 401, exactly as for a forged signature or an unlinked repository (the answer never tells
- *    whether a repository is linked);
- * 3. only then is the delivery id recorded (webhook_deliveries): a replay is `duplicate`; a failure
- *    further down rolls the record back, so GitHub's redelivery is processed;
- * 4. `ping` → pong; push/release → an audit row and a `project.github_activity` event per verified project.
+ *    whether a repository is linked, and an unlinked one costs the same one HMAC);
+ * 3. only then a transaction: the verified projects are read again and locked FOR SHARE, keeping those
+ *    still linked under the very secret that verified (an unlink or a rotation in between wins → 401);
+ * 4. the delivery id is recorded (webhook_deliveries): a replay is `duplicate`; a failure further down
+ *    rolls the record back, so GitHub's redelivery is processed;
+ * 5. `ping` → pong; push/release → an audit row and a `project.github_activity` event per verified project.
  */
 export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDelivery): Promise<GithubResult | { event: string; outcome: 'duplicate'; projects: 0 }> {
   const repository = repositoryOf(input.payload);
   if (!repository) throw rejected(); // no repository (e.g. an organization hook): no project secret can have signed it
+  const candidates = await ctx.db.write
+    .select({ id: projects.id, secret: projects.githubWebhookSecret })
+    .from(projects)
+    .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
+    .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
+    .where(linkedTo(repository));
+  const signedWith = new Map<string, string>();
+  for (const c of candidates) {
+    if (c.secret && c.secret.length >= MIN_SECRET_LENGTH && (await verifyHmacSha256Hex(c.secret, input.body, input.signature))) signedWith.set(c.id, c.secret);
+  }
+  if (!candidates.length) await verifyHmacSha256Hex(newGithubWebhookSecret(), input.body, input.signature);
+  if (!signedWith.size) throw rejected();
+
   return ctx.db.write.transaction(async (tx) => {
-    const candidates = await tx
+    const live = await tx
       .select({ id: projects.id, secret: projects.githubWebhookSecret })
       .from(projects)
       .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
       .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
-      .where(
-        and(
-          sql`lower(${projects.githubRepo}) = lower(${repository})`,
-          isNull(projects.deletedAt),
-          isNotNull(projects.githubWebhookSecret),
-          sql`length(${projects.githubWebhookSecret}) >= ${MIN_SECRET_LENGTH}`,
-        ),
-      )
+      .where(and(inArray(projects.id, [...signedWith.keys()]), linkedTo(repository)))
       .orderBy(projects.id)
       .for('share', { of: projects });
-    const verified: string[] = [];
-    for (const c of candidates) {
-      if (c.secret && c.secret.length >= MIN_SECRET_LENGTH && (await verifyHmacSha256Hex(c.secret, input.body, input.signature))) verified.push(c.id);
-    }
-    // An unlinked repository costs the same one HMAC as a linked one with a wrong signature.
-    if (!candidates.length) await verifyHmacSha256Hex(newGithubWebhookSecret(), input.body, input.signature);
+    const verified = live.filter((p) => p.secret !== null && timingSafeEqual(p.secret, signedWith.get(p.id)!)).map((p) => p.id);
     if (!verified.length) throw rejected();
 
     const [claimed] = await tx

@@ -17,8 +17,12 @@ export interface CaptureFacts {
 }
 
 export interface CompleteResult {
-  /** completed: this call granted the credits; already_completed: an earlier call did; ignored: illegal transition. */
-  outcome: 'completed' | 'already_completed' | 'ignored';
+  /**
+   * completed: this call granted the credits; already_completed: an earlier call did; ignored: illegal
+   * transition; extra_capture: the order was already paid by ANOTHER payment — this one is not credited
+   * and is refunded automatically (payment.duplicate_captured).
+   */
+  outcome: 'completed' | 'already_completed' | 'ignored' | 'extra_capture';
   payment: Payment;
   /** The user's balance after the grant (completed only). */
   balance: number | null;
@@ -29,7 +33,8 @@ export interface CompleteResult {
  * webhook (or a replay of either) gets here first. In the caller's transaction (the Ledger's):
  *  1. lock the payment row (FOR UPDATE) — concurrent completions of one payment serialise here;
  *  2. already paid → nothing to do (a different pay_… id is an extra capture: recorded in
- *     notes.extraCaptures and logged, never credited); otherwise check the transition against the state table;
+ *     notes.extraCaptures, never credited, refunded through the outbox); otherwise check the transition
+ *     against the state table;
  *  3. update status, Razorpay payment id, method, completed_at;
  *  4. append the PURCHASE row through the ledger (balance row locked there). The partial unique index
  *     "one PURCHASE per payment" is the last guard: should it fire anyway, that means "already
@@ -43,7 +48,7 @@ export async function completePayment(ledger: Ledger, events: PendingEvents, pay
   if (!payment) throw new Error(`payment ${paymentRowId} not found`);
 
   if (PAID_STATUSES.includes(payment.status)) {
-    if (payment.razorpayPaymentId !== facts.razorpayPaymentId) return recordExtraCapture(tx, payment, facts);
+    if (payment.razorpayPaymentId !== facts.razorpayPaymentId) return recordExtraCapture(tx, events, payment, facts);
     return { outcome: 'already_completed', payment, balance: null };
   }
   if (!allowTransition(payment, 'COMPLETED', facts.source)) return { outcome: 'ignored', payment, balance: null };
@@ -93,22 +98,29 @@ export interface ExtraCapture {
   amount: number | null;
   at: string;
   source: string;
+  /** The automatic refund (services/payments/duplicates.ts), once Razorpay accepted it. */
+  refundId?: string;
+  refundStatus?: 'initiated' | 'already_refunded' | 'failed';
+  refundError?: string;
+  refundedAt?: string;
 }
 
 /**
  * A second successful payment for an order that is already paid: the customer paid twice. Never credit
  * twice; record it on the payment (notes.extraCaptures, once per pay_… id, so verify, webhook replays and
- * redeliveries add nothing) and log at error level, so support refunds the extra payment. The caller
- * holds the payment row lock.
+ * redeliveries add nothing) and emit payment.duplicate_captured in the same transaction: its handler
+ * refunds the extra payment in full through Razorpay and records the refund here. The caller holds the
+ * payment row lock.
  */
-async function recordExtraCapture(tx: Ledger['tx'], payment: Payment, facts: CaptureFacts): Promise<CompleteResult> {
+async function recordExtraCapture(tx: Ledger['tx'], events: PendingEvents, payment: Payment, facts: CaptureFacts): Promise<CompleteResult> {
   const notes = { ...(payment.notes ?? {}) } as Record<string, unknown> & { extraCaptures?: ExtraCapture[] };
   const extra = [...(notes.extraCaptures ?? [])];
-  if (extra.some((e) => e.razorpayPaymentId === facts.razorpayPaymentId)) return { outcome: 'already_completed', payment, balance: null };
+  if (extra.some((e) => e.razorpayPaymentId === facts.razorpayPaymentId)) return { outcome: 'extra_capture', payment, balance: null };
   extra.push({ razorpayPaymentId: facts.razorpayPaymentId, amount: facts.amount ?? null, at: new Date().toISOString(), source: facts.source });
   notes.extraCaptures = extra;
   const [updated] = await tx.update(payments).set({ notes }).where(eq(payments.id, payment.id)).returning();
-  log('error', 'payment.second_capture_for_order', {
+  await emit(tx, events, 'payment.duplicate_captured', { paymentId: payment.id, userId: payment.userId, razorpayPaymentId: facts.razorpayPaymentId });
+  log('warn', 'payment.second_capture_for_order', {
     paymentId: payment.id,
     orderId: payment.razorpayOrderId,
     creditedRazorpayPaymentId: payment.razorpayPaymentId,
@@ -116,5 +128,5 @@ async function recordExtraCapture(tx: Ledger['tx'], payment: Payment, facts: Cap
     amount: facts.amount ?? null,
     source: facts.source,
   });
-  return { outcome: 'already_completed', payment: updated!, balance: null };
+  return { outcome: 'extra_capture', payment: updated!, balance: null };
 }

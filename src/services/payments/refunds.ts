@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { payments } from '../../db/schema';
+import { payments, type Payment } from '../../db/schema';
 import { emit, type PendingEvents } from '../../events/outbox';
 import type { RazorpayRefund } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
@@ -17,13 +17,21 @@ export interface RefundNote {
   at: string;
 }
 
-interface PaymentNotes {
+export interface PaymentNotes {
   refunds?: Record<string, RefundNote>;
-  /** Cumulative credits to claw back for the refunded total so far: floor(credits × refunded / amount). */
+  /** Lost disputes: total amount Razorpay deducted (minor units); it counts like a refund for the claw-back. */
+  chargedBack?: number;
+  /** Cumulative credits to claw back for the money returned so far: floor(credits × (refunded + charged back) / amount). */
   clawbackTarget?: number;
   /** Credits already spent that refunds could not take back. */
   clawbackShortfall?: number;
   [k: string]: unknown;
+}
+
+/** Credits due back, in total, once `refunded` (plus any lost disputes) has gone back to the buyer. */
+export function clawbackTarget(payment: Pick<Payment, 'credits' | 'amount'>, refunded: number, notes: PaymentNotes): number {
+  const returned = Math.min(payment.amount, refunded + (notes.chargedBack ?? 0));
+  return Math.floor((payment.credits * returned) / payment.amount);
 }
 
 export type RefundOutcome = { applied: true; paymentId: string; removed: number; shortfall: number } | { applied: false; paymentId: string | null; reason: string };
@@ -35,8 +43,8 @@ export type RefundOutcome = { applied: true; paymentId: string; removed: number;
  *  - refunded_amount += refund amount (capped at the payment amount); status PARTIALLY_REFUNDED or
  *    REFUNDED via the state table (a payment that was never completed is not "refunded" — ignored, logged);
  *  - claw back credits proportionally and cumulatively: the target for the new refunded total is
- *    floor(credits × refunded_total / amount); this refund takes target − previous target, so several
- *    partial refunds add up to exactly the credits of a full refund;
+ *    floor(credits × (refunded_total + charged back) / amount) (see disputes.ts); this refund takes
+ *    target − previous target, so several partial refunds add up to exactly the credits of a full refund;
  *  - the REFUND ledger row removes at most the user's current balance (never negative); the shortfall
  *    (credits already spent) is kept in the row's metadata and on the payment;
  *  - emit payment.refunded.
@@ -58,8 +66,8 @@ export async function applyRefund(ledger: Ledger, events: PendingEvents, refund:
   if (!allowTransition(payment, to, source)) return { applied: false, paymentId: payment.id, reason: `illegal transition ${payment.status} → ${to}` };
 
   const previousTarget = notes.clawbackTarget ?? 0;
-  const target = Math.floor((payment.credits * refundedTotal) / payment.amount);
-  const due = Math.max(0, target - previousTarget);
+  const target = Math.max(previousTarget, clawbackTarget(payment, refundedTotal, notes));
+  const due = target - previousTarget;
   let removed = 0;
   let shortfall = 0;
   if (due > 0) {

@@ -32,6 +32,8 @@ const failed = (message: string, reason: string, details: Record<string, unknown
  * signature HMAC-SHA256(`order_id|payment_id`, key secret) must match (constant-time; 402 otherwise);
  * Razorpay must confirm the payment belongs to that order, has our amount and currency, and is captured
  * (an authorized payment is captured here). Then the payment is completed and credited exactly once.
+ * It answers "COMPLETED" only for the payment whose credits were granted: a second payment on an order
+ * already paid is 409 DUPLICATE_PAYMENT (never captured here; refunded automatically if it was).
  */
 export async function verifyPayment(ctx: ServiceContext, input: VerifyInput): Promise<VerifyResult> {
   const userId = requireCaller(ctx);
@@ -71,6 +73,11 @@ export async function verifyPayment(ctx: ServiceContext, input: VerifyInput): Pr
     log('error', 'payment.amount_mismatch', { paymentId: payment.id, expected: payment.amount, got: rp.amount, currency: rp.currency, source: 'verify' });
     throw failed('The paid amount does not match the order', 'AMOUNT_MISMATCH', { expected: payment.amount, paid: rp.amount });
   }
+  const paidByAnother = PAID_STATUSES.includes(payment.status) && payment.razorpayPaymentId !== rp.id;
+  if (paidByAnother && rp.status === 'authorized') {
+    // Never capture money for an order that is already paid: an uncaptured authorization is released by the bank.
+    throw duplicatePayment('This order was already paid by another payment; this one was not captured and its authorization will be released', 'NOT_CAPTURED');
+  }
   if (rp.status === 'authorized') {
     try {
       rp = await captureRazorpayPayment(ctx.config, rp.id, { amount: payment.amount, currency: payment.currency });
@@ -92,8 +99,15 @@ export async function verifyPayment(ctx: ServiceContext, input: VerifyInput): Pr
   if (result.outcome === 'ignored') {
     throw new AppError('CONFLICT', `This payment is ${result.payment.status} and cannot be completed`, { details: { status: result.payment.status } });
   }
+  if (result.outcome === 'extra_capture') {
+    throw duplicatePayment('This order was already paid by another payment; this payment was not credited and is being refunded in full', 'REFUND_INITIATED');
+  }
   return { status: 'COMPLETED', creditsAdded: payment.credits, balance: result.balance ?? (await currentBalance(ctx, userId)) };
 }
+
+/** 409: the payment verified is not the one that paid (and credited) the order. */
+const duplicatePayment = (message: string, refund: 'NOT_CAPTURED' | 'REFUND_INITIATED') =>
+  new AppError('CONFLICT', message, { details: { reason: 'DUPLICATE_PAYMENT', refund, creditsAdded: 0 } });
 
 async function currentBalance(ctx: ServiceContext, userId: string): Promise<number> {
   const [row] = await ctx.db.write.select({ balance: creditBalances.balance }).from(creditBalances).where(eq(creditBalances.userId, userId));

@@ -2,12 +2,14 @@ import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { payments, paymentWebhookEvents } from '../../db/schema';
 import { emit } from '../../events/outbox';
-import { fetchRazorpayPayment, RazorpayError, RazorpayOrder, RazorpayPayment, RazorpayRefund, wasCaptured } from '../../integrations/razorpay';
+import { fetchRazorpayPayment, RazorpayDispute, RazorpayError, RazorpayOrder, RazorpayPayment, RazorpayRefund, wasCaptured } from '../../integrations/razorpay';
+import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { withLedger, type Ledger } from '../credits/ledger';
 import type { ServiceContext } from '../context';
 import { completePayment } from './complete';
+import { applyDispute, isDisputeEvent } from './disputes';
 import { applyRefund } from './refunds';
 import { allowTransition, PAID_STATUSES } from './state';
 
@@ -23,9 +25,11 @@ export const RazorpayWebhookBody = z.looseObject({
 export type RazorpayWebhookBody = z.infer<typeof RazorpayWebhookBody>;
 
 export interface WebhookInput {
-  /** x-razorpay-event-id: unique per event (not the event type — original defect #1). */
+  /** x-razorpay-event-id: unique per event (not the event type). */
   eventId: string;
   signature: string;
+  /** The raw body the signature was verified over: its hash identifies the event whatever header it came with. */
+  raw: string;
   body: RazorpayWebhookBody;
 }
 
@@ -52,18 +56,20 @@ const entity = <T>(schema: z.ZodType<T>, payload: Record<string, unknown>, name:
 const ignored = (reason: string, paymentId: string | null = null): Handled => ({ status: 'ignored', paymentId, reason });
 
 /**
- * Process one verified Razorpay webhook. The event id is recorded in payment_webhook_events in the SAME
- * transaction as its effect: a replay (or a concurrent duplicate delivery, which waits on the unique
- * index) finds it and has no second effect, and a failure rolls both back so Razorpay's retry is
- * processed. Unknown events are stored and acknowledged.
+ * Process one verified Razorpay webhook. The event is recorded in payment_webhook_events in the SAME
+ * transaction as its effect, under two unique keys: Razorpay's event id and the SHA-256 of the signed
+ * raw body. A replay — the same event id, or the same signed body sent again under a new event id — (or
+ * a concurrent duplicate, which waits on the unique indexes) finds it and has no second effect; a
+ * failure rolls both back so Razorpay's retry is processed. Unknown events are stored and acknowledged.
  */
 export async function processRazorpayWebhook(ctx: ServiceContext, input: WebhookInput): Promise<WebhookResult> {
   const { body } = input;
+  const bodySha256 = await sha256Hex(input.raw);
   return withLedger(ctx, async (ledger, tx) => {
     const [row] = await tx
       .insert(paymentWebhookEvents)
-      .values({ razorpayEventId: input.eventId, eventType: body.event, payload: body as Record<string, unknown>, signature: input.signature })
-      .onConflictDoNothing({ target: paymentWebhookEvents.razorpayEventId })
+      .values({ razorpayEventId: input.eventId, eventType: body.event, payload: body as Record<string, unknown>, signature: input.signature, bodySha256 })
+      .onConflictDoNothing() // either key: the event id or the body hash
       .returning({ id: paymentWebhookEvents.id });
     if (!row) {
       log('info', 'webhook.razorpay.duplicate', { eventId: input.eventId, event: body.event });
@@ -118,8 +124,13 @@ async function dispatch(ctx: ServiceContext, ledger: Ledger, body: RazorpayWebho
       await emit(ledger.tx, ctx.events, 'refund.failed', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
       return { status: 'processed', paymentId: payment.id };
     }
-    default:
-      return ignored(`unhandled event type ${body.event}`);
+    default: {
+      if (!isDisputeEvent(body.event)) return ignored(`unhandled event type ${body.event}`);
+      const dispute = entity(RazorpayDispute, body.payload, 'dispute');
+      if (!dispute) return ignored('no dispute entity');
+      const r = await applyDispute(ledger, ctx.events, dispute, body.event);
+      return r.applied ? { status: 'processed', paymentId: r.paymentId } : ignored(r.reason, r.paymentId);
+    }
   }
 }
 
@@ -135,6 +146,7 @@ async function capture(ctx: ServiceContext, ledger: Ledger, orderId: string, rp:
   }
   const r = await completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source });
   if (r.outcome === 'ignored') return ignored(`illegal transition ${r.payment.status} → COMPLETED`, payment.id);
+  if (r.outcome === 'extra_capture') return { status: 'processed', paymentId: payment.id, reason: 'order already paid by another payment: this one is refunded' };
   return { status: 'processed', paymentId: payment.id, ...(r.outcome === 'already_completed' ? { reason: 'already completed' } : {}) };
 }
 

@@ -10,6 +10,7 @@ import { AppError } from '../../lib/errors';
 import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext } from '../context';
 import { isUniqueViolation } from '../credits/ledger';
+import { assertCountryAllowed, reservePhoneSend } from './caps';
 import { conflict, failClosed, maskPhone, tooMany } from './strict';
 
 export { maskPhone } from './strict';
@@ -47,15 +48,18 @@ export interface SendResult {
 }
 
 /**
- * POST /credits/send-otp and /send-voice-otp. Order: number format → the caller has no verified phone
- * → no other account verified this number (409) → disposable check (optional, fails open) → the UserState
- * object checks and consumes the caller's own limits, stores the hash and calls the provider (the code
- * never leaves it). An unverified number is never held: several accounts may have codes out for it at
- * once, and the first to verify gets it (see verifyPhoneOtp).
+ * POST /credits/send-otp and /send-voice-otp. Order: number format and country (PHONE_OTP_ALLOWED_COUNTRIES)
+ * → the caller has no verified phone → no other account verified this number (409) → disposable check
+ * (optional, fails open) → the caps shared by all accounts (per number, then deployment-wide; see
+ * ./caps.ts) → the UserState object checks and consumes the caller's own limits, stores the hash and
+ * calls the provider (the code never leaves it). When the caller's own limits refuse, or the delivery
+ * fails, the shared caps are given back. An unverified number is never held: several accounts may have
+ * codes out for it at once, and the first to verify gets it (see verifyPhoneOtp).
  */
 export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { channel: PhoneChannel }): Promise<SendResult> {
   const userId = requireCaller(ctx);
   const phone = normalisePhone(input);
+  assertCountryAllowed(ctx, phone);
   const db = ctx.db.write;
   const [me] = await db.select({ phoneVerifiedAt: users.phoneVerifiedAt }).from(users).where(eq(users.id, userId));
   if (me?.phoneVerifiedAt) throw conflict('Your phone number is already verified', 'ALREADY_VERIFIED');
@@ -71,8 +75,11 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
   if (verdict === 'invalid') throw invalidPhone('INVALID_PHONE', 'That is not a valid mobile number');
 
   const delivery = phoneDeliveryFor(ctx.config);
+  const reservation = await reservePhoneSend(ctx, phone);
+  // An unreachable UserState may or may not have sent the code: the shared caps keep the unit (fail closed).
   const r = await failClosed<OtpSendResult>('sendPhoneOtp', () => userState(ctx.env, userId).sendPhoneOtp({ userId, channel: input.channel, phone, delivery }));
   if (!r.ok) {
+    await reservation.release();
     switch (r.reason) {
       case 'cooldown':
         throw tooMany('Wait before requesting another code', r.retryAfterMs, { reason: 'COOLDOWN' });
