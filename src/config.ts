@@ -88,6 +88,10 @@ export const ConfigSchema = z
     /** HMAC key of newsletter confirm/unsubscribe links (≥ 32 chars); the newsletter answers 503 without it. */
     NEWSLETTER_TOKEN_SECRET: z.string().min(32).optional(),
     METRICS_TOKEN: optionalString,
+    /** Bearer token of the operator routes (/admin/*: dead letters); they answer 404 without it. */
+    ADMIN_TOKEN: z.string().min(32).optional(),
+    /** The daily cleanup deletes activity-log rows (they hold IP addresses) older than this many days. */
+    ACTIVITY_LOG_RETENTION_DAYS: int(60),
   })
   .superRefine((c, ctx) => {
     if (c.SMS_PROVIDER === 'twilio') {
