@@ -54,6 +54,7 @@ const bindings = {
   TEST_PG_BASE_URL: pg,
   TEST_TEMPLATE_DB: need('TEST_TEMPLATE_DB'),
   TEST_CLERK_PRIVATE_JWK: JSON.stringify(await exportJWK(clerkKey.privateKey)),
+  TEST_HANGING_ADDR: need('TEST_HANGING_ADDR'),
 };
 
 export default defineConfig({

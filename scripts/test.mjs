@@ -7,6 +7,7 @@
 // Contract with vitest.config.ts (environment variables):
 //   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_WS_PROXY
 //   TEST_UPSTASH_URL TEST_UPSTASH_TOKEN TEST_QSTASH_URL TEST_QSTASH_TOKEN TEST_QSTASH_SIGNING_KEY
+//   TEST_HANGING_ADDR (host:port of a TCP server that accepts and never answers, for fault tests)
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,9 +35,9 @@ shutdownWithParent();
 
 /** Start the stack; every started piece is registered for shutdown even if another piece fails. */
 async function startStack() {
-  const [{ startPostgres }, { ensureRedisServer, startRedis }, { startWsPgProxy }, { startUpstashBridge }, { startQstash }] = await Promise.all([
+  const [{ startPostgres }, { ensureRedisServer, startRedis }, { startWsPgProxy }, { startUpstashBridge }, { startQstash }, { startHangingServer }] = await Promise.all([
     import('./stack/postgres.mjs'), import('./stack/redis.mjs'), import('./stack/ws-pg-proxy.mjs'),
-    import('./stack/upstash-bridge.mjs'), import('./stack/qstash-local.mjs'),
+    import('./stack/upstash-bridge.mjs'), import('./stack/qstash-local.mjs'), import('./stack/hanging-server.mjs'),
   ]);
   const redisBin = ensureRedisServer({ install: process.getuid?.() === 0 }); // may run apt-get once
   const pgPort = await freePort();
@@ -45,11 +46,12 @@ async function startStack() {
     startRedis({ bin: redisBin }),
     startWsPgProxy({ pgPort }),
     startQstash({ token: QSTASH_TOKEN, currentSigningKey: QSTASH_SIGNING_KEY }),
+    startHangingServer(),
   ]);
   for (const s of started) if (s.status === 'fulfilled') onShutdown(s.value.stop ?? s.value.close);
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
-  const [pg, redis, proxy, qstash] = started.map((s) => s.value);
+  const [pg, redis, proxy, qstash, hanging] = started.map((s) => s.value);
   const bridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: redis.url });
   onShutdown(bridge.close);
 
@@ -63,7 +65,7 @@ async function startStack() {
   }
   // The database behind the default test env (SELF / real queue deliveries); test files clone their own.
   await pg.createDatabase('fairarena_shared', TEMPLATE_DB);
-  return { pgPort, proxyPort: proxy.port, bridgePort: bridge.port, qstashPort: qstash.port, redisPort: redis.port, migrated };
+  return { pgPort, proxyPort: proxy.port, bridgePort: bridge.port, qstashPort: qstash.port, redisPort: redis.port, hangingPort: hanging.port, migrated };
 }
 
 /** The stand-ins (Upstash bridge, QStash emulator) are dev tooling: check them with the real client libraries. */
@@ -84,7 +86,7 @@ try {
   say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
   const s = await startStack();
   say(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: postgres :${s.pgPort} (${TEMPLATE_DB}, ${s.migrated}), `
-    + `redis :${s.redisPort}, ws proxy :${s.proxyPort}, upstash :${s.bridgePort}, qstash :${s.qstashPort}`);
+    + `redis :${s.redisPort}, ws proxy :${s.proxyPort}, upstash :${s.bridgePort}, qstash :${s.qstashPort}, hanging :${s.hangingPort}`);
 
   const jsonFile = path.join(tmp, 'vitest.json');
   const env = {
@@ -100,6 +102,7 @@ try {
     TEST_QSTASH_URL: `http://127.0.0.1:${s.qstashPort}`,
     TEST_QSTASH_TOKEN: QSTASH_TOKEN,
     TEST_QSTASH_SIGNING_KEY: QSTASH_SIGNING_KEY,
+    TEST_HANGING_ADDR: `127.0.0.1:${s.hangingPort}`,
     WRANGLER_SEND_METRICS: 'false',
     CLERK_TELEMETRY_DISABLED: '1',
     DO_NOT_TRACK: '1',

@@ -1,0 +1,95 @@
+import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Env } from '../src/config';
+import { useTestDatabase } from './helpers/db';
+import { fakeFetch } from './helpers/fake-fetch';
+import { call } from './helpers/http';
+import { signUp } from './helpers/users';
+
+const db = useTestDatabase();
+afterEach(() => vi.restoreAllMocks());
+
+const quiet = () => {
+  vi.spyOn(console, 'warn').mockImplementation(() => {});
+  vi.spyOn(console, 'error').mockImplementation(() => {});
+};
+
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = Date.now();
+  const result = await work();
+  return { result, ms: Date.now() - started };
+}
+
+const REDIS_DOWN = [
+  ['unreachable (nothing listens on the port)', () => 'http://127.0.0.1:9'],
+  ['hanging (accepts connections, never answers)', () => `http://${env.TEST_HANGING_ADDR}`],
+] as const;
+
+const SID = 'AC00000000000000000000000000000000'; // TWILIO_ACCOUNT_SID in vitest.config.ts
+let phones = 0;
+const newPhone = () => `+9198${String(Date.now() % 1e5).padStart(5, '0')}${String(phones++ % 1000).padStart(3, '0')}`;
+
+describe.each(REDIS_DOWN)('Redis %s', (_label, url) => {
+  // One env per test, as one isolate keeps one config (and one Redis client) for its lifetime.
+  const broken = (vars: Record<string, string> = {}) => ({ ...db.env, UPSTASH_REDIS_REST_URL: url(), ...vars }) as Env;
+
+  it('reads are served from the database; the outage costs a request about one Redis timeout, not one per Redis call', { timeout: 60_000 }, async () => {
+    quiet();
+    const user = await signUp(db);
+    const e = broken();
+    const { ms: total } = await timed(async () => {
+      for (const [path, token] of [
+        ['/api/v1/plans', undefined],
+        ['/api/v1/notifications', user.token],
+        ['/api/v1/credits/balance', user.token],
+        ['/api/v1/profile', user.token],
+      ] as const) {
+        const { result: r, ms } = await timed(() => call(e, path, { token }));
+        expect([path, r.status]).toEqual([path, 200]);
+        expect(r.body.data).toBeTruthy();
+        expect(ms).toBeLessThan(5000);
+      }
+    });
+    // Each authenticated read touches Redis three to four times (rate limit, session cache, data cache):
+    // at 1.5 s per timeout that alone would be ~16 s for these four reads.
+    expect(total).toBeLessThan(8000);
+    expect((await call(e, '/api/v1/plans')).body.data.map((p: { planId: string }) => p.planId)).toContain('basic_plan');
+    const health = await call(e, '/healthz');
+    expect([health.status, health.body.data]).toEqual([200, { status: 'degraded', checks: { database: 'ok', cache: 'error' } }]);
+  });
+
+  it('coarse limits (the global per-IP bucket, per-feature limits) fail open', { timeout: 60_000 }, async () => {
+    quiet();
+    const ip = `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
+    // with Redis up, a 1-per-minute global bucket refuses the second request…
+    const up = { ...db.env, GLOBAL_RATE_LIMIT_PER_MINUTE: '1' } as Env;
+    expect((await call(up, '/api/v1/plans', { ip })).status).toBe(200);
+    expect((await call(up, '/api/v1/plans', { ip })).status).toBe(429);
+    // …with Redis down it lets every request through
+    const down = broken({ GLOBAL_RATE_LIMIT_PER_MINUTE: '1' });
+    for (let i = 0; i < 3; i++) expect((await call(down, '/api/v1/plans', { ip: `${ip.slice(0, -1)}9` })).status).toBe(200);
+    // a per-feature limit (support: 3 per user per hour) too
+    const user = await signUp(db);
+    const e = broken();
+    for (let i = 0; i < 4; i++) {
+      const r = await call(e, '/api/v1/support', { method: 'POST', token: user.token, json: { subject: `Question ${i}`, message: 'How do teams work here?' } });
+      expect(r.status).toBe(201);
+    }
+  });
+
+  it('strict limits do not depend on Redis and still hold: the OTP resend cooldown answers 429', { timeout: 60_000 }, async () => {
+    quiet();
+    const twilio = fakeFetch({
+      [`POST https://api.twilio.com/2010-04-01/Accounts/${SID}/Messages.json`]: () => Response.json({ sid: `SM${crypto.randomUUID().replaceAll('-', '')}`, status: 'queued' }, { status: 201 }),
+    });
+    const user = await signUp(db);
+    const phone = newPhone();
+    const e = broken();
+    const send = () => call(e, '/api/v1/credits/send-otp', { method: 'POST', token: user.token, json: { phoneNumber: phone } });
+    expect((await send()).status).toBe(200);
+    const again = await send();
+    expect([again.status, again.body.error.code]).toEqual([429, 'RATE_LIMITED']);
+    expect(Number(again.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect(twilio.calls).toHaveLength(1);
+  });
+});
