@@ -4,6 +4,8 @@ import type { Env } from '../src/config';
 import type { EventEnvelope } from '../src/events/catalog';
 import worker from '../src/index';
 import { MAX_DELIVERY_ATTEMPTS } from '../src/queue';
+import { listDeadLetters, replayDeadLetters } from '../src/services/admin/dead-letters';
+import type { ServiceContext } from '../src/services/context';
 import { useTestDatabase } from './helpers/db';
 import { fakeFetch } from './helpers/fake-fetch';
 import { call } from './helpers/http';
@@ -194,6 +196,10 @@ describe('operator routes /admin/dead-letters', () => {
     // a session token of a signed-in user is not an operator token
     const user = await signUp(db);
     expect((await call(db.env, '/admin/dead-letters', { token: user.token })).status).toBe(401);
+    // the services themselves refuse a caller the operator door did not vouch for
+    const ctx = { env: db.env, requestId: 'r', events: [] } as unknown as ServiceContext;
+    await expect(listDeadLetters(ctx, { status: 'all', limit: 1, offset: 0 })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(replayDeadLetters(ctx, {})).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // and a short token is refused as configuration
     expect((await admin('/admin/dead-letters', {}, { ...db.env, ADMIN_TOKEN: 'short' } as Env)).status).toBe(500);
   });
