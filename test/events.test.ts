@@ -162,8 +162,13 @@ describe('end to end through the real Queue binding', () => {
         async () => (await shared.query(`select 1 from dev_emails where "to" = $1 and subject = 'Welcome to FairArena'`, [email])).rows.length === 1,
         { timeout: 15_000, interval: 250 },
       );
-      const processed = await shared.query(`select handler from processed_events pe join outbox o on o.id = pe.event_id where o.payload->>'userId' = $1 order by handler`, [id]);
-      expect(processed.rows.map((r) => r.handler)).toEqual(['welcome-email', 'welcome-notification']);
+      // each handler commits on its own: wait for the second mark too
+      const processed = async () =>
+        (await shared.query(`select handler from processed_events pe join outbox o on o.id = pe.event_id where o.payload->>'userId' = $1 order by handler`, [id])).rows.map(
+          (r) => r.handler,
+        );
+      await vi.waitUntil(async () => (await processed()).length >= 2, { timeout: 15_000, interval: 250 });
+      expect(await processed()).toEqual(['welcome-email', 'welcome-notification']);
     } finally {
       await shared.end();
     }

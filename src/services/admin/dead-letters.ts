@@ -93,10 +93,9 @@ export async function listDeadLetters(ctx: ServiceContext, input: ListInput): Pr
   if (input.eventType) filters.push(eq(deadLetters.eventName, input.eventType));
   const where = filters.length ? and(...filters) : undefined;
   const db = ctx.db.write; // an operator checks what a replay just changed: no replica lag
-  const [rows, [total]] = await Promise.all([
-    db.select().from(deadLetters).where(where).orderBy(desc(deadLetters.createdAt), desc(deadLetters.id)).limit(input.limit).offset(input.offset),
-    db.select({ n: count() }).from(deadLetters).where(where),
-  ]);
+  // One after the other: a request holds one database connection at a time.
+  const rows = await db.select().from(deadLetters).where(where).orderBy(desc(deadLetters.createdAt), desc(deadLetters.id)).limit(input.limit).offset(input.offset);
+  const [total] = await db.select({ n: count() }).from(deadLetters).where(where);
   return { items: rows.map(view), total: total?.n ?? 0 };
 }
 
