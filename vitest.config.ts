@@ -58,9 +58,9 @@ const bindings = {
   // Fault tests: the local Neon endpoints at a pooler's limit, a port that accepts and never answers, a closed port.
   TEST_NEON_PROXY_CONSTRAINED: need('TEST_NEON_PROXY_CONSTRAINED'),
   TEST_NEON_PROXY_SLOW: need('TEST_NEON_PROXY_SLOW'),
-  TEST_HANGING_PORT: need('TEST_HANGING_PORT'),
   TEST_CLOSED_PORT: need('TEST_CLOSED_PORT'),
   TEST_CLERK_PRIVATE_JWK: JSON.stringify(await exportJWK(clerkKey.privateKey)),
+  TEST_HANGING_ADDR: need('TEST_HANGING_ADDR'),
 };
 
 export default defineConfig({

@@ -6,7 +6,7 @@
 // `N passed, N failed` as the last line, tears everything down and exits with vitest's code.
 // Contract with vitest.config.ts (environment variables):
 //   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_NEON_PROXY TEST_NEON_PROXY_CONSTRAINED
-//   TEST_NEON_PROXY_SLOW TEST_HANGING_PORT TEST_CLOSED_PORT
+//   TEST_NEON_PROXY_SLOW TEST_HANGING_ADDR TEST_CLOSED_PORT
 //   TEST_UPSTASH_URL TEST_UPSTASH_TOKEN TEST_QSTASH_URL TEST_QSTASH_TOKEN TEST_QSTASH_SIGNING_KEY
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,9 +35,9 @@ shutdownWithParent();
 
 /** Start the stack; every started piece is registered for shutdown even if another piece fails. */
 async function startStack() {
-  const [{ startPostgres }, { ensureRedisServer, startRedis }, { startNeonLocal }, { startUpstashBridge }, { startQstash }] = await Promise.all([
+  const [{ startPostgres }, { ensureRedisServer, startRedis }, { startNeonLocal }, { startUpstashBridge }, { startQstash }, { startHangingServer }] = await Promise.all([
     import('./stack/postgres.mjs'), import('./stack/redis.mjs'), import('./stack/neon-local.mjs'),
-    import('./stack/upstash-bridge.mjs'), import('./stack/qstash-local.mjs'),
+    import('./stack/upstash-bridge.mjs'), import('./stack/qstash-local.mjs'), import('./stack/hanging-server.mjs'),
   ]);
   const redisBin = ensureRedisServer({ install: process.getuid?.() === 0 }); // may run apt-get once
   const pgPort = await freePort();
@@ -73,15 +73,6 @@ async function startStack() {
     constrainedPort: constrained.port, hangingPort: hanging.port, slowPort: slow.port, closedPort: await freePort() };
 }
 
-/** Accepts TCP connections and never answers: what a paused or partitioned server looks like to a client. */
-async function startHangingServer() {
-  const net = await import('node:net');
-  const sockets = new Set();
-  const server = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); s.on('close', () => sockets.delete(s)); });
-  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
-  return { port: server.address().port, close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }) };
-}
-
 /** The stand-ins (Upstash bridge, QStash emulator) are dev tooling: check them with the real client libraries. */
 async function standInSelftest() {
   const child = spawnGroup(process.execPath, [path.join(root, 'scripts', 'stack', 'selftest.mjs'), '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -100,7 +91,7 @@ try {
   say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
   const s = await startStack();
   say(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: postgres :${s.pgPort} (${TEMPLATE_DB}, ${s.migrated}), `
-    + `redis :${s.redisPort}, neon (ws + http) :${s.proxyPort}, upstash :${s.bridgePort}, qstash :${s.qstashPort}`);
+    + `redis :${s.redisPort}, neon (ws + http) :${s.proxyPort}, upstash :${s.bridgePort}, qstash :${s.qstashPort}, hanging :${s.hangingPort}`);
 
   const jsonFile = path.join(tmp, 'vitest.json');
   const env = {
@@ -113,7 +104,7 @@ try {
     TEST_NEON_PROXY: `127.0.0.1:${s.proxyPort}`,
     TEST_NEON_PROXY_CONSTRAINED: `127.0.0.1:${s.constrainedPort}`,
     TEST_NEON_PROXY_SLOW: `127.0.0.1:${s.slowPort}`,
-    TEST_HANGING_PORT: String(s.hangingPort),
+    TEST_HANGING_ADDR: `127.0.0.1:${s.hangingPort}`,
     TEST_CLOSED_PORT: String(s.closedPort),
     TEST_UPSTASH_URL: `http://127.0.0.1:${s.bridgePort}`,
     TEST_UPSTASH_TOKEN: UPSTASH_TOKEN,

@@ -113,6 +113,10 @@ export const ConfigSchema = z
     INVITE_EMAILS_PER_USER_PER_HOUR: int(50),
     /** Invite emails into one organization (its teams included) per rolling 24 hours; fails closed. */
     INVITE_EMAILS_PER_ORG_PER_DAY: int(200),
+    /** Bearer token of the operator routes (/admin/*: dead letters); they answer 404 without it. */
+    ADMIN_TOKEN: z.string().min(32).optional(),
+    /** The daily cleanup deletes activity-log rows (they hold IP addresses) older than this many days. */
+    ACTIVITY_LOG_RETENTION_DAYS: int(60),
   })
   .superRefine((c, ctx) => {
     if (c.SMS_PROVIDER === 'twilio') {

@@ -20,7 +20,7 @@ function withDatabaseAt(hostName: string, endpoints: string): Env {
   return { ...db.env, DATABASE_URL: url.toString(), NEON_LOCAL_PROXY: endpoints } as Env;
 }
 const closed = () => withDatabaseAt('closed.db.test', `127.0.0.1:${env.TEST_CLOSED_PORT}`);
-const hanging = () => withDatabaseAt('hanging.db.test', `127.0.0.1:${env.TEST_HANGING_PORT}`);
+const hanging = () => withDatabaseAt('hanging.db.test', String(env.TEST_HANGING_ADDR));
 const constrained = () => withDatabaseAt('constrained.db.test', String(env.TEST_NEON_PROXY_CONSTRAINED));
 
 function expectUnavailable(r: CallResult) {

@@ -7,6 +7,8 @@ declare namespace Cloudflare {
     TEST_PG_BASE_URL: string;
     TEST_TEMPLATE_DB: string;
     TEST_CLERK_PRIVATE_JWK: string;
+    /** host:port of a TCP server that accepts connections and never answers (scripts/stack/hanging-server.mjs). */
+    TEST_HANGING_ADDR: string;
     [key: string]: unknown;
   }
 }

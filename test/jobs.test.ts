@@ -120,6 +120,19 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     keptFeedback.push(oldFeedback); // the row stays, its text goes
     // the same kinds of rows of an active user are untouched
     await db.sql(`insert into activity_logs (user_id, action, metadata) values ($1, 'stepup.granted', '{"ip":"198.51.100.1"}')`, [owner.id]);
+    // activity-log rows hold IP addresses: kept ACTIVITY_LOG_RETENTION_DAYS (default 60) days
+    await db.sql(`insert into activity_logs (user_id, action, metadata, created_at) values ($1, 'old.entry', '{"ip":"198.51.100.61"}', $2), ($1, 'recent.entry', '{"ip":"198.51.100.59"}', $3)`, [
+      owner.id,
+      at(T - 61 * DAY),
+      at(T - 59 * DAY),
+    ]);
+    // last errors of handlers (30 days)
+    await db.sql(`insert into handler_failures (event_id, handler, attempts, last_error, failed_at) values ($1, 'old', 6, 'e', $2), ($3, 'recent', 6, 'e', $4)`, [
+      crypto.randomUUID(),
+      at(T - 31 * DAY),
+      crypto.randomUUID(),
+      at(T - 29 * DAY),
+    ]);
     const ownerTicket = (await db.sql<{ id: string }>(`insert into support_tickets (user_id, subject, message) values ($1, 'Owner asks', 'Owner message text') returning id`, [owner.id])).rows[0]!.id;
     const recent = await signUp(db, { firstName: 'Rene' });
     await db.sql(`update users set deleted_at = $2 where id = $1`, [recent.id, at(T - 29 * DAY)]);
@@ -162,6 +175,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
       notifications: 1,
       outbox: 2,
       processedEvents: 1,
+      handlerFailures: 1,
       webhookDeliveries: 1,
       weeklyFeedbackMailings: 1,
       unusedFeedbackCodes: 1,
@@ -169,6 +183,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
       devEmails: 1,
       jobRuns: 1,
       aiPendingActions: 1,
+      activityLogs: 1,
       anonymizedUsers: 1,
       cancelledPayments: 1,
     });
@@ -222,6 +237,8 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     expect((await db.sql(`select ip_address, user_agent from payments where id = $1`, [ownerPayment])).rows).toEqual([{ ip_address: '198.51.100.1', user_agent: 'OwnerBrowser/1.0' }]);
     expect((await db.sql(`select subject, message from support_tickets where id = $1`, [ownerTicket])).rows).toEqual([{ subject: 'Owner asks', message: 'Owner message text' }]);
     expect((await db.sql(`select metadata from activity_logs where user_id = $1 and action = 'stepup.granted'`, [owner.id])).rows).toEqual([{ metadata: { ip: '198.51.100.1' } }]);
+    expect((await db.sql(`select action from activity_logs where user_id = $1 and action like '%.entry'`, [owner.id])).rows).toEqual([{ action: 'recent.entry' }]);
+    expect((await db.sql(`select handler from handler_failures`)).rows).toEqual([{ handler: 'recent' }]);
     // the recoverable and the already-anonymised accounts are untouched
     expect((await db.sql(`select email, first_name, anonymized_at from users where id = $1`, [recent.id])).rows).toEqual([{ email: recent.email, first_name: 'Rene', anonymized_at: null }]);
     expect((await db.sql<any>(`select email, anonymized_at from users where id = $1`, [done.id])).rows[0]).toMatchObject({ email: 'deleted+already@anonymized.invalid' });
@@ -240,7 +257,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     const snapshot = async () =>
       JSON.stringify(
         await Promise.all(
-          ['organization_invites', 'team_invites', 'project_invites', 'notifications', 'outbox', 'processed_events', 'webhook_deliveries', 'feedback', 'weekly_feedback_mailings', 'users', 'profiles', 'payments', 'support_tickets', 'activity_logs'].map(
+          ['organization_invites', 'team_invites', 'project_invites', 'notifications', 'outbox', 'processed_events', 'webhook_deliveries', 'feedback', 'weekly_feedback_mailings', 'users', 'profiles', 'payments', 'support_tickets', 'activity_logs', 'handler_failures'].map(
             async (t) => (await db.sql(`select * from ${t} order by 1, 2`)).rows,
           ),
         ),
@@ -251,6 +268,22 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     expect(Object.values(second.counts).every((n) => n === 0)).toBe(true);
     expect(await snapshot()).toBe(before);
     expect((await db.sql(`select count(*)::int as n from job_runs where job = 'daily-cleanup'`)).rows).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('activity-log retention', () => {
+  it('follows ACTIVITY_LOG_RETENTION_DAYS', async () => {
+    const T = Date.now();
+    await db.sql(`delete from activity_logs where created_at < $1`, [at(T - 10 * DAY)]); // rows of other tests
+    const user = await signUp(db);
+    const row = async (daysAgo: number) =>
+      (await db.sql<{ id: string }>(`insert into activity_logs (user_id, action, metadata, created_at) values ($1, 'x', '{"ip":"192.0.2.1"}', $2) returning id`, [user.id, at(T - daysAgo * DAY)])).rows[0]!.id;
+    const [eleven, nine] = [await row(11), await row(9)];
+    const run = await runCron(DAILY, T, { ...db.env, ACTIVITY_LOG_RETENTION_DAYS: '10' } as Env);
+    expect(run.status).toBe('succeeded');
+    expect(run.counts.activityLogs).toBe(1);
+    expect(await ids(`select id from activity_logs where user_id = $1`, [user.id])).toEqual([nine]);
+    expect(eleven).not.toBe(nine);
   });
 });
 

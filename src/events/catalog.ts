@@ -50,12 +50,18 @@ export const EVENT_CATALOG = {
 export type EventName = keyof typeof EVENT_CATALOG;
 export type EventPayload<N extends EventName> = z.infer<(typeof EVENT_CATALOG)[N]>;
 
-/** What travels on the queue: the outbox row id is the event id handlers deduplicate on. */
+/**
+ * What travels on the queue: the outbox row id is the event id handlers deduplicate on. A replay of a
+ * dead letter names the one handler it is for (`handler`) and the dead letter it resolves
+ * (`deadLetterId`); without `handler`, a delivery is for every handler of the event.
+ */
 export const EventEnvelope = z.object({
   id: z.uuid(),
   name: z.string(),
   payload: z.unknown(),
   emittedAt: z.string(),
+  handler: z.string().min(1).optional(),
+  deadLetterId: z.uuid().optional(),
 });
 export type EventEnvelope = z.infer<typeof EventEnvelope>;
 

@@ -20,6 +20,15 @@ export async function emit<N extends EventName>(tx: Transaction, pending: Pendin
 }
 
 const RELAY_BATCH = 100;
+/** Cloudflare Queues accept at most 100 messages per sendBatch call. */
+const SEND_BATCH_MAX = 100;
+
+/** Put envelopes on the EVENTS queue (relay, dead-letter replay). Throws when the queue refuses them. */
+export async function enqueueEvents(env: Env, envelopes: EventEnvelope[]): Promise<void> {
+  for (let i = 0; i < envelopes.length; i += SEND_BATCH_MAX) {
+    await env.EVENTS.sendBatch(envelopes.slice(i, i + SEND_BATCH_MAX).map((body) => ({ body, contentType: 'json' as const })));
+  }
+}
 
 /**
  * Send unrelayed outbox rows to the Queue and mark them relayed. Rows are locked with SKIP LOCKED so
@@ -38,11 +47,9 @@ export async function relayOutbox(db: Database, env: Env, select: { ids: string[
     if (rows.length === 0) return 0;
     const ids = rows.map((r) => r.id);
     try {
-      await env.EVENTS.sendBatch(
-        rows.map((r) => ({
-          body: { id: r.id, name: r.eventName, payload: r.payload, emittedAt: r.createdAt.toISOString() } satisfies EventEnvelope,
-          contentType: 'json' as const,
-        })),
+      await enqueueEvents(
+        env,
+        rows.map((r) => ({ id: r.id, name: r.eventName, payload: r.payload, emittedAt: r.createdAt.toISOString() })),
       );
     } catch (err) {
       log('warn', 'outbox.relay_failed', { count: rows.length, error: describeError(err) });

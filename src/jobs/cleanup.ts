@@ -7,6 +7,7 @@ import {
   aiSessions,
   devEmails,
   feedback,
+  handlerFailures,
   idempotencyKeys,
   jobRuns,
   notifications,
@@ -25,7 +26,7 @@ import {
 import { cancelStalePayments } from '../services/payments/expiry';
 import { ACCOUNT_RETENTION_DAYS } from '../services/users';
 
-/** Retention periods of the daily cleanup, in days. */
+/** Retention periods of the daily cleanup, in days (activity logs: the ACTIVITY_LOG_RETENTION_DAYS var). */
 export const RETENTION = {
   /** Invites: this long after they expired or were used / declined / revoked. */
   invites: 30,
@@ -35,6 +36,8 @@ export const RETENTION = {
   outboxProcessed: 7,
   outboxRelayedMax: 14,
   processedEvents: 30,
+  /** Last errors of handlers still being retried (a dead letter keeps its own copy). */
+  handlerFailures: 30,
   webhookDeliveries: 30,
   /** Weekly feedback: mailing records and codes never used. */
   weeklyFeedback: 90,
@@ -55,10 +58,10 @@ const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * 
 /**
  * Daily cleanup (cron `0 6 * * *`). Every step is a set-based statement over rows past their
  * retention at `now` (the cron's scheduled time), so a second run the same day finds nothing left to
- * do. Audit logs, the credits ledger and payments are never deleted (activity logs are, only as part of
- * anonymising an account).
+ * do. Audit logs, the credits ledger and payments are never deleted.
  */
 export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<string, number>> {
+  const config = loadConfig(env);
   const w = db.write;
   const counts: Record<string, number> = {};
 
@@ -107,6 +110,7 @@ export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<
 
   // 4. Handler idempotency marks and webhook delivery ids past any plausible redelivery.
   counts.processedEvents = (await w.delete(processedEvents).where(lt(processedEvents.processedAt, daysBefore(now, RETENTION.processedEvents)))).rowCount ?? 0;
+  counts.handlerFailures = (await w.delete(handlerFailures).where(lt(handlerFailures.failedAt, daysBefore(now, RETENTION.handlerFailures)))).rowCount ?? 0;
   counts.webhookDeliveries =
     (await w.delete(webhookDeliveries).where(lt(webhookDeliveries.receivedAt, daysBefore(now, RETENTION.webhookDeliveries)))).rowCount ?? 0;
 
@@ -123,11 +127,15 @@ export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<
   counts.jobRuns = (await w.delete(jobRuns).where(lt(jobRuns.startedAt, daysBefore(now, RETENTION.jobRuns)))).rowCount ?? 0;
   counts.aiPendingActions = (await w.delete(aiPendingActions).where(lt(aiPendingActions.expiresAt, daysBefore(now, RETENTION.aiPendingActions)))).rowCount ?? 0;
 
-  // 7. Anonymise accounts soft-deleted more than 30 days ago (no longer recoverable).
+  // 7. Activity-log rows past their retention: they hold IP addresses and user agents.
+  counts.activityLogs =
+    (await w.delete(activityLogs).where(lt(activityLogs.createdAt, daysBefore(now, config.ACTIVITY_LOG_RETENTION_DAYS)))).rowCount ?? 0;
+
+  // 8. Anonymise accounts soft-deleted more than 30 days ago (no longer recoverable).
   counts.anonymizedUsers = await anonymiseDeletedUsers(db, now);
 
-  // 8. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
-  const stalePayments = await cancelStalePayments({ db: w, config: loadConfig(env) }, { now, limit: 500 });
+  // 9. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
+  const stalePayments = await cancelStalePayments({ db: w, config }, { now, limit: 500 });
   counts.cancelledPayments = stalePayments.cancelled;
 
   return counts;

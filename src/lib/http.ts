@@ -1,4 +1,6 @@
 import type { Context } from 'hono';
+import { timingSafeEqual } from './crypto';
+import { AppError } from './errors';
 
 /** The client's IP as Cloudflare saw it. Never X-Forwarded-For: clients can forge it. */
 export function clientIp(c: Context): string | null {
@@ -73,5 +75,18 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     return await Promise.race([promise, deadline]);
   } finally {
     if (timer !== null) clearTimeout(timer);
+  }
+}
+
+/**
+ * Guard of the operator routes (/metrics, /admin/*), each with its own token var: 404 while the token
+ * is not configured (the route does not exist), 401 unless `Authorization: Bearer <token>` matches
+ * (constant-time comparison).
+ */
+export function requireBearerToken(c: Context, expected: string | undefined, what: string): void {
+  if (!expected) throw new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`);
+  const given = c.req.header('Authorization')?.replace(/^Bearer\s+/i, '') ?? '';
+  if (!timingSafeEqual(expected, given)) {
+    throw new AppError('AUTH_REQUIRED', `A valid ${what} is required`, { headers: { 'WWW-Authenticate': 'Bearer' } });
   }
 }

@@ -1,8 +1,8 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { loadConfig, type Config, type Env } from '../config';
 import { Db } from '../db/client';
-import { deadLetters, outbox, processedEvents } from '../db/schema';
-import { EVENT_CATALOG, EventEnvelope, isEventName } from '../events/catalog';
+import { deadLetters, handlerFailures, processedEvents } from '../db/schema';
+import { EVENT_CATALOG, EventEnvelope, isEventName, type EventName } from '../events/catalog';
 import { relayOutbox, type PendingEvents } from '../events/outbox';
 import { describeError, log } from '../lib/log';
 import { HANDLERS } from './handlers';
@@ -14,57 +14,103 @@ export const MAX_DELIVERY_ATTEMPTS = 6;
 /** Exponential backoff between deliveries: 10 s, 20 s, 40 s … capped at 10 min. */
 export const retryDelaySeconds = (attempts: number) => Math.min(600, 10 * 2 ** Math.max(0, attempts - 1));
 
-/** Queue door: the events queue dispatches to handlers; its dead-letter queue is stored for inspection. */
+/**
+ * Backoff of the dead-letter consumer while it cannot store a dead letter (database down): capped at
+ * 1 h; with the DLQ's max_retries = 100 that keeps trying for about four days.
+ */
+export const deadLetterRetryDelaySeconds = (attempts: number) => Math.min(3600, 10 * 2 ** Math.max(0, attempts - 1));
+
+/**
+ * Queue door. Handlers are independent: a delivery runs every handler of the event that has no
+ * processed mark yet, each in its own transaction, and one failing never stops the others. While any
+ * handler is left the message is retried, so a retry runs only the handlers that failed. When the queue
+ * gives up, the dead-letter consumer stores one `dead_letters` row per handler still unprocessed, with
+ * that handler's last error; a replay re-enqueues the event for that handler alone.
+ */
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
   const config = loadConfig(env);
   const db = new Db(config);
   const pending: PendingEvents = [];
   try {
     if (batch.queue.endsWith('-dlq')) {
-      for (const message of batch.messages) await storeDeadLetter(db, message, 'exhausted retries');
+      for (const message of batch.messages) await settle(message, () => storeExhausted(db, message.body));
       return;
     }
     for (const message of batch.messages) await deliver(db, config, env, pending, message);
-    if (pending.length) await relayOutbox(db.write, env, { ids: pending });
+    if (pending.length) {
+      await relayOutbox(db.write, env, { ids: pending }).catch((err) =>
+        // The rows stay unrelayed; the outbox sweeper sends them shortly.
+        log('warn', 'outbox.relay_deferred', { count: pending.length, error: describeError(err) }),
+      );
+    }
   } finally {
     await db.close();
   }
 }
 
-async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents, message: Message<unknown>): Promise<void> {
-  const envelope = EventEnvelope.safeParse(message.body);
-  if (!envelope.success || !isEventName(envelope.data.name)) {
-    // A malformed or unknown event can never succeed: keep it for inspection instead of retrying.
-    log('error', 'queue.unknown_event', { messageId: message.id, name: envelope.success ? envelope.data.name : null });
-    await storeDeadLetter(db, message, 'malformed or unknown event');
-    message.ack();
-    return;
-  }
-  const event = envelope.data;
-  const name = event.name as keyof typeof EVENT_CATALOG;
-  const parsed = EVENT_CATALOG[name].safeParse(event.payload);
-  if (!parsed.success) {
-    // A payload that does not match its schema will never match it: no retries, straight to inspection.
-    log('error', 'queue.invalid_payload', { messageId: message.id, eventId: event.id, event: name });
-    await storeDeadLetter(db, message, 'payload does not match the event schema');
-    return;
-  }
-  const payload = parsed.data;
+/** Ack once `store` has recorded the message; if it cannot (database down), retry it later rather than lose it. */
+async function settle(message: Message<unknown>, store: () => Promise<void>): Promise<void> {
   try {
-    for (const handler of HANDLERS[name] as EventHandler[]) {
-      await runHandler(db, config, env, pending, { id: event.id, name, emittedAt: event.emittedAt }, handler, payload);
-    }
+    await store();
     message.ack();
   } catch (err) {
-    const error = describeError(err);
-    log('warn', 'queue.handler_failed', { eventId: event.id, event: name, attempt: message.attempts, error });
-    await db.write
-      .update(outbox)
-      .set({ lastError: `${error.name}: ${error.message}`.slice(0, 1000) })
-      .where(eq(outbox.id, event.id))
-      .catch(() => undefined);
-    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    log('error', 'queue.dead_letter_failed', { messageId: message.id, attempt: message.attempts, error: describeError(err) });
+    message.retry({ delaySeconds: deadLetterRetryDelaySeconds(message.attempts) });
   }
+}
+
+/** The handlers a delivery is for: all of the event's, or the one a replay names (null if the event has no such handler). */
+function handlersFor(name: EventName, only: string | undefined): EventHandler[] | null {
+  const all = HANDLERS[name] as EventHandler[];
+  if (only === undefined) return all;
+  const handler = all.find((h) => h.name === only);
+  return handler ? [handler] : null;
+}
+
+/** Why a message can never be dispatched, or its event, payload and handlers. */
+function dispatchable(body: unknown):
+  | { ok: true; event: EventEnvelope & { name: EventName }; payload: unknown; handlers: EventHandler[] }
+  | { ok: false; reason: string; event?: EventEnvelope } {
+  const envelope = EventEnvelope.safeParse(body);
+  if (!envelope.success || !isEventName(envelope.data.name)) {
+    return { ok: false, reason: 'malformed or unknown event', event: envelope.success ? envelope.data : undefined };
+  }
+  const event = envelope.data as EventEnvelope & { name: EventName };
+  const parsed = EVENT_CATALOG[event.name].safeParse(event.payload);
+  if (!parsed.success) return { ok: false, reason: 'payload does not match the event schema', event };
+  const handlers = handlersFor(event.name, event.handler);
+  if (!handlers) return { ok: false, reason: `event ${event.name} has no handler named ${event.handler}`, event };
+  return { ok: true, event, payload: parsed.data, handlers };
+}
+
+async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents, message: Message<unknown>): Promise<void> {
+  const target = dispatchable(message.body);
+  if (!target.ok) {
+    // It can never succeed: keep it for inspection instead of retrying.
+    log('error', 'queue.undeliverable', { messageId: message.id, eventId: target.event?.id ?? null, event: target.event?.name ?? null, reason: target.reason });
+    await settle(message, () => storeUndeliverable(db, message.body, target.reason, message.attempts));
+    return;
+  }
+  const { event, payload, handlers } = target;
+  const meta = { id: event.id, name: event.name, emittedAt: event.emittedAt };
+  let failed = 0;
+  for (const handler of handlers) {
+    try {
+      await runHandler(db, config, env, pending, meta, handler, payload);
+    } catch (err) {
+      failed++;
+      await recordFailure(db, event.id, handler.name, err, message.attempts);
+    }
+  }
+  try {
+    if (failed === 0 && event.deadLetterId) await resolveDeadLetter(db, event.deadLetterId);
+  } catch (err) {
+    // The handlers are marked processed: the retry only finds the marks and resolves the dead letter.
+    log('warn', 'queue.resolve_failed', { eventId: event.id, deadLetterId: event.deadLetterId, error: describeError(err) });
+    failed++;
+  }
+  if (failed === 0) message.ack();
+  else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
 }
 
 /** Effect and processed-mark in one transaction: a duplicate delivery finds the mark and does nothing. */
@@ -100,17 +146,101 @@ async function runHandler(
   if (ran) await Promise.allSettled(after.map((work) => work()));
 }
 
-async function storeDeadLetter(db: Db, message: Message<unknown>, reason: string): Promise<void> {
-  const envelope = EventEnvelope.safeParse(message.body);
-  const eventId = envelope.success ? envelope.data.id : crypto.randomUUID();
-  const [row] = envelope.success ? await db.write.select({ lastError: outbox.lastError }).from(outbox).where(eq(outbox.id, eventId)) : [];
-  await db.write.insert(deadLetters).values({
-    eventId,
-    eventName: envelope.success ? envelope.data.name : 'unknown',
-    payload: (envelope.success ? envelope.data.payload : message.body) ?? null,
-    error: row?.lastError ?? reason,
-    attempts: reason === 'exhausted retries' ? MAX_DELIVERY_ATTEMPTS : message.attempts,
+/** Keep the handler's last error for its dead letter. Best effort: with the database down there is nowhere to keep it. */
+async function recordFailure(db: Db, eventId: string, handler: string, err: unknown, attempt: number): Promise<void> {
+  const error = describeError(err);
+  log('warn', 'queue.handler_failed', { eventId, handler, attempt, error });
+  const lastError = `${error.name}: ${error.message}`.slice(0, 1000);
+  await db.write
+    .insert(handlerFailures)
+    .values({ eventId, handler, attempts: 1, lastError })
+    .onConflictDoUpdate({
+      target: [handlerFailures.eventId, handlerFailures.handler],
+      set: { attempts: sql`${handlerFailures.attempts} + 1`, lastError, failedAt: new Date() },
+    })
+    .catch(() => undefined);
+}
+
+async function resolveDeadLetter(db: Db, id: string): Promise<void> {
+  await db.write
+    .update(deadLetters)
+    .set({ resolvedAt: sql`now()` })
+    .where(and(eq(deadLetters.id, id), isNull(deadLetters.resolvedAt)));
+}
+
+const emittedAt = (event: EventEnvelope | undefined) => {
+  const at = event ? new Date(event.emittedAt) : null;
+  return at && !Number.isNaN(at.getTime()) ? at : null;
+};
+
+/** A dead letter for a message that can never be dispatched (handler null: the event as a whole). */
+async function storeUndeliverable(db: Db, body: unknown, reason: string, attempts: number): Promise<void> {
+  const envelope = EventEnvelope.safeParse(body);
+  const event = envelope.success ? envelope.data : undefined;
+  const row = {
+    eventId: event?.id ?? crypto.randomUUID(),
+    eventName: event?.name ?? 'unknown',
+    handler: event?.handler ?? null,
+    payload: (event ? event.payload : body) ?? null,
+    emittedAt: emittedAt(event),
+    error: reason,
+    attempts,
+  };
+  await db.write
+    .insert(deadLetters)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [deadLetters.eventId, deadLetters.handler],
+      set: { error: row.error, attempts: row.attempts, updatedAt: sql`now()`, resolvedAt: null },
+    });
+  log('error', 'queue.dead_letter', { eventId: row.eventId, event: row.eventName, reason });
+}
+
+/**
+ * Dead-letter consumer: the queue gave up on this message. One row per handler still without a
+ * processed mark, with its last recorded error. Throws while the database is down (the caller retries).
+ */
+async function storeExhausted(db: Db, body: unknown): Promise<void> {
+  const target = dispatchable(body);
+  if (!target.ok) return storeUndeliverable(db, body, target.reason, MAX_DELIVERY_ATTEMPTS);
+  const { event, handlers } = target;
+  const names = handlers.map((h) => h.name);
+  const left = await db.write.transaction(async (tx) => {
+    const done = new Set(
+      (
+        await tx
+          .select({ handler: processedEvents.handler })
+          .from(processedEvents)
+          .where(and(eq(processedEvents.eventId, event.id), inArray(processedEvents.handler, names)))
+      ).map((r) => r.handler),
+    );
+    const failures = new Map(
+      (await tx.select().from(handlerFailures).where(and(eq(handlerFailures.eventId, event.id), inArray(handlerFailures.handler, names)))).map((f) => [
+        f.handler,
+        f,
+      ]),
+    );
+    const left = names.filter((n) => !done.has(n));
+    if (left.length === 0) return left; // every handler got through meanwhile (a late success)
+    await tx
+      .insert(deadLetters)
+      .values(
+        left.map((handler) => ({
+          eventId: event.id,
+          eventName: event.name,
+          handler,
+          payload: event.payload ?? null,
+          emittedAt: emittedAt(event),
+          error: failures.get(handler)?.lastError ?? 'exhausted retries (no error recorded)',
+          // Failures were recorded best effort (not while the database was down): never fewer than the queue made.
+          attempts: Math.max(MAX_DELIVERY_ATTEMPTS, failures.get(handler)?.attempts ?? 0),
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [deadLetters.eventId, deadLetters.handler],
+        set: { error: sql`excluded.error`, attempts: sql`excluded.attempts`, updatedAt: sql`now()`, resolvedAt: null },
+      });
+    return left;
   });
-  log('error', 'queue.dead_letter', { eventId, reason });
-  message.ack();
+  if (left.length) log('error', 'queue.dead_letter', { eventId: event.id, event: event.name, handlers: left });
 }

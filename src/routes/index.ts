@@ -2,6 +2,7 @@ import type { App } from '../router';
 import { registerDocs } from './system/docs';
 import { healthRoutes } from './system/health';
 import { metricsRoutes } from './system/metrics';
+import { adminRoutes } from './admin';
 import { planRoutes } from './plans';
 import { devEmailRoutes } from './dev/emails';
 import { notificationRoutes } from './notifications';
@@ -31,6 +32,7 @@ import { teamRoutes } from './team';
 export function registerRoutes(app: App): void {
   app.route('/', healthRoutes);
   app.route('/', metricsRoutes);
+  app.route('/admin', adminRoutes);
   app.route('/webhooks/v1', clerkWebhook);
   app.route('/webhooks/v1', razorpayWebhook);
   app.route('/webhooks/v1', qstashWebhook);

@@ -15,12 +15,19 @@ export interface ServiceContext {
   userId?: string;
   /** Events emitted by this operation; relayed to the queue once the request ends. */
   events: PendingEvents;
+  /** Set by the operator door (/admin) once the caller presented the operator token. */
+  operator?: boolean;
 }
 
 /** The caller's user id, or 401: for services that only make sense for a signed-in user. */
 export function requireCaller(ctx: ServiceContext): string {
   if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
   return ctx.userId;
+}
+
+/** 403 unless the operator door vouched for the caller: for services that only operators may call. */
+export function requireOperator(ctx: ServiceContext): void {
+  if (!ctx.operator) throw new AppError('FORBIDDEN', 'Operators only');
 }
 
 export function serviceContext(c: Context<AppEnv>): ServiceContext {

@@ -32,6 +32,7 @@ export function registerDocs(app: App): void {
     description: 'Clerk session token (or the __session cookie). Session tokens only: API keys, machine and OAuth tokens are not accepted.',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN (operator routes)' });
 
   const ui = swaggerUI({ url: '/openapi.json' });
   app.get('/api-docs', async (c, next) => {

@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { timingSafeEqual } from '../../lib/crypto';
-import { AppError } from '../../lib/errors';
+import { requireBearerToken } from '../../lib/http';
 import { createRouter } from '../../router';
 import { serviceContext } from '../../services/context';
 import { collectMetrics } from '../../services/system/metrics';
@@ -19,10 +18,7 @@ const route = createRoute({
 });
 
 export const metricsRoutes = createRouter().openapi(route, async (c) => {
-  const token = c.get('config').METRICS_TOKEN;
-  if (!token) throw new AppError('NOT_FOUND', `No route for GET ${c.req.path}`);
-  const given = c.req.header('Authorization')?.replace(/^Bearer\s+/i, '') ?? '';
-  if (!timingSafeEqual(token, given)) throw new AppError('AUTH_REQUIRED', 'A valid metrics token is required');
+  requireBearerToken(c, c.get('config').METRICS_TOKEN, 'metrics token');
   c.header('Cache-Control', 'no-store');
   return c.text(await collectMetrics(serviceContext(c)), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
 });

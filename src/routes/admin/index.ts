@@ -1,0 +1,141 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { requireBearerToken } from '../../lib/http';
+import { createRouter, type AppEnv } from '../../router';
+import { listDeadLetters, replayDeadLetter, replayDeadLetters } from '../../services/admin/dead-letters';
+import { serviceContext, type ServiceContext } from '../../services/context';
+import { ErrorResponse } from '../schemas';
+
+const EventType = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[a-z0-9_.]+$/, 'an event type such as user.created')
+  .openapi({ example: 'user.created' });
+
+const DeadLetter = z
+  .object({
+    id: z.uuid(),
+    eventId: z.uuid(),
+    eventType: z.string(),
+    handler: z.string().nullable().openapi({ description: 'The handler that gave up; null when the event as a whole could not be dispatched' }),
+    payload: z.unknown(),
+    error: z.string().nullable().openapi({ description: 'Last error of the handler' }),
+    attempts: z.number().int().openapi({ description: 'Failed runs of the handler for this event, replays included' }),
+    status: z.enum(['open', 'replayed', 'resolved']).openapi({ description: 'resolved: the handler has run since a replay' }),
+    replayable: z.boolean().openapi({ description: 'False for events that can never be dispatched (unknown type, invalid payload)' }),
+    replayCount: z.number().int(),
+    emittedAt: z.iso.datetime().nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime().openapi({ description: 'Last time the pair was dead-lettered' }),
+    replayedAt: z.iso.datetime().nullable(),
+    resolvedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('DeadLetter');
+
+const ListQuery = z.object({
+  status: z.enum(['unresolved', 'resolved', 'all']).default('unresolved'),
+  eventType: EventType.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+const ReplayAllQuery = z.object({ eventType: EventType.optional() });
+const ReplayAllBody = z.object({ eventType: EventType.optional() }).strict().openapi('ReplayDeadLetters');
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const security = [{ adminToken: [] }];
+const guarded = {
+  401: json(ErrorResponse, 'Missing or wrong operator token'),
+  404: json(ErrorResponse, 'ADMIN_TOKEN is not configured (or no such dead letter)'),
+};
+const invalid = { 400: json(ErrorResponse, 'Invalid query, path or body') };
+
+/** The service context of a caller the operator token vouched for. */
+const operatorContext = (c: Context<AppEnv>): ServiceContext => ({ ...serviceContext(c), operator: true });
+
+const router = createRouter();
+router.use('*', async (c, next) => {
+  requireBearerToken(c, c.get('config').ADMIN_TOKEN, 'operator token');
+  c.header('Cache-Control', 'no-store');
+  await next();
+});
+
+/** Operator routes (bearer ADMIN_TOKEN): inspect and replay dead letters. */
+export const adminRoutes = router
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/dead-letters',
+      tags: ['admin'],
+      summary: 'Dead letters, newest first (operator token)',
+      security,
+      request: { query: ListQuery },
+      responses: {
+        200: json(
+          z.object({ data: z.array(DeadLetter), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) }),
+          'A page of dead letters; total counts the filtered set',
+        ),
+        ...invalid,
+        ...guarded,
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const page = await listDeadLetters(operatorContext(c), q);
+      return c.json({ data: page.items, meta: { total: page.total, limit: q.limit, offset: q.offset } }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/dead-letters/replay',
+      tags: ['admin'],
+      summary: 'Replay every unresolved dead letter, or those of one event type (operator token)',
+      description:
+        'Re-enqueues each event for its dead-lettered handler only, oldest first, at most 500 per call (`more` says whether to call again). ' +
+        'Repeating a replay is harmless: a handler that has already run does nothing. The event type may be given as `?eventType=` or in the body.',
+      security,
+      request: {
+        query: ReplayAllQuery,
+        body: { required: false, content: { 'application/json': { schema: ReplayAllBody } } },
+      },
+      responses: {
+        200: json(
+          z.object({ data: z.object({ replayed: z.number().int(), notReplayable: z.number().int(), more: z.boolean() }) }),
+          'How many dead letters were re-enqueued',
+        ),
+        ...invalid,
+        ...guarded,
+        503: json(ErrorResponse, 'The event queue refused the messages (nothing was marked replayed)'),
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const body = c.req.header('Content-Type')?.includes('application/json') ? c.req.valid('json') : {};
+      const data = await replayDeadLetters(operatorContext(c), { eventType: query.eventType ?? body?.eventType });
+      return c.json({ data }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/dead-letters/{id}/replay',
+      tags: ['admin'],
+      summary: 'Replay one dead letter (operator token)',
+      description: 'Re-enqueues the original event for the dead-lettered handler only. Repeating it is harmless.',
+      security,
+      request: { params: z.object({ id: z.uuid() }) },
+      responses: {
+        200: json(z.object({ data: DeadLetter }), 'The dead letter, now replayed'),
+        ...invalid,
+        ...guarded,
+        409: json(ErrorResponse, 'Already resolved, or the event can never be dispatched'),
+        503: json(ErrorResponse, 'The event queue refused the message (nothing was marked replayed)'),
+      },
+    }),
+    async (c) => {
+      const data = await replayDeadLetter(operatorContext(c), { id: c.req.valid('param').id });
+      return c.json({ data }, 200);
+    },
+  );
