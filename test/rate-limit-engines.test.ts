@@ -1,0 +1,60 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type Env } from '../src/config';
+import { consumeLimit, LIMITS, type LimitSpec } from '../src/lib/rate-limit';
+import { useTestDatabase } from './helpers/db';
+import { call } from './helpers/http';
+
+// Without redis-server, the local stack runs Redis in memory (scripts/stack/redis-memory.mjs). Every limit
+// of the API must behave there exactly as on redis-server: same allow/deny sequence, same remaining counts.
+const db = useTestDatabase();
+const memoryEnv = () => ({ ...db.env, UPSTASH_REDIS_REST_URL: env.TEST_UPSTASH_MEMORY_URL as string }) as Env;
+
+const specs: [string, LimitSpec][] = Object.entries(LIMITS).map(([name, spec]) =>
+  // The global limit's size comes from config; a small one exercises the same token-bucket script.
+  [name, typeof spec === 'function' ? spec(5) : spec],
+);
+const capacity = (spec: LimitSpec) => (spec.kind === 'tokenBucket' ? spec.max : spec.limit);
+
+describe('rate limits on the in-memory Redis engine', () => {
+  it.each(specs)('%s: same answers as redis-server', async (name, spec) => {
+    const engines = { redis: loadConfig(db.env), memory: loadConfig(memoryEnv()) };
+    const id = `engines-${crypto.randomUUID()}`;
+    const seen: Record<keyof typeof engines, { allowed: boolean; remaining: number; limit: number; resetAt: number }[]> = { redis: [], memory: [] };
+    // Step by step on both at once, so both engines see (almost) the same clock.
+    for (let i = 0; i < capacity(spec) + 2; i++) {
+      const [redis, memory] = await Promise.all([consumeLimit(engines.redis, name, spec, id), consumeLimit(engines.memory, name, spec, id)]);
+      seen.redis.push(redis);
+      seen.memory.push(memory);
+    }
+    const shape = (rows: typeof seen.redis) => rows.map(({ allowed, remaining, limit }) => [allowed, remaining, limit]);
+    const n = capacity(spec);
+    const expected = [...Array.from({ length: n }, (_, i) => [true, n - 1 - i, n]), [false, 0, n], [false, 0, n]];
+    expect(shape(seen.redis)).toEqual(expected);
+    expect(shape(seen.memory)).toEqual(expected);
+    seen.memory.forEach((r, i) => expect(Math.abs(r.resetAt - seen.redis[i]!.resetAt)).toBeLessThan(1000));
+  });
+
+  it('the worker answers 429 RATE_LIMITED with Retry-After on it (global per-IP limit)', async () => {
+    const e = { ...memoryEnv(), GLOBAL_RATE_LIMIT_PER_MINUTE: '2' } as Env;
+    const ip = '203.0.113.77';
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push(await call(e, '/api/v1/plans', { ip }));
+    expect(statuses.map((r) => r.status)).toEqual([200, 200, 429]);
+    const limited = statuses[2]!;
+    expect(limited.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(limited.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1);
+    expect(limited.headers.get('X-RateLimit-Limit')).toBe('2');
+    expect((await call(e, '/api/v1/plans', { ip: '203.0.113.78' })).status).toBe(200);
+  });
+
+  it('a per-route limit holds on it too (anonymous support request: 1 per hour per IP)', async () => {
+    const ip = '203.0.113.79';
+    const ticket = { email: 'ada@example.test', subject: 'Cannot sign in', message: 'The sign-in page keeps loading forever.' };
+    const first = await call(memoryEnv(), '/api/v1/support', { method: 'POST', json: ticket, ip });
+    const second = await call(memoryEnv(), '/api/v1/support', { method: 'POST', json: { ...ticket, subject: 'Again' }, ip });
+    expect([first.status, second.status]).toEqual([201, 429]);
+    expect(second.body.error.code).toBe('RATE_LIMITED');
+    expect((await db.sql('select count(*)::int as n from support_tickets')).rows[0]).toEqual({ n: 1 });
+  });
+});
