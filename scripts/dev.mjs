@@ -120,7 +120,8 @@ try {
       const r = await migrate(pg.url(dbName));
       migrated = r?.applied ? `applied ${r.applied} migration(s)` : 'migrations up to date';
     }
-    lines.push(`PostgreSQL 18    ${pg.url(dbName)}  (data ${rel(dataDir)}; ${migrated})`);
+    const where = pg.dataDir === dataDir ? rel(dataDir) : `${rel(dataDir)} → ${pg.dataDir}`; // relocated: see stack/postgres.mjs
+    lines.push(`PostgreSQL 18    ${pg.url(dbName)}  (data ${where}; ${migrated})`);
 
     if (vars.NEON_LOCAL_WS_PROXY) {
       const { startWsPgProxy } = await import('./stack/ws-pg-proxy.mjs');

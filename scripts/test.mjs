@@ -97,9 +97,10 @@ async function standInSelftest() {
 let code = 1;
 let summary = '0 passed, 1 failed';
 try {
-  const stand = await standInSelftest();
-  say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
+  const selftest = standInSelftest(); // runs while the stack starts
   const s = await startStack();
+  const stand = await selftest;
+  say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
   say(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: postgres :${s.pgPort} (${TEMPLATE_DB}, ${s.migrated}), `
     + `redis: ${s.redis}, ws proxy :${s.proxyPort}, upstash :${s.bridgePort} (in-memory :${s.memoryBridgePort}), qstash :${s.qstashPort}`);
 

@@ -92,8 +92,10 @@ async function redisChecks(label, redisUrl) {
   });
   await check(`${label}: ratelimit window expiry (fixedWindow(1) per 1 s)`, async () => {
     const rl = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(1, '1 s'), prefix: `${p}fx`, analytics: false });
+    const nextWindow = () => new Promise((r) => setTimeout(r, 1020 - (Date.now() % 1000))); // windows start on whole seconds
+    await nextWindow();
     const first = [(await rl.limit('u')).success, (await rl.limit('u')).success];
-    await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000)));
+    await nextWindow();
     return eq([...first, (await rl.limit('u')).success], [true, false, true]);
   });
   await check(`${label}: ratelimit resetUsedTokens`, async () => {
