@@ -1,7 +1,6 @@
+// Test-only bindings (vitest.config.ts); the worker's own come from worker-configuration.d.ts (npm run types).
 declare namespace Cloudflare {
   interface Env {
-    USER_STATE: DurableObjectNamespace<import('../src/durable/user-state').UserState>;
-    EVENTS: Queue;
     TEST_PG_ADMIN_URL: string;
     TEST_PG_BASE_URL: string;
     TEST_TEMPLATE_DB: string;
