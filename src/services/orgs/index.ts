@@ -7,6 +7,7 @@ export * from './project-members';
 export {
   acceptOrgInvite,
   acceptTeamInvite,
+  checkTeamInvitesBulk,
   createOrgInvite,
   createTeamInvite,
   createTeamInvitesBulk,
@@ -16,6 +17,7 @@ export {
   revokeTeamInvite,
   MAX_CSV_ROWS,
   MAX_INVITES_PER_CALL,
+  type BulkInviteCheck,
   type InviteStatusFilter,
   type InviteView,
 } from './invites';
