@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { CLERK_DEV_ISSUER, CLERK_DEV_KEY_FILE, CLERK_DEV_KID } from './dev-token.mjs';
+import { DEFAULT_DATABASE_URL, isLocalUrl, parseVars, portOf } from './lib/dev-vars.mjs';
 import { isPortOpen, isShuttingDown, onShutdown, shutdown, shutdownWithParent, spawnGroup } from './stack/procs.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,19 +52,6 @@ async function createDevVars(file) {
   say(`created .dev.vars from .dev.vars.example with a local Clerk key pair (${rel(CLERK_DEV_KEY_FILE)})`);
 }
 
-function parseVars(text) {
-  const vars = {};
-  for (const line of text.split('\n')) {
-    const m = /^\s*([A-Za-z_][\w]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m || line.trimStart().startsWith('#')) continue;
-    let v = m[2];
-    if (/^".*"$/.test(v)) v = v.slice(1, -1).replaceAll('\\n', '\n');
-    else if (/^'.*'$/.test(v)) v = v.slice(1, -1);
-    vars[m[1]] = v;
-  }
-  return vars;
-}
-
 const varsFile = path.join(root, '.dev.vars');
 if (!existsSync(varsFile)) await createDevVars(varsFile);
 {
@@ -74,9 +62,8 @@ if (!existsSync(varsFile)) await createDevVars(varsFile);
 }
 const vars = parseVars(readFileSync(varsFile, 'utf8'));
 
-const local = (u) => { try { return ['127.0.0.1', 'localhost'].includes(new URL(u).hostname); } catch { return false; } };
-const portOf = (u, dflt) => { try { return Number(new URL(u).port) || dflt; } catch { return dflt; } };
-const dbUrl = vars.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:54329/fairarena';
+const local = isLocalUrl;
+const dbUrl = vars.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 const pgPort = portOf(dbUrl, 54329);
 const dbName = decodeURIComponent(new URL(dbUrl).pathname.slice(1)) || 'fairarena';
 const wsPort = Number((vars.NEON_LOCAL_WS_PROXY ?? '').split(':')[1]) || 54330;

@@ -129,6 +129,46 @@ function placement({ dataDir, persistent, native, ids }) {
   return { ...out, dataDir: target };
 }
 
+/**
+ * The server running on a data dir, from its postmaster.pid: { pid, port } or null (no file, or a stale one
+ * left by a crash). A live process we may not signal (EPERM: another user's) still counts as running.
+ */
+export function runningServer(dataDir) {
+  let lines;
+  try { lines = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n'); } catch { return null; }
+  const pid = Number(lines[0]), port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try { process.kill(pid, 0); } catch (e) { if (e.code !== 'EPERM') return null; }
+  return { pid, port };
+}
+
+/**
+ * Delete a stopped cluster's data dir. A symlinked one (see placement()) is followed only into a relocated
+ * `fairarena-pg/data-*` dir; anything that does not look like a PostgreSQL data dir is left alone.
+ * Returns the paths removed.
+ */
+export function removeDataDir(dataDir) {
+  let st;
+  try { st = lstatSync(dataDir); } catch { return []; }
+  if (st.isSymbolicLink()) {
+    const target = path.resolve(path.dirname(dataDir), readlinkSync(dataDir));
+    if (!/^data-[0-9a-f]{16}$/.test(path.basename(target)) || path.basename(path.dirname(target)) !== 'fairarena-pg') {
+      throw new Error(`${dataDir} links to ${target}, which is not a relocated PostgreSQL data dir; remove it yourself`);
+    }
+    const removed = existsSync(target) ? removeDataDir(target) : [];
+    rmSync(dataDir);
+    return [...removed, dataDir];
+  }
+  if (!st.isDirectory()) throw new Error(`${dataDir} is not a directory; remove it yourself`);
+  if (readdirSync(dataDir).length && !existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    throw new Error(`${dataDir} is not a PostgreSQL data dir (no PG_VERSION); remove it yourself`);
+  }
+  const server = runningServer(dataDir);
+  if (server) throw new Error(`PostgreSQL (pid ${server.pid}, port ${server.port}) is still running on ${dataDir}`);
+  rmSync(dataDir, { recursive: true, force: true });
+  return [dataDir];
+}
+
 /** Run a binary to completion (as `ids` when set); rejects with its output on failure. */
 function run(bin, args, { ids, cwd }) {
   return new Promise((resolve, reject) => {

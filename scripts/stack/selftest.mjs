@@ -3,7 +3,10 @@
 // Upstash bridge (real redis-server when installed, and the in-memory engine) with @upstash/redis and
 // @upstash/ratelimit; the QStash emulator with @upstash/qstash Client + Receiver.
 import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Receiver, Client as QstashClient } from '@upstash/qstash';
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
@@ -192,6 +195,47 @@ async function qstashChecks() {
   });
 }
 
+/** db:reset's safety rules (scripts/db.mjs → removeDataDir), on fake data dirs. */
+async function dataDirChecks() {
+  const { removeDataDir, runningServer } = await import('./postgres.mjs');
+  const base = mkdtempSync(path.join(tmpdir(), 'fairarena-selftest-'));
+  onShutdown(() => rmSync(base, { recursive: true, force: true }));
+  const cluster = (name, pid) => {
+    const d = path.join(base, name);
+    mkdirSync(d);
+    writeFileSync(path.join(d, 'PG_VERSION'), '18\n');
+    if (pid) writeFileSync(path.join(d, 'postmaster.pid'), `${pid}\n${d}\n0\n54329\n`);
+    return d;
+  };
+  const refused = (fn) => { try { fn(); return false; } catch { return true; } };
+  await check('db:reset: a running server (live postmaster.pid) is refused', async () => {
+    const d = cluster('running', process.pid);
+    return eq([runningServer(d), refused(() => removeDataDir(d)), existsSync(d)], [{ pid: process.pid, port: 54329 }, true, true]);
+  });
+  await check('db:reset: a stale postmaster.pid does not block; the dir is removed', async () => {
+    const d = cluster('stale', 2 ** 22 + 12345); // above Linux's pid_max default
+    return eq([runningServer(d), removeDataDir(d).length, existsSync(d)], [null, 1, false]);
+  });
+  await check('db:reset: a folder that is not a PostgreSQL data dir is left alone', async () => {
+    const d = path.join(base, 'other');
+    mkdirSync(d);
+    writeFileSync(path.join(d, 'notes.txt'), 'keep me');
+    return eq([refused(() => removeDataDir(d)), existsSync(path.join(d, 'notes.txt'))], [true, true]);
+  });
+  await check('db:reset: a symlink is followed only into a relocated fairarena-pg/data-* dir', async () => {
+    const elsewhere = cluster('elsewhere');
+    symlinkSync(elsewhere, path.join(base, 'link-out'));
+    const refusedOut = refused(() => removeDataDir(path.join(base, 'link-out')));
+    mkdirSync(path.join(base, 'fairarena-pg'));
+    const target = path.join(base, 'fairarena-pg', 'data-0123456789abcdef');
+    mkdirSync(target);
+    writeFileSync(path.join(target, 'PG_VERSION'), '18\n');
+    symlinkSync(target, path.join(base, 'link-in'));
+    const removed = removeDataDir(path.join(base, 'link-in')).length;
+    return eq([refusedOut, existsSync(elsewhere), removed, existsSync(target), existsSync(path.join(base, 'link-in'))], [true, true, 2, false, false]);
+  });
+}
+
 const t0 = Date.now();
 const redisBin = findRedisServer();
 if (redisBin) {
@@ -203,6 +247,7 @@ if (redisBin) {
 }
 await redisChecks('in-memory', null);
 await qstashChecks();
+await dataDirChecks();
 
 const quiet = process.argv.includes('--quiet'); // npm test: print failures only
 for (const r of results) if (!quiet || !r.ok) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.detail ? `  — ${r.detail}` : ''}`);
