@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync,
-  realpathSync, renameSync, rmSync, symlinkSync, writeFileSync,
+  realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,14 +47,24 @@ function postgresUser() {
   return ids;
 }
 
-/** Can the `postgres` OS user traverse every component of `dir`? */
-const reachable = (dir) => spawnSync('runuser', ['-u', USER, '--', 'test', '-x', dir], { stdio: 'ignore' }).status === 0;
+/** Can the `postgres` OS user traverse every component of `dir`? Asks it (runuser); else reads mode bits. */
+function reachable(dir, ids) {
+  const r = spawnSync('runuser', ['-u', USER, '--', 'test', '-x', dir], { stdio: 'ignore' });
+  if (!r.error) return r.status === 0;
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    let st;
+    try { st = statSync(d); } catch { return false; }
+    const bit = st.uid === ids.uid ? 0o100 : st.gid === ids.gid ? 0o010 : 0o001;
+    if (!(st.mode & bit)) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
 
 /**
  * Root-owned dir for relocated binaries and data: /var/tmp (kept across reboots) or the temp dir. It is
  * checked, not trusted: another user could have created it first to plant binaries.
  */
-function relocationBase() {
+function relocationBase(ids) {
   const base = path.join(existsSync('/var/tmp') ? '/var/tmp' : tmpdir(), 'fairarena-pg');
   mkdirSync(base, { recursive: true, mode: 0o755 });
   const st = lstatSync(base);
@@ -62,7 +72,7 @@ function relocationBase() {
     throw new Error(`${base} must be a directory owned by root and writable only by it; remove it and retry`);
   }
   chmodSync(base, 0o755);
-  if (!reachable(base)) throw new Error(`the \`${USER}\` OS user cannot reach ${base}`);
+  if (!reachable(base, ids)) throw new Error(`the \`${USER}\` OS user cannot reach ${base}`);
   return base;
 }
 
@@ -107,10 +117,10 @@ function relocatedBinaries(base, native) {
 function placement({ dataDir, persistent, native, ids }) {
   const real = existsSync(dataDir) ? realpathSync(dataDir) : dataDir;
   if (!ids) return { native, dataDir: real };
-  const binOk = reachable(path.join(native, 'bin'));
-  const dataOk = reachable(path.dirname(real));
+  const binOk = reachable(path.join(native, 'bin'), ids);
+  const dataOk = reachable(path.dirname(real), ids);
   if (binOk && dataOk) return { native, dataDir: real };
-  const base = relocationBase();
+  const base = relocationBase(ids);
   const out = { native: binOk ? native : relocatedBinaries(base, native), dataDir: real };
   if (dataOk) return out;
   if (!persistent) {
