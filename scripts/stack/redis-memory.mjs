@@ -35,6 +35,9 @@ export function memoryRedisEngine({ scriptTimeLimitMs = SCRIPT_TIME_LIMIT_MS } =
     if (e?.exp !== undefined && e.exp <= Date.now()) { db.delete(k); return undefined; }
     return e;
   };
+  // Expired keys go when touched, and in a sweep now and then (rate-limit windows are rarely read again).
+  const sweep = setInterval(() => { for (const k of db.keys()) live(k); }, 60_000);
+  sweep.unref();
   const get = (k, type) => { const e = live(k); if (e && e.type !== type) fail(WRONGTYPE); return e; };
   const obtain = (k, type, init) => get(k, type) ?? (db.set(k, { type, v: init() }), db.get(k));
   const int = (s) => (/^-?\d+$/.test(s) && Number.isSafeInteger(Number(s)) ? Number(s) : fail('ERR value is not an integer or out of range'));
@@ -240,7 +243,7 @@ export function memoryRedisEngine({ scriptTimeLimitMs = SCRIPT_TIME_LIMIT_MS } =
       list.forEach((c) => { try { lookup(c[0]); } catch (e) { fail(`EXECABORT Transaction discarded because of previous errors: ${e.message}`); } });
       return list.map(run);
     },
-    close: async () => { db.clear(); scripting.close(); },
+    close: async () => { clearInterval(sweep); db.clear(); scripting.close(); },
   };
 }
 
