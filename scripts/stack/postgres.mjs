@@ -128,6 +128,8 @@ function placement({ dataDir, persistent, native, ids }) {
     mkdirSync(dir, { mode: 0o755 });
     return { ...out, dataDir: path.join(dir, 'data'), cleanup: dir };
   }
+  // An empty dir is what an earlier failed start (before this relocation existed) left behind.
+  if (existsSync(dataDir) && !lstatSync(dataDir).isSymbolicLink() && !readdirSync(dataDir).length) rmSync(dataDir, { recursive: true });
   if (existsSync(dataDir) && !lstatSync(dataDir).isSymbolicLink()) {
     throw new Error(`${dataDir} exists but the \`${USER}\` OS user cannot reach it (PostgreSQL runs as that user when started `
       + 'as root); move it away (or `npm run db:reset -- --yes`) and it will be recreated in a place it can reach');
