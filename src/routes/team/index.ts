@@ -21,6 +21,7 @@ import {
   previewTeamInvite,
   removeTeamMember,
   revokeTeamInvite,
+  ROW_ERROR_CODES,
   updateTeam,
 } from '../../services/orgs';
 import {
@@ -147,7 +148,7 @@ const BulkQuery = z.object({
     .openapi({ description: 'true: validate every row and answer per row (200); nothing is stored or sent' }),
 });
 const RowProblem = z.object({
-  code: z.enum(['INVALID_EMAIL', 'UNKNOWN_ROLE', 'ROLE_NOT_GRANTABLE', 'DUPLICATE', 'ALREADY_MEMBER', 'PENDING_INVITE']),
+  code: z.enum(ROW_ERROR_CODES),
   message: z.string(),
 });
 const BulkInviteCheck = z

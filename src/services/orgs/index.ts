@@ -17,6 +17,7 @@ export {
   revokeTeamInvite,
   MAX_CSV_ROWS,
   MAX_INVITES_PER_CALL,
+  ROW_ERROR_CODES,
   type BulkInviteCheck,
   type InviteStatusFilter,
   type InviteView,

@@ -230,7 +230,8 @@ export interface InviteEntry {
 
 export type BulkInput = { invites: InviteEntry[] } | { csv: string };
 
-export type RowErrorCode = 'INVALID_EMAIL' | 'UNKNOWN_ROLE' | 'ROLE_NOT_GRANTABLE' | 'DUPLICATE' | 'ALREADY_MEMBER' | 'PENDING_INVITE';
+export const ROW_ERROR_CODES = ['INVALID_EMAIL', 'UNKNOWN_ROLE', 'ROLE_NOT_GRANTABLE', 'DUPLICATE', 'ALREADY_MEMBER', 'PENDING_INVITE'] as const;
+export type RowErrorCode = (typeof ROW_ERROR_CODES)[number];
 
 export interface RowError {
   /** 1-based position in the list (for CSV: the data row, the header not counted). */
