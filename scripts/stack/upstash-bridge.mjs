@@ -1,23 +1,24 @@
-// Upstash Redis REST protocol in front of a real redis-server (ioredis), or — dev only, when no Redis is
-// available — in front of a small in-memory engine without Lua.
+// Upstash Redis REST protocol in front of a real redis-server (ioredis), or — when no Redis is available —
+// in front of the in-memory engine of redis-memory.mjs (Lua scripts included, so rate limits work).
 // Protocol: POST / (["CMD", ...args]), POST /pipeline and /multi-exec ([[...], ...]), path style /cmd/a/b
 // (+ raw body as last arg, ?k=v as extra args), Bearer token (or ?_token=), `Upstash-Encoding: base64`.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import Redis from 'ioredis';
+import { memoryRedisEngine } from './redis-memory.mjs';
 
 const sha1 = (s) => createHash('sha1').update(s).digest('hex');
 class RedisError extends Error {}
 const fail = (msg) => { throw new RedisError(msg); };
 
 /**
- * Start the bridge on 127.0.0.1:<port> (0 = free port). redisUrl=null → in-memory engine (one warning line).
+ * Start the bridge on 127.0.0.1:<port> (0 = free port). redisUrl=null → in-memory engine (one log line).
  * Resolves to { port, close() }.
  */
 export async function startUpstashBridge({ port = 0, token, redisUrl = null, log = (m) => console.warn(m), rttMs = 0 } = {}) {
   if (!token) throw new Error('startUpstashBridge: token is required');
-  const engine = redisUrl ? await redisEngine(redisUrl) : memoryEngine();
-  if (!redisUrl) log('[upstash-bridge] WARNING: no Redis server (install redis-server or set REDIS_URL) — using an in-memory engine without Lua: EVAL fails, so rate limits fail open. Dev only.');
+  const engine = redisUrl ? await redisEngine(redisUrl) : memoryRedisEngine();
+  if (!redisUrl) log('[upstash-bridge] no Redis server (install redis-server or set REDIS_URL): using the in-memory engine (not persisted).');
 
   // Counters for the benchmark (HTTP requests and the Redis commands in them); rttMs delays every answer.
   const counts = { requests: 0, commands: 0 };
@@ -125,189 +126,14 @@ async function redisEngine(redisUrl) {
     return { c };
   };
   const one = async (cmd) => { const { c, sha } = fix(cmd); const r = await redis.callBuffer(...c); return sha ?? r; };
-  const items = (out) => out.map(([err, res]) => (err ? { error: err.message } : { result: res }));
-  const batch = (cmds) => cmds.map((cmd) => { const { c } = fix(cmd); return ['callBuffer', ...c]; });
+  // @upstash/redis sends even single commands to /pipeline, so SCRIPT LOAD's SHA is mapped back here too.
+  const items = (out, fixed) => out.map(([err, res], i) => (err ? { error: err.message } : { result: fixed[i].sha ?? res }));
+  const batch = (fixed) => fixed.map(({ c }) => ['callBuffer', ...c]);
 
   return {
     call: one,
-    pipeline: async (cmds) => items(await redis.pipeline(batch(cmds)).exec()),
-    multi: async (cmds) => items(await redis.multi(batch(cmds)).exec()),
+    pipeline: async (cmds) => { const fixed = cmds.map(fix); return items(await redis.pipeline(batch(fixed)).exec(), fixed); },
+    multi: async (cmds) => { const fixed = cmds.map(fix); return items(await redis.multi(batch(fixed)).exec(), fixed); },
     close: async () => { await redis.quit().catch(() => redis.disconnect()); },
-  };
-}
-
-// ---- in-memory engine (dev only; no Lua, no persistence) --------------------------------------
-
-function memoryEngine() {
-  const db = new Map(); // key -> { type: 'string'|'hash'|'zset', v, exp?: ms epoch }
-  const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-  const live = (k) => {
-    const e = db.get(k);
-    if (e?.exp !== undefined && e.exp <= Date.now()) { db.delete(k); return undefined; }
-    return e;
-  };
-  const get = (k, type) => { const e = live(k); if (e && e.type !== type) fail(WRONGTYPE); return e; };
-  const obtain = (k, type, init) => get(k, type) ?? (db.set(k, { type, v: init() }), db.get(k));
-  const int = (s) => (/^-?\d+$/.test(s) && Number.isSafeInteger(Number(s)) ? Number(s) : fail('ERR value is not an integer or out of range'));
-  const num = (s) => {
-    const t = String(s).toLowerCase();
-    const n = t === '+inf' || t === 'inf' ? Infinity : t === '-inf' ? -Infinity : Number(t);
-    return Number.isNaN(n) || t === '' ? fail('ERR value is not a valid float') : n;
-  };
-  const fmt = (n) => (n === Infinity ? 'inf' : n === -Infinity ? '-inf' : String(n));
-  const bound = (s) => (String(s).startsWith('(') ? { v: num(s.slice(1)), ex: true } : { v: num(s), ex: false });
-  const inRange = (x, lo, hi) => (lo.ex ? x > lo.v : x >= lo.v) && (hi.ex ? x < hi.v : x <= hi.v);
-  const sorted = (z) => [...z.v].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const glob = (p) => new RegExp(`^${p.replace(/\\(.)|([.+^${}()|\\/])|\*|\?/g, (m, esc, lit) => (esc ? `\\${esc}` : lit ? `\\${lit}` : m === '*' ? '.*' : '.'))}$`, 's');
-  const incrBy = (k, by) => {
-    const e = get(k, 'string');
-    const n = (e ? int(e.v) : 0) + by;
-    if (!Number.isSafeInteger(n)) fail('ERR increment or decrement would overflow');
-    if (e) e.v = String(n); else db.set(k, { type: 'string', v: String(n) });
-    return n;
-  };
-  const expire = (k, ms) => { const e = live(k); if (!e) return 0; if (ms <= 0) db.delete(k); else e.exp = Date.now() + ms; return 1; };
-  const ttl = (k, unit) => { const e = live(k); return !e ? -2 : e.exp === undefined ? -1 : Math.round((e.exp - Date.now()) / unit); };
-  const noLua = () => fail('ERR Lua scripting is not available in the in-memory dev engine (install redis-server or set REDIS_URL)');
-
-  const cmds = {
-    PING: (msg) => msg ?? 'PONG',
-    ECHO: (msg) => msg,
-    GET: (k) => get(k, 'string')?.v ?? null,
-    SET: (k, v, ...opts) => {
-      let exp, nx = false, xx = false, keep = false, getOld = false;
-      for (let i = 0; i < opts.length; i++) {
-        const o = opts[i].toUpperCase();
-        if (o === 'EX' || o === 'PX') {
-          const n = int(opts[++i] ?? fail('ERR syntax error'));
-          if (n <= 0) fail("ERR invalid expire time in 'set' command");
-          exp = Date.now() + n * (o === 'EX' ? 1000 : 1);
-        } else if (o === 'NX') nx = true; else if (o === 'XX') xx = true;
-        else if (o === 'KEEPTTL') keep = true; else if (o === 'GET') getOld = true;
-        else fail('ERR syntax error');
-      }
-      const cur = getOld ? get(k, 'string') : live(k);
-      if ((nx && cur) || (xx && !cur)) return getOld ? cur?.v ?? null : null;
-      db.set(k, { type: 'string', v, exp: keep ? cur?.exp : exp });
-      return getOld ? cur?.v ?? null : 'OK';
-    },
-    MGET: (...ks) => ks.map((k) => { const e = live(k); return e?.type === 'string' ? e.v : null; }),
-    DEL: (...ks) => ks.filter((k) => live(k) && db.delete(k)).length,
-    EXISTS: (...ks) => ks.filter((k) => live(k)).length,
-    INCR: (k) => incrBy(k, 1),
-    DECR: (k) => incrBy(k, -1),
-    INCRBY: (k, by) => incrBy(k, int(by)),
-    DECRBY: (k, by) => incrBy(k, -int(by)),
-    EXPIRE: (k, s) => expire(k, int(s) * 1000),
-    PEXPIRE: (k, ms) => expire(k, int(ms)),
-    TTL: (k) => ttl(k, 1000),
-    PTTL: (k) => ttl(k, 1),
-    HSET: (k, ...fv) => {
-      if (!fv.length || fv.length % 2) fail("ERR wrong number of arguments for 'hset' command");
-      const h = obtain(k, 'hash', () => new Map()).v;
-      let added = 0;
-      for (let i = 0; i < fv.length; i += 2) { if (!h.has(fv[i])) added++; h.set(fv[i], fv[i + 1]); }
-      return added;
-    },
-    HGET: (k, f) => get(k, 'hash')?.v.get(f) ?? null,
-    HGETALL: (k) => [...(get(k, 'hash')?.v ?? [])].flat(),
-    HDEL: (k, ...fs) => {
-      const e = get(k, 'hash');
-      if (!e) return 0;
-      const n = fs.filter((f) => e.v.delete(f)).length;
-      if (!e.v.size) db.delete(k);
-      return n;
-    },
-    HINCRBY: (k, f, by) => {
-      const h = obtain(k, 'hash', () => new Map()).v;
-      const n = (h.has(f) ? int(h.get(f)) : 0) + int(by);
-      h.set(f, String(n));
-      return n;
-    },
-    ZADD: (k, ...args) => {
-      const flags = new Set();
-      while (args.length && ['NX', 'XX', 'GT', 'LT', 'CH'].includes(args[0].toUpperCase())) flags.add(args.shift().toUpperCase());
-      if (!args.length || args.length % 2) fail('ERR syntax error');
-      const z = obtain(k, 'zset', () => new Map()).v;
-      let added = 0, changed = 0;
-      for (let i = 0; i < args.length; i += 2) {
-        const score = num(args[i]), m = args[i + 1], old = z.get(m);
-        if ((flags.has('NX') && old !== undefined) || (flags.has('XX') && old === undefined)) continue;
-        if (old !== undefined && ((flags.has('GT') && score <= old) || (flags.has('LT') && score >= old))) continue;
-        if (old === undefined) added++; else if (old !== score) changed++;
-        z.set(m, score);
-      }
-      if (!z.size) db.delete(k);
-      return flags.has('CH') ? added + changed : added;
-    },
-    ZRANGE: (k, start, stop, ...opts) => {
-      const o = opts.map((x) => x.toUpperCase());
-      const byScore = o.includes('BYSCORE'), rev = o.includes('REV'), withScores = o.includes('WITHSCORES');
-      if (o.includes('BYLEX')) fail('ERR BYLEX is not supported by the in-memory dev engine');
-      const li = o.indexOf('LIMIT');
-      const e = get(k, 'zset');
-      let list = e ? sorted(e) : [];
-      if (rev) list.reverse();
-      if (byScore) {
-        const [lo, hi] = rev ? [bound(stop), bound(start)] : [bound(start), bound(stop)];
-        list = list.filter(([, s]) => inRange(s, lo, hi));
-        if (li >= 0) {
-          const off = int(opts[li + 1]), cnt = int(opts[li + 2]);
-          list = list.slice(off, cnt < 0 ? undefined : off + cnt);
-        }
-      } else {
-        const n = list.length;
-        let a = int(start), b = int(stop);
-        if (a < 0) a = Math.max(0, n + a);
-        if (b < 0) b = n + b;
-        list = list.slice(a, Math.min(b, n - 1) + 1);
-      }
-      return withScores ? list.flatMap(([m, s]) => [m, fmt(s)]) : list.map(([m]) => m);
-    },
-    ZREM: (k, ...ms) => {
-      const e = get(k, 'zset');
-      if (!e) return 0;
-      const n = ms.filter((m) => e.v.delete(m)).length;
-      if (!e.v.size) db.delete(k);
-      return n;
-    },
-    ZCARD: (k) => get(k, 'zset')?.v.size ?? 0,
-    ZSCORE: (k, m) => { const s = get(k, 'zset')?.v.get(m); return s === undefined ? null : fmt(s); },
-    ZREMRANGEBYSCORE: (k, min, max) => {
-      const e = get(k, 'zset');
-      if (!e) return 0;
-      const lo = bound(min), hi = bound(max);
-      let n = 0;
-      for (const [m, s] of e.v) if (inRange(s, lo, hi)) { e.v.delete(m); n++; }
-      if (!e.v.size) db.delete(k);
-      return n;
-    },
-    SCAN: (_cursor, ...opts) => {
-      let re = null, type = null;
-      for (let i = 0; i < opts.length; i += 2) {
-        const o = opts[i].toUpperCase();
-        if (o === 'MATCH') re = glob(opts[i + 1]); else if (o === 'TYPE') type = opts[i + 1].toLowerCase();
-        else if (o !== 'COUNT') fail('ERR syntax error');
-      }
-      return ['0', [...db.keys()].filter((k) => { const e = live(k); return e && (!re || re.test(k)) && (!type || e.type === type); })];
-    },
-    KEYS: (p) => cmds.SCAN('0', 'MATCH', p)[1],
-    DBSIZE: () => [...db.keys()].filter((k) => live(k)).length,
-    FLUSHDB: () => { db.clear(); return 'OK'; },
-    FLUSHALL: () => { db.clear(); return 'OK'; },
-    EVAL: noLua, EVALSHA: noLua, EVAL_RO: noLua, EVALSHA_RO: noLua, SCRIPT: noLua,
-  };
-
-  const lookup = (cmd) => cmds[cmd[0].toUpperCase()]
-    ?? fail(`ERR unknown command '${cmd[0]}' (not supported by the in-memory dev engine; install redis-server or set REDIS_URL)`);
-  const run = (cmd) => { try { return { result: lookup(cmd)(...cmd.slice(1)) }; } catch (e) { return { error: e.message }; } };
-  return {
-    call: async (cmd) => lookup(cmd)(...cmd.slice(1)),
-    pipeline: async (cmds) => cmds.map(run),
-    multi: async (cmds) => { // all-or-nothing at queue time like Redis; single-threaded, so atomic
-      cmds.forEach((c) => { try { lookup(c); } catch (e) { fail(`EXECABORT Transaction discarded because of previous errors: ${e.message}`); } });
-      return cmds.map(run);
-    },
-    close: async () => db.clear(),
   };
 }

@@ -5,6 +5,7 @@ import { serviceContext } from '../../services/context';
 import {
   acceptTeamInvite,
   changeTeamMemberRole,
+  checkTeamInvitesBulk,
   createTeam,
   createTeamInvite,
   createTeamInvitesBulk,
@@ -21,6 +22,7 @@ import {
   previewTeamInvite,
   removeTeamMember,
   revokeTeamInvite,
+  ROW_ERROR_CODES,
   updateTeam,
 } from '../../services/orgs';
 import {
@@ -152,6 +154,36 @@ const ChangeTeamMemberRole = z
 
 const InvitesQuery = TeamPagedQuery.extend({ status: InviteStatusQuery });
 
+const BulkQuery = z.object({
+  dryRun: z
+    .enum(['true', 'false'])
+    .default('false')
+    .openapi({ description: 'true: validate every row and answer per row (200); nothing is stored or sent' }),
+});
+const RowProblem = z.object({
+  code: z.enum(ROW_ERROR_CODES),
+  message: z.string(),
+});
+const BulkInviteCheck = z
+  .object({
+    summary: z.object({
+      total: z.number().int(),
+      valid: z.number().int(),
+      invalid: z.number().int(),
+      wouldCreate: z.boolean().openapi({ description: `The same request without dryRun would create every invitation (no invalid row, at most ${MAX_INVITES_PER_CALL})` }),
+    }),
+    rows: z.array(
+      z.object({
+        row: z.number().int().openapi({ description: '1-based; for CSV the data row, the header not counted' }),
+        email: z.string().nullable(),
+        role: RoleRefOut.nullable().openapi({ description: 'The role the invitation would carry (valid rows)' }),
+        valid: z.boolean(),
+        errors: z.array(RowProblem),
+      }),
+    ),
+  })
+  .openapi('BulkInviteCheck');
+
 const Joined = z.object({
   organization: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
   team: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }),
@@ -204,14 +236,23 @@ export const teamRoutes = createRouter()
       method: 'post',
       path: '/invite/bulk',
       tags,
-      summary: 'Invite up to 100 people at once, from a JSON list or CSV text (all or nothing, within the invite-mail cap)',
+      summary: 'Invite up to 100 people at once, from a JSON list or CSV text (all or nothing, within the invite-mail cap); ?dryRun=true only checks the rows',
       ...auth,
-      request: body(BulkInvites),
-      responses: { 201: json(data(z.array(Invite)), 'All invitations created; the emails follow'), ...common, ...inviteMailCap, ...forbidden },
+      request: { query: BulkQuery, ...body(BulkInvites) },
+      responses: {
+        200: json(data(BulkInviteCheck), 'dryRun=true: the result for every row; nothing was stored or sent'),
+        201: json(data(z.array(Invite)), 'All invitations created; the emails follow'),
+        ...common,
+        ...inviteMailCap,
+        ...forbidden,
+      },
     }),
     async (c) => {
       const { teamId, orgId, ...input } = c.req.valid('json');
       const ctx = serviceContext(c);
+      if (c.req.valid('query').dryRun === 'true') {
+        return c.json({ data: await checkTeamInvitesBulk(ctx, target(teamId, orgId), input) }, 200);
+      }
       return c.json({ data: await createTeamInvitesBulk(ctx, target(teamId, orgId), input) }, 201);
     },
   )

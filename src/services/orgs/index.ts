@@ -7,6 +7,7 @@ export * from './project-members';
 export {
   acceptOrgInvite,
   acceptTeamInvite,
+  checkTeamInvitesBulk,
   createOrgInvite,
   createTeamInvite,
   createTeamInvitesBulk,
@@ -18,6 +19,8 @@ export {
   revokeTeamInvite,
   MAX_CSV_ROWS,
   MAX_INVITES_PER_CALL,
+  ROW_ERROR_CODES,
+  type BulkInviteCheck,
   type InviteStatusFilter,
   type InviteView,
 } from './invites';

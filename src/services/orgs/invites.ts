@@ -293,7 +293,8 @@ export interface InviteEntry {
 
 export type BulkInput = { invites: InviteEntry[] } | { csv: string };
 
-export type RowErrorCode = 'INVALID_EMAIL' | 'UNKNOWN_ROLE' | 'ROLE_NOT_GRANTABLE' | 'DUPLICATE' | 'ALREADY_MEMBER' | 'PENDING_INVITE';
+export const ROW_ERROR_CODES = ['INVALID_EMAIL', 'UNKNOWN_ROLE', 'ROLE_NOT_GRANTABLE', 'DUPLICATE', 'ALREADY_MEMBER', 'PENDING_INVITE'] as const;
+export type RowErrorCode = (typeof ROW_ERROR_CODES)[number];
 
 export interface RowError {
   /** 1-based position in the list (for CSV: the data row, the header not counted). */
@@ -486,6 +487,39 @@ export async function createTeamInvitesBulk(ctx: ServiceContext, target: TeamTar
     }
     return insertTeamInvites(tx, ctx, reserveMail, userId, a.team, ok, input.expiresInDays, true);
   }));
+}
+
+export interface BulkInviteCheck {
+  /** wouldCreate: the same request without dryRun would create every invitation (no invalid row, ≤ 100). */
+  summary: { total: number; valid: number; invalid: number; wouldCreate: boolean };
+  /** One entry per row, in order: the invitation it would create, or why it would be refused. */
+  rows: { row: number; email: string | null; role: { id: string; name: string } | null; valid: boolean; errors: RowError['errors'] }[];
+}
+
+/**
+ * POST /team/invite/bulk?dryRun=true — the same parsing, permission and per-row checks as
+ * createTeamInvitesBulk, answered row by row. A read-only transaction: nothing is stored, audited or sent.
+ */
+export async function checkTeamInvitesBulk(ctx: ServiceContext, target: TeamTarget, input: BulkInput): Promise<BulkInviteCheck> {
+  const userId = await limitedCaller(ctx, 'orgRead');
+  return ctx.db.write.transaction(
+    async (tx) => {
+      const a = await authorize(tx, userId, target, 'team:members:invite');
+      const entries = 'csv' in input ? parseInviteCsv(input.csv) : input.invites;
+      const { ok, errors } = await prepareTeamInvites(tx, a.team, a.permissions, entries);
+      const failed = new Map(errors.map((e) => [e.row, e]));
+      const valid = ok.values();
+      const rows = entries.map((_, i) => {
+        const bad = failed.get(i + 1);
+        if (bad) return { row: i + 1, email: bad.email, role: null, valid: false, errors: bad.errors };
+        const p = valid.next().value!; // ok keeps the order of the valid rows
+        return { row: i + 1, email: p.email, role: { id: p.roleId, name: p.roleName }, valid: true, errors: [] };
+      });
+      const wouldCreate = errors.length === 0 && ok.length <= MAX_INVITES_PER_CALL;
+      return { summary: { total: entries.length, valid: ok.length, invalid: errors.length, wouldCreate }, rows };
+    },
+    { accessMode: 'read only' },
+  );
 }
 
 /** GET /team/invite/:code — public preview: organization, team, role and expiry only. */
