@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { setLogLevel } from './lib/log';
-import type { NotificationHub } from './durable/notification-hub';
-import type { UserState } from './durable/user-state';
 
 /** Worker bindings that are not plain strings (declared in wrangler.toml). */
 export interface Bindings {
-  USER_STATE: DurableObjectNamespace<UserState>;
-  NOTIFICATION_HUB: DurableObjectNamespace<NotificationHub>;
+  /**
+   * Durable Object namespaces, untyped here: config sits below durable/, so it never names the classes.
+   * Stubs are only made by the accessors next to each class (`userState`, `notificationHub` in durable/),
+   * which give them the class type.
+   */
+  USER_STATE: DurableObjectNamespace;
+  NOTIFICATION_HUB: DurableObjectNamespace;
   EVENTS: Queue;
   /** Per-client request limit of the whole API (`[[ratelimits]]` in wrangler.toml). */
   GLOBAL_RATE_LIMITER: RateLimit;
