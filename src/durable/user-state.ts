@@ -33,7 +33,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** Every OTP limit (reference §6.3, §6.4; issue "Decisions"). */
+/** Every OTP limit: each code sent costs money and is a guess window, so these caps fail closed. */
 export const OTP_POLICY = {
   phone: {
     ttlMs: 15 * MINUTE,

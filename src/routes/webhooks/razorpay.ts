@@ -35,7 +35,7 @@ const route = createRoute({
 export const razorpayWebhook = createRouter().openapi(route, async (c) => {
   const secret = c.get('config').RAZORPAY_WEBHOOK_SECRET;
   if (!secret) throw new AppError('SERVICE_UNAVAILABLE', 'Razorpay webhooks are not configured');
-  const raw = await c.req.text(); // the signature covers these exact bytes (original defect #3)
+  const raw = await c.req.text(); // the signature covers these exact bytes: re-serialised JSON would not verify
   const signature = c.req.header('X-Razorpay-Signature') ?? '';
   if (!(await verifyHmacSha256Hex(secret, raw, signature))) {
     log('warn', 'webhook.razorpay.rejected', { requestId: c.get('requestId'), hasSignature: Boolean(signature) });
