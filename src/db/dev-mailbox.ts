@@ -6,10 +6,10 @@ import { devEmails } from './schema';
 /**
  * The local development mailbox: mail, SMS and voice codes that would have gone to a provider land in
  * `dev_emails` (readable at GET /dev/emails in development). A table of ours, so it lives with the
- * database code, not with the third-party clients. Refused outside development by the config.
+ * database code, not with the third-party clients. Never written in production.
  */
 
-/** The local development mailbox (`dev_emails`): the database the DO writes to. */
+/** Where the mailbox is: the database a Durable Object writes to (through the local proxy in development). */
 export interface DevMailbox {
   databaseUrl: string;
   neonProxy?: string;
