@@ -4,7 +4,8 @@
 // redis-server (installed with apt when missing and root; else, or with TEST_REDIS=memory, the in-memory
 // engine), the local Neon endpoints (WebSocket + SQL over HTTP), the Upstash REST bridge (plus one on the
 // in-memory engine) and the QStash emulator — migrates the template database, runs vitest (inside workerd),
-// prints `N passed, N failed` as the last line, tears everything down and exits with vitest's code.
+// prints `N passed, N failed` as the last line, tears everything down and exits with vitest's code. The Node-side
+// checks (stand-in selftest, the dependency rule of src/) run first and count in that line.
 // Contract with vitest.config.ts (environment variables):
 //   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_NEON_PROXY TEST_NEON_PROXY_CONSTRAINED
 //   TEST_NEON_PROXY_SLOW TEST_HANGING_ADDR TEST_CLOSED_PORT
@@ -90,24 +91,30 @@ async function startStack() {
   };
 }
 
-/** The stand-ins (Upstash bridge, QStash emulator) are dev tooling: check them with the real client libraries. */
-async function standInSelftest() {
-  const child = spawnGroup(process.execPath, [path.join(root, 'scripts', 'stack', 'selftest.mjs'), '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A Node-side check that prints `N passed, N failed`; its lines are echoed with `label` and its counts join the total. */
+async function nodeCheck(script, label) {
+  const child = spawnGroup(process.execPath, [path.join(root, 'scripts', ...script), '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.child.stdout.on('data', (d) => { out += d; });
   await child.exited;
   const m = out.match(/^(\d+) passed, (\d+) failed/m);
-  process.stdout.write(out.split('\n').filter((l) => l && !/^\d+ passed/.test(l)).map((l) => `[selftest] ${l}\n`).join(''));
+  process.stdout.write(out.split('\n').filter((l) => l && !/^\d+ passed/.test(l)).map((l) => `[${label}] ${l}\n`).join(''));
   return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 1 };
 }
+
+/** The stand-ins (Upstash bridge, QStash emulator) are dev tooling: check them with the real client libraries. */
+const standInSelftest = () => nodeCheck(['stack', 'selftest.mjs'], 'selftest');
+/** The dependency rule of src/ (layers, no upward imports, no cycles); a failure names the offending import. */
+const dependencyRule = () => nodeCheck(['check-dependencies.mjs'], 'dependencies');
 
 let code = 1;
 let summary = '0 passed, 1 failed';
 try {
-  const selftest = standInSelftest(); // runs while the stack starts
+  const checks = Promise.all([standInSelftest(), dependencyRule()]); // run while the stack starts
   const s = await startStack();
-  const stand = await selftest;
-  say(`stand-in selftest: ${stand.passed} passed, ${stand.failed} failed`);
+  const [selftest, deps] = await checks;
+  say(`stand-in selftest: ${selftest.passed} passed, ${selftest.failed} failed; dependency rule: ${deps.passed} passed, ${deps.failed} failed`);
+  const stand = { passed: selftest.passed + deps.passed, failed: selftest.failed + deps.failed };
   say(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: postgres :${s.pgPort} (${TEMPLATE_DB}, ${s.migrated}), `
     + `redis: ${s.redis}, neon (ws + http) :${s.proxyPort}, upstash :${s.bridgePort} (in-memory :${s.memoryBridgePort}), `
     + `qstash :${s.qstashPort}, hanging :${s.hangingPort}`);

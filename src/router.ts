@@ -1,8 +1,10 @@
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { Config, Env } from './config';
 import type { Db } from './db/client';
 import type { PendingEvents } from './events/outbox';
 import { AppError } from './lib/errors';
+import type { ServiceContext } from './services/context';
 
 export interface AppEnv {
   Bindings: Env;
@@ -33,4 +35,16 @@ const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
 /** Every router is built here so they all share the validation hook. */
 export function createRouter(): App {
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}
+
+/** The HTTP door's conversion of Hono's request context into the transport-free ServiceContext. */
+export function serviceContext(c: Context<AppEnv>): ServiceContext {
+  return {
+    db: c.get('db'),
+    config: c.get('config'),
+    env: c.env,
+    requestId: c.get('requestId'),
+    userId: c.get('userId'),
+    events: c.get('pendingEvents'),
+  };
 }

@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Env } from '../src/config';
 import { OTP_PLACEHOLDER, userState } from '../src/durable/user-state';
-import type { EmailDelivery, PhoneDelivery } from '../src/integrations/sms';
+import type { EmailDelivery, PhoneDelivery } from '../src/durable/otp-delivery';
 import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
 
 const stubFor = (id: string) => userState(env as unknown as Env, `${id}-${crypto.randomUUID()}`);

@@ -343,15 +343,18 @@ function closeQuietly(ws: WebSocket, code: number, reason: string): void {
   }
 }
 
+/** The NOTIFICATION_HUB binding with its class (config.ts declares it untyped so it never imports this module). */
+const namespace = (env: Env) => env.NOTIFICATION_HUB as DurableObjectNamespace<NotificationHub>;
+
 /** The stub of a user's hub. */
 export function notificationHub(env: Env, userId: string): DurableObjectStub<NotificationHub> {
-  return env.NOTIFICATION_HUB.get(env.NOTIFICATION_HUB.idFromName(userId));
+  return namespace(env).get(env.NOTIFICATION_HUB.idFromName(userId));
 }
 
 /** The stub for a hub id taken from a ticket; null when it is not an id of this namespace. */
 export function notificationHubById(env: Env, hubId: string): DurableObjectStub<NotificationHub> | null {
   try {
-    return env.NOTIFICATION_HUB.get(env.NOTIFICATION_HUB.idFromString(hubId));
+    return namespace(env).get(env.NOTIFICATION_HUB.idFromString(hubId));
   } catch {
     return null;
   }

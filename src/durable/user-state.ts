@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type Env } from '../config';
-import { deliverEmail, otpSmsText, otpVoiceText, smsProviderFor, type EmailDelivery, type OtpEmail, type PhoneDelivery } from '../integrations/sms';
+import { deliverEmail, otpSmsText, otpVoiceText, smsProviderFor, type EmailDelivery, type OtpEmail, type PhoneDelivery } from './otp-delivery';
 import { hmacSha256Hex, timingSafeEqual } from '../lib/crypto';
 import { log } from '../lib/log';
 
@@ -33,7 +33,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** Every OTP limit (reference §6.3, §6.4; issue "Decisions"). */
+/** Every OTP limit: each code sent costs money and is a guess window, so these caps fail closed. */
 export const OTP_POLICY = {
   phone: {
     ttlMs: 15 * MINUTE,
@@ -462,9 +462,12 @@ function expiryOf(key: string, value: unknown): number | null {
   return null;
 }
 
+/** The USER_STATE binding with its class (config.ts declares it untyped so it never imports this module). */
+const namespace = (env: Env) => env.USER_STATE as DurableObjectNamespace<UserState>;
+
 /** The stub for a user's state object. */
 export function userState(env: Env, userId: string): DurableObjectStub<UserState> {
-  return env.USER_STATE.get(env.USER_STATE.idFromName(userId));
+  return namespace(env).get(env.USER_STATE.idFromName(userId));
 }
 
 /**
@@ -472,13 +475,13 @@ export function userState(env: Env, userId: string): DurableObjectStub<UserState
  * Only the generic strict-limit methods are used on it. Clerk user ids never start with `phone:`.
  */
 export function phoneNumberState(env: Env, e164: string): DurableObjectStub<UserState> {
-  return env.USER_STATE.get(env.USER_STATE.idFromName(`phone:${e164}`));
+  return namespace(env).get(env.USER_STATE.idFromName(`phone:${e164}`));
 }
 
 /** Name of the one object counting phone codes sent by the whole deployment (the global hourly cap). */
 export const PHONE_SENDS_OBJECT = 'phone-sends:global';
 
 export function phoneSendsState(env: Env): DurableObjectStub<UserState> {
-  return env.USER_STATE.get(env.USER_STATE.idFromName(PHONE_SENDS_OBJECT));
+  return namespace(env).get(env.USER_STATE.idFromName(PHONE_SENDS_OBJECT));
 }
 

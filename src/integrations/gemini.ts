@@ -83,7 +83,7 @@ export interface GeminiModel {
 
 export interface ModelSetup {
   systemInstruction: string;
-  /** Built once by the caller and never mutated (original defect #18). */
+  /** Built once by the caller and never mutated (a request must not change another request's tools). */
   tools: readonly Tool[];
   timeoutMs?: number;
 }

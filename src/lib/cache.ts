@@ -8,7 +8,7 @@ import { getRedis } from './redis';
  * skipped write) and logs, so a route answers correctly from the database when Redis is down.
  *
  * Values are stored as {v, ver}: wrapping keeps Upstash's automatic JSON parsing from changing a
- * payload's type (original defect #24), and `ver` closes the read/invalidate race. Invalidation bumps
+ * payload's type (a numeric-looking string would come back as a number), and `ver` closes the read/invalidate race. Invalidation bumps
  * a per-key version; a loader that read the database *before* an invalidation writes its value under
  * the old version, which readers then treat as a miss. So a stale value can never outlive the write
  * that made it stale.

@@ -1,6 +1,6 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
-/** Every error the API can answer with, and its HTTP status (ARCHITECTURE §4). */
+/** Every error the API can answer with, and its HTTP status (the contract clients switch on; docs/ARCHITECTURE.md). */
 export const ERROR_STATUS = {
   AUTH_REQUIRED: 401,
   FORBIDDEN: 403,

@@ -12,7 +12,7 @@ export function escapeHtml(value: unknown): string {
   return String(value ?? '').replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
 }
 
-/** Tagged template: every interpolated value is escaped unless it is SafeHtml (original defect #19). */
+/** Tagged template: every interpolated value is escaped unless it is SafeHtml (user text in an email must never become markup). */
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
   let out = strings[0]!;
   values.forEach((v, i) => {

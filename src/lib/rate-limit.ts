@@ -18,7 +18,7 @@ export const LIMITS = {
   webhooks: (perMinute: number): LimitSpec => ({ kind: 'slidingWindow', limit: perMinute, window: '1 m' }),
   /** Star / unstar actions per user. */
   stars: { kind: 'slidingWindow', limit: 10, window: '1 m' } satisfies LimitSpec,
-  /** Organizations, teams and projects, per user and kind of operation (reference §6.6). */
+  /** Organizations, teams and projects, per user and kind of operation. */
   orgCreate: { kind: 'slidingWindow', limit: 5, window: '1 h' } satisfies LimitSpec,
   orgUpdate: { kind: 'slidingWindow', limit: 10, window: '5 m' } satisfies LimitSpec,
   orgDelete: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
@@ -26,7 +26,7 @@ export const LIMITS = {
   orgAudit: { kind: 'slidingWindow', limit: 30, window: '1 m' } satisfies LimitSpec,
   /** Payment create-order and verify calls, per user (each one reaches Razorpay). */
   payments: { kind: 'slidingWindow', limit: 20, window: '1 m' } satisfies LimitSpec,
-  /** Support requests: per signed-in user, and per client IP when anonymous (reference §6.2). */
+  /** Support requests: per signed-in user, and per client IP when anonymous (the form is open to anonymous callers). */
   supportUser: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
   supportAnonymous: { kind: 'slidingWindow', limit: 1, window: '1 h' } satisfies LimitSpec,
   /** Weekly-feedback code submissions: one attempt per code per minute (single use is enforced by the DB). */

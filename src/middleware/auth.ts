@@ -3,10 +3,9 @@ import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload } from 'jose';
 import type { Config } from '../config';
-import type { AppEnv } from '../router';
+import { type AppEnv, serviceContext } from '../router';
 import { AppError } from '../lib/errors';
 import { describeError, log } from '../lib/log';
-import { serviceContext } from '../services/context';
 import { ensureActiveUser } from '../services/users';
 
 /*

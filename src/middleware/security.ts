@@ -4,7 +4,10 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../router';
 import { AppError } from '../lib/errors';
 
-/** ARCHITECTURE §4 headers on every response. A route may set its own CSP (the docs page does). */
+/**
+ * Security headers on every response (HSTS, nosniff, frame denial, a deny-all CSP: the API serves JSON,
+ * never pages). A route may set its own CSP (the docs page does).
+ */
 export const securityHeaders = secureHeaders({
   overwrite: false,
   xFrameOptions: 'DENY',

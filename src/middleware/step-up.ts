@@ -15,7 +15,7 @@ export const clientInfo = (c: Context<AppEnv>) => ({ ip: clientIp(c), userAgent:
 /**
  * Route guard for sensitive reads and actions; use after `requireUser`. A missing, invalid, expired,
  * other-user or other-device token is 403 FORBIDDEN with `details.reason = 'STEP_UP_REQUIRED'` (never a
- * 500 — original defect #29): the client sends the user through POST /account-settings/send-otp + verify-otp.
+ * 500: a missing step-up is the client's to fix): the client sends the user through POST /account-settings/send-otp + verify-otp.
  */
 export const requireStepUp: MiddlewareHandler<AppEnv> = async (c, next) => {
   const userId = c.get('userId');

@@ -28,7 +28,7 @@ import { projectRoutes } from './project';
 import { projectMemberRoutes } from './project/members';
 import { teamRoutes } from './team';
 
-/** The route tree (ARCHITECTURE §5). Each area is a folder with its own router. */
+/** The route tree (listed in docs/ARCHITECTURE.md). Each area is a folder with its own router. */
 export function registerRoutes(app: App): void {
   app.route('/', healthRoutes);
   app.route('/', metricsRoutes);

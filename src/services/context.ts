@@ -1,11 +1,12 @@
-import type { Context } from 'hono';
-import type { AppEnv } from '../router';
 import type { Config, Env } from '../config';
 import type { Db } from '../db/client';
 import type { PendingEvents } from '../events/outbox';
 import { AppError } from '../lib/errors';
 
-/** What every service function receives first: `(ctx, input)`. Built once per request by the door. */
+/**
+ * What every service function receives first: `(ctx, input)`. Built once per request by the door
+ * (`serviceContext(c)` in src/router.ts for HTTP); services never see the transport.
+ */
 export interface ServiceContext {
   db: Db;
   config: Config;
@@ -28,15 +29,4 @@ export function requireCaller(ctx: ServiceContext): string {
 /** 403 unless the operator door vouched for the caller: for services that only operators may call. */
 export function requireOperator(ctx: ServiceContext): void {
   if (!ctx.operator) throw new AppError('FORBIDDEN', 'Operators only');
-}
-
-export function serviceContext(c: Context<AppEnv>): ServiceContext {
-  return {
-    db: c.get('db'),
-    config: c.get('config'),
-    env: c.env,
-    requestId: c.get('requestId'),
-    userId: c.get('userId'),
-    events: c.get('pendingEvents'),
-  };
 }

@@ -6,7 +6,7 @@ import { users } from './users';
 
 /**
  * An AI assistant conversation. `id` is the client-supplied session UUID; sessions are bound to their
- * owner (always query by id AND user_id — original defect #18).
+ * owner (always query by id AND user_id: the id comes from the client).
  */
 export const aiSessions = pgTable(
   'ai_sessions',

@@ -155,8 +155,8 @@ export const paymentDisputes = pgTable(
  * only when nothing but user_id changes, i.e. the ON UPDATE CASCADE of a user re-key).
  * `amount` is signed and never 0; `balance_after` is the user's balance after this row, written by the
  * service under `SELECT … FOR UPDATE` on credit_balances (balance_after = previous balance + amount).
- * `seq` gives a total order (created_at ties inside one transaction — original defect #9).
- * payment_id is NOT unique: a purchase and its refunds all reference the payment (original defect #2);
+ * `seq` gives a total order (created_at ties inside one transaction, so it cannot order a history).
+ * payment_id is NOT unique: a purchase and its refunds all reference the payment;
  * only one PURCHASE row per payment (credit_transactions_one_purchase_per_payment_uq).
  */
 export const creditTransactions = pgTable(

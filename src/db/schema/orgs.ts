@@ -344,7 +344,7 @@ export const projects = pgTable(
       'projects_github_repo_chk',
       sql`${t.githubRepo} is null or ${t.githubRepo} ~ '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$'`,
     ),
-    // A webhook secret exists only with a linked repository, and is never empty or short (defect #6).
+    // A webhook secret exists only with a linked repository, and is never empty or short (a short secret is guessable).
     check(
       'projects_github_webhook_secret_chk',
       sql`${t.githubWebhookSecret} is null or (${t.githubRepo} is not null and length(${t.githubWebhookSecret}) >= 32)`,

@@ -50,8 +50,8 @@ export const feedback = pgTable(
 );
 
 /**
- * Abuse reports about a profile/organization/team/project. The reporter is a users.id (Clerk id) —
- * original defect #13 referenced the wrong key. One open report per reporter per entity.
+ * Abuse reports about a profile/organization/team/project. The reporter is a users.id (Clerk id), the
+ * one user key. One open report per reporter per entity.
  */
 export const reports = pgTable(
   'reports',

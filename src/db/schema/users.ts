@@ -5,7 +5,7 @@ import { gender, logLevel } from './enums';
 
 /**
  * One row per Clerk user, keyed by the Clerk user id (`user_2abc…`). Every user FK in the schema
- * references `users.id` — there is no second user key (original defect #13).
+ * references `users.id` — there is no second user key (two keys drift, and rows end up under the wrong one).
  * Users are never hard-deleted: `deleted_at` marks a soft delete and `anonymized_at` the later scrub of
  * personal data (email replaced by a placeholder such as `deleted+<id>@invalid`), so user FKs can stay
  * RESTRICT / NO ACTION on delete.

@@ -1,9 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { setCookie } from 'hono/cookie';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
+import { createRouter, serviceContext } from '../../router';
 import { listActivity } from '../../services/activity';
-import { serviceContext } from '../../services/context';
 import { requestDataExport } from '../../services/export';
 import { sendStepUpCode, STEP_UP_COOKIE, STEP_UP_TTL_SECONDS, stepUpStatus, verifyStepUpCode } from '../../services/stepup';
 import { clientInfo, presentedStepUpToken, requireStepUp } from '../../middleware/step-up';

@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { requireBearerToken } from '../../lib/http';
-import { createRouter, type AppEnv } from '../../router';
+import { type AppEnv, createRouter, serviceContext } from '../../router';
 import { listDeadLetters, replayDeadLetter, replayDeadLetters } from '../../services/admin/dead-letters';
-import { serviceContext, type ServiceContext } from '../../services/context';
+import type { ServiceContext } from '../../services/context';
 import { ErrorResponse } from '../schemas';
 
 const EventType = z

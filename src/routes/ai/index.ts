@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
+import { createRouter, serviceContext } from '../../router';
 import {
   assistantRequestSchema,
   beginTurn,
@@ -13,7 +13,6 @@ import {
   streamTurn,
   type AiLimits,
 } from '../../services/ai';
-import { serviceContext } from '../../services/context';
 import { ErrorResponse } from '../schemas';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });

@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { clientIp } from '../../lib/http';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { sendPhoneOtp, verifyPhoneOtp } from '../../services/phone';
 import { claimFreeCredits, getEligibility } from '../../services/phone/free-credits';
 import { ErrorResponse } from '../schemas';

@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { getFeedbackSlot, submitGeneralFeedback, submitWeeklyFeedback } from '../../services/feedback';
 import { ErrorResponse } from '../schemas';
 

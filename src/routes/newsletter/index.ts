@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { clientIpBucket } from '../../lib/http';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { confirmSubscription, subscribe, unsubscribe } from '../../services/newsletter';
 import { ErrorResponse } from '../schemas';
 

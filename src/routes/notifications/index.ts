@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { notificationType } from '../../db/schema';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import {
   deleteNotification,
   deleteReadNotifications,

@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { PING, PONG, STREAM_CLOSE, STREAM_POLICY } from '../../durable/notification-hub';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { issueStreamTicket, openNotificationStream, RESUME_LIMIT } from '../../services/notifications/stream';
 import { ErrorResponse } from '../schemas';
 

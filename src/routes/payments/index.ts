@@ -3,8 +3,7 @@ import { paymentStatus } from '../../db/schema';
 import { clientIp } from '../../lib/http';
 import { requireUser } from '../../middleware/auth';
 import { idempotency } from '../../middleware/idempotency';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { createOrder, listPayments, verifyPayment } from '../../services/payments';
 import { ErrorResponse } from '../schemas';
 

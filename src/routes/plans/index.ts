@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter } from '../../router';
+import { createRouter, serviceContext } from '../../router';
 import { getPlan, listPlans } from '../../services/plans';
-import { serviceContext } from '../../services/context';
 import { ErrorResponse } from '../schemas';
 
 const Plan = z

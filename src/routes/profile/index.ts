@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { getOwnProfile, getPublicProfile, listProfileViews, updateOwnProfile } from '../../services/profiles';
 import { profileUpdateSchema } from '../../services/profiles/schema';
 import { ErrorResponse } from '../schemas';

@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { rotateGithubWebhookSecret } from '../../services/github';
 import { createProject, deleteProject, getProject, updateProject } from '../../services/orgs';
 import { atLeastOne, body, common, conflict, data, forbidden, IdOrSlug, json, Name, RoleRefOut, security, Slug, Visibility } from '../organization/schemas';

@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { reportEntityType, reportState } from '../../db/schema';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { createReport, listReports, REPORT_REASONS } from '../../services/reports';
 import { ErrorResponse } from '../schemas';
 

@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { getSettings, resetSettings, updateSettings } from '../../services/settings';
 import { settingsPatchSchema, userSettingsSchema } from '../../services/settings/schema';
 import { ErrorResponse } from '../schemas';

@@ -2,8 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { reportSeverity, reportState, reportType } from '../../db/schema';
 import { clientIp } from '../../lib/http';
 import { requireUser } from '../../middleware/auth';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { createSupportTicket, listSupportTickets } from '../../services/support';
 import { ErrorResponse } from '../schemas';
 

@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireBearerToken } from '../../lib/http';
-import { createRouter } from '../../router';
-import { serviceContext } from '../../services/context';
+import { createRouter, serviceContext } from '../../router';
 import { collectMetrics } from '../../services/system/metrics';
 
 const route = createRoute({

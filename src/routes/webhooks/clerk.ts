@@ -1,9 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Webhook } from 'svix';
-import { createRouter } from '../../router';
+import { createRouter, serviceContext } from '../../router';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import { serviceContext } from '../../services/context';
 import { applyClerkEvent } from '../../services/users/webhook';
 import { recordWebhookDelivery, webhookDeliverySeen } from '../../services/webhooks';
 import { ErrorResponse } from '../schemas';

@@ -1,9 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter } from '../../router';
+import { createRouter, serviceContext } from '../../router';
 import { qstashPaths, verifyQstashSignature } from '../../integrations/qstash';
 import { AppError } from '../../lib/errors';
 import { log } from '../../lib/log';
-import { serviceContext } from '../../services/context';
 import { expireStalePayment } from '../../services/payments';
 import { ErrorResponse } from '../schemas';
 import { webhookRateLimit } from './limit';

@@ -1,9 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter } from '../../router';
+import { createRouter, serviceContext } from '../../router';
 import { verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { log } from '../../lib/log';
-import { serviceContext } from '../../services/context';
 import { processRazorpayWebhook, RazorpayWebhookBody } from '../../services/payments';
 import { ErrorResponse } from '../schemas';
 import { webhookRateLimit } from './limit';
@@ -36,7 +35,7 @@ const route = createRoute({
 export const razorpayWebhook = createRouter().openapi(route, async (c) => {
   const secret = c.get('config').RAZORPAY_WEBHOOK_SECRET;
   if (!secret) throw new AppError('SERVICE_UNAVAILABLE', 'Razorpay webhooks are not configured');
-  const raw = await c.req.text(); // the signature covers these exact bytes (original defect #3)
+  const raw = await c.req.text(); // the signature covers these exact bytes: re-serialised JSON would not verify
   const signature = c.req.header('X-Razorpay-Signature') ?? '';
   if (!(await verifyHmacSha256Hex(secret, raw, signature))) {
     log('warn', 'webhook.razorpay.rejected', { requestId: c.get('requestId'), hasSignature: Boolean(signature) });

@@ -3,7 +3,8 @@ import { z } from 'zod';
 /**
  * Body of POST /ai/chat and /ai/stream. `metadata` is what the web client knows about the page and its
  * console; it is only read by the get_current_page_context / get_client_debug_info tools, which cut it
- * down further (reference §8.2 caps). Unknown metadata keys are dropped, not refused: clients differ.
+ * down further (every model token is paid for). Unknown metadata keys are dropped, not refused:
+ * clients differ.
  */
 
 const text = (max: number) => z.string().max(max);

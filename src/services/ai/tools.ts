@@ -28,7 +28,7 @@ import type { RequestMetadata } from './schema';
 /**
  * The assistant's tools. Every tool runs as the caller (the session's owner): it receives the caller's
  * ServiceContext and never takes a user id from the model. Declarations are built once at module load
- * and frozen; a request never adds to them (original defect #18).
+ * and frozen; a request never adds to them (a per-request tool could act for another user).
  *
  * Results go back to the model as `{ data }` or `{ error }` — data, never instructions (the system
  * instruction says so). Arguments are validated with zod; a bad argument, an unknown tool or a failing

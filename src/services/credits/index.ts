@@ -9,7 +9,7 @@ export * from './ledger';
 
 /**
  * The caller's balance, cached under credits:balance:<userId> and deleted after every ledger write
- * commits, so a purchase shows on the very next read (original §7.5 step 3). Filled from the primary:
+ * commits, so a purchase shows on the very next read (a buyer who sees no credits pays twice). Filled from the primary:
  * a lagging replica must not put the pre-write balance back into the cache for a whole TTL.
  */
 export async function getBalance(ctx: ServiceContext): Promise<{ balance: number }> {

@@ -67,7 +67,7 @@ async function sequential<T extends readonly (() => Promise<unknown>)[]>(queries
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /**
- * Everything we hold about `userId` — and only about them (original defect #25: no other user's email
+ * Everything we hold about `userId` — and only about them (an export must not leak another user's email
  * or personal data; notifications therefore without their text). Memberships carry the
  * organization/team/project name and the user's own role, never the other members. Collections are
  * capped at EXPORT_ROW_CAP rows (newest first) and say so.

@@ -29,7 +29,7 @@ export interface GeneralFeedbackView {
 
 /**
  * POST /feedback — a signed-in user's general feedback. Stored, never broadcast: no event, no
- * notification to anyone (original defect #26 would have pushed the text to arbitrary users).
+ * notification to anyone (free text from one user must never reach another).
  */
 export async function submitGeneralFeedback(ctx: ServiceContext, input: { rating: number; message?: string }): Promise<GeneralFeedbackView> {
   const userId = requireCaller(ctx);

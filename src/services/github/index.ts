@@ -16,7 +16,7 @@ export * from './secret';
  * secret signed it — linking someone else's repository never yields their activity. `push` (any branch)
  * and `release` (action published) become a row in each verified project's audit log (actor null: GitHub
  * is not a user) and a `project.github_activity` event that notifies the project's members. Nothing is
- * ever executed (original defect #6 ran a deploy script).
+ * ever executed (a webhook is untrusted input: it may only record and notify).
  */
 export type GithubOutcome = 'pong' | 'recorded' | 'ignored';
 
@@ -126,7 +126,7 @@ function repositoryOf(payload: unknown): string | null {
   return typeof repo === 'string' && repo.length <= 200 && REPO_RE.test(repo) ? repo : null;
 }
 
-/** Secrets shorter than this never verify anything (the column's check constraint agrees; defect #6). */
+/** Secrets shorter than this never verify anything (the column's check constraint agrees: a short secret is guessable). */
 const MIN_SECRET_LENGTH = 32;
 
 const rejected = () => new AppError('AUTH_REQUIRED', 'Invalid webhook signature');

@@ -5,7 +5,7 @@ import { AppError } from '../../lib/errors';
 /**
  * Newsletter links carry `{email, token}` with token = base64url(HMAC-SHA256(NEWSLETTER_TOKEN_SECRET,
  * `${purpose}:${email}`)). Only the owner of the mailbox ever receives one, so only they can confirm
- * or unsubscribe (original defect #20: anyone could unsubscribe anyone). Nothing is stored.
+ * or unsubscribe (a bare email in the link would let anyone unsubscribe anyone). Nothing is stored.
  */
 export type NewsletterTokenPurpose = 'confirm' | 'unsubscribe';
 

@@ -14,6 +14,7 @@ import {
   type Project,
   type Team,
 } from '../../db/schema';
+import type { RoleRef } from '../../lib/cached-views';
 import { AppError } from '../../lib/errors';
 import { ALL_PERMISSIONS, type OrgPermission, type Permission, type ProjectPermission, type TeamPermission } from './permissions';
 
@@ -38,11 +39,7 @@ import { ALL_PERMISSIONS, type OrgPermission, type Permission, type ProjectPermi
  * together with its team (`teamId`, itself a uuid or a slug + `orgId`).
  */
 
-export interface RoleRef {
-  id: string;
-  name: string;
-  permissions: string[];
-}
+export type { RoleRef } from '../../lib/cached-views';
 
 export interface OrgTarget {
   org: string;

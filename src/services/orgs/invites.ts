@@ -573,7 +573,7 @@ async function lockTeamInvite(tx: Transaction, code: string) {
 /**
  * POST /team/accept-invite — the signed-in user whose email the invite was sent to, while its inviter may
  * still send it. One transaction: lock the invite, check it, make the user an org member (Member role) when they are not one yet
- * (defect #12: team membership requires org membership), add the team membership, mark used, audit.
+ * (team membership requires org membership), add the team membership, mark used, audit.
  */
 export async function acceptTeamInvite(ctx: ServiceContext, code: string) {
   const userId = await limitedCaller(ctx, 'orgUpdate');
@@ -718,7 +718,7 @@ export async function revokeOrgInvite(ctx: ServiceContext, orgRef: string, invit
   return { id: inviteId, status: 'revoked' };
 }
 
-/** GET /team/:teamId/invites — `team:members:invite` (team Owner/Admin, org Owner/Co-Owner/Maintainer; defect #11). */
+/** GET /team/:teamId/invites — `team:members:invite` (team Owner/Admin, org Owner/Co-Owner/Maintainer; pending invites name people, so not every member may list them). */
 export async function listTeamInvites(ctx: ServiceContext, target: TeamTarget, query: Paging & { status: InviteStatusFilter }): Promise<{ items: InviteView[]; total: number }> {
   const userId = await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx.db.write, userId, target, 'team:members:invite');

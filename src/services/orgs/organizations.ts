@@ -14,6 +14,7 @@ import {
 } from '../../db/schema';
 import { cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
+import type { OrganizationView } from '../../lib/cached-views';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
 import { audit, diff, readAuditLog, type AuditLogView } from './audit';
@@ -21,24 +22,7 @@ import { assertCanGrant, authorize, isUuid, teamPermissions, type RoleRef } from
 import { DEFAULT_ORG_ROLES } from './permissions';
 import { conflictOn, displayName, invalidateOrgLists, iso, isOwnerRole, limitedCaller, memberPage, orgMemberIds, ownerCount, page, rolesOf, type RoleView, type ScopeMember } from './shared';
 
-export interface OrganizationView {
-  id: string;
-  name: string;
-  slug: string;
-  description: string | null;
-  website: string | null;
-  logoUrl: string | null;
-  location: string | null;
-  timezone: string | null;
-  isPublic: boolean;
-  joinEnabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-  memberCount: number;
-  teamCount: number;
-  /** The caller's role in the organization. */
-  role: RoleRef;
-}
+export type { OrganizationView } from '../../lib/cached-views';
 
 export type { RoleView } from './shared';
 

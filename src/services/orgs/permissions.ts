@@ -59,7 +59,7 @@ const allTeam = TEAM_PERMISSIONS;
 const allProject = PROJECT_PERMISSIONS;
 
 /**
- * Default organization roles (reference §4.2 mapped onto the vocabulary). Created with the organization;
+ * Default organization roles (the product's role names, mapped onto the permission vocabulary). Created with the organization;
  * the creator is Owner.
  *   organization.view/edit/delete     → org:read / org:update / org:delete
  *   organization.manageBilling        → org:billing:manage
@@ -110,7 +110,7 @@ export const DEFAULT_ORG_ROLES = [
   },
 ] as const satisfies readonly RoleDefinition[];
 
-/** Default team roles (reference §4.3). Created with the team; the creator is Owner. */
+/** Default team roles (the product's role names). Created with the team; the creator is Owner. */
 export const DEFAULT_TEAM_ROLES = [
   {
     name: 'Owner',
@@ -147,7 +147,7 @@ export const DEFAULT_PROJECT_ROLES = [
 export type OrgRoleName = (typeof DEFAULT_ORG_ROLES)[number]['name'];
 export type TeamRoleName = (typeof DEFAULT_TEAM_ROLES)[number]['name'];
 
-/** Role given to someone who joins an org without an org invite (accepting a team invite, defect #12). */
+/** Role given to someone who joins an org without an org invite (accepting a team invite: team members are always org members). */
 export const ORG_JOIN_ROLE: OrgRoleName = 'Member';
 export const DEFAULT_ORG_INVITE_ROLE: OrgRoleName = 'Member';
 export const DEFAULT_TEAM_INVITE_ROLE: TeamRoleName = 'Member';

@@ -9,7 +9,7 @@ import type { ServiceContext } from '../context';
 import { resolveSettings } from '../settings/schema';
 import { ORG_OWNER_ROLE, PROJECT_OWNER_ROLE, TEAM_OWNER_ROLE } from './permissions';
 
-/** Rate-limit buckets of this area (reference §6.6); teams and projects share the organization buckets. */
+/** Rate-limit buckets of this area (per user and kind of operation, see lib/rate-limit.ts); teams and projects share the organization buckets. */
 export type OrgLimit = 'orgCreate' | 'orgUpdate' | 'orgDelete' | 'orgRead' | 'orgAudit';
 
 /** The signed-in caller, after consuming one unit of their per-user limit for this kind of operation. */

@@ -6,7 +6,7 @@ export type PaymentStatus = Payment['status'];
 /**
  * Every status change a payment may make, in one table. Anything else is ignored and logged, never
  * applied: a late `payment.failed` for an earlier attempt can never downgrade a COMPLETED payment
- * (original defect #5), and a refund can never "un-refund".
+ * (webhooks arrive late and out of order), and a refund can never "un-refund".
  *
  * - PENDING → COMPLETED (verify / captured webhook) | FAILED (payment.failed) | CANCELLED (24 h expiry)
  * - FAILED → COMPLETED: the customer retried on the same order and a later attempt was captured.

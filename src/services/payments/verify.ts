@@ -28,7 +28,7 @@ const failed = (message: string, reason: string, details: Record<string, unknown
   new AppError('PAYMENT_FAILED', message, { details: { reason, ...details } });
 
 /**
- * Checkout callback. The order must be the caller's (original defect #4: 404 otherwise); the checkout
+ * Checkout callback. The order must be the caller's (404 otherwise: no one completes another's order); the checkout
  * signature HMAC-SHA256(`order_id|payment_id`, key secret) must match (constant-time; 402 otherwise);
  * Razorpay must confirm the payment belongs to that order, has our amount and currency, and is captured
  * (an authorized payment is captured here). Then the payment is completed and credited exactly once.

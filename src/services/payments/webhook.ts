@@ -216,7 +216,7 @@ async function completeBeforeRefund(ctx: ServiceContext, ledger: Ledger, refund:
   return null;
 }
 
-/** PENDING → FAILED with the provider's reason. Never downgrades a completed payment (original defect #5). */
+/** PENDING → FAILED with the provider's reason. Never downgrades a completed payment (a late failure of an earlier attempt is stale). */
 async function fail(ctx: ServiceContext, ledger: Ledger, rp: RazorpayPayment): Promise<Handled> {
   const tx = ledger.tx;
   const [payment] = await tx.select().from(payments).where(eq(payments.razorpayOrderId, rp.order_id!)).for('update');

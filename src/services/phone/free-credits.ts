@@ -10,7 +10,7 @@ import { requireCaller, type ServiceContext } from '../context';
 import { isUniqueViolation, withLedger } from '../credits/ledger';
 import { conflict, failClosed, tooMany } from './strict';
 
-/** The one-time welcome grant (reference §6.5). */
+/** The one-time welcome grant, claimable once a phone number is verified. */
 export const FREE_CREDITS = 200;
 const FREE_CREDITS_DESCRIPTION = 'Welcome bonus - Free credits for all users';
 
@@ -35,8 +35,8 @@ async function readEligibility(db: Database | Transaction, userId: string): Prom
 }
 
 /**
- * GET /credits/eligibility: computed from the database on every call (no cached flag can go stale —
- * original defect #24), on the primary so it agrees with a claim or verification just made.
+ * GET /credits/eligibility: computed from the database on every call (no cached flag can go stale and
+ * offer a grant twice or not at all), on the primary so it agrees with a claim or verification just made.
  */
 export async function getEligibility(ctx: ServiceContext): Promise<Eligibility> {
   return readEligibility(ctx.db.write, requireCaller(ctx));

@@ -1,9 +1,10 @@
 import { and, eq, isNotNull, isNull, ne } from 'drizzle-orm';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { users } from '../../db/schema';
+import { phoneDeliveryFor } from '../../durable/otp-delivery';
 import { OTP_POLICY, userState, type PhoneChannel, type SendResult as OtpSendResult, type VerifyResult } from '../../durable/user-state';
 import { emit } from '../../events/outbox';
-import { checkDisposablePhone, phoneDeliveryFor } from '../../integrations/sms';
+import { checkDisposablePhone } from '../../integrations/sms';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';

@@ -11,7 +11,7 @@ export const PLATFORM_REINVITE_DAYS = 7;
  * POST /platform/invite — a signed-in user invites an email address to FairArena (3 per hour per
  * user). No invite goes to an address that already has an account or was invited in the last 7 days;
  * the answer is the same in every case, so the endpoint cannot be used to find out who has an
- * account. The invite email is an event; the invitee is not subscribed to anything (defect #20).
+ * account. The invite email is an event; the invitee is not subscribed to anything (only they may opt in).
  */
 export async function invitePlatformUser(ctx: ServiceContext, input: { email: string }): Promise<{ accepted: true }> {
   const userId = requireCaller(ctx);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { gender } from '../../db/schema/enums';
 
 /**
- * Body of PUT /profile (reference §2.2 field rules). A partial update: an absent key is unchanged,
+ * Body of PUT /profile (the field rules: lengths, URL and handle formats, list sizes). A partial update: an absent key is unchanged,
  * `null` clears a field (arrays become empty, bio becomes ""), `""` clears a text or URL field.
  * Strict: an unknown key (e.g. `email`, `phoneNumber`, `userId`) is a 400 — email comes from Clerk and
  * the phone number only from the verified-OTP flow.

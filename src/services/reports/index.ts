@@ -6,7 +6,7 @@ import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
 
-/** Reasons a report may give (reference §2.10). */
+/** Reasons a report may give (what the moderation queue sorts by). */
 export const REPORT_REASONS = ['spam', 'harassment', 'inappropriate', 'fake', 'privacy', 'other'] as const;
 export type ReportReason = (typeof REPORT_REASONS)[number];
 export type ReportEntityType = Report['entityType'];
@@ -85,8 +85,8 @@ function isOpenReportConflict(err: unknown): boolean {
 }
 
 /**
- * POST /reports — stored synchronously with the caller's users.id as reporter (original defect #13
- * used the wrong key and never stored anything). The entity must exist (404); one open report per
+ * POST /reports — stored synchronously (the caller is told it is received only once it is) with the
+ * caller's users.id, the one user key, as reporter. The entity must exist (404); one open report per
  * reporter per entity is a partial unique index (409). A "report received" email follows as an event.
  */
 export async function createReport(ctx: ServiceContext, input: CreateReportInput): Promise<ReportView> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { UserSettings as CachedUserSettings } from '../../lib/cached-views';
 
 /**
  * User settings: one small nested document of booleans. Every key has a default, so the stored
@@ -28,6 +29,10 @@ export const userSettingsSchema = z.strictObject({
 });
 
 export type UserSettings = z.infer<typeof userSettingsSchema>;
+
+// The cache key's payload type (lib/cached-views.ts) must be exactly what this schema produces.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+true satisfies Same<UserSettings, CachedUserSettings>;
 
 /** Body of PUT /settings: any subset of the document (deep partial), still strict at every level. */
 export const settingsPatchSchema = z.strictObject({

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { users } from '../../db/schema';
 import { OTP_PLACEHOLDER, OTP_POLICY, userState, type SendResult, type VerifyResult } from '../../durable/user-state';
-import { emailDeliveryFor } from '../../integrations/sms';
+import { emailDeliveryFor } from '../../durable/otp-delivery';
 import { AppError } from '../../lib/errors';
 import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext } from '../context';

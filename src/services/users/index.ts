@@ -31,8 +31,8 @@ const placeholderEmail = (userId: string) => `${userId.toLowerCase()}@users.inva
 export type SyncOutcome = 'created' | 'updated' | 'recovered' | 'unchanged' | 'ignored';
 
 /**
- * Create or update a user from Clerk's data, keyed by the Clerk id (original defect #33: never by
- * email). A new Clerk account whose email belongs to an account deleted within the retention period
+ * Create or update a user from Clerk's data, keyed by the Clerk id (never by email: an address can
+ * change hands, so matching by it could hand one person's account to another). A new Clerk account whose email belongs to an account deleted within the retention period
  * recovers that account: its row is re-keyed to the new id and every row that references it follows.
  * `createOnly` (just-in-time provisioning) never overwrites an existing row.
  */
