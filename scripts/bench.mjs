@@ -168,7 +168,9 @@ async function bundleApi() {
   if ((await b.exited).code !== 0) throw new Error(`bundling the API failed:\n${b.tail()}`);
   const config = path.join(tmp, 'wrangler.toml');
   const toml = readFileSync('wrangler.toml', 'utf8')
-    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(out, 'index.js'))}`)
+    // The bundle imports its text assets (the docs UI) as separate, content-hashed modules next to index.js.
+    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(out, 'index.js'))}\nfind_additional_modules = true`)
+    .replace(/^globs = \[[^\]]*\]/m, 'globs = ["*-swagger-ui-bundle.js", "*-swagger-ui.css"]')
     .replace(/simple = \{ limit = \d+/g, `simple = { limit = ${BENCH_GLOBAL_LIMIT}`);
   writeFileSync(config, toml);
   return config;
