@@ -3,6 +3,7 @@ import type { Config, Env } from './config';
 import type { Db } from './db/client';
 import type { PendingEvents } from './events/outbox';
 import { AppError } from './lib/errors';
+import type { Span } from './lib/trace';
 
 export interface AppEnv {
   Bindings: Env;
@@ -14,6 +15,10 @@ export interface AppEnv {
     pendingEvents: PendingEvents;
     /** Clerk user id once the request is authenticated. */
     userId?: string;
+    /** The request's server span (W3C trace context). */
+    span: Span;
+    /** Name of the unhandled error that failed the request (counted in the RED metrics). */
+    unhandledError?: string;
   };
 }
 

@@ -6,6 +6,7 @@ import { devEmails } from '../db/schema';
 import { describeError, log } from '../lib/log';
 import { withTimeout } from '../lib/http';
 import { sendWithResend } from './resend';
+import { traceHeaders } from '../lib/trace';
 
 /**
  * OTP delivery: SMS and voice calls (Twilio Messages / Calls APIs over fetch, or the dev mailbox) and the
@@ -85,7 +86,7 @@ export function twilioProvider(d: Extract<PhoneDelivery, { kind: 'twilio' }>): S
     const res = await withTimeout(
       fetch(url, {
         method: 'POST',
-        headers: { Authorization: `Basic ${btoa(`${d.accountSid}:${d.authToken}`)}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+        headers: { Authorization: `Basic ${btoa(`${d.accountSid}:${d.authToken}`)}`, 'Content-Type': 'application/x-www-form-urlencoded', ...traceHeaders() },
         body: new URLSearchParams(form).toString(),
       }),
       PROVIDER_TIMEOUT_MS,

@@ -4,7 +4,9 @@ import { Db } from '../db/client';
 import { deadLetters, handlerFailures, processedEvents } from '../db/schema';
 import { EVENT_CATALOG, EventEnvelope, isEventName, type EventName } from '../events/catalog';
 import { relayOutbox, type PendingEvents } from '../events/outbox';
-import { describeError, log } from '../lib/log';
+import { describeError, log, stackFrames } from '../lib/log';
+import { recordHandlerRun } from '../lib/metrics';
+import { parseTraceparent, runInSpan, startSpan } from '../lib/trace';
 import { HANDLERS } from './handlers';
 import type { EventHandler, HandlerContext } from './types';
 
@@ -93,14 +95,28 @@ async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents,
   }
   const { event, payload, handlers } = target;
   const meta = { id: event.id, name: event.name, emittedAt: event.emittedAt };
+  // Each handler run is a span of the trace that emitted the event (a new trace if it carried none).
+  const parent = parseTraceparent(event.traceparent) ?? startSpan(null, config.TRACE_SAMPLE_RATE);
   let failed = 0;
   for (const handler of handlers) {
-    try {
-      await runHandler(db, config, env, pending, meta, handler, payload);
-    } catch (err) {
-      failed++;
-      await recordFailure(db, event.id, handler.name, err, message.attempts);
-    }
+    const started = Date.now();
+    await runInSpan(startSpan(parent), async () => {
+      try {
+        const ran = await runHandler(db, config, env, pending, meta, handler, payload);
+        recordHandlerRun(env, { event: event.name, handler: handler.name, outcome: ran ? 'ok' : 'duplicate', ms: Date.now() - started, attempt: message.attempts });
+      } catch (err) {
+        failed++;
+        recordHandlerRun(env, {
+          event: event.name,
+          handler: handler.name,
+          outcome: 'failed',
+          ms: Date.now() - started,
+          attempt: message.attempts,
+          error: describeError(err).name,
+        });
+        await recordFailure(db, event.id, handler.name, err, message.attempts);
+      }
+    });
   }
   try {
     if (failed === 0 && event.deadLetterId) await resolveDeadLetter(db, event.deadLetterId);
@@ -122,7 +138,7 @@ async function runHandler(
   event: HandlerContext['event'],
   handler: EventHandler,
   payload: unknown,
-): Promise<void> {
+): Promise<boolean> {
   const after: (() => Promise<unknown>)[] = [];
   const ran = await db.write.transaction(async (tx) => {
     const fresh = await tx
@@ -144,12 +160,13 @@ async function runHandler(
     return true;
   });
   if (ran) await Promise.allSettled(after.map((work) => work()));
+  return ran;
 }
 
 /** Keep the handler's last error for its dead letter. Best effort: with the database down there is nowhere to keep it. */
 async function recordFailure(db: Db, eventId: string, handler: string, err: unknown, attempt: number): Promise<void> {
   const error = describeError(err);
-  log('warn', 'queue.handler_failed', { eventId, handler, attempt, error });
+  log('warn', 'queue.handler_failed', { eventId, handler, attempt, error, stack: stackFrames(err) });
   const lastError = `${error.name}: ${error.message}`.slice(0, 1000);
   await db.write
     .insert(handlerFailures)
