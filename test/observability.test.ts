@@ -160,3 +160,131 @@ describe('error tracking hook', () => {
     expect(point?.doubles?.[0]).toBe(500);
   });
 });
+
+/**
+ * A strict reader of the Prometheus text exposition format (0.0.4): every family has one HELP and one
+ * TYPE line before its samples, names and label names are valid, label values are properly escaped,
+ * values are numbers, a family's samples are contiguous and no series repeats.
+ */
+function parsePrometheus(text: string): Map<string, { help: string; type: string; samples: { labels: Record<string, string>; value: number }[] }> {
+  const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+  const families = new Map<string, { help: string; type: string; samples: { labels: Record<string, string>; value: number }[] }>();
+  const closed = new Set<string>();
+  let current: string | undefined;
+  const seen = new Set<string>();
+  expect(text.endsWith('\n')).toBe(true);
+  for (const line of text.slice(0, -1).split('\n')) {
+    const meta = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+    if (meta) {
+      const [, kind, name, rest] = meta;
+      expect(name, line).toMatch(NAME);
+      if (current !== name) {
+        if (current) closed.add(current);
+        expect(closed.has(name!), `family ${name} split`).toBe(false);
+        current = name;
+      }
+      const family = families.get(name!) ?? { help: '', type: '', samples: [] };
+      families.set(name!, family);
+      expect(family.samples, `${kind} after samples of ${name}`).toHaveLength(0);
+      if (kind === 'HELP') {
+        expect(family.help, `second HELP for ${name}`).toBe('');
+        expect(rest, line).not.toBe('');
+        expect(rest!.replace(/\\[\\n]/g, ''), line).not.toMatch(/\\/);
+        family.help = rest!;
+      } else {
+        expect(family.type, `second TYPE for ${name}`).toBe('');
+        expect(['counter', 'gauge', 'histogram', 'summary', 'untyped']).toContain(rest);
+        family.type = rest!;
+      }
+      continue;
+    }
+    expect(line.startsWith('#'), `stray comment: ${line}`).toBe(false);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
+    expect(sample, `not a sample line: ${line}`).not.toBeNull();
+    const [, name, , body, raw] = sample!;
+    expect(name, `sample outside its family: ${line}`).toBe(current);
+    const family = families.get(name!)!;
+    expect(family.help && family.type, `sample before HELP/TYPE: ${line}`).toBeTruthy();
+    const labels: Record<string, string> = {};
+    if (body !== undefined) {
+      const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
+      let at = 0;
+      while (at < body.length) {
+        LABEL.lastIndex = at;
+        const m = LABEL.exec(body);
+        expect(m, `bad labels: ${line}`).not.toBeNull();
+        expect(m![1]!.startsWith('__'), line).toBe(false);
+        expect(labels, `duplicate label: ${line}`).not.toHaveProperty(m![1]!);
+        labels[m![1]!] = m![2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+        at = LABEL.lastIndex;
+      }
+      expect(body.endsWith(','), line).toBe(false);
+    }
+    expect(raw, line).toMatch(/^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]Inf|NaN)$/);
+    const series = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
+    expect(seen.has(series), `repeated series: ${line}`).toBe(false);
+    seen.add(series);
+    family.samples.push({ labels, value: Number(raw) });
+  }
+  return families;
+}
+
+describe('GET /metrics', () => {
+  it('parses as Prometheus text and carries backlog, dead-letter, handler and job series with bounded labels', async () => {
+    await db.sql(`delete from outbox where relayed_at is null`);
+    await db.sql(`delete from dead_letters`);
+    await db.sql(
+      `insert into outbox (event_name, payload, created_at) values
+         ('user.created', '{"userId":"a"}', now() - interval '5 minutes'), ('user.created', '{"userId":"b"}', now()),
+         ('report.created', '{}', now() - interval '30 seconds')`,
+    );
+    await db.sql(
+      `insert into dead_letters (event_id, event_name, handler, payload, error, attempts) values
+         (gen_random_uuid(), 'user.created', 'welcome-email', '{}', 'x', 6), (gen_random_uuid(), 'user.created', 'welcome-email', '{}', 'x', 6),
+         (gen_random_uuid(), 'user.created', 'welcome-notification', '{}', 'x', 6),
+         (gen_random_uuid(), 'no.such "event"', null, '{}', 'malformed', 1), (gen_random_uuid(), 'another-bogus-name', 'x', '{}', 'malformed', 1)`,
+    );
+    await db.sql(
+      `insert into processed_events (event_id, handler, processed_at) values
+         (gen_random_uuid(), 'obs-handler', now() - interval '5 minutes'), (gen_random_uuid(), 'obs-handler', now()),
+         (gen_random_uuid(), 'obs-handler', now() - interval '2 hours')`,
+    );
+    await db.sql(
+      `insert into job_runs (job, started_at, finished_at, status) values
+         ('obs-job', now() - interval '2 days', now() - interval '2 days', 'succeeded'),
+         ('obs-job', now() - interval '1 day', now() - interval '1 day', 'failed')`,
+    );
+    const r = await call(db.env, '/metrics', { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(r.status).toBe(200);
+    const families = parsePrometheus(String(r.body));
+    const value = (name: string, labels: Record<string, string>) => families.get(name)?.samples.find((s) => JSON.stringify(s.labels) === JSON.stringify(labels))?.value;
+
+    // The existing gauges are still there.
+    for (const name of ['fairarena_info', 'fairarena_outbox_pending', 'fairarena_outbox_pending_by_event', 'fairarena_dead_letters', 'fairarena_users']) {
+      expect(families.get(name)?.type, name).toBe('gauge');
+    }
+    expect(value('fairarena_outbox_pending_by_event', { event_type: 'user.created' })).toBe(2);
+    expect(value('fairarena_outbox_oldest_pending_seconds_by_event', { event_type: 'user.created' })).toBeGreaterThanOrEqual(290);
+    expect(value('fairarena_outbox_oldest_pending_seconds_by_event', { event_type: 'report.created' })).toBeLessThan(290);
+    expect(value('fairarena_dead_letters_by_handler', { event_type: 'user.created', handler: 'welcome-email' })).toBe(2);
+    expect(value('fairarena_dead_letters_by_handler', { event_type: 'user.created', handler: 'welcome-notification' })).toBe(1);
+    // Names outside the catalog collapse into one bounded series.
+    expect(value('fairarena_dead_letters_by_handler', { event_type: 'unknown', handler: 'none' })).toBe(2);
+    expect(value('fairarena_dead_letters_by_event', { event_type: 'unknown' })).toBe(2);
+    expect(String(r.body)).not.toContain('bogus');
+    expect(value('fairarena_events_processed_last_hour', { handler: 'obs-handler' })).toBe(2);
+    expect(value('fairarena_job_runs', { job: 'obs-job', status: 'failed' })).toBe(1);
+    expect(value('fairarena_job_runs', { job: 'obs-job', status: 'succeeded' })).toBe(1);
+    expect(value('fairarena_job_last_run_status', { job: 'obs-job', status: 'failed' })).toBe(1);
+    expect(value('fairarena_job_last_run_status', { job: 'obs-job', status: 'succeeded' })).toBeUndefined();
+    expect(value('fairarena_job_last_run_timestamp_seconds', { job: 'obs-job' })).toBeGreaterThan(Date.now() / 1000 - 2 * 86400);
+  });
+
+  it('the strict reader refuses malformed exposition text', () => {
+    expect(() => parsePrometheus('fairarena_x 1\n')).toThrow(); // no HELP/TYPE
+    expect(() => parsePrometheus('# HELP a b\n# TYPE a gauge\na{l="x} 1\n')).toThrow(); // unterminated label value
+    expect(() => parsePrometheus('# HELP a-b c\n# TYPE a-b gauge\na-b 1\n')).toThrow(); // invalid name
+    expect(() => parsePrometheus('# HELP a b\n# TYPE a gauge\na one\n')).toThrow(); // not a number
+    expect(() => parsePrometheus('# HELP a b\n# TYPE a gauge\na 1\na 2\n')).toThrow(); // repeated series
+  });
+});
