@@ -101,6 +101,9 @@ describe('W3C trace context', () => {
     for (const r of [ok, missing, unauthenticated]) expect(r.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
     expect(missing.status).toBe(404);
     expect(new Set([ok, missing, unauthenticated].map((r) => parseTraceparent(r.headers.get('traceparent'))!.traceId)).size).toBe(3);
+    // Browsers may send it and read it back.
+    const cors = await call(db.env, '/healthz', { headers: { Origin: 'https://app.fairarena.test' } });
+    expect(cors.headers.get('Access-Control-Expose-Headers')).toContain('traceparent');
     const warn = lines.find((l) => l.msg === 'request' && l.status === 404);
     expect(warn?.traceId).toBe(parseTraceparent(missing.headers.get('traceparent'))!.traceId);
   });
