@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
 import worker from '../src/index';
@@ -106,6 +106,19 @@ describe('W3C trace context', () => {
     expect(cors.headers.get('Access-Control-Expose-Headers')).toContain('traceparent');
     const warn = lines.find((l) => l.msg === 'request' && l.status === 404);
     expect(warn?.traceId).toBe(parseTraceparent(missing.headers.get('traceparent'))!.traceId);
+  });
+
+  it('an undeliverable message and a dead-lettered one are logged in the trace they carry', async () => {
+    const trace = hex(16);
+    const body = { id: crypto.randomUUID(), name: 'no.such.event', payload: {}, emittedAt: new Date().toISOString(), traceparent: `00-${trace}-${hex(8)}-01` };
+    for (const queue of ['fairarena-events', 'fairarena-events-dlq']) {
+      lines = [];
+      const batch = createMessageBatch(queue, [{ id: 'm0', timestamp: new Date(), attempts: 1, body }]);
+      const ctx = createExecutionContext();
+      await worker.queue!(batch as never, db.env, ctx);
+      expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['m0']);
+      expect(lines.find((l) => l.msg === 'queue.dead_letter')?.traceId, queue).toBe(trace);
+    }
   });
 
   it('a cron run starts its own trace', async () => {

@@ -35,7 +35,9 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, _
   const pending: PendingEvents = [];
   try {
     if (batch.queue.endsWith('-dlq')) {
-      for (const message of batch.messages) await settle(message, () => storeExhausted(db, message.body));
+      for (const message of batch.messages) {
+        await runInSpan(startSpan(parentOf(message.body), config.TRACE_SAMPLE_RATE), () => settle(message, () => storeExhausted(db, message.body)));
+      }
       return;
     }
     for (const message of batch.messages) await deliver(db, config, env, pending, message);
@@ -85,18 +87,26 @@ function dispatchable(body: unknown):
   return { ok: true, event, payload: parsed.data, handlers };
 }
 
+/** The trace a message belongs to: the emitting span's, when the body carries a valid traceparent. */
+function parentOf(body: unknown) {
+  const traceparent = (body as { traceparent?: unknown } | null)?.traceparent;
+  return typeof traceparent === 'string' ? parseTraceparent(traceparent) : null;
+}
+
 async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents, message: Message<unknown>): Promise<void> {
+  // Each handler run is a span of the trace that emitted the event (a new trace if it carried none).
+  const parent = parentOf(message.body) ?? startSpan(null, config.TRACE_SAMPLE_RATE);
   const target = dispatchable(message.body);
   if (!target.ok) {
     // It can never succeed: keep it for inspection instead of retrying.
-    log('error', 'queue.undeliverable', { messageId: message.id, eventId: target.event?.id ?? null, event: target.event?.name ?? null, reason: target.reason });
-    await settle(message, () => storeUndeliverable(db, message.body, target.reason, message.attempts));
+    await runInSpan(startSpan(parent), async () => {
+      log('error', 'queue.undeliverable', { messageId: message.id, eventId: target.event?.id ?? null, event: target.event?.name ?? null, reason: target.reason });
+      await settle(message, () => storeUndeliverable(db, message.body, target.reason, message.attempts));
+    });
     return;
   }
   const { event, payload, handlers } = target;
   const meta = { id: event.id, name: event.name, emittedAt: event.emittedAt };
-  // Each handler run is a span of the trace that emitted the event (a new trace if it carried none).
-  const parent = parseTraceparent(event.traceparent) ?? startSpan(null, config.TRACE_SAMPLE_RATE);
   let failed = 0;
   for (const handler of handlers) {
     const started = Date.now();
