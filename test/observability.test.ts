@@ -1,13 +1,20 @@
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
+import { loadConfig, type Env } from '../src/config';
+import { fetchClerkUser } from '../src/integrations/clerk';
+import { createGeminiModel } from '../src/integrations/gemini';
+import { publishToQstash } from '../src/integrations/qstash';
+import { fetchRazorpayOrder } from '../src/integrations/razorpay';
+import { phoneDeliveryFor, smsProviderFor } from '../src/integrations/sms';
 import worker from '../src/index';
-import { parseTraceparent } from '../src/lib/trace';
+import { parseTraceparent, runInSpan, startSpan } from '../src/lib/trace';
 import { registerRoutes } from '../src/routes';
 import { clerkUserJson, signedClerkWebhook } from './helpers/clerk';
 import { useTestDatabase } from './helpers/db';
 import { fakeFetch } from './helpers/fake-fetch';
 import { call } from './helpers/http';
+import { razorpayVars } from './helpers/razorpay';
 
 /** Stands in for the Analytics Engine dataset binding: keeps every data point written. */
 const points: { indexes?: string[]; blobs?: string[]; doubles?: number[] }[] = [];
@@ -119,6 +126,35 @@ describe('W3C trace context', () => {
       expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['m0']);
       expect(lines.find((l) => l.msg === 'queue.dead_letter')?.traceId, queue).toBe(trace);
     }
+  });
+
+  it('outbound calls to Clerk, Razorpay, Twilio, Gemini and QStash carry the current traceparent', async () => {
+    const ok = () => Response.json({});
+    const fake = fakeFetch({
+      'GET https://api.clerk.com/*': ok,
+      'GET https://api.razorpay.com/*': ok,
+      'POST https://api.twilio.com/*': ok,
+      'POST https://generativelanguage.googleapis.com/*': ok,
+      'POST https://qstash.fake.test/*': () => Response.json({ messageId: 'msg_1' }),
+    });
+    const config = loadConfig({ ...db.env, ...razorpayVars, GEMINI_API_KEY: 'gemini-test-key', QSTASH_URL: 'https://qstash.fake.test', QSTASH_TOKEN: 'qstash-test-token' } as Env);
+    const span = startSpan();
+    await runInSpan(span, () =>
+      Promise.allSettled([
+        fetchClerkUser(config, 'user_trace'),
+        fetchRazorpayOrder(config, 'order_trace'),
+        smsProviderFor(phoneDeliveryFor(config)).sendSms('+15005550006', 'hello'),
+        createGeminiModel(config, { systemInstruction: 'x', tools: [] }).generate([{ role: 'user', parts: [{ text: 'hi' }] }], {} as never),
+        publishToQstash(config, { path: '/webhooks/v1/qstash/test', body: {} }),
+      ]),
+    );
+    const traceparent = `00-${span.traceId}-${span.spanId}-${span.flags}`;
+    const sentTo = (host: string) => fake.calls.find((c) => new URL(c.url).hostname === host);
+    for (const host of ['api.clerk.com', 'api.razorpay.com', 'api.twilio.com', 'generativelanguage.googleapis.com']) {
+      expect(sentTo(host)?.headers.get('traceparent'), host).toBe(traceparent);
+    }
+    // QStash forwards it to the callback, whose request then continues the trace.
+    expect(sentTo('qstash.fake.test')?.headers.get('Upstash-Forward-traceparent')).toBe(traceparent);
   });
 
   it('a cron run starts its own trace', async () => {

@@ -45,6 +45,8 @@ export interface PublishInput {
 /** Publish a JSON message; null when QStash is not configured (no token). */
 export async function publishToQstash(config: Config, input: PublishInput): Promise<{ messageId: string } | null> {
   if (!config.QSTASH_TOKEN) return null;
+  // The SDK forwards global headers (as Upstash-Forward-*): the callback request carries the traceparent
+  // and continues the publisher's trace.
   const client = new Client({ baseUrl: config.QSTASH_URL, token: config.QSTASH_TOKEN, retry: false, enableTelemetry: false, devMode: false, headers: traceHeaders() } as ConstructorParameters<typeof Client>[0]);
   try {
     const res = (await withTimeout(
