@@ -51,7 +51,11 @@ function handleError(err: unknown, c: Context<AppEnv>) {
   } else if (appError.code === 'SERVICE_UNAVAILABLE' && !(err instanceof AppError)) {
     log('error', 'request.unavailable', { requestId, route: c.req.routePath, dependency: 'database', error: describeError(err) });
   } else if (appError.status >= 500 && appError.code !== 'MAINTENANCE') {
-    log('error', 'request.error', { requestId, route: c.req.routePath, error: describeError(err), stack: stackFrames(err) });
+    // The error tracking hook: a bug is logged once, with stack frames only (no message lines that may
+    // hold parameters), its route pattern and (through the span) its trace id, and counted in the metrics.
+    const error = describeError(err);
+    c.set('unhandledError', error.name);
+    log('error', 'request.error', { requestId, route: c.req.routePath, error, stack: stackFrames(err) });
   }
   return c.json(errorBody(appError, requestId), appError.status, appError.options.headers);
 }

@@ -36,6 +36,8 @@ export const ConfigSchema = z
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Share of successful (< 400) request lines written, 0–1; failed requests are always logged. */
     LOG_REQUEST_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+    /** Share of new traces (requests without a traceparent, cron runs) marked sampled, 0–1; keep it equal to the Workers head sampling rate. */
+    TRACE_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
     /** Seconds each isolate keeps the public plan list (0 = read the database every time). */
     PLANS_CACHE_SECONDS: int(60, 0),
     /** Open notification WebSockets per user; connecting one more closes the oldest. */

@@ -5,6 +5,7 @@ import type { Db } from './db/client';
 import type { PendingEvents } from './events/outbox';
 import { AppError } from './lib/errors';
 import type { ServiceContext } from './services/context';
+import type { Span } from './lib/trace';
 
 export interface AppEnv {
   Bindings: Env;
@@ -16,6 +17,10 @@ export interface AppEnv {
     pendingEvents: PendingEvents;
     /** Clerk user id once the request is authenticated. */
     userId?: string;
+    /** The request's server span (W3C trace context). */
+    span: Span;
+    /** Name of the unhandled error that failed the request (counted in the RED metrics). */
+    unhandledError?: string;
   };
 }
 

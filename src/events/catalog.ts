@@ -62,6 +62,8 @@ export const EventEnvelope = z.object({
   emittedAt: z.string(),
   handler: z.string().min(1).optional(),
   deadLetterId: z.uuid().optional(),
+  /** W3C traceparent of the emitting span; the consumer ignores a malformed one (a new trace starts). */
+  traceparent: z.string().max(512).optional(),
 });
 export type EventEnvelope = z.infer<typeof EventEnvelope>;
 

@@ -3,6 +3,7 @@ import type { Env } from '../config';
 import type { Database, Transaction } from '../db/client';
 import { outbox } from '../db/schema';
 import { describeError, log } from '../lib/log';
+import { currentTraceparent } from '../lib/trace';
 import { EVENT_CATALOG, type EventEnvelope, type EventName, type EventPayload } from './catalog';
 
 /** Collects the ids of events emitted while handling one request or message, to relay after commit. */
@@ -10,11 +11,12 @@ export type PendingEvents = string[];
 
 /**
  * Write an event to the outbox inside the caller's transaction: it exists exactly when the state
- * change it describes commits. The payload is validated against the catalog.
+ * change it describes commits. The payload is validated against the catalog. The emitting span's trace
+ * context is stored with it, so the handlers' work joins the same trace.
  */
 export async function emit<N extends EventName>(tx: Transaction, pending: PendingEvents, name: N, payload: EventPayload<N>): Promise<string> {
   const valid = EVENT_CATALOG[name].parse(payload);
-  const [row] = await tx.insert(outbox).values({ eventName: name, payload: valid }).returning({ id: outbox.id });
+  const [row] = await tx.insert(outbox).values({ eventName: name, payload: valid, traceContext: currentTraceparent() ?? null }).returning({ id: outbox.id });
   pending.push(row!.id);
   return row!.id;
 }
@@ -23,10 +25,18 @@ const RELAY_BATCH = 100;
 /** Cloudflare Queues accept at most 100 messages per sendBatch call. */
 const SEND_BATCH_MAX = 100;
 
-/** Put envelopes on the EVENTS queue (relay, dead-letter replay). Throws when the queue refuses them. */
+/**
+ * Put envelopes on the EVENTS queue (relay, dead-letter replay). Throws when the queue refuses them. An
+ * envelope without a trace context (a replay) joins the trace of the span enqueueing it.
+ */
 export async function enqueueEvents(env: Env, envelopes: EventEnvelope[]): Promise<void> {
+  const traceparent = currentTraceparent();
   for (let i = 0; i < envelopes.length; i += SEND_BATCH_MAX) {
-    await env.EVENTS.sendBatch(envelopes.slice(i, i + SEND_BATCH_MAX).map((body) => ({ body, contentType: 'json' as const })));
+    await env.EVENTS.sendBatch(
+      envelopes
+        .slice(i, i + SEND_BATCH_MAX)
+        .map((body) => ({ body: body.traceparent || !traceparent ? body : { ...body, traceparent }, contentType: 'json' as const })),
+    );
   }
 }
 
@@ -49,7 +59,13 @@ export async function relayOutbox(db: Database, env: Env, select: { ids: string[
     try {
       await enqueueEvents(
         env,
-        rows.map((r) => ({ id: r.id, name: r.eventName, payload: r.payload, emittedAt: r.createdAt.toISOString() })),
+        rows.map((r) => ({
+          id: r.id,
+          name: r.eventName,
+          payload: r.payload,
+          emittedAt: r.createdAt.toISOString(),
+          ...(r.traceContext ? { traceparent: r.traceContext } : {}),
+        })),
       );
     } catch (err) {
       log('warn', 'outbox.relay_failed', { count: rows.length, error: describeError(err) });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config';
 import { withTimeout } from '../lib/http';
+import { traceHeaders } from '../lib/trace';
 
 /** The parts of Clerk's User JSON we keep (same shape in webhooks and the Backend API). */
 export const ClerkUserJson = z.object({
@@ -47,7 +48,7 @@ export async function updateClerkUserNames(config: Config, userId: string, names
   const res = await withTimeout(
     fetch(`${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`, {
       method: 'PATCH',
-      headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}`, 'Content-Type': 'application/json' },
+      headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}`, 'Content-Type': 'application/json', ...traceHeaders() },
       body: JSON.stringify({ first_name: names.firstName, last_name: names.lastName }),
     }),
     5000,
@@ -61,7 +62,7 @@ export async function fetchClerkUser(config: Config, userId: string): Promise<Cl
   if (!config.CLERK_SECRET_KEY) throw new Error('CLERK_SECRET_KEY is not configured');
   const res = await withTimeout(
     fetch(`${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`, {
-      headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}` },
+      headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}`, ...traceHeaders() },
     }),
     3000,
     'Clerk user lookup',

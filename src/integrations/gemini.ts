@@ -14,6 +14,7 @@ import {
   type Tool,
 } from '@google/generative-ai';
 import type { Config } from '../config';
+import { traceHeaders } from '../lib/trace';
 
 /**
  * Gemini through `@google/generative-ai` (REST: `POST {GEMINI_API_BASE_URL}/v1beta/models/{model}:generateContent`
@@ -103,7 +104,7 @@ export function createGeminiModel(config: Config, setup: ModelSetup): GeminiMode
       safetySettings: SAFETY_SETTINGS,
       generationConfig: { maxOutputTokens: GEMINI_DEFAULTS.maxOutputTokens, temperature: GEMINI_DEFAULTS.temperature },
     },
-    { baseUrl: config.GEMINI_API_BASE_URL.replace(/\/+$/, ''), timeout: setup.timeoutMs ?? GEMINI_DEFAULTS.timeoutMs },
+    { baseUrl: config.GEMINI_API_BASE_URL.replace(/\/+$/, ''), timeout: setup.timeoutMs ?? GEMINI_DEFAULTS.timeoutMs, customHeaders: traceHeaders() },
   );
   return { generate: (contents, options) => generate(model, contents, options) };
 }

@@ -1,6 +1,7 @@
 import { Client, Receiver } from '@upstash/qstash';
 import type { Config } from '../config';
 import { withTimeout } from '../lib/http';
+import { traceHeaders } from '../lib/trace';
 
 /**
  * QStash: delayed deliveries to signed endpoints of ours (`/webhooks/v1/qstash/*`).
@@ -44,7 +45,9 @@ export interface PublishInput {
 /** Publish a JSON message; null when QStash is not configured (no token). */
 export async function publishToQstash(config: Config, input: PublishInput): Promise<{ messageId: string } | null> {
   if (!config.QSTASH_TOKEN) return null;
-  const client = new Client({ baseUrl: config.QSTASH_URL, token: config.QSTASH_TOKEN, retry: false, enableTelemetry: false, devMode: false } as ConstructorParameters<typeof Client>[0]);
+  // The SDK forwards global headers (as Upstash-Forward-*): the callback request carries the traceparent
+  // and continues the publisher's trace.
+  const client = new Client({ baseUrl: config.QSTASH_URL, token: config.QSTASH_TOKEN, retry: false, enableTelemetry: false, devMode: false, headers: traceHeaders() } as ConstructorParameters<typeof Client>[0]);
   try {
     const res = (await withTimeout(
       client.publishJSON({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { describeError, log } from '../lib/log';
 import { withTimeout } from '../lib/http';
+import { traceHeaders } from '../lib/trace';
 
 /**
  * Razorpay REST API over fetch (no Node SDK): basic auth `key_id:key_secret`, base URL from config
@@ -125,7 +126,7 @@ async function request<T>(config: Config, method: 'GET' | 'POST', path: string, 
   const url = `${config.RAZORPAY_API_BASE_URL.replace(/\/+$/, '')}${path}`;
   const headers: Record<string, string> = { Authorization: `Basic ${btoa(`${creds.keyId}:${creds.keySecret}`)}`, Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  Object.assign(headers, extraHeaders);
+  Object.assign(headers, traceHeaders(), extraHeaders);
   let last: RazorpayError | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {

@@ -1,6 +1,7 @@
 import { Resend } from 'resend';
 import type { Config } from '../config';
 import { withTimeout } from '../lib/http';
+import { traceHeaders } from '../lib/trace';
 
 export interface OutgoingEmail {
   from: string;
@@ -30,7 +31,7 @@ export async function sendWithResend(config: Config, mail: OutgoingEmail, idempo
         tags: mail.tags && Object.entries(mail.tags).map(([name, value]) => ({ name, value })),
         attachments: mail.attachments?.map((a) => ({ filename: a.filename, content: a.content, contentType: a.contentType })),
       },
-      { idempotencyKey },
+      { idempotencyKey, headers: traceHeaders() },
     ),
     SEND_TIMEOUT_MS,
     'Resend send',

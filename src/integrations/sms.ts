@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import { describeError, log } from '../lib/log';
 import { withTimeout } from '../lib/http';
+import { traceHeaders } from '../lib/trace';
 
 /**
  * Phone providers: Twilio (SMS and voice calls) and the optional disposable-number validator. Errors thrown
@@ -36,7 +37,7 @@ export function twilioProvider(d: TwilioAccount): SmsProvider {
     const res = await withTimeout(
       fetch(url, {
         method: 'POST',
-        headers: { Authorization: `Basic ${btoa(`${d.accountSid}:${d.authToken}`)}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+        headers: { Authorization: `Basic ${btoa(`${d.accountSid}:${d.authToken}`)}`, 'Content-Type': 'application/x-www-form-urlencoded', ...traceHeaders() },
         body: new URLSearchParams(form).toString(),
       }),
       PROVIDER_TIMEOUT_MS,

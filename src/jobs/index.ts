@@ -4,7 +4,8 @@ import { loadConfig } from '../config';
 import { Db } from '../db/client';
 import { jobRuns } from '../db/schema';
 import { relayOutbox } from '../events/outbox';
-import { describeError, log } from '../lib/log';
+import { describeError, log, stackFrames } from '../lib/log';
+import { runInSpan, startSpan } from '../lib/trace';
 import { dailyCleanup } from './cleanup';
 import { weeklyFeedback } from './weekly-feedback';
 
@@ -52,7 +53,13 @@ export const CRON_JOBS: Record<string, string> = {
   '* * * * *': 'outbox-sweeper',
 };
 
-export async function runScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+/** Each cron run starts its own trace: its log lines, the events it emits and their handlers share it. */
+export async function runScheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+  const config = loadConfig(env);
+  return runInSpan(startSpan(null, config.TRACE_SAMPLE_RATE), () => runJob(controller, env, ctx));
+}
+
+async function runJob(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const name = CRON_JOBS[controller.cron];
   const job = name ? JOBS[name] : undefined;
   if (!name || !job) {
@@ -74,7 +81,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, _c
       log('info', 'cron.done', { job: name, ms: Date.now() - started, ...counts });
     } catch (err) {
       const error = describeError(err);
-      log('error', 'cron.failed', { job: name, ms: Date.now() - started, error });
+      log('error', 'cron.failed', { job: name, ms: Date.now() - started, error, stack: stackFrames(err) });
       if (runId) {
         await db.write
           .update(jobRuns)

@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { CacheKey } from './cache-keys';
 import { describeError, log } from './log';
 import { getRedis } from './redis';
+import { noteCacheRead } from './trace';
 
 /**
  * Read-through cache over Upstash. Redis is an optimisation: every operation fails open (a miss, or a
@@ -47,6 +48,7 @@ async function write<T>(config: Config, k: CacheKey<T>, value: T, version: numbe
 /** Cached value, or load it (from the primary, for keys invalidated by writes) and cache it. */
 export async function cached<T>(config: Config, k: CacheKey<T>, load: () => Promise<T>): Promise<T> {
   const state = await read(config, k);
+  noteCacheRead(state?.hit !== undefined);
   if (state?.hit !== undefined) return state.hit;
   const value = await load();
   if (state) await write(config, k, value, state.version);
@@ -56,6 +58,7 @@ export async function cached<T>(config: Config, k: CacheKey<T>, load: () => Prom
 /** Like `cached`, for loads that may find nothing: null (and values `keep` rejects) are not cached. */
 export async function cachedIfPresent<T>(config: Config, k: CacheKey<T>, load: () => Promise<T | null>, keep: (value: T) => boolean = () => true): Promise<T | null> {
   const state = await read(config, k);
+  noteCacheRead(state?.hit !== undefined);
   if (state?.hit !== undefined) return state.hit;
   const value = await load();
   if (state && value !== null && keep(value)) await write(config, k, value, state.version);

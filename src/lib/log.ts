@@ -1,4 +1,9 @@
-/** Structured JSON logs (one line per event) for Workers Logs / Logpush. Never pass secrets or raw bodies. */
+import { currentSpan } from './trace';
+
+/**
+ * Structured JSON logs (one line per event) for Workers Logs / Logpush. Never pass secrets or raw bodies.
+ * A line written inside a span (request, queue handler run, cron run) carries its traceId and spanId.
+ */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -11,7 +16,12 @@ export function setLogLevel(level: Level): void {
 
 export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
   if (RANK[level] < minRank) return;
-  const line = JSON.stringify({ level, msg, time: new Date().toISOString(), ...fields });
+  const span = currentSpan();
+  const line = JSON.stringify(
+    span
+      ? { level, msg, time: new Date().toISOString(), traceId: span.traceId, spanId: span.spanId, ...fields }
+      : { level, msg, time: new Date().toISOString(), ...fields },
+  );
   if (level === 'error') console.error(line);
   else if (level === 'warn') console.warn(line);
   else console.log(line);

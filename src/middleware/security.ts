@@ -19,8 +19,9 @@ export const securityHeaders = secureHeaders({
   crossOriginResourcePolicy: 'same-site',
 });
 
-const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'X-Step-Up-Token'];
-const EXPOSED_HEADERS = ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+// traceparent: a browser client may continue its own trace and read the server span's id.
+const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'X-Step-Up-Token', 'traceparent'];
+const EXPOSED_HEADERS = ['X-Request-Id', 'traceparent', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
 
 /**
  * CORS from the config allow-list. A request from a browser origin that is not on the list is refused

@@ -4,7 +4,9 @@ import { Db } from '../db/client';
 import { deadLetters, handlerFailures, processedEvents } from '../db/schema';
 import { EVENT_CATALOG, EventEnvelope, isEventName, type EventName } from '../events/catalog';
 import { relayOutbox, type PendingEvents } from '../events/outbox';
-import { describeError, log } from '../lib/log';
+import { describeError, log, stackFrames } from '../lib/log';
+import { recordHandlerRun } from '../lib/metrics';
+import { parseTraceparent, runInSpan, startSpan } from '../lib/trace';
 import { HANDLERS } from './handlers';
 import type { EventHandler, HandlerContext } from './types';
 
@@ -33,7 +35,9 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, _
   const pending: PendingEvents = [];
   try {
     if (batch.queue.endsWith('-dlq')) {
-      for (const message of batch.messages) await settle(message, () => storeExhausted(db, message.body));
+      for (const message of batch.messages) {
+        await runInSpan(startSpan(parentOf(message.body), config.TRACE_SAMPLE_RATE), () => settle(message, () => storeExhausted(db, message.body)));
+      }
       return;
     }
     for (const message of batch.messages) await deliver(db, config, env, pending, message);
@@ -83,24 +87,46 @@ function dispatchable(body: unknown):
   return { ok: true, event, payload: parsed.data, handlers };
 }
 
+/** The trace a message belongs to: the emitting span's, when the body carries a valid traceparent. */
+function parentOf(body: unknown) {
+  const traceparent = (body as { traceparent?: unknown } | null)?.traceparent;
+  return typeof traceparent === 'string' ? parseTraceparent(traceparent) : null;
+}
+
 async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents, message: Message<unknown>): Promise<void> {
+  // Each handler run is a span of the trace that emitted the event (a new trace if it carried none).
+  const parent = parentOf(message.body) ?? startSpan(null, config.TRACE_SAMPLE_RATE);
   const target = dispatchable(message.body);
   if (!target.ok) {
     // It can never succeed: keep it for inspection instead of retrying.
-    log('error', 'queue.undeliverable', { messageId: message.id, eventId: target.event?.id ?? null, event: target.event?.name ?? null, reason: target.reason });
-    await settle(message, () => storeUndeliverable(db, message.body, target.reason, message.attempts));
+    await runInSpan(startSpan(parent), async () => {
+      log('error', 'queue.undeliverable', { messageId: message.id, eventId: target.event?.id ?? null, event: target.event?.name ?? null, reason: target.reason });
+      await settle(message, () => storeUndeliverable(db, message.body, target.reason, message.attempts));
+    });
     return;
   }
   const { event, payload, handlers } = target;
   const meta = { id: event.id, name: event.name, emittedAt: event.emittedAt };
   let failed = 0;
   for (const handler of handlers) {
-    try {
-      await runHandler(db, config, env, pending, meta, handler, payload);
-    } catch (err) {
-      failed++;
-      await recordFailure(db, event.id, handler.name, err, message.attempts);
-    }
+    const started = Date.now();
+    await runInSpan(startSpan(parent), async () => {
+      try {
+        const ran = await runHandler(db, config, env, pending, meta, handler, payload);
+        recordHandlerRun(env, { event: event.name, handler: handler.name, outcome: ran ? 'ok' : 'duplicate', ms: Date.now() - started, attempt: message.attempts });
+      } catch (err) {
+        failed++;
+        recordHandlerRun(env, {
+          event: event.name,
+          handler: handler.name,
+          outcome: 'failed',
+          ms: Date.now() - started,
+          attempt: message.attempts,
+          error: describeError(err).name,
+        });
+        await recordFailure(db, event.id, handler.name, err, message.attempts);
+      }
+    });
   }
   try {
     if (failed === 0 && event.deadLetterId) await resolveDeadLetter(db, event.deadLetterId);
@@ -122,7 +148,7 @@ async function runHandler(
   event: HandlerContext['event'],
   handler: EventHandler,
   payload: unknown,
-): Promise<void> {
+): Promise<boolean> {
   const after: (() => Promise<unknown>)[] = [];
   const ran = await db.write.transaction(async (tx) => {
     const fresh = await tx
@@ -144,12 +170,13 @@ async function runHandler(
     return true;
   });
   if (ran) await Promise.allSettled(after.map((work) => work()));
+  return ran;
 }
 
 /** Keep the handler's last error for its dead letter. Best effort: with the database down there is nowhere to keep it. */
 async function recordFailure(db: Db, eventId: string, handler: string, err: unknown, attempt: number): Promise<void> {
   const error = describeError(err);
-  log('warn', 'queue.handler_failed', { eventId, handler, attempt, error });
+  log('warn', 'queue.handler_failed', { eventId, handler, attempt, error, stack: stackFrames(err) });
   const lastError = `${error.name}: ${error.message}`.slice(0, 1000);
   await db.write
     .insert(handlerFailures)

@@ -17,6 +17,8 @@ export const outbox = pgTable(
     relayedAt: timestamptz('relayed_at'),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** W3C traceparent of the span that emitted the event: handlers continue its trace. */
+    traceContext: text('trace_context'),
   },
   (t) => [
     index('outbox_unrelayed_idx').on(t.createdAt).where(sql`${t.relayedAt} is null`),

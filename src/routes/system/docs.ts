@@ -47,7 +47,7 @@ export function registerDocs(app: App): void {
         info: {
           title: 'FairArena API',
           version: '1.0.0',
-          description: 'Hackathon platform API. Success: {"data": …}; errors: {"error": {code, message, requestId, details?}}.',
+          description: 'Hackathon platform API. Success: {"data": …}; errors: {"error": {code, message, requestId, details?}}. Tracing: send a W3C `traceparent` header to continue your trace; every response carries `traceparent` for the server span.',
         },
         servers: [{ url }],
       });

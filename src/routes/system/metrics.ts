@@ -10,7 +10,10 @@ const route = createRoute({
   summary: 'Prometheus metrics (Bearer METRICS_TOKEN)',
   security: [{ metricsToken: [] }],
   responses: {
-    200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } },
+    200: {
+      description:
+        'Prometheus text exposition format (0.0.4), gauges read from the database: outbox backlog and oldest age (total and per event type), unresolved dead letters (total, per event type, per event type and handler), events processed per handler in the last hour, cron job runs by outcome and each job\'s latest run, users.',
+      content: { 'text/plain': { schema: z.string() } } },
     401: { description: 'Missing or wrong token' },
     404: { description: 'METRICS_TOKEN is not configured' },
   },
