@@ -29,9 +29,16 @@ const EXPOSED_HEADERS = ['X-Request-Id', 'traceparent', 'Retry-After', 'X-RateLi
  */
 export const corsPolicy: MiddlewareHandler<AppEnv> = async (c, next) => {
   const origin = c.req.header('Origin');
+  if (!origin) {
+    // Not a cross-origin browser request: nothing to allow. Vary keeps a shared cache from serving this answer
+    // to a browser request that carries an Origin.
+    await next();
+    c.header('Vary', 'Origin', { append: true });
+    return;
+  }
   // Same-origin browser requests (e.g. "try it out" on /api-docs) are always allowed.
   const allowed = [...c.get('config').CORS_ORIGINS, new URL(c.req.url).origin];
-  if (origin && !allowed.includes(origin)) throw new AppError('FORBIDDEN', 'Origin not allowed');
+  if (!allowed.includes(origin)) throw new AppError('FORBIDDEN', 'Origin not allowed');
   return cors({
     origin: (o) => (allowed.includes(o) ? o : null),
     credentials: true,
