@@ -75,6 +75,9 @@ describe('W3C trace context', () => {
     expect(failed).toMatchObject({ traceId: trace, eventId: rows[0]!.id });
     expect(failed!.spanId).toMatch(/^[0-9a-f]{16}$/);
     expect(failed!.spanId).not.toBe(server!.parentId);
+    const handled = lines.find((l) => l.msg === 'queue.handled' && l.handler === 'welcome-notification');
+    expect(handled).toMatchObject({ traceId: trace, eventId: rows[0]!.id, outcome: 'ok' });
+    expect(handled!.spanId).not.toBe(failed!.spanId);
     expect(lines.filter((l) => l.traceId !== undefined).every((l) => l.traceId === trace)).toBe(true);
     // The outbound Resend call propagates the handler's span.
     const sent = resend.calls.find((c) => c.url.startsWith('https://api.resend.com/emails'));

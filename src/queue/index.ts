@@ -113,7 +113,10 @@ async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents,
     await runInSpan(startSpan(parent), async () => {
       try {
         const ran = await runHandler(db, config, env, pending, meta, handler, payload);
-        recordHandlerRun(env, { event: event.name, handler: handler.name, outcome: ran ? 'ok' : 'duplicate', ms: Date.now() - started, attempt: message.attempts });
+        const outcome = ran ? 'ok' : 'duplicate';
+        recordHandlerRun(env, { event: event.name, handler: handler.name, outcome, ms: Date.now() - started, attempt: message.attempts });
+        // One line per handler run (failures log their own): ties the effect to the request's trace.
+        log('info', 'queue.handled', { eventId: event.id, event: event.name, handler: handler.name, outcome, ms: Date.now() - started, attempt: message.attempts });
       } catch (err) {
         failed++;
         recordHandlerRun(env, {
