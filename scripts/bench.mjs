@@ -10,7 +10,7 @@
 //
 // Env: BENCH_DURATION (s per row, default 10), BENCH_CONNECTIONS (default 32), BENCH_DB_RTT_MS (delay of each
 // database/Redis round trip in the main table, default 0), BENCH_RTT_TABLE_MS (the second table's delay, default
-// 20; 0 skips it), BENCH_PG_AUTH=scram (see startStack), BENCH_PROFILE=<kind> (CPU profile of the worker while that
+// 20; 0 skips it), BENCH_ONLY=<kind,kind> (only these rows, plus the baseline), BENCH_PG_AUTH=scram (see startStack), BENCH_PROFILE=<kind> (CPU profile of the worker while that
 // row runs, written to bench/results/<kind>.cpuprofile, top functions printed). Each row gets a 2 s warm-up.
 // Prints the tables, writes bench/results/latest.json; exit 1 if a measurement failed.
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS) || 32;
 const RTT_MS = Number(process.env.BENCH_DB_RTT_MS) || 0;
 const RTT_TABLE_MS = process.env.BENCH_RTT_TABLE_MS === undefined ? 20 : Number(process.env.BENCH_RTT_TABLE_MS) || 0;
 const PROFILE = process.env.BENCH_PROFILE || '';
+const ONLY = (process.env.BENCH_ONLY || '').split(',').map((k) => k.trim()).filter(Boolean);
 const WARMUP = 2;
 const USERS = 64;
 const UPSTASH_TOKEN = 'bench-redis-token';
@@ -348,7 +349,7 @@ try {
   say(`bench-only settings: global per-client limit raised to ${BENCH_GLOBAL_LIMIT}/60 s; PLANS_CACHE_SECONDS=0 (public-db-read reads the database); `
     + `database/Redis round trip delay ${RTT_MS} ms`);
 
-  const plan = targets(baseline, api, users);
+  const plan = targets(baseline, api, users).filter((t) => t.kind === 'baseline' || !ONLY.length || ONLY.includes(t.kind));
   const rows = [];
   let profile = null;
   for (const t of plan) {
