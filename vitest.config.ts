@@ -29,6 +29,9 @@ const bindings = {
   UPSTASH_REDIS_REST_URL: need('TEST_UPSTASH_URL'),
   UPSTASH_REDIS_REST_TOKEN: need('TEST_UPSTASH_TOKEN'),
   CACHE_NAMESPACE: 'test',
+  // Two cores run many test files at once: a slow Redis answer must not let a rate-limit test's request through
+  // (limits fail open past the timeout). The Redis fault tests set production's bound themselves.
+  REDIS_TIMEOUT_MS: '5000',
   QSTASH_URL: need('TEST_QSTASH_URL'),
   QSTASH_TOKEN: need('TEST_QSTASH_TOKEN'),
   QSTASH_CURRENT_SIGNING_KEY: need('TEST_QSTASH_SIGNING_KEY'),

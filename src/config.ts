@@ -52,6 +52,8 @@ export const ConfigSchema = z
 
     UPSTASH_REDIS_REST_URL: optionalUrl,
     UPSTASH_REDIS_REST_TOKEN: optionalString,
+    /** Bound on one Redis call (caches and limits fail open past it: Redis must never stall a request). */
+    REDIS_TIMEOUT_MS: int(1500, 100),
     /** Prefix for every Redis key, so environments (or test files) can share one Redis safely. */
     CACHE_NAMESPACE: z.string().regex(/^[a-z0-9:_-]{1,64}$/).default('fa'),
 

@@ -61,7 +61,7 @@ function limiterFor(config: Config, name: string, spec: LimitSpec): Ratelimit | 
   let limiter = limiters.get(key);
   if (!limiter) {
     const algorithm = spec.kind === 'slidingWindow' ? Ratelimit.slidingWindow(spec.limit, spec.window) : Ratelimit.fixedWindow(spec.limit, spec.window);
-    limiter = new Ratelimit({ redis, limiter: algorithm, prefix: cacheKeys(config).rateLimit(name), timeout: 1500, analytics: false });
+    limiter = new Ratelimit({ redis, limiter: algorithm, prefix: cacheKeys(config).rateLimit(name), timeout: config.REDIS_TIMEOUT_MS, analytics: false });
     limiters.set(key, limiter);
   }
   return limiter;

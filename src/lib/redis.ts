@@ -1,7 +1,6 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import type { Config } from '../config';
 
-const REDIS_TIMEOUT_MS = 1500;
 const clients = new WeakMap<Config, Redis | null>();
 
 /**
@@ -17,7 +16,7 @@ export function getRedis(config: Config): Redis | null {
           token: config.UPSTASH_REDIS_REST_TOKEN,
           enableTelemetry: false,
           retry: { retries: 1, backoff: () => 50 },
-          signal: () => AbortSignal.timeout(REDIS_TIMEOUT_MS),
+          signal: () => AbortSignal.timeout(config.REDIS_TIMEOUT_MS),
         })
       : null;
   clients.set(config, client);
