@@ -5,7 +5,7 @@ import type { RazorpayDispute } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
 import { logActivity } from '../activity';
 import type { Ledger } from '../credits/ledger';
-import { clawbackTarget, type PaymentNotes } from './refunds';
+import { clawBack, type PaymentNotes } from './refunds';
 
 /** The payment.dispute.* events we track, and the dispute status each one means. */
 export const DISPUTE_EVENTS = {
@@ -77,23 +77,10 @@ export async function applyDispute(ledger: Ledger, events: PendingEvents, disput
   const deducted = Math.min(payment.amount, dispute.amount_deducted || dispute.amount);
   const notes: PaymentNotes = { ...(payment.notes ?? {}) };
   notes.chargedBack = (notes.chargedBack ?? 0) + deducted;
-  const target = clawbackTarget(payment, payment.refundedAmount, notes);
-  const due = Math.max(0, target - (notes.clawbackTarget ?? 0));
-  let removed = 0;
-  let shortfall = 0;
-  if (due > 0) {
-    const r = await ledger.refund({
-      userId: payment.userId,
-      amount: due,
-      paymentId: payment.id,
-      description: `Chargeback: ${payment.planName}`,
-      metadata: { disputeId: dispute.id, reason: 'DISPUTE_LOST', amountDeducted: deducted, paymentAmount: payment.amount },
-    });
-    removed = r.removed;
-    shortfall = r.shortfall;
-  }
-  notes.clawbackTarget = Math.max(target, notes.clawbackTarget ?? 0);
-  notes.clawbackShortfall = (notes.clawbackShortfall ?? 0) + shortfall;
+  const { due, removed, shortfall } = await clawBack(ledger, payment, payment.refundedAmount, notes, {
+    description: `Chargeback: ${payment.planName}`,
+    metadata: { disputeId: dispute.id, reason: 'DISPUTE_LOST', amountDeducted: deducted, paymentAmount: payment.amount },
+  });
   await tx.update(payments).set({ notes }).where(eq(payments.id, payment.id));
   await tx
     .update(paymentDisputes)

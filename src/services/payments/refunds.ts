@@ -34,6 +34,31 @@ export function clawbackTarget(payment: Pick<Payment, 'credits' | 'amount'>, ref
   return Math.floor((payment.credits * returned) / payment.amount);
 }
 
+/**
+ * Take back the credits a payment owes now that `refunded` (plus any chargeback in `notes`) has gone back to the
+ * buyer: the cumulative target minus what earlier refunds and disputes already took, through the ledger (never
+ * below zero; the rest is a shortfall). Updates the target and shortfall in `notes`; the caller stores them.
+ */
+export async function clawBack(
+  ledger: Ledger,
+  payment: Pick<Payment, 'id' | 'userId' | 'credits' | 'amount'>,
+  refunded: number,
+  notes: PaymentNotes,
+  entry: { description: string; metadata: Record<string, unknown> },
+): Promise<{ due: number; removed: number; shortfall: number }> {
+  const previous = notes.clawbackTarget ?? 0;
+  const target = Math.max(previous, clawbackTarget(payment, refunded, notes));
+  const due = target - previous;
+  let removed = 0;
+  let shortfall = 0;
+  if (due > 0) {
+    ({ removed, shortfall } = await ledger.refund({ userId: payment.userId, amount: due, paymentId: payment.id, ...entry }));
+  }
+  notes.clawbackTarget = target;
+  notes.clawbackShortfall = (notes.clawbackShortfall ?? 0) + shortfall;
+  return { due, removed, shortfall };
+}
+
 export type RefundOutcome = { applied: true; paymentId: string; removed: number; shortfall: number } | { applied: false; paymentId: string | null; reason: string };
 
 /**
@@ -65,26 +90,12 @@ export async function applyRefund(ledger: Ledger, events: PendingEvents, refund:
   const to = refundedTotal >= payment.amount ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
   if (!allowTransition(payment, to, source)) return { applied: false, paymentId: payment.id, reason: `illegal transition ${payment.status} → ${to}` };
 
-  const previousTarget = notes.clawbackTarget ?? 0;
-  const target = Math.max(previousTarget, clawbackTarget(payment, refundedTotal, notes));
-  const due = target - previousTarget;
-  let removed = 0;
-  let shortfall = 0;
-  if (due > 0) {
-    const r = await ledger.refund({
-      userId: payment.userId,
-      amount: due,
-      paymentId: payment.id,
-      description: `Refund: ${payment.planName}`,
-      metadata: { refundId: refund.id, refundAmount: refund.amount, refundedTotal, paymentAmount: payment.amount },
-    });
-    removed = r.removed;
-    shortfall = r.shortfall;
-  }
+  const { due, removed, shortfall } = await clawBack(ledger, payment, refundedTotal, notes, {
+    description: `Refund: ${payment.planName}`,
+    metadata: { refundId: refund.id, refundAmount: refund.amount, refundedTotal, paymentAmount: payment.amount },
+  });
   refunds[refund.id] = { amount: refund.amount, creditsDue: due, removed, shortfall, at: new Date().toISOString() };
   notes.refunds = refunds;
-  notes.clawbackTarget = target;
-  notes.clawbackShortfall = (notes.clawbackShortfall ?? 0) + shortfall;
 
   await tx
     .update(payments)
