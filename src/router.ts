@@ -2,9 +2,8 @@ import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Config, Env } from './config';
 import type { Db } from './db/client';
-import type { PendingEvents } from './events/outbox';
 import { AppError } from './lib/errors';
-import type { ServiceContext } from './services/context';
+import { contextFor, type ServiceContext } from './services/context';
 import type { Span } from './lib/trace';
 
 export interface AppEnv {
@@ -12,9 +11,10 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     config: Config;
+    /** The request's database (the same handle as `services.db`), for the doors that read it directly. */
     db: Db;
-    /** Outbox ids emitted by this request, relayed to the queue after the response. */
-    pendingEvents: PendingEvents;
+    /** The request's service context before authentication; `serviceContext(c)` adds the caller. */
+    services: ServiceContext;
     /** Clerk user id once the request is authenticated. */
     userId?: string;
     /** The request's server span (W3C trace context). */
@@ -44,12 +44,6 @@ export function createRouter(): App {
 
 /** The HTTP door's conversion of Hono's request context into the transport-free ServiceContext. */
 export function serviceContext(c: Context<AppEnv>): ServiceContext {
-  return {
-    db: c.get('db'),
-    config: c.get('config'),
-    env: c.env,
-    requestId: c.get('requestId'),
-    userId: c.get('userId'),
-    events: c.get('pendingEvents'),
-  };
+  const userId = c.get('userId');
+  return contextFor(c.get('services'), userId ? { kind: 'user', userId } : { kind: 'anonymous' });
 }

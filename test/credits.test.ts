@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config';
-import { Db } from '../src/db/client';
-import type { ServiceContext } from '../src/services/context';
+import { openServiceContext, type ServiceContext } from '../src/services/context';
 import { grant, isUniqueViolation, withLedger } from '../src/services/credits';
 import { AppError } from '../src/lib/errors';
 import { useTestDatabase } from './helpers/db';
@@ -12,12 +10,11 @@ const db = useTestDatabase();
 
 /** A service context on this file's database, as a door would build it. */
 async function withCtx<T>(work: (ctx: ServiceContext) => Promise<T>, userId?: string): Promise<T> {
-  const config = loadConfig(db.env);
-  const database = new Db(config);
+  const { ctx, finish } = openServiceContext(db.env, { actor: userId ? { kind: 'user', userId } : { kind: 'anonymous' }, requestId: 'test' });
   try {
-    return await work({ db: database, config, env: db.env, requestId: 'test', userId, events: [] });
+    return await work(ctx);
   } finally {
-    await database.close();
+    await finish();
   }
 }
 

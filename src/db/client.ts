@@ -6,6 +6,8 @@ import type { Config } from '../config';
 // No relational schema: nothing uses `db.query.*`, and building its config costs CPU on every drizzle() call.
 export type Database = NeonDatabase;
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+/** Either: what a statement can run on, inside a transaction or not. */
+export type Queryable = Database | Transaction;
 
 /**
  * Bounds that keep a request's answer within 10 s when the database hangs: one statement over HTTP, opening a

@@ -1,6 +1,6 @@
 import { and, eq, exists, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
-import { loadConfig, type Env } from '../config';
-import type { Db } from '../db/client';
+
+import type { DbHandle, ServiceContext } from '../services/context';
 import {
   activityLogs,
   aiPendingActions,
@@ -60,8 +60,8 @@ const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * 
  * retention at `now` (the cron's scheduled time), so a second run the same day finds nothing left to
  * do. Audit logs, the credits ledger and payments are never deleted.
  */
-export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<string, number>> {
-  const config = loadConfig(env);
+export async function dailyCleanup(ctx: ServiceContext, now: Date): Promise<Record<string, number>> {
+  const { config, db } = ctx;
   const w = db.write;
   const counts: Record<string, number> = {};
 
@@ -150,7 +150,7 @@ export async function dailyCleanup(env: Env, db: Db, now: Date): Promise<Record<
  * everything that references it (ledger, payments, audit logs, memberships' history) stay, so the
  * books still balance. All of it in one transaction per batch.
  */
-async function anonymiseDeletedUsers(db: Db, now: Date): Promise<number> {
+async function anonymiseDeletedUsers(db: DbHandle, now: Date): Promise<number> {
   const cutoff = daysBefore(now, RETENTION.deletedAccounts);
   let total = 0;
   for (;;) {

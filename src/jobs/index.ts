@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Env } from '../config';
 import { loadConfig } from '../config';
-import { Db } from '../db/client';
+import { openServiceContext, type ServiceContext } from '../services/context';
 import { jobRuns } from '../db/schema';
 import { relayOutbox } from '../events/outbox';
 import { describeError, log, stackFrames } from '../lib/log';
@@ -13,7 +13,7 @@ import { weeklyFeedback } from './weekly-feedback';
 export const SWEEP_AFTER_MS = 30_000;
 
 /** A job gets the cron's scheduled time as "now" (tests control the clock through it). */
-type Job = (env: Env, db: Db, now: Date) => Promise<Record<string, number>>;
+type Job = (ctx: ServiceContext, now: Date) => Promise<Record<string, number>>;
 
 interface JobSpec {
   run: Job;
@@ -22,7 +22,7 @@ interface JobSpec {
 }
 
 /** Relay batches until the backlog is gone or the time box is spent (the next tick continues). */
-async function sweepOutbox(env: Env, db: Db): Promise<Record<string, number>> {
+async function sweepOutbox({ env, db }: ServiceContext): Promise<Record<string, number>> {
   const deadline = Date.now() + SWEEP_TIME_BOX_MS;
   let relayed = 0;
   for (;;) {
@@ -66,7 +66,8 @@ async function runJob(controller: ScheduledController, env: Env, _ctx: Execution
     log('info', 'cron.tick', { cron: controller.cron, job: name ?? null, implemented: false });
     return;
   }
-  const db = new Db(loadConfig(env), { statementTimeoutMs: JOB_STATEMENT_TIMEOUT_MS });
+  const { ctx, finish } = openServiceContext(env, { actor: { kind: 'system', job: name }, statementTimeoutMs: JOB_STATEMENT_TIMEOUT_MS });
+  const db = ctx.db;
   const now = new Date(controller.scheduledTime);
   const started = Date.now();
   let runId: string | undefined;
@@ -76,7 +77,7 @@ async function runJob(controller: ScheduledController, env: Env, _ctx: Execution
       runId = run!.id;
     }
     try {
-      const counts = await job.run(env, db, now);
+      const counts = await job.run(ctx, now);
       if (runId) await db.write.update(jobRuns).set({ status: 'succeeded', finishedAt: new Date(), counts }).where(eq(jobRuns.id, runId));
       log('info', 'cron.done', { job: name, ms: Date.now() - started, ...counts });
     } catch (err) {
@@ -92,6 +93,6 @@ async function runJob(controller: ScheduledController, env: Env, _ctx: Execution
       throw err; // the platform records the failed invocation
     }
   } finally {
-    await db.close();
+    await finish();
   }
 }

@@ -1,6 +1,5 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { Env } from '../config';
-import type { Db } from '../db/client';
+import type { ServiceContext } from '../services/context';
 import { settings, users, weeklyFeedbackMailings } from '../db/schema';
 import { emit, relayOutbox, type PendingEvents } from '../events/outbox';
 
@@ -25,7 +24,7 @@ const wantsWeeklyFeedback = sql`case when jsonb_typeof(${settings.settings}->'em
  * mail, one user per event, so one bad address never stops the rest; a second run in the same week
  * records nothing new and emits nothing.
  */
-export async function weeklyFeedback(env: Env, db: Db, now: Date): Promise<Record<string, number>> {
+export async function weeklyFeedback({ env, db }: ServiceContext, now: Date): Promise<Record<string, number>> {
   const week = weekOf(now);
   let after = '';
   let eligible = 0;

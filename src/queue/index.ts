@@ -1,9 +1,8 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { loadConfig, type Config, type Env } from '../config';
-import { Db } from '../db/client';
+import type { Env } from '../config';
 import { deadLetters, handlerFailures, processedEvents } from '../db/schema';
 import { EVENT_CATALOG, EventEnvelope, isEventName, type EventName } from '../events/catalog';
-import { relayOutbox, type PendingEvents } from '../events/outbox';
+import { contextFor, openServiceContext, withTransaction, type DbHandle, type ServiceContext } from '../services/context';
 import { describeError, log, stackFrames } from '../lib/log';
 import { recordHandlerRun } from '../lib/metrics';
 import { parseTraceparent, runInSpan, startSpan } from '../lib/trace';
@@ -30,25 +29,18 @@ export const deadLetterRetryDelaySeconds = (attempts: number) => Math.min(3600, 
  * that handler's last error; a replay re-enqueues the event for that handler alone.
  */
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
-  const config = loadConfig(env);
-  const db = new Db(config);
-  const pending: PendingEvents = [];
+  const { ctx, finish } = openServiceContext(env, { actor: { kind: 'system', job: 'queue-consumer' } });
   try {
     if (batch.queue.endsWith('-dlq')) {
       for (const message of batch.messages) {
-        await runInSpan(startSpan(parentOf(message.body), config.TRACE_SAMPLE_RATE), () => settle(message, () => storeExhausted(db, message.body)));
+        await runInSpan(startSpan(parentOf(message.body), ctx.config.TRACE_SAMPLE_RATE), () => settle(message, () => storeExhausted(ctx.db, message.body)));
       }
       return;
     }
-    for (const message of batch.messages) await deliver(db, config, env, pending, message);
-    if (pending.length) {
-      await relayOutbox(db.write, env, { ids: pending }).catch((err) =>
-        // The rows stay unrelayed; the outbox sweeper sends them shortly.
-        log('warn', 'outbox.relay_deferred', { count: pending.length, error: describeError(err) }),
-      );
-    }
+    for (const message of batch.messages) await deliver(ctx, message);
   } finally {
-    await db.close();
+    // Follow-up events the handlers emitted go to the queue now; the outbox sweeper covers a failed relay.
+    await finish();
   }
 }
 
@@ -93,7 +85,8 @@ function parentOf(body: unknown) {
   return typeof traceparent === 'string' ? parseTraceparent(traceparent) : null;
 }
 
-async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents, message: Message<unknown>): Promise<void> {
+async function deliver(ctx: ServiceContext, message: Message<unknown>): Promise<void> {
+  const { db, config, env } = ctx;
   // Each handler run is a span of the trace that emitted the event (a new trace if it carried none).
   const parent = parentOf(message.body) ?? startSpan(null, config.TRACE_SAMPLE_RATE);
   const target = dispatchable(message.body);
@@ -112,7 +105,7 @@ async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents,
     const started = Date.now();
     await runInSpan(startSpan(parent), async () => {
       try {
-        const ran = await runHandler(db, config, env, pending, meta, handler, payload);
+        const ran = await runHandler(ctx, meta, handler, payload);
         const outcome = ran ? 'ok' : 'duplicate';
         recordHandlerRun(env, { event: event.name, handler: handler.name, outcome, ms: Date.now() - started, attempt: message.attempts });
         // One line per handler run (failures log their own): ties the effect to the request's trace.
@@ -143,41 +136,22 @@ async function deliver(db: Db, config: Config, env: Env, pending: PendingEvents,
 }
 
 /** Effect and processed-mark in one transaction: a duplicate delivery finds the mark and does nothing. */
-async function runHandler(
-  db: Db,
-  config: Config,
-  env: Env,
-  pending: PendingEvents,
-  event: HandlerContext['event'],
-  handler: EventHandler,
-  payload: unknown,
-): Promise<boolean> {
-  const after: (() => Promise<unknown>)[] = [];
-  const ran = await db.write.transaction(async (tx) => {
+async function runHandler(base: ServiceContext, event: HandlerContext['event'], handler: EventHandler, payload: unknown): Promise<boolean> {
+  const actor = { kind: 'queue', event: event.name, eventId: event.id, handler: handler.name } as const;
+  return withTransaction(contextFor(base, actor), async (tx, ctx) => {
     const fresh = await tx
       .insert(processedEvents)
       .values({ eventId: event.id, handler: handler.name })
       .onConflictDoNothing()
       .returning({ eventId: processedEvents.eventId });
     if (fresh.length === 0) return false;
-    const ctx: HandlerContext = {
-      tx,
-      config,
-      env,
-      events: pending,
-      event,
-      afterCommit: (work) => void after.push(work),
-      idempotencyKey: `${event.id}:${handler.name}`,
-    };
-    await handler.run(ctx, payload as never);
+    await handler.run({ ...ctx, tx, event, idempotencyKey: `${event.id}:${handler.name}` }, payload as never);
     return true;
   });
-  if (ran) await Promise.allSettled(after.map((work) => work()));
-  return ran;
 }
 
 /** Keep the handler's last error for its dead letter. Best effort: with the database down there is nowhere to keep it. */
-async function recordFailure(db: Db, eventId: string, handler: string, err: unknown, attempt: number): Promise<void> {
+async function recordFailure(db: DbHandle, eventId: string, handler: string, err: unknown, attempt: number): Promise<void> {
   const error = describeError(err);
   log('warn', 'queue.handler_failed', { eventId, handler, attempt, error, stack: stackFrames(err) });
   const lastError = `${error.name}: ${error.message}`.slice(0, 1000);
@@ -191,7 +165,7 @@ async function recordFailure(db: Db, eventId: string, handler: string, err: unkn
     .catch(() => undefined);
 }
 
-async function resolveDeadLetter(db: Db, id: string): Promise<void> {
+async function resolveDeadLetter(db: DbHandle, id: string): Promise<void> {
   await db.write
     .update(deadLetters)
     .set({ resolvedAt: sql`now()` })
@@ -204,7 +178,7 @@ const emittedAt = (event: EventEnvelope | undefined) => {
 };
 
 /** A dead letter for a message that can never be dispatched (handler null: the event as a whole). */
-async function storeUndeliverable(db: Db, body: unknown, reason: string, attempts: number): Promise<void> {
+async function storeUndeliverable(db: DbHandle, body: unknown, reason: string, attempts: number): Promise<void> {
   const envelope = EventEnvelope.safeParse(body);
   const event = envelope.success ? envelope.data : undefined;
   const row = {
@@ -230,7 +204,7 @@ async function storeUndeliverable(db: Db, body: unknown, reason: string, attempt
  * Dead-letter consumer: the queue gave up on this message. One row per handler still without a
  * processed mark, with its last recorded error. Throws while the database is down (the caller retries).
  */
-async function storeExhausted(db: Db, body: unknown): Promise<void> {
+async function storeExhausted(db: DbHandle, body: unknown): Promise<void> {
   const target = dispatchable(body);
   if (!target.ok) return storeUndeliverable(db, body, target.reason, MAX_DELIVERY_ATTEMPTS);
   const { event, handlers } = target;

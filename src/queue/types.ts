@@ -1,18 +1,15 @@
-import type { Config, Env } from '../config';
 import type { Transaction } from '../db/client';
 import type { EventName, EventPayload } from '../events/catalog';
-import type { PendingEvents } from '../events/outbox';
+import type { ServiceContext } from '../services/context';
 
-export interface HandlerContext {
-  /** The handler's transaction: its effects and its processed-event mark commit together. */
+/**
+ * A handler's service context: `db` is the handler's transaction (its effects and its processed-event mark
+ * commit together; `tx` is the same transaction), `events` collects follow-up events (relayed after the
+ * batch) and `afterCommit` runs once that transaction has committed (cache invalidation).
+ */
+export interface HandlerContext extends ServiceContext {
   tx: Transaction;
-  config: Config;
-  env: Env;
-  /** Follow-up events emitted by the handler (relayed after the batch). */
-  events: PendingEvents;
   event: { id: string; name: EventName; emittedAt: string };
-  /** Runs after the transaction commits (cache invalidation). */
-  afterCommit(work: () => Promise<unknown>): void;
   /** Idempotency key for external side effects of this handler for this event. */
   idempotencyKey: string;
 }

@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { requireBearerToken } from '../../lib/http';
-import { type AppEnv, createRouter, serviceContext } from '../../router';
+import { type AppEnv, createRouter } from '../../router';
 import { listDeadLetters, replayDeadLetter, replayDeadLetters } from '../../services/admin/dead-letters';
-import type { ServiceContext } from '../../services/context';
+import { contextFor, type ServiceContext } from '../../services/context';
 import { ErrorResponse } from '../schemas';
 
 const EventType = z
@@ -52,7 +52,7 @@ const guarded = {
 const invalid = { 400: json(ErrorResponse, 'Invalid query, path or body') };
 
 /** The service context of a caller the operator token vouched for. */
-const operatorContext = (c: Context<AppEnv>): ServiceContext => ({ ...serviceContext(c), operator: true });
+const operatorContext = (c: Context<AppEnv>): ServiceContext => contextFor(c.get('services'), { kind: 'operator' });
 
 const router = createRouter();
 router.use('*', async (c, next) => {

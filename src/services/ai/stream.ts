@@ -1,8 +1,6 @@
-import { Db } from '../../db/client';
-import { relayOutbox, type PendingEvents } from '../../events/outbox';
 import { AppError, type ErrorCode } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import type { ServiceContext } from '../context';
+import { openServiceContext, type ServiceContext } from '../context';
 import type { PendingAction } from './actions';
 import { CLIENT_GONE, DEFAULT_AI_LIMITS, runTurn, TOO_LONG, type AiLimits, type Turn } from './chat';
 
@@ -13,8 +11,8 @@ import { CLIENT_GONE, DEFAULT_AI_LIMITS, runTurn, TOO_LONG, type AiLimits, type 
  * with a `: ping` comment every heartbeatMs and a hard cap of maxDurationMs on the whole answer.
  *
  * The stream outlives the request handler (the response is returned as soon as the stream opens, and
- * the request's database handle is closed after it), so the answer runs on its own Db, closed when the
- * stream ends; events it emits are relayed at that point too.
+ * the request's database handle is closed after it), so the answer runs on its own service context, finished
+ * (events relayed, database closed) when the stream ends.
  */
 
 export type AiFrame =
@@ -32,9 +30,7 @@ export interface FrameWriter {
 }
 
 export async function streamTurn(ctx: ServiceContext, turn: Turn, writer: FrameWriter, limits: AiLimits = DEFAULT_AI_LIMITS): Promise<void> {
-  const db = new Db(ctx.config);
-  const events: PendingEvents = [];
-  const streamCtx: ServiceContext = { ...ctx, db, events };
+  const { ctx: streamCtx, finish } = openServiceContext(ctx.env, { actor: ctx.actor, requestId: ctx.requestId, config: ctx.config });
   const controller = new AbortController();
   const deadline = setTimeout(() => controller.abort(TOO_LONG), limits.maxDurationMs);
   const heartbeat = setInterval(() => void writer.comment('ping').catch(() => {}), limits.heartbeatMs);
@@ -60,13 +56,6 @@ export async function streamTurn(ctx: ServiceContext, turn: Turn, writer: FrameW
   } finally {
     clearTimeout(deadline);
     clearInterval(heartbeat);
-    if (db.opened) {
-      try {
-        if (events.length) await relayOutbox(db.write, ctx.env, { ids: events });
-      } catch (err) {
-        log('warn', 'outbox.relay_deferred', { count: events.length, error: describeError(err) });
-      }
-      await db.close();
-    }
+    await finish();
   }
 }
