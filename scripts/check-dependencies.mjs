@@ -143,6 +143,50 @@ export function violations({ graph, unresolved }) {
   return found;
 }
 
+/** The parameters of a parenthesised list starting at `open` (the index of its `(`), split at top-level commas. */
+function parameterList(text, open) {
+  const params = [];
+  let depth = 0;
+  let current = '';
+  for (let i = open; i < text.length; i++) {
+    const ch = text[i];
+    if ('([{<'.includes(ch)) depth++;
+    else if (')]}>'.includes(ch) && !(ch === '>' && text[i - 1] === '=')) depth--;
+    if (depth === 0) break;
+    if (ch === ',' && depth === 1) {
+      params.push(current);
+      current = '';
+    } else if (!(i === open)) current += ch;
+  }
+  if (current.trim()) params.push(current);
+  return params.map((p) => p.trim()).filter(Boolean);
+}
+
+/** What only a door or the context may hand around: a service gets them through `ctx`. */
+const IO_PARAMETER = /^(?:(?:tx|db|deps|env|config)\??\s*:|[\w{}\s,]+\??\s*:\s*(?:Transaction|Database|Queryable|Db|DbHandle|Env|Config)\b)/;
+
+/**
+ * The service shape: every exported function of services/ that does I/O takes `(ctx, input)`: the context
+ * first and at most one input value. A function that takes a transaction, a database, the env, the config
+ * or a bag of those instead of a context breaks it; pure functions (no I/O parameter) are free in shape.
+ */
+export function shapeViolations(sources) {
+  const found = [];
+  for (const [file, text] of sources) {
+    // context.ts is where a door turns env and a database into a context: it is the one place that takes them.
+    if (!file.startsWith('services/') || file === 'services/context.ts') continue;
+    for (const m of text.matchAll(/export\s+(?:async\s+)?function\s+(\w+)\s*(<[^(]*>)?\s*\(/g)) {
+      const params = parameterList(text, m.index + m[0].length - 1);
+      const name = m[1];
+      const takesContext = /^\w+\??\s*:\s*(ServiceContext|HandlerContext)\b/.test(params[0] ?? '') || /^\{[^}]*\}\s*:\s*ServiceContext\b/.test(params[0] ?? '');
+      const io = params.find((p) => IO_PARAMETER.test(p));
+      if (io) found.push(`src/${file}: ${name}(${params.map((p) => p.split(':')[0].trim()).join(', ')}) takes '${io.split(/\s+/).slice(0, 3).join(' ')}': take (ctx, input) instead`);
+      else if (takesContext && params.length > 2) found.push(`src/${file}: ${name} takes ${params.length} parameters: take (ctx, input) with one input value`);
+    }
+  }
+  return found;
+}
+
 const describeEdge = (e) => `src/${e.from} imports '${e.spec}' (src/${e.to})`;
 export const describeCycle = (edges) => edges.map(describeEdge).join(', ');
 
@@ -198,6 +242,14 @@ async function main() {
   check('src/: no import cycles', real.cycles.map((c) => `cycle: ${describeCycle(c)}`));
   check('src/: every file sits in a layer', real.unplaced.map((f) => `src/${f} is in no layer (place its folder in scripts/check-dependencies.mjs)`));
   check('src/: every relative import resolves', real.unresolved.map((u) => `src/${u.from} imports '${u.spec}', which is no file of src/`));
+
+  // The shape checker itself: a transaction parameter and a third argument are caught; (ctx, input) and pure helpers pass.
+  const plantedShape = shapeViolations(new Map([
+    ['services/a.ts', 'export async function grant(tx: Transaction, userId: string) {}\nexport async function move(ctx: ServiceContext, from: string, to: string) {}\n'],
+    ['services/b.ts', 'export async function ok(ctx: ServiceContext, input: { a: Map<string, number>; b: (x: number) => void }) {}\nexport function pure(a: string, b: string, c = 1): string { return a; }\n'],
+  ]));
+  check('checker: finds a service taking a transaction and one taking three parameters', plantedShape.length === 2 && plantedShape[0].includes('grant') && plantedShape[1].includes('move') ? [] : [JSON.stringify(plantedShape)]);
+  if (!process.argv.includes('--no-shape')) check('src/services: every exported I/O function takes (ctx, input)', shapeViolations(readSources(srcDir)));
 
   const quiet = process.argv.includes('--quiet');
   for (const r of results) {
