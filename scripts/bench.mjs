@@ -10,7 +10,7 @@
 //
 // Env: BENCH_DURATION (s per row, default 10), BENCH_CONNECTIONS (default 32), BENCH_DB_RTT_MS (delay of each
 // database/Redis round trip in the main table, default 0), BENCH_RTT_TABLE_MS (the second table's delay, default
-// 20; 0 skips it), BENCH_ONLY=<kind,kind> (only these rows, plus the baseline), BENCH_PG_AUTH=scram (see startStack), BENCH_PROFILE=<kind> (CPU profile of the worker while that
+// 20; 0 skips it), BENCH_ONLY=<kind,kind> (only these rows, plus the baseline), BENCH_PROFILE=<kind> (CPU profile of the worker while that
 // row runs, written to bench/results/<kind>.cpuprofile, top functions printed). Each row gets a 2 s warm-up.
 // Prints the tables, writes bench/results/latest.json; exit 1 if a measurement failed.
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +33,6 @@ const ONLY = (process.env.BENCH_ONLY || '').split(',').map((k) => k.trim()).filt
 const WARMUP = 2;
 const USERS = 64;
 const UPSTASH_TOKEN = 'bench-redis-token';
-const PG_AUTH = process.env.BENCH_PG_AUTH === 'scram' ? 'scram-sha-256' : 'password';
 // The global per-client limit is raised for this stack only: one load generator on loopback is one client.
 const BENCH_GLOBAL_LIMIT = 1_000_000_000;
 // Logging as deployed: wrangler.toml's production values (read below), so the rows measure what production logs.
@@ -69,17 +68,6 @@ async function startStack() {
   onShutdown(pg.stop);
   await pg.createDatabase('fairarena');
   const m = await migrate(pg.url('fairarena'));
-  // Neon's driver sends the password in clear (over TLS) and Neon's proxy checks it; against plain PostgreSQL
-  // with scram-sha-256 the driver instead runs PBKDF2 (4096 awaited HMACs) in the worker on every WebSocket
-  // connection, which would dominate every transaction. So this throw-away cluster uses `password` auth on
-  // loopback. BENCH_PG_AUTH=scram keeps SCRAM, to see that cost.
-  if (PG_AUTH === 'password') {
-    const hba = path.join(tmp, 'pg', 'pg_hba.conf');
-    writeFileSync(hba, readFileSync(hba, 'utf8').replace(/^(host\s.*\s)scram-sha-256\s*$/gm, '$1password'));
-    const c = new (await import('pg')).default.Client({ connectionString: pg.url() });
-    await c.connect();
-    await c.query('select pg_reload_conf()').finally(() => c.end());
-  }
   const neon = await startNeonLocal({ pgPort: pg.port, rttMs: RTT_MS });
   onShutdown(neon.close);
   const bin = findRedisServer();
@@ -87,7 +75,7 @@ async function startStack() {
   if (redis) onShutdown(redis.stop);
   const bridge = await startUpstashBridge({ token: UPSTASH_TOKEN, redisUrl: redis?.url ?? null, rttMs: RTT_MS });
   onShutdown(bridge.close);
-  say(`stack: postgres :${pg.port} (fairarena, ${m.total} migrations, ${PG_AUTH} auth), ${redis ? `redis-server :${redis.port}` : 'in-memory redis'}, `
+  say(`stack: postgres :${pg.port} (fairarena, ${m.total} migrations), ${redis ? `redis-server :${redis.port}` : 'in-memory redis'}, `
     + `neon endpoints :${neon.port}, upstash :${bridge.port}`);
   return {
     pgUrl: pg.url('fairarena'),
@@ -401,7 +389,7 @@ try {
   const out = path.join(root, 'bench', 'results', 'latest.json');
   writeFileSync(out, `${JSON.stringify({
     date: new Date().toISOString(), durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, users: USERS,
-    pgAuth: PG_AUTH, node: process.version, cpus: cpus().length, logging: LOGGING, dbRttMs: RTT_MS,
+    node: process.version, cpus: cpus().length, logging: LOGGING, dbRttMs: RTT_MS,
     benchOnly: { globalLimitPerMinute: BENCH_GLOBAL_LIMIT, PLANS_CACHE_SECONDS: 0 },
     rows, rtt: rttRows ? { ms: RTT_TABLE_MS, rows: rttRows } : null, targets: targetsMet, profile,
   }, null, 2)}\n`);

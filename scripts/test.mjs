@@ -57,9 +57,9 @@ async function startStack() {
     redisBin ? startRedis({ bin: redisBin }) : Promise.resolve(null),
     startNeonLocal({ pgPort }),
     startQstash({ token: QSTASH_TOKEN, currentSigningKey: QSTASH_SIGNING_KEY }),
-    // Fault tests: a pooler at its limit (2 sessions, 100 ms wait, 2 HTTP connections per database) and a server
-    // that accepts connections and never answers (a hung database or Redis).
-    startNeonLocal({ pgPort, maxSessions: 2, sessionWaitMs: 100, poolSize: 2 }),
+    // Fault tests: a pooler at its limit (1 server connection for transactions, 50 ms wait, 2 HTTP connections per
+    // database) and a server that accepts connections and never answers (a hung database or Redis).
+    startNeonLocal({ pgPort, maxSessions: 1, sessionWaitMs: 50, poolSize: 2 }),
     startHangingServer(),
     startNeonLocal({ pgPort, rttMs: 1200 }), // a database far away or under load: every round trip 1.2 s
   ]);

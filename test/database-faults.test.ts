@@ -106,7 +106,7 @@ describe('load beyond the database capacity', () => {
   it('writes beyond the pooler’s sessions degrade to 503 + Retry-After, never 500', async () => {
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const users = await Promise.all(Array.from({ length: 24 }, () => signUp(db)));
-    const target = constrained(); // 2 sessions; a client waits 100 ms at most, then gets "too many clients"
+    const target = constrained(); // 1 server connection; a transaction waits 50 ms at most, then gets "too many clients"
     const results = await Promise.all(
       users.map((u) => call(target, '/api/v1/settings', { method: 'PUT', token: u.token, json: { privacy: { searchable: false } } })),
     );

@@ -1,14 +1,15 @@
 // Local stand-in for Neon's two endpoints, in front of plain PostgreSQL, on one port:
-//  - WebSocket `/v2?address=…` → TCP to PostgreSQL (the driver's Pool/Client: sessions and interactive transactions);
-//    the requested address is ignored, every socket goes to pgHost:pgPort, so this is never an open relay.
+//  - WebSocket `/v2?address=…`: PostgreSQL sessions for the driver's Pool/Client (interactive transactions), pooled in
+//    transaction mode like Neon's pooled endpoint (./pg-pooler.mjs); the requested address is ignored, every
+//    session is served from pgHost:pgPort, so this is never an open relay.
 //  - `POST /sql` — SQL over HTTP, the protocol `@neondatabase/serverless` speaks for `neon()` and for
 //    `Pool.query` with `poolQueryViaFetch` (see `sqlOverHttp` below for what is implemented).
 // Counters (`stats()`) let the benchmark report the database work per request; `rttMs` delays every round trip
 // (WebSocket handshake, each PostgreSQL reply, each HTTP answer) to mimic the distance to a database region.
 import http from 'node:http';
-import net from 'node:net';
 import pg from 'pg';
 import { WebSocketServer } from 'ws';
+import { clientSession, createServerPool } from './pg-pooler.mjs';
 
 /** Neon answers every value as PostgreSQL text and lets the client parse it by type OID. */
 const RAW_TEXT = { getTypeParser: () => (v) => v };
@@ -19,7 +20,8 @@ const ISOLATION = { Serializable: 'SERIALIZABLE', RepeatableRead: 'REPEATABLE RE
 
 /**
  * Start on 127.0.0.1:<port> (0 = a free port). `poolSize`: server connections per database/user for the HTTP
- * path (requests beyond it queue, as on a pooler); `maxSessions`/`sessionWaitMs`: the WebSocket path's cap. Resolves to { port, stats(), setRttMs(ms), close() }.
+ * path (requests beyond it queue, as on a pooler); `maxSessions`/`sessionWaitMs`: the WebSocket path's server connections and
+ * how long a transaction waits for one. Resolves to { port, stats(), setRttMs(ms), close() }.
  */
 export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 5432, rttMs = 0, poolSize = 10, maxSessions = 100, sessionWaitMs = 10_000 } = {}) {
   const zero = () => ({ wsConnects: 0, wsStatements: 0, httpRequests: 0, httpStatements: 0 });
@@ -136,71 +138,25 @@ export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   server.on('upgrade', (req, socket, head) => later(() => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws))));
 
-  // Like Neon's pooled endpoint, any number of clients may connect, but at most `maxSessions` PostgreSQL sessions are
-  // open at once: a client beyond that waits for one (in arrival order), and after `sessionWaitMs` gets PostgreSQL's
-  // own "too many clients" error instead of exhausting the server's max_connections.
-  let open = 0;
-  const waiting = [];
-  const release = () => {
-    open--;
-    while (waiting.length && open < maxSessions) {
-      const next = waiting.shift();
-      if (next.settled) continue;
-      next.settled = true;
-      open++;
-      next.grant();
-    }
-  };
-
+  // Like Neon's pooled endpoint, any number of client sessions, at most `maxSessions` PostgreSQL server connections,
+  // each lent to a session for one transaction at a time; a transaction that finds none free waits (in arrival
+  // order) and after `sessionWaitMs` gets PostgreSQL's own "too many clients" error.
+  const serverPool = createServerPool({ host: pgHost, port: pgPort, max: maxSessions, waitMs: sessionWaitMs });
   wss.on('connection', (ws) => {
-    let database;
-    let sock = null;
-    let queued = [];
-    const conn = { ws, get sock() { return sock; } };
+    const conn = { ws, session: null };
     conns.add(conn);
-    const counter = frontendMessages({
-      startup: (params) => { database = params.database ?? params.user; count(database, 'wsConnects'); },
-      statement: () => count(database, 'wsStatements'),
-    });
-    let holds = false;
-    const close = () => {
+    const end = () => {
       if (!conns.delete(conn)) return;
-      sock?.destroy();
-      if (holds) { holds = false; release(); }
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(); else ws.terminate();
     };
-    const attach = () => {
-      holds = true;
-      if (!conns.has(conn)) { holds = false; release(); return; }
-      sock = net.connect({ host: pgHost, port: pgPort }); // writes before 'connect' are queued by net
-      sock.setNoDelay(true);
-      for (const buf of queued) sock.write(buf);
-      queued = null;
-      sock.on('drain', () => ws.resume());
-      sock.on('data', (chunk) => later(() => {
-        if (ws.readyState !== ws.OPEN) return;
-        ws.send(chunk, { binary: true }, () => { if (sock.isPaused() && ws.bufferedAmount < 1 << 18) sock.resume(); });
-        if (ws.bufferedAmount > 1 << 20) sock.pause(); // backpressure towards PostgreSQL
-      }));
-      for (const ev of ['close', 'error']) sock.on(ev, close);
-    };
-    ws.on('message', (data, isBinary) => {
-      const buf = isBinary ? data : Buffer.from(data);
-      counter(buf);
-      if (!sock) { queued.push(buf); return; }
-      if (!sock.write(buf)) ws.pause(); // backpressure towards the client
+    conn.session = clientSession({
+      pool: serverPool,
+      send: (buf) => later(() => { if (ws.readyState === ws.OPEN) ws.send(buf, { binary: true }); }),
+      end: () => later(end),
+      count: (event, database) => count(database, event === 'connect' ? 'wsConnects' : 'wsStatements'),
     });
-    for (const ev of ['close', 'error']) ws.on(ev, close);
-
-    if (open < maxSessions) { open++; attach(); return; }
-    const ticket = { settled: false, grant: attach };
-    waiting.push(ticket);
-    setTimeout(() => {
-      if (ticket.settled) return;
-      ticket.settled = true;
-      if (ws.readyState === ws.OPEN) ws.send(tooManyClients(), { binary: true }, () => close());
-      else close();
-    }, sessionWaitMs);
+    ws.on('message', (data, isBinary) => conn.session.receive(isBinary ? data : Buffer.from(data)));
+    for (const ev of ['close', 'error']) ws.on(ev, () => { conn.session.close(); end(); });
   });
 
   await new Promise((resolve, reject) => {
@@ -215,8 +171,9 @@ export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 
     stats: () => ({ ...counts }),
     setRttMs: (ms) => { rtt = ms; },
     close: () => new Promise((resolve) => {
-      for (const { ws, sock } of conns) { sock?.destroy(); ws.terminate(); }
+      for (const { ws, session } of conns) { session?.close(); ws.terminate(); }
       conns.clear();
+      serverPool.close();
       wss.close();
       for (const p of pools.values()) p.end().catch(() => {});
       pools.clear();
@@ -225,51 +182,3 @@ export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 
     }),
   };
 }
-
-/**
- * Reads the frontend (client → server) PostgreSQL protocol stream: the startup message (no type byte; its
- * parameters name the user and database) and then typed messages, of which each simple Query ('Q') and each
- * extended-protocol Execute ('E') is one statement.
- */
-function frontendMessages({ startup, statement }) {
-  let buf = Buffer.alloc(0);
-  let started = false;
-  return (chunk) => {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    for (;;) {
-      if (!started) {
-        if (buf.length < 8) return;
-        const len = buf.readInt32BE(0);
-        if (buf.length < len) return;
-        const code = buf.readInt32BE(4);
-        if (code !== 80877103 && code !== 80877104) { // SSLRequest / GSSENCRequest precede the startup message
-          started = true;
-          const kv = buf.subarray(8, len - 1).toString('utf8').split('\0');
-          const params = {};
-          for (let i = 0; i + 1 < kv.length; i += 2) params[kv[i]] = kv[i + 1];
-          startup(params);
-        }
-        buf = buf.subarray(len);
-        continue;
-      }
-      if (buf.length < 5) return;
-      const len = buf.readInt32BE(1);
-      if (buf.length < len + 1) return;
-      const type = String.fromCharCode(buf[0]);
-      if (type === 'Q' || type === 'E') statement();
-      buf = buf.subarray(len + 1);
-    }
-  };
-}
-
-/** A PostgreSQL ErrorResponse (FATAL 53300), as a server at its connection limit answers a startup message. */
-function tooManyClients() {
-  const fields = [['S', 'FATAL'], ['V', 'FATAL'], ['C', '53300'], ['M', 'sorry, too many clients already']]
-    .map(([k, v]) => Buffer.concat([Buffer.from(k), Buffer.from(v), Buffer.from([0])]));
-  const body = Buffer.concat([...fields, Buffer.from([0])]);
-  const head = Buffer.alloc(5);
-  head.write('E', 0);
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-

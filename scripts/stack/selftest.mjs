@@ -1,7 +1,8 @@
 // Node-side check of the local stand-ins with the real client libraries:
 //   npx node scripts/stack/selftest.mjs
 // Upstash bridge (real redis-server when installed, and the in-memory engine) with @upstash/redis and
-// @upstash/ratelimit; the QStash emulator with @upstash/qstash Client + Receiver.
+// @upstash/ratelimit; the QStash emulator with @upstash/qstash Client + Receiver; the local Neon WebSocket
+// endpoint's transaction pooling with @neondatabase/serverless.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -10,7 +11,11 @@ import path from 'node:path';
 import { Receiver, Client as QstashClient } from '@upstash/qstash';
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis';
-import { onShutdown, shutdown } from './procs.mjs';
+import { Pool, neonConfig } from '@neondatabase/serverless';
+import WebSocket from 'ws';
+import { freePort, onShutdown, shutdown } from './procs.mjs';
+import { startNeonLocal } from './neon-local.mjs';
+import { startPostgres } from './postgres.mjs';
 import { startQstash } from './qstash-local.mjs';
 import { findRedisServer, startRedis } from './redis.mjs';
 import { startUpstashBridge } from './upstash-bridge.mjs';
@@ -236,6 +241,62 @@ async function dataDirChecks() {
   });
 }
 
+/** The WebSocket endpoint pools PostgreSQL server connections per transaction, as Neon's pooled endpoint does. */
+async function neonPoolerChecks() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fairarena-selftest-pg-'));
+  onShutdown(() => rmSync(dir, { recursive: true, force: true }));
+  const pg = await startPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), persistent: false });
+  onShutdown(pg.stop);
+  await pg.createDatabase('pooler');
+  const neon = await startNeonLocal({ pgPort: pg.port, maxSessions: 1, sessionWaitMs: 150 });
+  onShutdown(neon.close);
+  neonConfig.webSocketConstructor = WebSocket;
+  neonConfig.wsProxy = () => `127.0.0.1:${neon.port}/v2`;
+  Object.assign(neonConfig, { useSecureWebSocket: false, pipelineTLS: false, forceDisablePgSSL: true, pipelineConnect: 'password' });
+  const url = pg.url('pooler');
+  /** One client session (as a request opens one) running `work`, then closed. */
+  const session = async (work, connectionString = url) => {
+    const pool = new Pool({ connectionString, max: 1, connectionTimeoutMillis: 5000 });
+    try {
+      const client = await pool.connect();
+      try { return await work(client); } finally { client.release(true); }
+    } finally { await pool.end(); }
+  };
+  const pid = (c) => c.query('select pg_backend_pid() as pid').then((r) => r.rows[0].pid);
+
+  await check('neon ws: pipelined log-in; consecutive sessions share one server connection', async () => {
+    const a = await session(pid);
+    const b = await session(pid);
+    return eq([typeof a, a === b], ['number', true]);
+  });
+  await check('neon ws: a wrong password fails the log-in with 28P01', async () => {
+    const bad = new URL(url);
+    bad.password = 'wrong';
+    return session(pid, bad.toString()).then(() => 'logged in', (e) => eq(e.code, '28P01'));
+  });
+  await check('neon ws: a transaction that waits past sessionWaitMs gets 53300; the session stays usable', async () => {
+    let release;
+    const held = new Promise((r) => { release = r; });
+    const holder = session(async (c) => { await c.query('begin'); await held; await c.query('commit'); });
+    await new Promise((r) => setTimeout(r, 200));
+    const waited = await session(async (c) => {
+      const first = await c.query('begin').then(() => 'began', (e) => e.code);
+      release();
+      await holder;
+      const next = await c.query('select 1 as one').then((r) => r.rows[0].one);
+      return [first, next];
+    });
+    return eq(waited, ['53300', 1]);
+  });
+  await check('neon ws: a session that leaves mid-transaction does not hand its open transaction to the next', async () => {
+    await session((c) => c.query('create table if not exists pooled (n int)'));
+    await session(async (c) => { await c.query('begin'); await c.query('insert into pooled values (1)'); }); // gone without commit
+    const rows = await session((c) => c.query('select count(*)::int as n from pooled').then((r) => r.rows[0].n));
+    const inTx = await session((c) => c.query('select now() = statement_timestamp() as fresh').then((r) => r.rows[0].fresh));
+    return eq([rows, inTx], [0, true]);
+  });
+}
+
 const t0 = Date.now();
 const redisBin = findRedisServer();
 if (redisBin) {
@@ -248,6 +309,7 @@ if (redisBin) {
 await redisChecks('in-memory', null);
 await qstashChecks();
 await dataDirChecks();
+await neonPoolerChecks();
 
 const quiet = process.argv.includes('--quiet'); // npm test: print failures only
 for (const r of results) if (!quiet || !r.ok) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.name}${r.detail ? `  — ${r.detail}` : ''}`);

@@ -16,6 +16,7 @@ export type Queryable = Database | Transaction;
 export const DB_HTTP_TIMEOUT_MS = 5000;
 const DB_CONNECT_TIMEOUT_MS = 5000;
 export const DB_STATEMENT_TIMEOUT_MS = 5000;
+const DB_CLOSE_TIMEOUT_MS = 2000;
 
 // Statements outside a transaction go over Neon's SQL-over-HTTP endpoint: one fetch per statement, no WebSocket,
 // no per-request PostgreSQL session (startup + auth). Interactive transactions (`.transaction()`) still take a
@@ -31,7 +32,8 @@ const localEndpoints = new Map<string, string>();
  * Local stack only: route the database URLs' hosts to `proxy`, the `host:port` of the stand-in that serves both
  * Neon endpoints (WebSocket and `POST /sql`) in front of plain PostgreSQL, without TLS. Routing is per host name
  * (the driver's settings are global to the isolate), so differently named hosts may use different stand-ins.
- * Production leaves the driver's defaults (wss, https, pipelined connect).
+ * The pipelined connect (start-up and password in one flight) stays as in production: the stand-in answers log-in
+ * like Neon's proxy. Production leaves the driver's defaults (wss, https).
  */
 export function configureNeonDriver(proxy: string | undefined, ...databaseUrls: string[]): void {
   if (!proxy) return;
@@ -40,7 +42,6 @@ export function configureNeonDriver(proxy: string | undefined, ...databaseUrls: 
     neonConfig.wsProxy = localWsProxy;
     neonConfig.fetchEndpoint = localFetchEndpoint;
     neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineConnect = false;
     neonConfig.pipelineTLS = false;
     neonConfig.forceDisablePgSSL = true;
   }
@@ -66,6 +67,7 @@ function localFetchEndpoint(host: string, port: number | string, options?: { jwt
  */
 export class Db {
   private pools: Pool[] = [];
+  private primaryPool?: Pool;
   private routed?: PgWithReplicas<Database>;
   private pinned = false;
 
@@ -92,6 +94,7 @@ export class Db {
     if (!this.routed) {
       configureNeonDriver(this.config.NEON_LOCAL_PROXY, this.config.DATABASE_URL, ...this.config.DATABASE_REPLICA_URLS);
       const primary = this.connect(this.config.DATABASE_URL);
+      this.primaryPool = this.pools[0];
       const replicas = this.config.DATABASE_REPLICA_URLS.map((u) => this.connect(u));
       this.routed = withReplicas(primary, replicas.length ? (replicas as [Database, ...Database[]]) : [primary]);
     }
@@ -109,6 +112,26 @@ export class Db {
     return this.db.$primary;
   }
 
+  /**
+   * An interactive transaction on the primary, on a session checked out for it alone. Unlike the Pool-level
+   * `.transaction()`, the session is always given back, and dropped when the transaction failed (a failed BEGIN,
+   * a lost connection): otherwise a session whose BEGIN failed would stay checked out and `close()` would wait for
+   * it forever.
+   */
+  async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    void this.write; // pins to the primary and opens the pools
+    const session = await this.primaryPool!.connect();
+    let failed = false;
+    try {
+      return await drizzle({ client: session }).transaction(work);
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      session.release(failed);
+    }
+  }
+
   /** Whether this request touched the database (and so has something to close). */
   get opened(): boolean {
     return this.pools.length > 0;
@@ -118,6 +141,7 @@ export class Db {
     const pools = this.pools;
     this.pools = [];
     this.routed = undefined;
-    await Promise.allSettled(pools.map((p) => p.end()));
+    // Bounded: closing must never hold a queue batch or a cron run (they await it) on a session that went bad.
+    await Promise.race([Promise.allSettled(pools.map((p) => p.end())), new Promise((resolve) => setTimeout(resolve, DB_CLOSE_TIMEOUT_MS))]);
   }
 }

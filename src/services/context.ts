@@ -22,6 +22,8 @@ export interface DbHandle {
   readonly read: Queryable;
   readonly write: Queryable;
   readonly tx?: Transaction;
+  /** A new transaction on the primary (`withTransaction` uses it when there is no enclosing one). */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -54,8 +56,8 @@ export interface ServiceContext {
 export async function withTransaction<T>(ctx: ServiceContext, fn: (tx: Transaction, ctx: ServiceContext) => Promise<T>): Promise<T> {
   if (ctx.db.tx) return fn(ctx.db.tx, ctx);
   const after: (() => Promise<unknown>)[] = [];
-  const result = await ctx.db.write.transaction((tx) =>
-    fn(tx, { ...ctx, db: { read: tx, write: tx, tx }, afterCommit: (work) => void after.push(work) }),
+  const result = await ctx.db.transaction((tx) =>
+    fn(tx, { ...ctx, db: { read: tx, write: tx, tx, transaction: (work) => tx.transaction(work) }, afterCommit: (work) => void after.push(work) }),
   );
   await runAfterCommit(after);
   return result;
