@@ -4,7 +4,7 @@ import { OTP_PLACEHOLDER, OTP_POLICY, userState, type SendResult, type VerifyRes
 import { emailDeliveryFor } from '../../durable/otp-delivery';
 import { AppError } from '../../lib/errors';
 import { logActivity } from '../activity';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isPlaceholderEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { failClosed, tooMany } from '../phone/strict';
@@ -47,7 +47,7 @@ export async function sendStepUpCode(ctx: ServiceContext, client: ClientInfo): P
         throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly');
     }
   }
-  await logActivity(ctx.db.write, { userId, action: 'otp.sent', level: 'WARN', metadata: { purpose: 'step-up', channel: 'email', ip: client.ip } });
+  await logActivity(ctx, { userId, action: 'otp.sent', level: 'WARN', metadata: { purpose: 'step-up', channel: 'email', ip: client.ip } });
   return { sent: true, expiresIn: Math.round(OTP_POLICY.stepUp.ttlMs / 1000), resendAfter: Math.round(r.resendAfterMs / 1000), sendsRemaining: r.sendsRemaining };
 }
 
@@ -63,7 +63,7 @@ export async function verifyStepUpCode(ctx: ServiceContext, input: { code: strin
       case 'locked':
       case 'rate_limited':
         if (r.justLocked) {
-          await logActivity(ctx.db.write, { userId, action: 'otp.locked', level: 'CRITICAL', metadata: { purpose: 'step-up', ip: input.ip } });
+          await logActivity(ctx, { userId, action: 'otp.locked', level: 'CRITICAL', metadata: { purpose: 'step-up', ip: input.ip } });
         }
         throw tooMany('Too many wrong codes: verification is locked for a while', r.retryAfterMs, { reason: 'LOCKED' });
       case 'no_code':
@@ -75,9 +75,9 @@ export async function verifyStepUpCode(ctx: ServiceContext, input: { code: strin
     }
   }
   const issued = await signStepUpToken(stepUpSecret(ctx.config), { userId, userAgent: input.userAgent, ip: input.ip });
-  await ctx.db.write.transaction(async (tx) => {
-    await logActivity(tx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'step-up' } });
-    await logActivity(tx, { userId, action: 'stepup.granted', level: 'CRITICAL', metadata: { ip: input.ip, userAgent: input.userAgent?.slice(0, 200) ?? null } });
+  await withTransaction(ctx, async (tx, ctx) => {
+    await logActivity(ctx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'step-up' } });
+    await logActivity(ctx, { userId, action: 'stepup.granted', level: 'CRITICAL', metadata: { ip: input.ip, userAgent: input.userAgent?.slice(0, 200) ?? null } });
   });
   return issued;
 }
