@@ -34,7 +34,7 @@ export interface Reservation {
 }
 
 /** Start of the current UTC day and of the next one (epoch ms). */
-export function utcDay(now = Date.now()): { start: number; reset: number } {
+function utcDay(now = Date.now()): { start: number; reset: number } {
   const d = new Date(now);
   const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
   return { start, reset: start + 86_400_000 };

@@ -3,6 +3,7 @@ import { aiMessages, aiSessions } from '../../db/schema';
 import type { Content } from '../../integrations/gemini';
 import { AppError } from '../../lib/errors';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { alignHistory } from './history';
 
 /**
  * Conversation storage (ai_sessions / ai_messages). A session id is client-chosen, but the session
@@ -36,16 +37,6 @@ export async function claimSession(ctx: ServiceContext, input: SessionRef & { ti
   if (!row || row.userId !== userId) throw new AppError('NOT_FOUND', 'Session not found');
 }
 
-const hasText = (c: Content) => c.parts.some((p) => typeof p.text === 'string' && p.text.length > 0);
-
-/**
- * The history to send with the next message: the last HISTORY_LIMIT messages, starting at a user text
- * message so it never opens with a function call or a dangling function response (whose call was cut off).
- */
-export function alignHistory(contents: Content[]): Content[] {
-  const start = contents.findIndex((c) => c.role === 'user' && hasText(c));
-  return start < 0 ? [] : contents.slice(start);
-}
 
 /** The session's history to send with the next message (primary: it must include the previous turn). */
 export async function loadHistory(ctx: ServiceContext, input: SessionRef): Promise<Content[]> {

@@ -300,7 +300,7 @@ export async function emailDataExport(ctx: ServiceContext, input: { userId: stri
 }
 
 /** Base64 of a UTF-8 string, in chunks (no call-stack limit on large exports). */
-export function toBase64(text: string): string {
+function toBase64(text: string): string {
   const bytes = new TextEncoder().encode(text);
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));

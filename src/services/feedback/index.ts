@@ -13,7 +13,7 @@ export { scheduleWeeklyFeedback } from './weekly';
 /** Weekly feedback codes: 24 random bytes, base64url (32 characters, 192 bits). */
 export const FEEDBACK_CODE_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 
-export function newFeedbackCode(): string {
+function newFeedbackCode(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 }

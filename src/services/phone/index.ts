@@ -27,7 +27,7 @@ const invalidPhone = (reason: 'INVALID_PHONE' | 'NOT_MOBILE' | 'DISPOSABLE_PHONE
   new AppError('VALIDATION_ERROR', message, { details: { reason } });
 
 /** E.164 of a valid mobile number (libphonenumber metadata), or 400. */
-export function normalisePhone(input: PhoneInput): string {
+function normalisePhone(input: PhoneInput): string {
   const national = input.phoneNumber.replace(/[\s().-]/g, '');
   const raw = input.countryCode ? `${input.countryCode}${national.replace(/^\+/, '')}` : national;
   if (!raw.startsWith('+')) throw invalidPhone('INVALID_PHONE', 'Give the number in international format (+<country code><number>) or add countryCode');
