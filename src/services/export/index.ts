@@ -37,7 +37,7 @@ import { resolveSettings } from '../settings/schema';
 /**
  * POST /account-settings/export-data: at most one per 24 h (counted in the UserState object, fail
  * closed), then the request is recorded in the activity log with the `account.export_requested` event in
- * one transaction. The export itself is built and emailed by the queue handler (queue/handlers/account.ts).
+ * one transaction. The export itself is built and emailed on the queue (`emailDataExport` below).
  */
 export async function requestDataExport(ctx: ServiceContext, meta: { ip: string | null }): Promise<{ status: 'queued' }> {
   const userId = requireCaller(ctx);
