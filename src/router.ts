@@ -1,7 +1,6 @@
 import { OpenAPIHono, type Hook } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Config, Env } from './config';
-import type { Db } from './db/client';
 import { AppError } from './lib/errors';
 import { contextFor, type ServiceContext } from './services/context';
 import type { Span } from './lib/trace';
@@ -11,8 +10,6 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     config: Config;
-    /** The request's database (the same handle as `services.db`), for the doors that read it directly. */
-    db: Db;
     /** The request's service context before authentication; `serviceContext(c)` adds the caller. */
     services: ServiceContext;
     /** Clerk user id once the request is authenticated. */

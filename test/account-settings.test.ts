@@ -201,8 +201,8 @@ describe('step-up token', () => {
     expect((await api(u, 'GET', '/logs', { cookie: `fa_stepup=${token}` })).status).toBe(200);
 
     const client = { userId: u.id, userAgent: UA, ip: '203.0.113.7' };
-    const expired = (await signStepUpToken(SECRET, client, Date.now() - 11 * MIN)).token;
-    const forged = (await signStepUpToken('another-secret-another-secret-another-secret', client)).token;
+    const expired = (await signStepUpToken({ secret: SECRET, client, nowMs: Date.now() - 11 * MIN })).token;
+    const forged = (await signStepUpToken({ secret: 'another-secret-another-secret-another-secret', client })).token;
     const cases: [string, Client, string][] = [
       ['missing', {}, 'missing'],
       ['other User-Agent', { stepUp: token, ua: 'curl/8.0' }, 'other_device'],

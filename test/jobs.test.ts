@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import worker from '../src/index';
-import { weekOf } from '../src/jobs/weekly-feedback';
+import { weekOf } from '../src/services/feedback/week';
 import { sha256Hex } from '../src/lib/crypto';
 import { useTestDatabase } from './helpers/db';
 import { fakeFetch } from './helpers/fake-fetch';

@@ -1,16 +1,12 @@
-import { eq } from 'drizzle-orm';
 import type { Env } from '../config';
 import { loadConfig } from '../config';
 import { openServiceContext, type ServiceContext } from '../services/context';
-import { jobRuns } from '../db/schema';
-import { relayOutbox } from '../events/outbox';
+import { scheduleWeeklyFeedback } from '../services/feedback';
+import { dailyCleanup, finishJobRun, startJobRun, sweepOutbox } from '../services/maintenance';
 import { describeError, log, stackFrames } from '../lib/log';
 import { runInSpan, startSpan } from '../lib/trace';
-import { dailyCleanup } from './cleanup';
-import { weeklyFeedback } from './weekly-feedback';
 
-/** Outbox rows older than this were not relayed by their request (crash, queue hiccup): sweep them. */
-export const SWEEP_AFTER_MS = 30_000;
+export { SWEEP_AFTER_MS } from '../services/maintenance';
 
 /** A job gets the cron's scheduled time as "now" (tests control the clock through it). */
 type Job = (ctx: ServiceContext, now: Date) => Promise<Record<string, number>>;
@@ -21,29 +17,13 @@ interface JobSpec {
   recorded: boolean;
 }
 
-/** Relay batches until the backlog is gone or the time box is spent (the next tick continues). */
-async function sweepOutbox({ env, db }: ServiceContext): Promise<Record<string, number>> {
-  const deadline = Date.now() + SWEEP_TIME_BOX_MS;
-  let relayed = 0;
-  for (;;) {
-    const n = await relayOutbox(db.write, env, { olderThanMs: SWEEP_AFTER_MS });
-    relayed += n;
-    if (n === 0 || Date.now() > deadline) return { relayed };
-  }
-}
-
-/** A sweep stays well inside one minute, the sweeper's period. */
-const SWEEP_TIME_BOX_MS = 20_000;
 /** Cron jobs work on batches and nobody waits on them: a statement in their transactions may take longer. */
 const JOB_STATEMENT_TIMEOUT_MS = 30_000;
 
 export const JOBS: Record<string, JobSpec> = {
-  'outbox-sweeper': {
-    recorded: false,
-    run: sweepOutbox,
-  },
+  'outbox-sweeper': { recorded: false, run: (ctx) => sweepOutbox(ctx) },
   'daily-cleanup': { recorded: true, run: dailyCleanup },
-  'weekly-feedback': { recorded: true, run: weeklyFeedback },
+  'weekly-feedback': { recorded: true, run: scheduleWeeklyFeedback },
 };
 
 /** Cron expressions from wrangler.toml → job names. */
@@ -67,29 +47,19 @@ async function runJob(controller: ScheduledController, env: Env, _ctx: Execution
     return;
   }
   const { ctx, finish } = openServiceContext(env, { actor: { kind: 'system', job: name }, statementTimeoutMs: JOB_STATEMENT_TIMEOUT_MS });
-  const db = ctx.db;
   const now = new Date(controller.scheduledTime);
   const started = Date.now();
   let runId: string | undefined;
   try {
-    if (job.recorded) {
-      const [run] = await db.write.insert(jobRuns).values({ job: name, startedAt: new Date(started) }).returning({ id: jobRuns.id });
-      runId = run!.id;
-    }
+    if (job.recorded) runId = await startJobRun(ctx, { job: name, startedAt: new Date(started) });
     try {
       const counts = await job.run(ctx, now);
-      if (runId) await db.write.update(jobRuns).set({ status: 'succeeded', finishedAt: new Date(), counts }).where(eq(jobRuns.id, runId));
+      if (runId) await finishJobRun(ctx, { runId, counts });
       log('info', 'cron.done', { job: name, ms: Date.now() - started, ...counts });
     } catch (err) {
       const error = describeError(err);
       log('error', 'cron.failed', { job: name, ms: Date.now() - started, error, stack: stackFrames(err) });
-      if (runId) {
-        await db.write
-          .update(jobRuns)
-          .set({ status: 'failed', finishedAt: new Date(), error: `${error.name}: ${error.message}`.slice(0, 1000) })
-          .where(eq(jobRuns.id, runId))
-          .catch(() => undefined);
-      }
+      if (runId) await finishJobRun(ctx, { runId, error: `${error.name}: ${error.message}` }).catch(() => undefined);
       throw err; // the platform records the failed invocation
     }
   } finally {

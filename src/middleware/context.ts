@@ -10,7 +10,6 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('config', config);
   const { ctx, finish } = openServiceContext(c.env, { actor: { kind: 'anonymous' }, requestId: c.get('requestId'), config });
   c.set('services', ctx);
-  c.set('db', ctx.db as Db);
   try {
     await next();
   } finally {

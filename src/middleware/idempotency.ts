@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { AppEnv } from '../router';
+import { serviceContext, type AppEnv } from '../router';
 import { sha256Hex } from '../lib/crypto';
 import { AppError } from '../lib/errors';
 import { describeError, log } from '../lib/log';
@@ -44,11 +44,9 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!KEY.test(key)) {
     throw new AppError('VALIDATION_ERROR', 'Idempotency-Key must be 1–255 printable ASCII characters', { details: { target: 'header' } });
   }
-  const userId = c.get('userId');
-  if (!userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  const db = c.get('db').write;
-  const ref = { userId, key };
-  const claim = await claimIdempotencyKey(db, ref, await requestHash(c.req.method, c.req.path, await c.req.text()));
+  if (!c.get('userId')) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
+  const ctx = serviceContext(c);
+  const claim = await claimIdempotencyKey(ctx, { key, requestHash: await requestHash(c.req.method, c.req.path, await c.req.text()) });
   if (claim.kind === 'replay') {
     return c.json(claim.body as object, claim.status as ContentfulStatusCode, { 'Idempotent-Replayed': 'true' });
   }
@@ -56,19 +54,19 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   try {
     await next();
   } catch (err) {
-    await releaseIdempotencyKey(db, ref).catch(() => undefined);
+    await releaseIdempotencyKey(ctx, key).catch(() => undefined);
     throw err;
   }
   try {
     const status = c.res.status;
     if (status >= 200 && status < 300 && !c.error) {
-      await storeIdempotentResponse(db, ref, status, await c.res.clone().json());
+      await storeIdempotentResponse(ctx, { key, status, body: await c.res.clone().json() });
     } else {
-      await releaseIdempotencyKey(db, ref);
+      await releaseIdempotencyKey(ctx, key);
     }
   } catch (err) {
     // The response stands; without a stored result a retry simply runs again.
     log('warn', 'idempotency.store_failed', { error: describeError(err) });
-    await releaseIdempotencyKey(db, ref).catch(() => undefined);
+    await releaseIdempotencyKey(ctx, key).catch(() => undefined);
   }
 };

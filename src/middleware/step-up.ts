@@ -2,8 +2,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { AppError } from '../lib/errors';
 import { clientIp } from '../lib/http';
-import type { AppEnv } from '../router';
-import { STEP_UP_COOKIE, STEP_UP_HEADER, stepUpSecret, verifyStepUpToken } from '../services/stepup/token';
+import { serviceContext, type AppEnv } from '../router';
+import { checkStepUp, STEP_UP_COOKIE, STEP_UP_HEADER } from '../services/stepup';
 
 /** The step-up token a request presents: the header (API clients) wins over the cookie (browsers). */
 export function presentedStepUpToken(c: Context<AppEnv>): string | null {
@@ -18,9 +18,8 @@ export const clientInfo = (c: Context<AppEnv>) => ({ ip: clientIp(c), userAgent:
  * 500: a missing step-up is the client's to fix): the client sends the user through POST /account-settings/send-otp + verify-otp.
  */
 export const requireStepUp: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const userId = c.get('userId');
-  if (!userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  const verdict = await verifyStepUpToken(stepUpSecret(c.get('config')), presentedStepUpToken(c), { userId, ...clientInfo(c) });
+  if (!c.get('userId')) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
+  const verdict = await checkStepUp(serviceContext(c), { token: presentedStepUpToken(c), ...clientInfo(c) });
   if (!verdict.ok) {
     throw new AppError('FORBIDDEN', 'Confirm it is you: verify the code we email you to continue', {
       details: { reason: 'STEP_UP_REQUIRED', cause: verdict.reason },

@@ -1,16 +1,21 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Env } from '../config';
-import { deadLetters, handlerFailures, processedEvents } from '../db/schema';
 import { EVENT_CATALOG, EventEnvelope, isEventName, type EventName } from '../events/catalog';
-import { contextFor, openServiceContext, withTransaction, type DbHandle, type ServiceContext } from '../services/context';
-import { describeError, log, stackFrames } from '../lib/log';
+import {
+  MAX_DELIVERY_ATTEMPTS,
+  markProcessed,
+  recordHandlerFailure,
+  resolveDeadLetter,
+  storeExhausted,
+  storeUndeliverable,
+} from '../services/admin/deliveries';
+import { contextFor, openServiceContext, withTransaction, type ServiceContext } from '../services/context';
+import { describeError, log } from '../lib/log';
 import { recordHandlerRun } from '../lib/metrics';
 import { parseTraceparent, runInSpan, startSpan } from '../lib/trace';
 import { HANDLERS } from './handlers';
 import type { EventHandler, HandlerContext } from './types';
 
-/** max_retries (5) + 1 from wrangler.toml: after this many failed deliveries a message goes to the DLQ. */
-export const MAX_DELIVERY_ATTEMPTS = 6;
+export { MAX_DELIVERY_ATTEMPTS } from '../services/admin/deliveries';
 
 /** Exponential backoff between deliveries: 10 s, 20 s, 40 s … capped at 10 min. */
 export const retryDelaySeconds = (attempts: number) => Math.min(600, 10 * 2 ** Math.max(0, attempts - 1));
@@ -33,7 +38,7 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, _
   try {
     if (batch.queue.endsWith('-dlq')) {
       for (const message of batch.messages) {
-        await runInSpan(startSpan(parentOf(message.body), ctx.config.TRACE_SAMPLE_RATE), () => settle(message, () => storeExhausted(ctx.db, message.body)));
+        await runInSpan(startSpan(parentOf(message.body), ctx.config.TRACE_SAMPLE_RATE), () => settle(message, () => deadLetter(ctx, message.body)));
       }
       return;
     }
@@ -86,7 +91,7 @@ function parentOf(body: unknown) {
 }
 
 async function deliver(ctx: ServiceContext, message: Message<unknown>): Promise<void> {
-  const { db, config, env } = ctx;
+  const { config, env } = ctx;
   // Each handler run is a span of the trace that emitted the event (a new trace if it carried none).
   const parent = parentOf(message.body) ?? startSpan(null, config.TRACE_SAMPLE_RATE);
   const target = dispatchable(message.body);
@@ -94,7 +99,7 @@ async function deliver(ctx: ServiceContext, message: Message<unknown>): Promise<
     // It can never succeed: keep it for inspection instead of retrying.
     await runInSpan(startSpan(parent), async () => {
       log('error', 'queue.undeliverable', { messageId: message.id, eventId: target.event?.id ?? null, event: target.event?.name ?? null, reason: target.reason });
-      await settle(message, () => storeUndeliverable(db, message.body, target.reason, message.attempts));
+      await settle(message, () => storeUndeliverable(ctx, { event: target.event, body: message.body, reason: target.reason, attempts: message.attempts }));
     });
     return;
   }
@@ -120,12 +125,12 @@ async function deliver(ctx: ServiceContext, message: Message<unknown>): Promise<
           attempt: message.attempts,
           error: describeError(err).name,
         });
-        await recordFailure(db, event.id, handler.name, err, message.attempts);
+        await recordHandlerFailure(ctx, { eventId: event.id, handler: handler.name, error: err, attempt: message.attempts });
       }
     });
   }
   try {
-    if (failed === 0 && event.deadLetterId) await resolveDeadLetter(db, event.deadLetterId);
+    if (failed === 0 && event.deadLetterId) await resolveDeadLetter(ctx, event.deadLetterId);
   } catch (err) {
     // The handlers are marked processed: the retry only finds the marks and resolves the dead letter.
     log('warn', 'queue.resolve_failed', { eventId: event.id, deadLetterId: event.deadLetterId, error: describeError(err) });
@@ -139,112 +144,15 @@ async function deliver(ctx: ServiceContext, message: Message<unknown>): Promise<
 async function runHandler(base: ServiceContext, event: HandlerContext['event'], handler: EventHandler, payload: unknown): Promise<boolean> {
   const actor = { kind: 'queue', event: event.name, eventId: event.id, handler: handler.name } as const;
   return withTransaction(contextFor(base, actor), async (tx, ctx) => {
-    const fresh = await tx
-      .insert(processedEvents)
-      .values({ eventId: event.id, handler: handler.name })
-      .onConflictDoNothing()
-      .returning({ eventId: processedEvents.eventId });
-    if (fresh.length === 0) return false;
+    if (!(await markProcessed(ctx, { eventId: event.id, handler: handler.name }))) return false;
     await handler.run({ ...ctx, tx, event, idempotencyKey: `${event.id}:${handler.name}` }, payload as never);
     return true;
   });
 }
 
-/** Keep the handler's last error for its dead letter. Best effort: with the database down there is nowhere to keep it. */
-async function recordFailure(db: DbHandle, eventId: string, handler: string, err: unknown, attempt: number): Promise<void> {
-  const error = describeError(err);
-  log('warn', 'queue.handler_failed', { eventId, handler, attempt, error, stack: stackFrames(err) });
-  const lastError = `${error.name}: ${error.message}`.slice(0, 1000);
-  await db.write
-    .insert(handlerFailures)
-    .values({ eventId, handler, attempts: 1, lastError })
-    .onConflictDoUpdate({
-      target: [handlerFailures.eventId, handlerFailures.handler],
-      set: { attempts: sql`${handlerFailures.attempts} + 1`, lastError, failedAt: new Date() },
-    })
-    .catch(() => undefined);
-}
-
-async function resolveDeadLetter(db: DbHandle, id: string): Promise<void> {
-  await db.write
-    .update(deadLetters)
-    .set({ resolvedAt: sql`now()` })
-    .where(and(eq(deadLetters.id, id), isNull(deadLetters.resolvedAt)));
-}
-
-const emittedAt = (event: EventEnvelope | undefined) => {
-  const at = event ? new Date(event.emittedAt) : null;
-  return at && !Number.isNaN(at.getTime()) ? at : null;
-};
-
-/** A dead letter for a message that can never be dispatched (handler null: the event as a whole). */
-async function storeUndeliverable(db: DbHandle, body: unknown, reason: string, attempts: number): Promise<void> {
-  const envelope = EventEnvelope.safeParse(body);
-  const event = envelope.success ? envelope.data : undefined;
-  const row = {
-    eventId: event?.id ?? crypto.randomUUID(),
-    eventName: event?.name ?? 'unknown',
-    handler: event?.handler ?? null,
-    payload: (event ? event.payload : body) ?? null,
-    emittedAt: emittedAt(event),
-    error: reason,
-    attempts,
-  };
-  await db.write
-    .insert(deadLetters)
-    .values(row)
-    .onConflictDoUpdate({
-      target: [deadLetters.eventId, deadLetters.handler],
-      set: { error: row.error, attempts: row.attempts, updatedAt: sql`now()`, resolvedAt: null },
-    });
-  log('error', 'queue.dead_letter', { eventId: row.eventId, event: row.eventName, reason });
-}
-
-/**
- * Dead-letter consumer: the queue gave up on this message. One row per handler still without a
- * processed mark, with its last recorded error. Throws while the database is down (the caller retries).
- */
-async function storeExhausted(db: DbHandle, body: unknown): Promise<void> {
+/** Dead-letter consumer: the queue gave up on this message. Throws while the database is down (the caller retries). */
+async function deadLetter(ctx: ServiceContext, body: unknown): Promise<void> {
   const target = dispatchable(body);
-  if (!target.ok) return storeUndeliverable(db, body, target.reason, MAX_DELIVERY_ATTEMPTS);
-  const { event, handlers } = target;
-  const names = handlers.map((h) => h.name);
-  const left = await db.write.transaction(async (tx) => {
-    const done = new Set(
-      (
-        await tx
-          .select({ handler: processedEvents.handler })
-          .from(processedEvents)
-          .where(and(eq(processedEvents.eventId, event.id), inArray(processedEvents.handler, names)))
-      ).map((r) => r.handler),
-    );
-    const failures = new Map(
-      (await tx.select().from(handlerFailures).where(and(eq(handlerFailures.eventId, event.id), inArray(handlerFailures.handler, names)))).map((f) => [
-        f.handler,
-        f,
-      ]),
-    );
-    const left = names.filter((n) => !done.has(n));
-    if (left.length === 0) return left; // every handler got through meanwhile (a late success)
-    await tx
-      .insert(deadLetters)
-      .values(
-        left.map((handler) => ({
-          eventId: event.id,
-          eventName: event.name,
-          handler,
-          payload: event.payload ?? null,
-          emittedAt: emittedAt(event),
-          error: failures.get(handler)?.lastError ?? 'exhausted retries (no error recorded)',
-          // Failures were recorded best effort (not while the database was down): never fewer than the queue made.
-          attempts: Math.max(MAX_DELIVERY_ATTEMPTS, failures.get(handler)?.attempts ?? 0),
-        })),
-      )
-      .onConflictDoUpdate({
-        target: [deadLetters.eventId, deadLetters.handler],
-        set: { error: sql`excluded.error`, attempts: sql`excluded.attempts`, updatedAt: sql`now()`, resolvedAt: null },
-      });
-    return left;
-  });
-  if (left.length) log('error', 'queue.dead_letter', { eventId: event.id, event: event.name, handlers: left });
+  if (!target.ok) return storeUndeliverable(ctx, { event: target.event, body, reason: target.reason, attempts: MAX_DELIVERY_ATTEMPTS });
+  await storeExhausted(ctx, { event: target.event, handlers: target.handlers.map((h) => h.name) });
 }

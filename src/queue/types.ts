@@ -4,8 +4,9 @@ import type { ServiceContext } from '../services/context';
 
 /**
  * A handler's service context: `db` is the handler's transaction (its effects and its processed-event mark
- * commit together; `tx` is the same transaction), `events` collects follow-up events (relayed after the
- * batch) and `afterCommit` runs once that transaction has committed (cache invalidation).
+ * commit together), `events` collects follow-up events (relayed after the batch) and `afterCommit` runs once
+ * that transaction has committed (cache invalidation). Handlers pass it to services as it is; `tx` is the
+ * same transaction, for the handlers that still read it directly.
  */
 export interface HandlerContext extends ServiceContext {
   tx: Transaction;

@@ -57,10 +57,31 @@ export async function withTransaction<T>(ctx: ServiceContext, fn: (tx: Transacti
   if (ctx.db.tx) return fn(ctx.db.tx, ctx);
   const after: (() => Promise<unknown>)[] = [];
   const result = await ctx.db.transaction((tx) =>
-    fn(tx, { ...ctx, db: { read: tx, write: tx, tx, transaction: (work) => tx.transaction(work) }, afterCommit: (work) => void after.push(work) }),
+    fn(tx, { ...ctx, db: transactionHandle(tx), afterCommit: (work) => void after.push(work) }),
   );
   await runAfterCommit(after);
   return result;
+}
+
+/**
+ * Like `withTransaction`, but inside an enclosing transaction it opens a savepoint: when `fn` throws, only
+ * its own writes roll back and the enclosing transaction goes on (a queue handler that records a failure
+ * after a failed attempt). `afterCommit` work queued inside is kept only if the savepoint was released.
+ */
+export async function withSavepoint<T>(ctx: ServiceContext, fn: (tx: Transaction, ctx: ServiceContext) => Promise<T>): Promise<T> {
+  if (!ctx.db.tx) return withTransaction(ctx, fn);
+  const after: (() => Promise<unknown>)[] = [];
+  const result = await ctx.db.tx.transaction((sp) => fn(sp, { ...ctx, db: transactionHandle(sp), afterCommit: (work) => void after.push(work) }));
+  for (const work of after) ctx.afterCommit(work);
+  return result;
+}
+
+/**
+ * `ctx.db` inside an open transaction. For code that still holds a bare transaction rather than a context
+ * (it builds `{ db: transactionHandle(tx) }` to call a service that needs only the database).
+ */
+export function transactionHandle(tx: Transaction): DbHandle {
+  return { read: tx, write: tx, tx, transaction: (work) => tx.transaction(work) };
 }
 
 /** After-commit work is best effort (a cache entry left behind expires): it never fails the operation. */

@@ -1,7 +1,7 @@
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
-import type { Database } from '../db/client';
 import { idempotencyKeys } from '../db/schema';
 import { AppError } from '../lib/errors';
+import { requireCaller, type ServiceContext } from './context';
 
 /** How long a stored response answers replays of its key. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -15,15 +15,21 @@ interface KeyRef {
   key: string;
 }
 
+/** Keys are per user: the caller's. */
+const refOf = (ctx: ServiceContext, key: string): KeyRef => ({ userId: requireCaller(ctx), key });
+
 /**
- * Claim (user, key) for a request whose hash is `requestHash`:
+ * Claim the caller's `key` for a request whose hash is `requestHash`:
  *  - first use, an expired row, or an abandoned in-flight row → `fresh` (the caller runs the request);
  *  - same hash with a stored response → `replay` it;
  *  - same key, different request → 409 DUPLICATE_REQUEST;
  *  - same key still in flight → 409 DUPLICATE_REQUEST (with Retry-After).
  * Every step is one atomic statement, so two concurrent first uses cannot both run.
  */
-export async function claimIdempotencyKey(db: Database, ref: KeyRef, requestHash: string): Promise<IdempotencyClaim> {
+export async function claimIdempotencyKey(ctx: ServiceContext, input: { key: string; requestHash: string }): Promise<IdempotencyClaim> {
+  const ref = refOf(ctx, input.key);
+  const { requestHash } = input;
+  const db = ctx.db.write;
   const expiresAt = sql`now() + make_interval(secs => ${IDEMPOTENCY_TTL_SECONDS})`;
   const inserted = await db
     .insert(idempotencyKeys)
@@ -49,7 +55,7 @@ export async function claimIdempotencyKey(db: Database, ref: KeyRef, requestHash
   if (taken.length) return { kind: 'fresh' };
 
   const [row] = await db.select().from(idempotencyKeys).where(match(ref));
-  if (!row) return claimIdempotencyKey(db, ref, requestHash); // deleted in between: start over
+  if (!row) return claimIdempotencyKey(ctx, input); // deleted in between: start over
   if (row.requestHash !== requestHash) {
     throw new AppError('DUPLICATE_REQUEST', 'This Idempotency-Key was already used for a different request', {
       details: { reason: 'KEY_REUSED' },
@@ -65,16 +71,16 @@ export async function claimIdempotencyKey(db: Database, ref: KeyRef, requestHash
 }
 
 /** Store the response of a claimed key, for replays during the next 24 h. */
-export async function storeIdempotentResponse(db: Database, ref: KeyRef, status: number, body: unknown): Promise<void> {
-  await db
+export async function storeIdempotentResponse(ctx: ServiceContext, input: { key: string; status: number; body: unknown }): Promise<void> {
+  await ctx.db.write
     .update(idempotencyKeys)
-    .set({ responseStatus: status, responseBody: body })
-    .where(and(match(ref), isNull(idempotencyKeys.responseStatus)));
+    .set({ responseStatus: input.status, responseBody: input.body })
+    .where(and(match(refOf(ctx, input.key)), isNull(idempotencyKeys.responseStatus)));
 }
 
 /** Forget a claim whose request failed, so a retry with the same key runs again. */
-export async function releaseIdempotencyKey(db: Database, ref: KeyRef): Promise<void> {
-  await db.delete(idempotencyKeys).where(and(match(ref), isNull(idempotencyKeys.responseStatus)));
+export async function releaseIdempotencyKey(ctx: ServiceContext, key: string): Promise<void> {
+  await ctx.db.write.delete(idempotencyKeys).where(and(match(refOf(ctx, key)), isNull(idempotencyKeys.responseStatus)));
 }
 
 const match = (ref: KeyRef) => and(eq(idempotencyKeys.userId, ref.userId), eq(idempotencyKeys.key, ref.key));

@@ -20,7 +20,7 @@ async function sendInviteEmail(ctx: HandlerContext, scope: 'organization' | 'tea
     scope === 'organization'
       ? templates.organizationInvite({ inviterName: minted.inviterName, orgName: minted.orgName, roleName: minted.roleName, url, expiresAt: minted.expiresAt })
       : templates.teamInvite({ inviterName: minted.inviterName, orgName: minted.orgName, teamName: minted.teamName ?? '', roleName: minted.roleName, url, expiresAt: minted.expiresAt });
-  await sendEmail({ db: ctx.tx, config: ctx.config }, minted.email, email, { idempotencyKey: `${ctx.idempotencyKey}:${minted.codeHash.slice(0, 16)}` });
+  await sendEmail(ctx, { to: minted.email, email, idempotencyKey: `${ctx.idempotencyKey}:${minted.codeHash.slice(0, 16)}` });
 }
 
 export const organizationInviteEmail: EventHandler<'organization.invited'> = {

@@ -81,10 +81,9 @@ export const paymentSuccessEmail: EventHandler<'payment.completed'> = {
     const row = await load(ctx, paymentId);
     if (!row || row.deletedAt) return;
     const p = row.payment;
-    await sendEmail(
-      { db: ctx.tx, config: ctx.config },
-      row.email,
-      templates.paymentSuccess({
+    await sendEmail(ctx, {
+      to: row.email,
+      email: templates.paymentSuccess({
         name: row.firstName,
         planName: p.planName,
         credits: p.credits,
@@ -94,8 +93,8 @@ export const paymentSuccessEmail: EventHandler<'payment.completed'> = {
         invoiceUrl: receiptUrl(ctx.config, p.id),
         creditsUrl: creditsUrl(ctx),
       }),
-      { idempotencyKey: ctx.idempotencyKey },
-    );
+      idempotencyKey: ctx.idempotencyKey,
+    });
   },
 };
 
@@ -121,18 +120,17 @@ export const paymentFailedEmail: EventHandler<'payment.failed'> = {
   async run(ctx, { paymentId }) {
     const row = await load(ctx, paymentId);
     if (!row || row.deletedAt || row.payment.status !== 'FAILED') return; // completed by a later attempt meanwhile
-    await sendEmail(
-      { db: ctx.tx, config: ctx.config },
-      row.email,
-      templates.paymentFailed({
+    await sendEmail(ctx, {
+      to: row.email,
+      email: templates.paymentFailed({
         name: row.firstName,
         planName: row.payment.planName,
         amount: formatMoney(row.payment.amount, row.payment.currency),
         reason: row.payment.failureReason,
         retryUrl: `${ctx.config.FRONTEND_URL}/pricing`,
       }),
-      { idempotencyKey: ctx.idempotencyKey },
-    );
+      idempotencyKey: ctx.idempotencyKey,
+    });
   },
 };
 
@@ -163,10 +161,9 @@ export const paymentRefundedEmail: EventHandler<'payment.refunded'> = {
     const row = await load(ctx, paymentId);
     if (!row || row.deletedAt) return;
     const note = refundNote(row.payment, refundId);
-    await sendEmail(
-      { db: ctx.tx, config: ctx.config },
-      row.email,
-      templates.paymentRefunded({
+    await sendEmail(ctx, {
+      to: row.email,
+      email: templates.paymentRefunded({
         name: row.firstName,
         planName: row.payment.planName,
         refundAmount: formatMoney(note?.amount ?? row.payment.refundedAmount, row.payment.currency),
@@ -174,8 +171,8 @@ export const paymentRefundedEmail: EventHandler<'payment.refunded'> = {
         fullyRefunded: row.payment.status === 'REFUNDED',
         creditsUrl: creditsUrl(ctx),
       }),
-      { idempotencyKey: ctx.idempotencyKey },
-    );
+      idempotencyKey: ctx.idempotencyKey,
+    });
   },
 };
 
@@ -202,12 +199,11 @@ export const refundFailedEmail: EventHandler<'refund.failed'> = {
   async run(ctx, { paymentId }) {
     const row = await load(ctx, paymentId);
     if (!row || row.deletedAt) return;
-    await sendEmail(
-      { db: ctx.tx, config: ctx.config },
-      row.email,
-      templates.refundFailed({ name: row.firstName, planName: row.payment.planName, supportUrl: `${ctx.config.FRONTEND_URL}/support` }),
-      { idempotencyKey: ctx.idempotencyKey },
-    );
+    await sendEmail(ctx, {
+      to: row.email,
+      email: templates.refundFailed({ name: row.firstName, planName: row.payment.planName, supportUrl: `${ctx.config.FRONTEND_URL}/support` }),
+      idempotencyKey: ctx.idempotencyKey,
+    });
   },
 };
 
@@ -252,12 +248,11 @@ export const duplicateCaptureRefund: EventHandler<'payment.duplicate_captured'> 
       metadata: { paymentId, razorpayPaymentId },
     });
     if (row.deletedAt) return;
-    await sendEmail(
-      { db: ctx.tx, config: ctx.config },
-      row.email,
-      templates.duplicatePaymentRefunded({ name: row.firstName, planName: p.planName, amount, creditsUrl: creditsUrl(ctx) }),
-      { idempotencyKey: ctx.idempotencyKey },
-    );
+    await sendEmail(ctx, {
+      to: row.email,
+      email: templates.duplicatePaymentRefunded({ name: row.firstName, planName: p.planName, amount, creditsUrl: creditsUrl(ctx) }),
+      idempotencyKey: ctx.idempotencyKey,
+    });
   },
 };
 
@@ -291,10 +286,9 @@ export const disputeLostEmail: EventHandler<'payment.dispute_lost'> = {
     const row = await load(ctx, paymentId);
     const dispute = await loadDispute(ctx, disputeId);
     if (!row || row.deletedAt || !dispute) return;
-    await sendEmail(
-      { db: ctx.tx, config: ctx.config },
-      row.email,
-      templates.disputeLost({
+    await sendEmail(ctx, {
+      to: row.email,
+      email: templates.disputeLost({
         name: row.firstName,
         planName: row.payment.planName,
         amount: formatMoney(dispute.amountDeducted, dispute.currency),
@@ -302,7 +296,7 @@ export const disputeLostEmail: EventHandler<'payment.dispute_lost'> = {
         shortfall: dispute.creditsShortfall,
         supportUrl: `${ctx.config.FRONTEND_URL}/support`,
       }),
-      { idempotencyKey: ctx.idempotencyKey },
-    );
+      idempotencyKey: ctx.idempotencyKey,
+    });
   },
 };

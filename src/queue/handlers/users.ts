@@ -20,7 +20,9 @@ export const welcomeEmail: EventHandler<'user.created'> = {
   async run(ctx, { userId }) {
     const user = await recipient(ctx, userId);
     if (!user || user.deletedAt) return;
-    await sendEmail({ db: ctx.tx, config: ctx.config }, user.email, templates.welcome({ name: user.firstName, appUrl: ctx.config.FRONTEND_URL }), {
+    await sendEmail(ctx, {
+      to: user.email,
+      email: templates.welcome({ name: user.firstName, appUrl: ctx.config.FRONTEND_URL }),
       idempotencyKey: ctx.idempotencyKey,
     });
   },
@@ -45,12 +47,11 @@ export const accountDeletedEmail: EventHandler<'user.deleted'> = {
   async run(ctx, { userId }) {
     const user = await recipient(ctx, userId);
     if (!user || user.anonymizedAt) return;
-    await sendEmail(
-      { db: ctx.tx, config: ctx.config },
-      user.email,
-      templates.accountDeleted({ name: user.firstName, retentionDays: ACCOUNT_RETENTION_DAYS }),
-      { idempotencyKey: ctx.idempotencyKey },
-    );
+    await sendEmail(ctx, {
+      to: user.email,
+      email: templates.accountDeleted({ name: user.firstName, retentionDays: ACCOUNT_RETENTION_DAYS }),
+      idempotencyKey: ctx.idempotencyKey,
+    });
   },
 };
 
@@ -59,7 +60,9 @@ export const accountRecoveredEmail: EventHandler<'user.recovered'> = {
   async run(ctx, { userId }) {
     const user = await recipient(ctx, userId);
     if (!user || user.deletedAt) return;
-    await sendEmail({ db: ctx.tx, config: ctx.config }, user.email, templates.accountRecovered({ name: user.firstName, appUrl: ctx.config.FRONTEND_URL }), {
+    await sendEmail(ctx, {
+      to: user.email,
+      email: templates.accountRecovered({ name: user.firstName, appUrl: ctx.config.FRONTEND_URL }),
       idempotencyKey: ctx.idempotencyKey,
     });
   },

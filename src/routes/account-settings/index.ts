@@ -118,7 +118,7 @@ export const accountSettingsRoutes = createRouter()
     }),
     async (c) => {
       c.header('Cache-Control', 'private, no-store');
-      return c.json({ data: await stepUpStatus(serviceContext(c), presentedStepUpToken(c), clientInfo(c)) }, 200);
+      return c.json({ data: await stepUpStatus(serviceContext(c), { token: presentedStepUpToken(c), ...clientInfo(c) }) }, 200);
     },
   )
   .openapi(

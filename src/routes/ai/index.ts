@@ -104,7 +104,7 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
         responses: { 200: { ...json(z.object({ data: ChatAnswer }), 'The answer and the tools it used'), headers: rateLimitHeaders }, ...refusals },
       }),
       async (c) => {
-        const { headers, ...data } = await chat(serviceContext(c), c.req.valid('json'), limits);
+        const { headers, ...data } = await chat(serviceContext(c), { request: c.req.valid('json'), limits });
         return c.json({ data }, 200, headers);
       },
     )
@@ -131,16 +131,15 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
         for (const [name, value] of Object.entries(turn.headers)) c.header(name, value);
         c.header('X-Accel-Buffering', 'no');
         return streamSSE(c, (stream) =>
-          streamTurn(
-            ctx,
+          streamTurn(ctx, {
             turn,
-            {
+            writer: {
               frame: (frame) => stream.writeSSE({ event: frame.type, data: JSON.stringify(frame) }),
               comment: (text) => stream.write(`: ${text}\n\n`).then(() => undefined),
               onAbort: (listener) => stream.onAbort(listener),
             },
             limits,
-          ),
+          }),
         );
       },
     )

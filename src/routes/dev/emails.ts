@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, desc, eq, type SQL } from 'drizzle-orm';
-import { devEmails } from '../../db/schema';
 import { AppError } from '../../lib/errors';
-import { createRouter } from '../../router';
+import { createRouter, serviceContext } from '../../router';
+import { listDevEmails } from '../../services/system/dev-mailbox';
 
 const route = createRoute({
   method: 'get',
@@ -23,8 +22,6 @@ const route = createRoute({
 export const devEmailRoutes = createRouter().openapi(route, async (c) => {
   if (c.get('config').ENVIRONMENT !== 'development') throw new AppError('NOT_FOUND', `No route for GET ${c.req.path}`);
   const { to, limit } = c.req.valid('query');
-  const where: SQL[] = [];
-  if (to) where.push(eq(devEmails.to, to.toLowerCase()));
-  const rows = await c.get('db').write.select().from(devEmails).where(and(...where)).orderBy(desc(devEmails.createdAt)).limit(limit);
+  const rows = await listDevEmails(serviceContext(c), { to, limit });
   return c.json({ data: rows, meta: { limit } }, 200);
 });

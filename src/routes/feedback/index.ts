@@ -78,5 +78,5 @@ export const feedbackRoutes = createRouter()
         429: err('Cooldown of this code (Retry-After)'),
       },
     }),
-    async (c) => c.json({ data: await submitWeeklyFeedback(serviceContext(c), c.req.valid('param').code, c.req.valid('json')) }, 200),
+    async (c) => c.json({ data: await submitWeeklyFeedback(serviceContext(c), { code: c.req.valid('param').code, ...c.req.valid('json') }) }, 200),
   );

@@ -1,13 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
-import { createRouter } from '../../router';
-import { withTimeout } from '../../lib/http';
-import { describeError, log } from '../../lib/log';
-import { getRedis } from '../../lib/redis';
-
-/** A check that has not answered by then counts as down; one that answered after SLOW_MS, as slow (under load). */
-const CHECK_TIMEOUT_MS = 5000;
-const SLOW_MS = 1000;
+import { createRouter, serviceContext } from '../../router';
+import { checkHealth } from '../../services/system/health';
 const CheckStatus = z.enum(['ok', 'slow', 'error', 'disabled']);
 const HealthSchema = z
   .object({
@@ -31,17 +24,6 @@ const route = createRoute({
   },
 });
 
-async function check(name: string, probe: () => Promise<unknown>): Promise<'ok' | 'slow' | 'error'> {
-  const started = Date.now();
-  try {
-    await withTimeout(probe(), CHECK_TIMEOUT_MS, `${name} health check`);
-    return Date.now() - started > SLOW_MS ? 'slow' : 'ok';
-  } catch (err) {
-    log('warn', 'health.check_failed', { check: name, error: describeError(err) });
-    return 'error';
-  }
-}
-
 const live = createRoute({
   method: 'get',
   path: '/livez',
@@ -59,12 +41,7 @@ export const healthRoutes = createRouter()
     return c.json({ data: { status: 'ok' as const } }, 200);
   })
   .openapi(route, async (c) => {
-  const redis = getRedis(c.get('config'));
-  const [database, cache] = await Promise.all([
-    check('database', () => c.get('db').write.execute(sql`select 1`)),
-    redis ? check('cache', () => redis.ping()) : Promise.resolve('disabled' as const),
-  ]);
-  const status = database === 'error' ? 'error' : database === 'slow' || cache !== 'ok' && cache !== 'disabled' ? 'degraded' : 'ok';
-  c.header('Cache-Control', 'no-store');
-  return c.json({ data: { status, checks: { database, cache } } }, database === 'error' ? 503 : 200);
+    const health = await checkHealth(serviceContext(c));
+    c.header('Cache-Control', 'no-store');
+    return c.json({ data: health }, health.status === 'error' ? 503 : 200);
   });

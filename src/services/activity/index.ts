@@ -1,5 +1,4 @@
 import { count, desc, eq } from 'drizzle-orm';
-import type { Database, Transaction } from '../../db/client';
 import { activityLogs } from '../../db/schema';
 import { requireCaller, type ServiceContext } from '../context';
 
@@ -11,7 +10,7 @@ export type ActivityLevel = 'INFO' | 'WARN' | 'CRITICAL';
  *   export.requested · export.completed · export.failed · profile.updated · settings.updated ·
  *   settings.reset · payment.completed · payment.refunded · membership.<audit action> (written by the
  *   org/team/project audit helper for the member concerned) · ai.request (the AI quota counts these)
- * Always call `logActivity(tx, …)` inside the transaction of the change itself.
+ * Always call `logActivity(ctx, …)` with the context of the transaction of the change itself.
  */
 export interface ActivityEntry {
   userId: string;
@@ -21,9 +20,13 @@ export interface ActivityEntry {
   metadata?: Record<string, unknown> | null;
 }
 
-/** Append one row to the user's activity log. Pass the transaction of the action it records. */
-export async function logActivity(db: Database | Transaction, entry: ActivityEntry): Promise<void> {
-  await db.insert(activityLogs).values({ userId: entry.userId, action: entry.action, level: entry.level ?? 'INFO', metadata: entry.metadata ?? null });
+/**
+ * Append one row to the user's activity log, on `ctx.db.write`: inside `withTransaction` that is the
+ * transaction of the action it records. It needs only the database, so code that holds a bare
+ * transaction can pass `{ db: transactionHandle(tx) }`.
+ */
+export async function logActivity(ctx: Pick<ServiceContext, 'db'>, entry: ActivityEntry): Promise<void> {
+  await ctx.db.write.insert(activityLogs).values({ userId: entry.userId, action: entry.action, level: entry.level ?? 'INFO', metadata: entry.metadata ?? null });
 }
 
 export interface ActivityRow {

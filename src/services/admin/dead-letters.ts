@@ -5,7 +5,7 @@ import { EVENT_CATALOG, isEventName, type EventEnvelope } from '../../events/cat
 import { enqueueEvents } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import { requireOperator, type ServiceContext } from '../context';
+import { requireOperator, type ServiceContext, withTransaction } from '../context';
 
 /** open: waiting for an operator; replayed: re-enqueued, not yet handled; resolved: the handler has run since. */
 export type DeadLetterStatus = 'open' | 'replayed' | 'resolved';
@@ -123,7 +123,7 @@ async function replayRows(ctx: ServiceContext, tx: Transaction, rows: DeadLetter
  */
 export async function replayDeadLetter(ctx: ServiceContext, input: { id: string }): Promise<DeadLetterView> {
   requireOperator(ctx);
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const [row] = await tx.select().from(deadLetters).where(eq(deadLetters.id, input.id)).for('update');
     if (!row) throw new AppError('NOT_FOUND', 'No such dead letter');
     if (row.resolvedAt) throw new AppError('CONFLICT', 'This dead letter is already resolved', { details: { reason: 'RESOLVED' } });
@@ -141,7 +141,7 @@ export async function replayDeadLetters(
   input: { eventType?: string },
 ): Promise<{ replayed: number; notReplayable: number; more: boolean }> {
   requireOperator(ctx);
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const filters = [
       isNull(deadLetters.resolvedAt),
       // Unknown event types can never be dispatched: leave them out so they cannot crowd out the rest.

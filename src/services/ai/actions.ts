@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { aiPendingActions, type AiPendingAction } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { updateOwnProfile } from '../profiles';
 import { profileUpdateSchema, type ProfileUpdate } from '../profiles/schema';
 
@@ -50,9 +50,9 @@ const view = (row: AiPendingAction): PendingAction => ({
  */
 export async function proposeProfileChange(
   ctx: ServiceContext,
-  turn: { userId: string; sessionId: string; action: PendingAction | null },
-  patch: ProfileUpdate,
+  input: { turn: { userId: string; sessionId: string; action: PendingAction | null }; patch: ProfileUpdate },
 ): Promise<PendingAction> {
+  const { turn, patch } = input;
   const db = ctx.db.write;
   const expiresAt = new Date(Date.now() + PENDING_ACTION_TTL_MS);
   if (turn.action) {
@@ -75,7 +75,7 @@ export async function proposeProfileChange(
  * already confirmed or cancelled → 409 (details.status); expired → 410 GONE.
  */
 async function resolve(ctx: ServiceContext, userId: string, actionId: string, to: 'confirmed' | 'cancelled'): Promise<AiPendingAction> {
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const [row] = await tx
       .select()
       .from(aiPendingActions)

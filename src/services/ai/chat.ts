@@ -7,7 +7,7 @@ import { refundRequest, reserveRequest, type Reservation } from './quota';
 import type { AssistantRequest } from './schema';
 import { appendTurn, loadHistory } from './sessions';
 import type { PendingAction } from './actions';
-import { executeTool, GEMINI_TOOLS, isToolName, type ToolContext } from './tools';
+import { executeTool, GEMINI_TOOLS, isToolName, type ToolTurn } from './tools';
 
 /**
  * One assistant turn: history → model → (tool calls → model)* → answer, then the turn is stored.
@@ -69,7 +69,7 @@ const EMPTY_ANSWER = "I'm sorry, I couldn't come up with an answer. Please try r
 export async function beginTurn(ctx: ServiceContext, request: AssistantRequest): Promise<Turn> {
   const userId = requireCaller(ctx);
   if (!geminiConfigured(ctx.config)) throw new AppError('SERVICE_UNAVAILABLE', NOT_CONFIGURED);
-  const reservation = await reserveRequest(ctx, userId, request.sessionId, oneLine(request.message, 80));
+  const reservation = await reserveRequest(ctx, { userId, sessionId: request.sessionId, title: oneLine(request.message, 80) });
   return { userId, sessionId: request.sessionId, request, reservation, headers: reservation.headers };
 }
 
@@ -85,11 +85,12 @@ export interface RunOptions {
  * Run the model/tool loop for a begun turn. On failure the charge (if any) is refunded — unless the client
  * went away, which is not a failure of ours — and an AppError carrying the rate-limit headers is thrown.
  */
-export async function runTurn(ctx: ServiceContext, turn: Turn, options: RunOptions): Promise<TurnResult> {
+export async function runTurn(ctx: ServiceContext, input: RunOptions & { turn: Turn }): Promise<TurnResult> {
+  const { turn, ...options } = input;
   const limits = options.limits ?? DEFAULT_AI_LIMITS;
   const { signal, sink } = options;
   try {
-    const history = await loadHistory(ctx.db.write, turn.userId, turn.sessionId);
+    const history = await loadHistory(ctx, { userId: turn.userId, sessionId: turn.sessionId });
     const model = createGeminiModel(ctx.config, {
       systemInstruction: buildSystemInstruction({ pageLabel: turn.request.metadata?.context }),
       tools: GEMINI_TOOLS,
@@ -97,7 +98,7 @@ export async function runTurn(ctx: ServiceContext, turn: Turn, options: RunOptio
     });
     const fresh: Content[] = [{ role: 'user', parts: [{ text: turn.request.message }] }];
     const toolsUsed: string[] = [];
-    const toolContext: ToolContext = { ctx, userId: turn.userId, sessionId: turn.sessionId, metadata: turn.request.metadata, action: null };
+    const toolTurn: ToolTurn = { userId: turn.userId, sessionId: turn.sessionId, metadata: turn.request.metadata, action: null };
     let answer = '';
     let finalParts: Part[] = [];
 
@@ -132,7 +133,7 @@ export async function runTurn(ctx: ServiceContext, turn: Turn, options: RunOptio
       const responses: Part[] = [];
       for (const part of calls) {
         const call = part.functionCall!;
-        const outcome = await executeTool(toolContext, call);
+        const outcome = await executeTool(ctx, { turn: toolTurn, call });
         // Only real tools are announced (once they ran, so a write tool's frame carries its pending action);
         // a made-up name just gets an error result back.
         if (isToolName(call.name)) {
@@ -151,16 +152,16 @@ export async function runTurn(ctx: ServiceContext, turn: Turn, options: RunOptio
     }
     fresh.push({ role: 'model', parts: finalParts.length ? finalParts : [{ text: answer }] });
     try {
-      await appendTurn(ctx.db.write, turn.userId, turn.sessionId, fresh);
+      await appendTurn(ctx, { userId: turn.userId, sessionId: turn.sessionId, turn: fresh });
     } catch (err) {
       // The user has the answer (and was charged for it); only the continuity of the session suffers.
       log('error', 'ai.history_not_saved', { requestId: ctx.requestId, sessionId: turn.sessionId, error: describeError(err) });
     }
-    return { sessionId: turn.sessionId, response: answer, toolsUsed, pendingAction: toolContext.action };
+    return { sessionId: turn.sessionId, response: answer, toolsUsed, pendingAction: toolTurn.action };
   } catch (err) {
     const clientGone = signal?.aborted && signal.reason === CLIENT_GONE;
     const error = toAppError(err, signal, turn.headers);
-    if (!clientGone) await refundRequest(ctx, turn.reservation, error.message);
+    if (!clientGone) await refundRequest(ctx, { reservation: turn.reservation, reason: error.message });
     if (error.status >= 500) {
       log('warn', 'ai.turn_failed', { requestId: ctx.requestId, sessionId: turn.sessionId, code: error.code, error: describeError(err) });
     }
@@ -182,12 +183,13 @@ function toAppError(err: unknown, signal: AbortSignal | undefined, headers: Reco
 }
 
 /** POST /ai/chat: the whole answer at once (same loop, non-streaming model calls, same duration cap). */
-export async function chat(ctx: ServiceContext, request: AssistantRequest, limits: AiLimits = DEFAULT_AI_LIMITS): Promise<TurnResult & { headers: Record<string, string> }> {
+export async function chat(ctx: ServiceContext, input: { request: AssistantRequest; limits?: AiLimits }): Promise<TurnResult & { headers: Record<string, string> }> {
+  const { request, limits = DEFAULT_AI_LIMITS } = input;
   const turn = await beginTurn(ctx, request);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(TOO_LONG), limits.maxDurationMs);
   try {
-    const result = await runTurn(ctx, turn, { stream: false, signal: controller.signal, limits });
+    const result = await runTurn(ctx, { turn, stream: false, signal: controller.signal, limits });
     return { ...result, headers: turn.headers };
   } finally {
     clearTimeout(timer);

@@ -2,7 +2,7 @@ import { and, count, eq, sql } from 'drizzle-orm';
 import { activityLogs } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import type { ServiceContext } from '../context';
+import { transactionHandle, type ServiceContext } from '../context';
 import { withLedger } from '../credits';
 import { claimSession } from './sessions';
 
@@ -34,7 +34,7 @@ export interface Reservation {
 }
 
 /** Start of the current UTC day and of the next one (epoch ms). */
-export function utcDay(now = Date.now()): { start: number; reset: number } {
+function utcDay(now = Date.now()): { start: number; reset: number } {
   const d = new Date(now);
   const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
   return { start, reset: start + 86_400_000 };
@@ -53,7 +53,8 @@ function quotaHeaders(limit: number, remaining: number, reset: number): Record<s
  * 404 (someone else's session) / 429 RATE_LIMITED (quota used, no overflow possible). Nothing is
  * written when it throws.
  */
-export async function reserveRequest(ctx: ServiceContext, userId: string, sessionId: string, title: string): Promise<Reservation> {
+export async function reserveRequest(ctx: ServiceContext, input: { userId: string; sessionId: string; title: string }): Promise<Reservation> {
+  const { userId, sessionId, title } = input;
   const limit = ctx.config.AI_DAILY_FREE_REQUESTS;
   const { reset } = utcDay();
   return withLedger(ctx, async (ledger, tx) => {
@@ -71,7 +72,7 @@ export async function reserveRequest(ctx: ServiceContext, userId: string, sessio
       );
     const used = row?.n ?? 0;
     try {
-      await claimSession(tx, userId, sessionId, title);
+      await claimSession({ ...ctx, db: transactionHandle(tx) }, { userId, sessionId, title });
     } catch (err) {
       if (err instanceof AppError) throw new AppError(err.code, err.message, { headers: quotaHeaders(limit, limit - used, reset) });
       throw err;
@@ -109,7 +110,8 @@ export async function reserveRequest(ctx: ServiceContext, userId: string, sessio
 }
 
 /** Give back the credit of a paid request whose answer failed. Never throws (the caller is already failing). */
-export async function refundRequest(ctx: Pick<ServiceContext, 'db' | 'config' | 'requestId'>, reservation: Reservation, reason: string): Promise<boolean> {
+export async function refundRequest(ctx: ServiceContext, input: { reservation: Reservation; reason: string }): Promise<boolean> {
+  const { reservation, reason } = input;
   if (!reservation.charge) return false;
   try {
     await withLedger(ctx, (ledger) =>

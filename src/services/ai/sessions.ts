@@ -1,9 +1,9 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
-import type { Database, Transaction } from '../../db/client';
 import { aiMessages, aiSessions } from '../../db/schema';
 import type { Content } from '../../integrations/gemini';
 import { AppError } from '../../lib/errors';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { alignHistory } from './history';
 
 /**
  * Conversation storage (ai_sessions / ai_messages). A session id is client-chosen, but the session
@@ -20,29 +20,28 @@ type GeminiRole = 'user' | 'model' | 'function';
 type DbRole = 'user' | 'model' | 'tool';
 const toDbRole = (role: string): DbRole => (role === 'function' ? 'tool' : role === 'model' ? 'model' : 'user');
 
+export interface SessionRef {
+  userId: string;
+  sessionId: string;
+}
+
 /**
  * Inside the caller's transaction: create the session for `userId` if the id is new, then make sure it
  * is theirs. 404 when the id belongs to another user.
  */
-export async function claimSession(tx: Transaction, userId: string, sessionId: string, title: string): Promise<void> {
+export async function claimSession(ctx: ServiceContext, input: SessionRef & { title: string }): Promise<void> {
+  const { userId, sessionId, title } = input;
+  const tx = ctx.db.write;
   await tx.insert(aiSessions).values({ id: sessionId, userId, title }).onConflictDoNothing({ target: aiSessions.id });
   const [row] = await tx.select({ userId: aiSessions.userId }).from(aiSessions).where(eq(aiSessions.id, sessionId));
   if (!row || row.userId !== userId) throw new AppError('NOT_FOUND', 'Session not found');
 }
 
-const hasText = (c: Content) => c.parts.some((p) => typeof p.text === 'string' && p.text.length > 0);
 
-/**
- * The history to send with the next message: the last HISTORY_LIMIT messages, starting at a user text
- * message so it never opens with a function call or a dangling function response (whose call was cut off).
- */
-export function alignHistory(contents: Content[]): Content[] {
-  const start = contents.findIndex((c) => c.role === 'user' && hasText(c));
-  return start < 0 ? [] : contents.slice(start);
-}
-
-export async function loadHistory(db: Database, userId: string, sessionId: string): Promise<Content[]> {
-  const rows = await db
+/** The session's history to send with the next message (primary: it must include the previous turn). */
+export async function loadHistory(ctx: ServiceContext, input: SessionRef): Promise<Content[]> {
+  const { userId, sessionId } = input;
+  const rows = await ctx.db.write
     .select({ content: aiMessages.content })
     .from(aiMessages)
     .innerJoin(aiSessions, and(eq(aiSessions.id, aiMessages.sessionId), eq(aiSessions.userId, userId)))
@@ -64,9 +63,10 @@ function isContent(c: unknown): c is Content {
  * falls out of the window, in one transaction. The session row is locked so two turns of one session
  * never interleave. A session deleted meanwhile is left deleted (the turn is not stored).
  */
-export async function appendTurn(db: Database, userId: string, sessionId: string, turn: Content[]): Promise<void> {
+export async function appendTurn(ctx: ServiceContext, input: SessionRef & { turn: Content[] }): Promise<void> {
+  const { userId, sessionId, turn } = input;
   if (!turn.length) return;
-  await db.transaction(async (tx) => {
+  await withTransaction(ctx, async (tx) => {
     const [session] = await tx
       .select({ id: aiSessions.id })
       .from(aiSessions)

@@ -22,14 +22,15 @@ export type AiFrame =
   | { type: 'complete'; sessionId: string; toolsUsed: string[] }
   | { type: 'error'; code: ErrorCode; message: string };
 
-/** What the route hands over: hono's SSE stream, reduced to what we use. */
+/** What the door hands over: its SSE stream, reduced to what we use. */
 export interface FrameWriter {
   frame(frame: AiFrame): Promise<void>;
   comment(text: string): Promise<void>;
   onAbort(listener: () => void): void;
 }
 
-export async function streamTurn(ctx: ServiceContext, turn: Turn, writer: FrameWriter, limits: AiLimits = DEFAULT_AI_LIMITS): Promise<void> {
+export async function streamTurn(ctx: ServiceContext, input: { turn: Turn; writer: FrameWriter; limits?: AiLimits }): Promise<void> {
+  const { turn, writer, limits = DEFAULT_AI_LIMITS } = input;
   const { ctx: streamCtx, finish } = openServiceContext(ctx.env, { actor: ctx.actor, requestId: ctx.requestId, config: ctx.config });
   const controller = new AbortController();
   const deadline = setTimeout(() => controller.abort(TOO_LONG), limits.maxDurationMs);
@@ -37,7 +38,8 @@ export async function streamTurn(ctx: ServiceContext, turn: Turn, writer: FrameW
   writer.onAbort(() => controller.abort(CLIENT_GONE));
   try {
     await writer.frame({ type: 'connected', sessionId: turn.sessionId });
-    const result = await runTurn(streamCtx, turn, {
+    const result = await runTurn(streamCtx, {
+      turn,
       stream: true,
       signal: controller.signal,
       limits,

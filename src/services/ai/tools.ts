@@ -35,13 +35,18 @@ import type { RequestMetadata } from './schema';
  * tool is an `{ error }` result for the model to explain, not an exception.
  */
 
-export interface ToolContext {
-  ctx: ServiceContext;
+/** The assistant turn a tool runs in. */
+export interface ToolTurn {
   userId: string;
   sessionId: string;
   metadata: RequestMetadata | undefined;
   /** The turn's pending action: write tools add their proposed change to it (see ./actions.ts). */
   action: PendingAction | null;
+}
+
+/** What a tool receives: the caller's context and the turn. */
+interface ToolContext extends ToolTurn {
+  ctx: ServiceContext;
 }
 
 interface ToolDef<A extends z.ZodType> {
@@ -383,7 +388,7 @@ const TOOLS = {
       const patch = profilePatch(field, value);
       const key = Object.keys(patch)[0] as WritableField;
       // Never written here: the change waits for the user's confirmation (POST /ai/actions/:actionId/confirm).
-      const action = await proposeProfileChange(tc.ctx, tc, patch);
+      const action = await proposeProfileChange(tc.ctx, { turn: tc, patch });
       return {
         status: 'pending_confirmation',
         proposed: { field: key, value: patch[key] },
@@ -417,8 +422,9 @@ const WRITE_TOOLS: ReadonlySet<string> = new Set<ToolName>(['update_user_profile
 
 export const isToolName = (name: string): name is ToolName => Object.prototype.hasOwnProperty.call(TOOLS, name);
 
-/** Run one function call from the model as the caller. Never throws. */
-export async function executeTool(tc: ToolContext, call: FunctionCall): Promise<ToolOutcome> {
+/** Run one function call from the model as the caller. Never throws. A write tool records its change on `turn.action`. */
+export async function executeTool(ctx: ServiceContext, input: { turn: ToolTurn; call: FunctionCall }): Promise<ToolOutcome> {
+  const { turn, call } = input;
   const name = String(call.name ?? '');
   if (!isToolName(name)) return { name, ok: false, response: { error: `Unknown tool "${clip(name, 64)}"` } };
   const def = TOOLS[name] as ToolDef<z.ZodType>;
@@ -427,8 +433,10 @@ export async function executeTool(tc: ToolContext, call: FunctionCall): Promise<
     const issues = args.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
     return { name, ok: false, response: { error: `Invalid arguments: ${issues}` } };
   }
+  const tc: ToolContext = { ...turn, ctx };
   try {
     const data = await def.run(tc, args.data);
+    turn.action = tc.action;
     return { name, ok: true, response: { data }, ...(WRITE_TOOLS.has(name) && tc.action ? { pendingAction: tc.action } : {}) };
   } catch (err) {
     if (err instanceof AppError && err.status < 500) return { name, ok: false, response: { error: err.message } };

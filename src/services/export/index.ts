@@ -1,5 +1,4 @@
 import { desc, eq } from 'drizzle-orm';
-import type { Database, Transaction } from '../../db/client';
 import {
   activityLogs,
   aiSessions,
@@ -26,15 +25,19 @@ import {
 } from '../../db/schema';
 import { EXPORT_POLICY, userState, type StrictLimitResult } from '../../durable/user-state';
 import { emit } from '../../events/outbox';
+import { describeError, log } from '../../lib/log';
 import { logActivity } from '../activity';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withSavepoint, withTransaction } from '../context';
+import { liveAccount } from '../email/recipients';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
 import { failClosed, tooMany } from '../phone/strict';
 import { resolveSettings } from '../settings/schema';
 
 /**
  * POST /account-settings/export-data: at most one per 24 h (counted in the UserState object, fail
  * closed), then the request is recorded in the activity log with the `account.export_requested` event in
- * one transaction. The export itself is built and emailed by the queue handler (queue/handlers/account.ts).
+ * one transaction. The export itself is built and emailed on the queue (`emailDataExport` below).
  */
 export async function requestDataExport(ctx: ServiceContext, meta: { ip: string | null }): Promise<{ status: 'queued' }> {
   const userId = requireCaller(ctx);
@@ -43,8 +46,8 @@ export async function requestDataExport(ctx: ServiceContext, meta: { ip: string 
   const slot = await failClosed<StrictLimitResult>('exportLimit', () => state.hit('export', EXPORT_POLICY, now));
   if (!slot.allowed) throw tooMany('You can request one data export every 24 hours', slot.retryAfterMs, { reason: 'EXPORT_LIMIT' });
   try {
-    await ctx.db.write.transaction(async (tx) => {
-      await logActivity(tx, { userId, action: 'export.requested', level: 'INFO', metadata: { ip: meta.ip } });
+    await withTransaction(ctx, async (tx, ctx) => {
+      await logActivity(ctx, { userId, action: 'export.requested', level: 'INFO', metadata: { ip: meta.ip } });
       await emit(tx, ctx.events, 'account.export_requested', { userId });
     });
   } catch (err) {
@@ -72,7 +75,9 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
  * organization/team/project name and the user's own role, never the other members. Collections are
  * capped at EXPORT_ROW_CAP rows (newest first) and say so.
  */
-export async function buildDataExport(db: Database | Transaction, userId: string, now: Date = new Date()) {
+export async function buildDataExport(ctx: ServiceContext, input: { userId: string; now?: Date }) {
+  const { userId, now = new Date() } = input;
+  const db = ctx.db.write;
   const cap = EXPORT_ROW_CAP + 1;
   const [user] = await db
     .select({
@@ -261,8 +266,41 @@ export async function buildDataExport(db: Database | Transaction, userId: string
 
 export type DataExport = Awaited<ReturnType<typeof buildDataExport>>;
 
+/**
+ * Queue side of `account.export_requested`: build the user's export and email it as a JSON attachment.
+ * The build and the send run in a savepoint: if either fails, the savepoint rolls back, the user gets the
+ * failure email, the failure is logged in their activity log, and the event is done (no retry storm of
+ * half-built exports). Only if the failure email itself cannot be sent does this throw, so the queue
+ * retries the whole export later.
+ */
+export async function emailDataExport(ctx: ServiceContext, input: { userId: string; eventId: string; idempotencyKey: string }): Promise<void> {
+  const { userId, eventId, idempotencyKey } = input;
+  const user = await liveAccount(ctx, userId);
+  if (!user) return;
+  const generatedAt = new Date();
+  const filename = `fairarena-data-export-${generatedAt.toISOString().slice(0, 10)}.json`;
+  try {
+    const bytes = await withSavepoint(ctx, async (_sp, ctx) => {
+      const data = await buildDataExport(ctx, { userId, now: generatedAt });
+      const json = JSON.stringify(data, null, 2);
+      await sendEmail(ctx, {
+        to: user.email,
+        email: templates.dataExportReady({ name: user.firstName, generatedAt: generatedAt.toUTCString(), filename }),
+        idempotencyKey,
+        attachments: [{ filename, content: toBase64(json), contentType: 'application/json' }],
+      });
+      return json.length;
+    });
+    await logActivity(ctx, { userId, action: 'export.completed', level: 'INFO', metadata: { bytes, eventId } });
+  } catch (err) {
+    log('warn', 'export.failed', { eventId, error: describeError(err) });
+    await sendEmail(ctx, { to: user.email, email: templates.dataExportFailed({ name: user.firstName }), idempotencyKey: `${idempotencyKey}:failed` });
+    await logActivity(ctx, { userId, action: 'export.failed', level: 'WARN', metadata: { eventId } });
+  }
+}
+
 /** Base64 of a UTF-8 string, in chunks (no call-stack limit on large exports). */
-export function toBase64(text: string): string {
+function toBase64(text: string): string {
   const bytes = new TextEncoder().encode(text);
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));

@@ -1,23 +1,42 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import type { Transaction } from '../../db/client';
-import { feedback } from '../../db/schema';
+import { feedback, settings } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
+import { activeRecipient, frontendUrl } from '../email/recipients';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
+import { resolveSettings } from '../settings/schema';
+
+export { scheduleWeeklyFeedback } from './weekly';
 
 /** Weekly feedback codes: 24 random bytes, base64url (32 characters, 192 bits). */
 export const FEEDBACK_CODE_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 
-export function newFeedbackCode(): string {
+function newFeedbackCode(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 }
 
-/** Create one anonymous single-use weekly slot (used by the weekly-feedback queue handler). */
-export async function createWeeklyFeedbackCode(tx: Transaction): Promise<string> {
+/**
+ * Queue side of `feedback.weekly_requested` (the weekly job emits one per user per week): re-check the
+ * opt-in, create a fresh anonymous single-use code and mail it. The code row commits with the handler's
+ * processed mark, so a failed send leaves no orphan code and a redelivery sends nothing twice.
+ */
+export async function mailWeeklyFeedback(ctx: ServiceContext, input: { userId: string; idempotencyKey: string }): Promise<void> {
+  const user = await activeRecipient(ctx, input.userId);
+  if (!user) return;
+  const [prefs] = await ctx.db.write.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, input.userId));
+  if (!resolveSettings(prefs?.settings).email.weeklyFeedback) return;
   const code = newFeedbackCode();
-  await tx.insert(feedback).values({ kind: 'weekly', code });
-  return code;
+  await ctx.db.write.insert(feedback).values({ kind: 'weekly', code });
+  const unsubscribeUrl = frontendUrl(ctx, '/settings/notifications');
+  await sendEmail(ctx, {
+    to: user.email,
+    email: templates.feedbackRequest({ name: user.firstName, feedbackUrl: frontendUrl(ctx, `/feedback/${code}`), unsubscribeUrl }),
+    idempotencyKey: input.idempotencyKey,
+    headers: { 'List-Unsubscribe': `<${unsubscribeUrl}>` },
+  });
 }
 
 export interface GeneralFeedbackView {
@@ -71,7 +90,8 @@ export async function getFeedbackSlot(ctx: ServiceContext, code: string): Promis
  * Redis, fail-open: a cooldown, not the guarantee); the single-use rule is the conditional UPDATE
  * (`used_at is null`), so two concurrent submissions store exactly one and the other gets 409.
  */
-export async function submitWeeklyFeedback(ctx: ServiceContext, code: string, input: { rating: number; message?: string }): Promise<FeedbackSlotView> {
+export async function submitWeeklyFeedback(ctx: ServiceContext, input: { code: string; rating: number; message?: string }): Promise<FeedbackSlotView> {
+  const { code } = input;
   const slot = await findWeeklySlot(ctx, code, true);
   if (!slot) throw new AppError('NOT_FOUND', 'Feedback link not found');
   await enforceLimit(ctx.config, 'feedbackCode', LIMITS.feedbackCode, code);

@@ -3,15 +3,24 @@ import { newsletterSubscribers } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import type { ServiceContext } from '../context';
-import { newsletterSecret, normalizeEmail, verifyNewsletterToken } from './token';
-
-export { newsletterLink, newsletterToken, verifyNewsletterToken } from './token';
+import { withTransaction, type ServiceContext } from '../context';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
+import { newsletterLink, normalizeEmail, verifyNewsletterToken, type NewsletterTokenPurpose } from './token';
 
 /** A pending address is sent at most one confirmation email per this many hours. */
 export const CONFIRMATION_RESEND_HOURS = 24;
 
 export type NewsletterStatus = 'pending' | 'subscribed' | 'unsubscribed';
+
+/** The signing secret, or 503 when the newsletter is not configured. */
+function newsletterSecret(ctx: ServiceContext): string {
+  if (!ctx.config.NEWSLETTER_TOKEN_SECRET) throw new AppError('SERVICE_UNAVAILABLE', 'The newsletter is not configured');
+  return ctx.config.NEWSLETTER_TOKEN_SECRET;
+}
+
+const validToken = (ctx: ServiceContext, purpose: NewsletterTokenPurpose, email: string, token: string | undefined) =>
+  verifyNewsletterToken({ secret: newsletterSecret(ctx), purpose, email, token });
 
 /**
  * POST /newsletter/subscribe — double opt-in. Creates (or re-opens) a pending subscription and emails
@@ -20,10 +29,10 @@ export type NewsletterStatus = 'pending' | 'subscribed' | 'unsubscribed';
  * unsubscribed one starts over at pending. 1 request per hour per client IP.
  */
 export async function subscribe(ctx: ServiceContext, input: { email: string; ip: string | null }): Promise<void> {
-  newsletterSecret(ctx.config); // 503 before anything else when not configured
+  newsletterSecret(ctx); // 503 before anything else when not configured
   await enforceLimit(ctx.config, 'newsletterSubscribe', LIMITS.newsletterSubscribe, input.ip ?? 'unknown');
   const email = normalizeEmail(input.email);
-  await ctx.db.write.transaction(async (tx) => {
+  await withTransaction(ctx, async (tx, ctx) => {
     const [created] = await tx
       .insert(newsletterSubscribers)
       .values({ email, status: 'pending' })
@@ -43,10 +52,10 @@ export async function subscribe(ctx: ServiceContext, input: { email: string; ip:
 
 /** POST /newsletter/confirm — the link from the confirmation email: pending → subscribed (idempotent). */
 export async function confirmSubscription(ctx: ServiceContext, input: { email: string; token?: string; ip: string | null }): Promise<{ status: NewsletterStatus }> {
-  newsletterSecret(ctx.config);
+  newsletterSecret(ctx);
   await enforceLimit(ctx.config, 'newsletterToken', LIMITS.newsletterToken, input.ip ?? 'unknown');
   const email = normalizeEmail(input.email);
-  if (!(await verifyNewsletterToken(ctx.config, 'confirm', email, input.token))) throw new AppError('FORBIDDEN', 'Invalid or missing token');
+  if (!(await validToken(ctx, 'confirm', email, input.token))) throw new AppError('FORBIDDEN', 'Invalid or missing token');
   const [confirmed] = await ctx.db.write
     .update(newsletterSubscribers)
     .set({ status: 'subscribed', confirmedAt: new Date() })
@@ -63,13 +72,31 @@ export async function confirmSubscription(ctx: ServiceContext, input: { email: s
  * saying nothing about the address). Idempotent; the same answer whether or not it was subscribed.
  */
 export async function unsubscribe(ctx: ServiceContext, input: { email: string; token?: string; ip: string | null }): Promise<{ status: 'unsubscribed' }> {
-  newsletterSecret(ctx.config);
+  newsletterSecret(ctx);
   await enforceLimit(ctx.config, 'newsletterToken', LIMITS.newsletterToken, input.ip ?? 'unknown');
   const email = normalizeEmail(input.email);
-  if (!(await verifyNewsletterToken(ctx.config, 'unsubscribe', email, input.token))) throw new AppError('FORBIDDEN', 'Invalid or missing token');
+  if (!(await validToken(ctx, 'unsubscribe', email, input.token))) throw new AppError('FORBIDDEN', 'Invalid or missing token');
   await ctx.db.write
     .update(newsletterSubscribers)
     .set({ status: 'unsubscribed', unsubscribedAt: new Date() })
     .where(and(eq(newsletterSubscribers.email, email), ne(newsletterSubscribers.status, 'unsubscribed')));
   return { status: 'unsubscribed' };
+}
+
+/**
+ * Queue side of `newsletter.confirmation_requested`: mail the signed confirmation link, unless the address
+ * was confirmed or unsubscribed meanwhile.
+ */
+export async function mailNewsletterConfirmation(ctx: ServiceContext, input: { subscriberId: string; idempotencyKey: string }): Promise<void> {
+  const [row] = await ctx.db.write
+    .select({ email: newsletterSubscribers.email, status: newsletterSubscribers.status })
+    .from(newsletterSubscribers)
+    .where(eq(newsletterSubscribers.id, input.subscriberId));
+  if (!row || row.status !== 'pending') return; // confirmed or unsubscribed meanwhile
+  const link = (purpose: NewsletterTokenPurpose) => newsletterLink({ secret: newsletterSecret(ctx), frontendUrl: ctx.config.FRONTEND_URL, purpose, email: row.email });
+  await sendEmail(ctx, {
+    to: row.email,
+    email: templates.newsletterConfirm({ confirmUrl: await link('confirm'), unsubscribeUrl: await link('unsubscribe') }),
+    idempotencyKey: input.idempotencyKey,
+  });
 }

@@ -5,7 +5,7 @@ import { emit } from '../../events/outbox';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
 
 export type NotificationType = Notification['type'];
 
@@ -54,8 +54,9 @@ const view = (n: Notification): NotificationView => ({
 
 const unreadOf = (userId: string) => and(eq(notifications.userId, userId), isNull(notifications.readAt));
 
-export async function countUnread(db: Transaction | ServiceContext['db']['write'], userId: string): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(notifications).where(unreadOf(userId));
+/** The user's unread count on `ctx.db.write` (inside a transaction: as of that transaction). */
+export async function countUnread(ctx: ServiceContext, userId: string): Promise<number> {
+  const [row] = await ctx.db.write.select({ n: count() }).from(notifications).where(unreadOf(userId));
   return row?.n ?? 0;
 }
 
@@ -70,7 +71,7 @@ const unreadChanged = (tx: Transaction, ctx: ServiceContext, userId: string) => 
  */
 export async function getUnreadCount(ctx: ServiceContext, userId: string): Promise<number> {
   const { count: n } = await cached(ctx.config, cacheKeys(ctx.config).unreadCount(userId), async () => ({
-    count: await countUnread(ctx.db.write, userId),
+    count: await countUnread(ctx, userId),
   }));
   return n;
 }
@@ -120,7 +121,7 @@ export interface MarkResult {
 
 async function mark(ctx: ServiceContext, ids: string[], read: boolean): Promise<MarkResult> {
   const userId = requireCaller(ctx);
-  const result = await ctx.db.write.transaction(async (tx) => {
+  const result = await withTransaction(ctx, async (tx, ctx) => {
     await lockOwned(tx, userId, ids);
     const rows = await tx
       .update(notifications)
@@ -128,7 +129,7 @@ async function mark(ctx: ServiceContext, ids: string[], read: boolean): Promise<
       .where(and(eq(notifications.userId, userId), inArray(notifications.id, ids), read ? isNull(notifications.readAt) : isNotNull(notifications.readAt)))
       .returning({ id: notifications.id });
     if (rows.length > 0) await unreadChanged(tx, ctx, userId);
-    return { updated: rows.length, unreadCount: await countUnread(tx, userId) };
+    return { updated: rows.length, unreadCount: await countUnread(ctx, userId) };
   });
   await invalidateUnread(ctx, userId);
   return result;
@@ -139,7 +140,7 @@ export const markUnread = (ctx: ServiceContext, input: { ids: string[] }) => mar
 
 export async function markAllRead(ctx: ServiceContext): Promise<MarkResult> {
   const userId = requireCaller(ctx);
-  const updated = await ctx.db.write.transaction(async (tx) => {
+  const updated = await withTransaction(ctx, async (tx, ctx) => {
     const rows = await tx.update(notifications).set({ readAt: new Date() }).where(unreadOf(userId)).returning({ id: notifications.id });
     if (rows.length > 0) await unreadChanged(tx, ctx, userId);
     return rows.length;
@@ -151,7 +152,7 @@ export async function markAllRead(ctx: ServiceContext): Promise<MarkResult> {
 /** Delete one of the caller's notifications; someone else's (or a missing) id is 404. */
 export async function deleteNotification(ctx: ServiceContext, input: { id: string }): Promise<void> {
   const userId = requireCaller(ctx);
-  await ctx.db.write.transaction(async (tx) => {
+  await withTransaction(ctx, async (tx, ctx) => {
     const [row] = await tx
       .delete(notifications)
       .where(and(eq(notifications.id, input.id), eq(notifications.userId, userId)))

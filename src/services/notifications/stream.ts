@@ -1,6 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import type { Env } from '../../config';
-import type { Database, Transaction } from '../../db/client';
+import type { Queryable } from '../../db/client';
 import { notifications, type Notification } from '../../db/schema';
 import {
   HUB_HEADERS,
@@ -29,27 +28,37 @@ export function streamNotification(n: Notification): StreamNotification {
 }
 
 /** The user's unread count now, stamped with when it was read (so a late, older count never wins). */
-export async function unreadCountNow(db: Database | Transaction, userId: string): Promise<UnreadCount> {
+export async function unreadCountNow(ctx: ServiceContext, userId: string): Promise<UnreadCount> {
   const at = Date.now();
-  return { count: await countUnread(db, userId), at };
+  return { count: await countUnread(ctx, userId), at };
 }
 
 /**
  * Push into the user's hub. Best effort by design: an unreachable or slow hub is logged and ignored —
  * the notification is already committed and a reconnecting client gets it through `since`.
  */
-export async function pushToHub(env: Env, userId: string, push: HubPush): Promise<void> {
+export async function pushToHub(ctx: ServiceContext, input: { userId: string; push: HubPush }): Promise<void> {
+  const { userId, push } = input;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`push timed out after ${PUSH_TIMEOUT_MS} ms`)), PUSH_TIMEOUT_MS);
     });
-    await Promise.race([notificationHub(env, userId).push(push), timeout]);
+    await Promise.race([notificationHub(ctx.env, userId).push(push), timeout]);
   } catch (err) {
     log('warn', 'notifications.push_failed', { notificationId: push.notification?.id, error: describeError(err) });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
+}
+
+/**
+ * Queue side of `notification.unread_changed` (REST changed the unread count): open streams get the count
+ * as of now, once the handler's transaction commits.
+ */
+export async function pushUnreadCount(ctx: ServiceContext, userId: string): Promise<void> {
+  const unread = await unreadCountNow(ctx, userId);
+  ctx.afterCommit(() => pushToHub(ctx, { userId, push: { unread } }));
 }
 
 export interface StreamTicket {
@@ -118,7 +127,7 @@ export async function openNotificationStream(ctx: ServiceContext, input: OpenStr
   const userId = res.headers.get(HUB_HEADERS.userId);
   if (res.status !== 101 || !res.webSocket || !socketId || !userId) throw unavailable();
   try {
-    const unread = await unreadCountNow(ctx.db.write, userId);
+    const unread = await unreadCountNow(ctx, userId);
     const backlog = await missedSince(ctx.db.write, userId, input.since);
     await hub.catchUp(socketId, backlog, unread);
   } catch (err) {
@@ -129,7 +138,7 @@ export async function openNotificationStream(ctx: ServiceContext, input: OpenStr
 }
 
 /** The caller's notifications newer than `since`, oldest first, as stream messages (or a resync request). */
-async function missedSince(db: Database, userId: string, since: string | undefined): Promise<StreamMessage[]> {
+async function missedSince(db: Queryable, userId: string, since: string | undefined): Promise<StreamMessage[]> {
   if (!since) return [];
   const [anchor] = await db
     .select({ id: notifications.id })

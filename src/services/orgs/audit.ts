@@ -2,6 +2,7 @@ import { count, desc, eq } from 'drizzle-orm';
 import type { Database, Transaction } from '../../db/client';
 import { organizationAuditLogs, projectAuditLogs, teamAuditLogs, users } from '../../db/schema';
 import { logActivity } from '../activity';
+import { transactionHandle } from '../context';
 import { displayName, iso } from './shared';
 
 /**
@@ -35,7 +36,7 @@ export async function audit(tx: Transaction, scope: AuditScope, scopeId: string,
   else await tx.insert(projectAuditLogs).values({ projectId: scopeId, ...row });
   // A change to someone's membership (join, role change, removal) is also in *their* activity log.
   if (entry.targetType === 'user' && entry.targetId && MEMBERSHIP_ACTION.test(entry.action)) {
-    await logActivity(tx, {
+    await logActivity({ db: transactionHandle(tx) }, {
       userId: entry.targetId,
       action: `membership.${entry.action}`,
       level: entry.level ?? 'INFO',

@@ -5,6 +5,7 @@ import { log } from '../../lib/log';
 import { grant, isUniqueViolation, type Ledger } from '../credits/ledger';
 import { allowTransition, PAID_STATUSES } from './state';
 import { logActivity } from '../activity';
+import { transactionHandle } from '../context';
 
 export interface CaptureFacts {
   /** Razorpay's pay_… id of the captured payment. */
@@ -87,7 +88,7 @@ export async function completePayment(ledger: Ledger, events: PendingEvents, pay
     }
   }
   await emit(tx, events, 'payment.completed', { paymentId: payment.id, userId: payment.userId });
-  await logActivity(tx, { userId: payment.userId, action: 'payment.completed', metadata: { paymentId: payment.id, planId: payment.planId, credits: payment.credits, amount: payment.amount } });
+  await logActivity({ db: transactionHandle(tx) }, { userId: payment.userId, action: 'payment.completed', metadata: { paymentId: payment.id, planId: payment.planId, credits: payment.credits, amount: payment.amount } });
   log('info', 'payment.completed', { paymentId: payment.id, userId: payment.userId, credits: payment.credits, source: facts.source });
   return { outcome: 'completed', payment: updated!, balance };
 }

@@ -4,6 +4,7 @@ import { emit, type PendingEvents } from '../../events/outbox';
 import type { RazorpayDispute } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
 import { logActivity } from '../activity';
+import { transactionHandle } from '../context';
 import type { Ledger } from '../credits/ledger';
 import { clawBack, type PaymentNotes } from './refunds';
 
@@ -66,7 +67,7 @@ export async function applyDispute(ledger: Ledger, events: PendingEvents, disput
       .set({ status, phase: dispute.phase ?? row.phase, updatedAt: sql`now()`, resolvedAt: RESOLVED.has(status) ? sql`now()` : null })
       .where(eq(paymentDisputes.id, row.id));
     if (status === 'open') {
-      await logActivity(tx, { userId: payment.userId, action: 'payment.dispute_opened', level: 'WARN', metadata: { paymentId: payment.id, disputeId: dispute.id, amount: dispute.amount } });
+      await logActivity({ db: transactionHandle(tx) }, { userId: payment.userId, action: 'payment.dispute_opened', level: 'WARN', metadata: { paymentId: payment.id, disputeId: dispute.id, amount: dispute.amount } });
     }
     if (status === 'won' && row.status === 'lost') log('warn', 'payment.dispute_won_after_lost', { paymentId: payment.id, disputeId: dispute.id });
     log('warn', 'payment.dispute_status', { paymentId: payment.id, disputeId: dispute.id, status, phase: dispute.phase ?? null });
@@ -95,7 +96,7 @@ export async function applyDispute(ledger: Ledger, events: PendingEvents, disput
     })
     .where(eq(paymentDisputes.id, row.id));
   await emit(tx, events, 'payment.dispute_lost', { paymentId: payment.id, userId: payment.userId, disputeId: row.id });
-  await logActivity(tx, {
+  await logActivity({ db: transactionHandle(tx) }, {
     userId: payment.userId,
     action: 'payment.dispute_lost',
     level: 'WARN',

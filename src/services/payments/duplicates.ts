@@ -5,6 +5,7 @@ import { payments, type Payment } from '../../db/schema';
 import { createRazorpayRefund, fetchRazorpayPayment, RazorpayError } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
 import { logActivity } from '../activity';
+import { transactionHandle } from '../context';
 import type { ExtraCapture } from './complete';
 
 export type DuplicateRefundOutcome =
@@ -78,7 +79,7 @@ export async function refundExtraCapture(deps: { tx: Transaction; config: Config
   extras[index] = next;
   notes.extraCaptures = extras;
   const [updated] = await tx.update(payments).set({ notes }).where(eq(payments.id, paymentId)).returning();
-  await logActivity(tx, {
+  await logActivity({ db: transactionHandle(tx) }, {
     userId: payment.userId,
     action: 'payment.duplicate_refunded',
     level: 'WARN',

@@ -6,6 +6,7 @@ import { log } from '../../lib/log';
 import type { Ledger } from '../credits/ledger';
 import { allowTransition } from './state';
 import { logActivity } from '../activity';
+import { transactionHandle } from '../context';
 
 /** What we remember per applied refund, in payments.notes.refunds[<rfnd id>]. */
 export interface RefundNote {
@@ -102,7 +103,7 @@ export async function applyRefund(ledger: Ledger, events: PendingEvents, refund:
     .set({ status: to, refundedAmount: refundedTotal, refundedAt: sql`now()`, notes })
     .where(eq(payments.id, payment.id));
   await emit(tx, events, 'payment.refunded', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
-  await logActivity(tx, { userId: payment.userId, action: 'payment.refunded', level: 'WARN', metadata: { paymentId: payment.id, refundId: refund.id, amount: refund.amount, creditsRemoved: removed, status: to } });
+  await logActivity({ db: transactionHandle(tx) }, { userId: payment.userId, action: 'payment.refunded', level: 'WARN', metadata: { paymentId: payment.id, refundId: refund.id, amount: refund.amount, creditsRemoved: removed, status: to } });
   if (shortfall > 0) log('warn', 'payment.refund_shortfall', { paymentId: payment.id, refundId: refund.id, due, removed, shortfall });
   log('info', 'payment.refunded', { paymentId: payment.id, refundId: refund.id, status: to, refundedTotal, removed, source });
   return { applied: true, paymentId: payment.id, removed, shortfall };

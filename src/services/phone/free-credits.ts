@@ -6,7 +6,7 @@ import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { logActivity } from '../activity';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, transactionHandle } from '../context';
 import { isUniqueViolation, withLedger } from '../credits/ledger';
 import { conflict, failClosed, tooMany } from './strict';
 
@@ -84,7 +84,7 @@ export async function claimFreeCredits(ctx: ServiceContext, meta: { ip: string |
         description: FREE_CREDITS_DESCRIPTION,
         metadata: { type: 'free_credits_claim' }, // no IP/user agent: the ledger is append-only and can never be erased
       });
-      await logActivity(tx, { userId, action: 'credits.claimed', level: 'INFO', metadata: { amount: FREE_CREDITS, transactionId: entry.transactionId } });
+      await logActivity({ db: transactionHandle(tx) }, { userId, action: 'credits.claimed', level: 'INFO', metadata: { amount: FREE_CREDITS, transactionId: entry.transactionId } });
       await emit(tx, ctx.events, 'credits.free_claimed', { userId, transactionId: entry.transactionId });
       return { creditsAdded: FREE_CREDITS, balance: entry.balance, transactionId: entry.transactionId };
     });

@@ -9,7 +9,7 @@ import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { logActivity } from '../activity';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isUniqueViolation } from '../credits/ledger';
 import { assertCountryAllowed, reservePhoneSend } from './caps';
 import { conflict, failClosed, maskPhone, tooMany } from './strict';
@@ -27,7 +27,7 @@ const invalidPhone = (reason: 'INVALID_PHONE' | 'NOT_MOBILE' | 'DISPOSABLE_PHONE
   new AppError('VALIDATION_ERROR', message, { details: { reason } });
 
 /** E.164 of a valid mobile number (libphonenumber metadata), or 400. */
-export function normalisePhone(input: PhoneInput): string {
+function normalisePhone(input: PhoneInput): string {
   const national = input.phoneNumber.replace(/[\s().-]/g, '');
   const raw = input.countryCode ? `${input.countryCode}${national.replace(/^\+/, '')}` : national;
   if (!raw.startsWith('+')) throw invalidPhone('INVALID_PHONE', 'Give the number in international format (+<country code><number>) or add countryCode');
@@ -91,7 +91,7 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
         throw new AppError('SERVICE_UNAVAILABLE', 'The code could not be sent; try again shortly', { details: { reason: 'DELIVERY_FAILED' } });
     }
   }
-  await logActivity(db, {
+  await logActivity(ctx, {
     userId,
     action: 'otp.sent',
     level: 'INFO',
@@ -125,7 +125,7 @@ export async function verifyPhoneOtp(ctx: ServiceContext, input: { channel: Phon
       case 'invalid':
         throw new AppError('VALIDATION_ERROR', 'Wrong code', { details: { reason: 'OTP_INVALID', remainingAttempts: r.remainingAttempts } });
       case 'killed':
-        await logActivity(ctx.db.write, {
+        await logActivity(ctx, {
           userId,
           action: 'otp.locked',
           level: 'WARN',
@@ -136,7 +136,7 @@ export async function verifyPhoneOtp(ctx: ServiceContext, input: { channel: Phon
   }
   const phone = r.phone!;
   try {
-    await ctx.db.write.transaction(async (tx) => {
+    await withTransaction(ctx, async (tx, ctx) => {
       const updated = await tx
         .update(users)
         .set({ phoneNumber: phone, phoneVerifiedAt: new Date() })
@@ -144,8 +144,8 @@ export async function verifyPhoneOtp(ctx: ServiceContext, input: { channel: Phon
         .returning({ id: users.id });
       if (updated.length === 0) throw conflict('Your phone number is already verified', 'ALREADY_VERIFIED');
       const meta = { channel: input.channel, phone: maskPhone(phone) };
-      await logActivity(tx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'phone', ...meta } });
-      await logActivity(tx, { userId, action: 'phone.verified', level: 'CRITICAL', metadata: meta });
+      await logActivity(ctx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'phone', ...meta } });
+      await logActivity(ctx, { userId, action: 'phone.verified', level: 'CRITICAL', metadata: meta });
       await emit(tx, ctx.events, 'phone.verified', { userId });
     });
   } catch (err) {

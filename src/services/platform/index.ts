@@ -2,7 +2,10 @@ import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { platformInvites, users } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { frontendUrl } from '../email/recipients';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
 
 /** An address invited by anyone within this many days is not invited again. */
 export const PLATFORM_REINVITE_DAYS = 7;
@@ -17,7 +20,7 @@ export async function invitePlatformUser(ctx: ServiceContext, input: { email: st
   const userId = requireCaller(ctx);
   await enforceLimit(ctx.config, 'platformInvite', LIMITS.platformInvite, userId);
   const email = input.email.trim().toLowerCase();
-  await ctx.db.write.transaction(async (tx) => {
+  await withTransaction(ctx, async (tx, ctx) => {
     // One decision per address at a time, so concurrent invites cannot both send.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`platform-invite:${email}`}, 0))`);
     const [member] = await tx.select({ id: users.id }).from(users).where(and(eq(users.email, email), isNull(users.deletedAt))).limit(1);
@@ -33,4 +36,23 @@ export async function invitePlatformUser(ctx: ServiceContext, input: { email: st
     await emit(tx, ctx.events, 'platform.invite_requested', { inviteId: invite!.id });
   });
   return { accepted: true };
+}
+
+/** Queue side of `platform.invite_requested`: mail the invitation, unless the address signed up meanwhile. */
+export async function mailPlatformInvite(ctx: ServiceContext, input: { inviteId: string; idempotencyKey: string }): Promise<void> {
+  const db = ctx.db.write;
+  const [invite] = await db
+    .select({ email: platformInvites.email, firstName: users.firstName, lastName: users.lastName, username: users.username })
+    .from(platformInvites)
+    .innerJoin(users, eq(users.id, platformInvites.inviterId))
+    .where(eq(platformInvites.id, input.inviteId));
+  if (!invite) return;
+  const [member] = await db.select({ id: users.id }).from(users).where(and(eq(users.email, invite.email), isNull(users.deletedAt))).limit(1);
+  if (member) return; // signed up in the meantime
+  const inviterName = [invite.firstName, invite.lastName].filter(Boolean).join(' ') || invite.username || null;
+  await sendEmail(ctx, {
+    to: invite.email,
+    email: templates.platformInvite({ inviterName, signUpUrl: frontendUrl(ctx, '/sign-up') }),
+    idempotencyKey: input.idempotencyKey,
+  });
 }

@@ -6,7 +6,7 @@ import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { emit } from '../../events/outbox';
 import { describeError, log } from '../../lib/log';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { starSummary } from '../stars/summary';
 import { assertCanView } from './access';
 import type { ProfileUpdate } from './schema';
@@ -101,7 +101,7 @@ const LIST_FIELDS = ['experiences', 'education', 'skills', 'languages', 'interes
  */
 export async function updateOwnProfile(ctx: ServiceContext, input: ProfileUpdate): Promise<OwnProfile> {
   const userId = requireCaller(ctx);
-  const profile = await ctx.db.write.transaction(async (tx) => {
+  const profile = await withTransaction(ctx, async (tx, ctx) => {
     const lock = () => tx.select({ requireAuth: profiles.requireAuth, trackViews: profiles.trackViews }).from(profiles).where(eq(profiles.userId, userId)).for('update');
     let [current] = await lock();
     if (!current) {
@@ -144,7 +144,7 @@ export async function updateOwnProfile(ctx: ServiceContext, input: ProfileUpdate
     }
 
     const fields = Object.keys(input);
-    if (fields.length) await logActivity(tx, { userId, action: 'profile.updated', metadata: { fields } });
+    if (fields.length) await logActivity(ctx, { userId, action: 'profile.updated', metadata: { fields } });
     return selectOwn(tx, userId);
   });
   if (!profile) throw new AppError('NOT_FOUND', 'Profile not found');
@@ -173,7 +173,7 @@ export async function getPublicProfile(ctx: ServiceContext, userId: string): Pro
   const base = await cachedIfPresent(ctx.config, cacheKeys(ctx.config).publicProfile(userId), () => loadPublicBase(ctx.db.write, userId), (b) => b.isPublic);
   const profile = assertCanView(base, viewerId);
   const isOwner = viewerId === profile.userId;
-  const stars = await starSummary(ctx.db.read, profile.id, viewerId);
+  const stars = await starSummary(ctx, { profileId: profile.id, viewerId });
   if (viewerId && !isOwner && profile.requireAuth && profile.trackViews) await recordView(ctx, profile.id, viewerId);
   return { ...profile, starCount: stars.count, hasStarred: stars.hasStarred, isOwner };
 }

@@ -4,7 +4,10 @@ import { organizations, profiles, projects, reports, teams, users, type Report }
 import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { activeRecipient } from '../email/recipients';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
 
 /** Reasons a report may give (what the moderation queue sorts by). */
 export const REPORT_REASONS = ['spam', 'harassment', 'inappropriate', 'fake', 'privacy', 'other'] as const;
@@ -96,7 +99,7 @@ export async function createReport(ctx: ServiceContext, input: CreateReportInput
     throw new AppError('NOT_FOUND', `No such ${input.entityType}`);
   }
   try {
-    return await ctx.db.write.transaction(async (tx) => {
+    return await withTransaction(ctx, async (tx, ctx) => {
       const [row] = await tx
         .insert(reports)
         .values({ reporterId: userId, entityType: input.entityType, entityId: input.entityId, reason: input.reason, details: input.details ?? null })
@@ -119,4 +122,20 @@ export async function listReports(ctx: ServiceContext, page: { limit: number; of
     ctx.db.read.select({ total: count() }).from(reports).where(where),
   ]);
   return { items: rows.map(view), total: totals?.total ?? 0 };
+}
+
+/** Queue side of `report.created`: tell the reporter (if still active) that the report was received. */
+export async function mailReportReceived(ctx: ServiceContext, input: { reportId: string; idempotencyKey: string }): Promise<void> {
+  const [report] = await ctx.db.write
+    .select({ id: reports.id, reporterId: reports.reporterId, entityType: reports.entityType })
+    .from(reports)
+    .where(eq(reports.id, input.reportId));
+  if (!report) return;
+  const user = await activeRecipient(ctx, report.reporterId);
+  if (!user) return;
+  await sendEmail(ctx, {
+    to: user.email,
+    email: templates.reportReceived({ name: user.firstName, reportId: report.id, entityType: report.entityType }),
+    idempotencyKey: input.idempotencyKey,
+  });
 }

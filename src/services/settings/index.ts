@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { settings } from '../../db/schema';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
-import { requireCaller, withTransaction, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { applySettingsPatch, resolveSettings, storedOverrides, type SettingsPatch, type UserSettings } from './schema';
 import { logActivity } from '../activity';
 
@@ -28,13 +28,13 @@ export async function getSettings(ctx: ServiceContext, userId: string): Promise<
 /** Merge a (deep-partial, already validated) patch into the caller's settings; returns the full result. */
 export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch): Promise<UserSettings> {
   const userId = requireCaller(ctx);
-  const stored = await withTransaction(ctx, async (tx) => {
+  const stored = await withTransaction(ctx, async (tx, ctx) => {
     // The row is created at sign-up; create it here if it is somehow missing, then lock it.
     await tx.insert(settings).values({ userId }).onConflictDoNothing();
     const [row] = await tx.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, userId)).for('update');
     const next = applySettingsPatch(storedOverrides(row?.settings), patch);
     await tx.update(settings).set({ settings: next }).where(eq(settings.userId, userId));
-    await logActivity(tx, { userId, action: 'settings.updated', metadata: { patch } });
+    await logActivity(ctx, { userId, action: 'settings.updated', metadata: { patch } });
     return next;
   });
   await cacheDel(ctx.config, cacheKeys(ctx.config).settings(userId));
@@ -44,9 +44,9 @@ export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch):
 /** Back to the defaults: the stored document becomes `{}` (so future default changes apply). */
 export async function resetSettings(ctx: ServiceContext): Promise<UserSettings> {
   const userId = requireCaller(ctx);
-  await withTransaction(ctx, async (tx) => {
+  await withTransaction(ctx, async (tx, ctx) => {
     await tx.insert(settings).values({ userId, settings: {} }).onConflictDoUpdate({ target: settings.userId, set: { settings: {}, updatedAt: new Date() } });
-    await logActivity(tx, { userId, action: 'settings.reset' });
+    await logActivity(ctx, { userId, action: 'settings.reset' });
   });
   await cacheDel(ctx.config, cacheKeys(ctx.config).settings(userId));
   return resolveSettings({});

@@ -1,13 +1,15 @@
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database, Transaction } from '../../db/client';
-import { profiles, profileStars, users } from '../../db/schema';
+import { notifications, profiles, profileStars, settings, users } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { createNotification } from '../notifications/create';
 import { assertCanView } from '../profiles/access';
 import { displayName } from '../profiles/views';
+import { resolveSettings } from '../settings/schema';
 import { starSummary } from './summary';
 
 /** Answer of POST and DELETE /stars/:profileId. */
@@ -51,7 +53,7 @@ async function findTarget(db: Database | Transaction, profileId: string, lock: b
 export async function starProfile(ctx: ServiceContext, profileId: string): Promise<StarState> {
   const userId = requireCaller(ctx);
   await enforceLimit(ctx.config, 'stars', LIMITS.stars, userId);
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const target = assertCanView(await findTarget(tx, profileId, true), userId); // private / missing → 404
     if (target.userId === userId) throw new AppError('FORBIDDEN', 'You cannot star your own profile');
     const inserted = await tx
@@ -60,7 +62,7 @@ export async function starProfile(ctx: ServiceContext, profileId: string): Promi
       .onConflictDoNothing({ target: [profileStars.profileId, profileStars.userId] })
       .returning({ id: profileStars.id });
     if (inserted.length > 0) await emit(tx, ctx.events, 'profile.starred', { profileId, ownerId: target.userId, starredBy: userId });
-    const { count } = await starSummary(tx, profileId, undefined);
+    const { count } = await starSummary(ctx, { profileId });
     return { starred: true, count };
   });
 }
@@ -73,7 +75,7 @@ export async function starProfile(ctx: ServiceContext, profileId: string): Promi
 export async function unstarProfile(ctx: ServiceContext, profileId: string): Promise<StarState> {
   const userId = requireCaller(ctx);
   await enforceLimit(ctx.config, 'stars', LIMITS.stars, userId);
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const target = await findTarget(tx, profileId, true);
     if (!target) throw new AppError('NOT_FOUND', 'Profile not found');
     const removed = await tx
@@ -81,7 +83,7 @@ export async function unstarProfile(ctx: ServiceContext, profileId: string): Pro
       .where(and(eq(profileStars.profileId, profileId), eq(profileStars.userId, userId)))
       .returning({ id: profileStars.id });
     if (removed.length === 0) assertCanView(target, userId);
-    const { count } = await starSummary(tx, profileId, undefined);
+    const { count } = await starSummary(ctx, { profileId });
     return { starred: false, count };
   });
 }
@@ -136,7 +138,7 @@ export async function listStars(ctx: ServiceContext, input: { profileId: string;
       )
       .orderBy(desc(profileStars.createdAt), desc(profileStars.id))
       .limit(input.limit + 1),
-    starSummary(ctx.db.read, target.id, viewerId),
+    starSummary(ctx, { profileId: target.id, viewerId }),
   ]);
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
@@ -146,4 +148,45 @@ export async function listStars(ctx: ServiceContext, input: { profileId: string;
     stargazers: page.map((r) => ({ userId: r.userId, name: displayName(r), avatarUrl: r.avatarUrl, starredAt: r.starredAt.toISOString() })),
     nextCursor: rows.length > input.limit && last ? encodeCursor({ at: last.at, id: last.id }) : null,
   };
+}
+
+/**
+ * Queue side of `profile.starred`: a STAR notification to the profile's owner, naming only the starrer's
+ * public name. Skipped when the starrer is gone, the owner turned star notifications off, or the owner
+ * already heard about this person's star today (star, unstar, star again).
+ */
+export async function notifyStar(ctx: ServiceContext, input: { ownerId: string; starredBy: string; profileId: string }): Promise<void> {
+  const { ownerId, starredBy, profileId } = input;
+  const db = ctx.db.write;
+  const [starrer] = await db
+    .select({ firstName: users.firstName, lastName: users.lastName, username: users.username, deletedAt: users.deletedAt })
+    .from(users)
+    .where(eq(users.id, starredBy));
+  if (!starrer || starrer.deletedAt) return;
+  const [prefs] = await db.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, ownerId));
+  if (!resolveSettings(prefs?.settings).notifications.stars) return;
+  const [recent] = await db
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(
+      and(
+        eq(notifications.userId, ownerId),
+        eq(notifications.type, 'STAR'),
+        sql`${notifications.metadata}->>'starredBy' = ${starredBy}`,
+        sql`${notifications.metadata}->>'profileId' = ${profileId}`,
+        gt(notifications.createdAt, new Date(Date.now() - 86_400_000)),
+      ),
+    )
+    .limit(1);
+  if (recent) return;
+  const name = [starrer.firstName, starrer.lastName].filter(Boolean).join(' ') || starrer.username || 'Someone';
+  await createNotification(ctx, {
+    userId: ownerId,
+    type: 'STAR',
+    title: 'New star on your profile',
+    message: `${name} starred your profile.`,
+    actionUrl: `${ctx.config.FRONTEND_URL}/profile/${ownerId}`,
+    actionLabel: 'View profile',
+    metadata: { profileId, starredBy },
+  });
 }

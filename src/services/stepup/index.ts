@@ -4,17 +4,25 @@ import { OTP_PLACEHOLDER, OTP_POLICY, userState, type SendResult, type VerifyRes
 import { emailDeliveryFor } from '../../durable/otp-delivery';
 import { AppError } from '../../lib/errors';
 import { logActivity } from '../activity';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isPlaceholderEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { failClosed, tooMany } from '../phone/strict';
-import { signStepUpToken, stepUpSecret, verifyStepUpToken, type StepUpClient } from './token';
+import { signStepUpToken, verifyStepUpToken, type StepUpClient, type StepUpVerdict } from './token';
 
 export * from './token';
 
 export interface ClientInfo {
   ip: string | null;
   userAgent: string | null;
+}
+
+/** STEPUP_TOKEN_SECRET: required in staging/production by the config schema; a fixed stand-in on dev machines only. */
+function stepUpSecret(ctx: ServiceContext): string {
+  const { config } = ctx;
+  if (config.STEPUP_TOKEN_SECRET) return config.STEPUP_TOKEN_SECRET;
+  if (config.ENVIRONMENT === 'development' || config.ENVIRONMENT === 'test') return 'fairarena-development-only-step-up-token-secret';
+  throw new Error('STEPUP_TOKEN_SECRET is not configured');
 }
 
 /**
@@ -47,7 +55,7 @@ export async function sendStepUpCode(ctx: ServiceContext, client: ClientInfo): P
         throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly');
     }
   }
-  await logActivity(ctx.db.write, { userId, action: 'otp.sent', level: 'WARN', metadata: { purpose: 'step-up', channel: 'email', ip: client.ip } });
+  await logActivity(ctx, { userId, action: 'otp.sent', level: 'WARN', metadata: { purpose: 'step-up', channel: 'email', ip: client.ip } });
   return { sent: true, expiresIn: Math.round(OTP_POLICY.stepUp.ttlMs / 1000), resendAfter: Math.round(r.resendAfterMs / 1000), sendsRemaining: r.sendsRemaining };
 }
 
@@ -63,7 +71,7 @@ export async function verifyStepUpCode(ctx: ServiceContext, input: { code: strin
       case 'locked':
       case 'rate_limited':
         if (r.justLocked) {
-          await logActivity(ctx.db.write, { userId, action: 'otp.locked', level: 'CRITICAL', metadata: { purpose: 'step-up', ip: input.ip } });
+          await logActivity(ctx, { userId, action: 'otp.locked', level: 'CRITICAL', metadata: { purpose: 'step-up', ip: input.ip } });
         }
         throw tooMany('Too many wrong codes: verification is locked for a while', r.retryAfterMs, { reason: 'LOCKED' });
       case 'no_code':
@@ -74,17 +82,23 @@ export async function verifyStepUpCode(ctx: ServiceContext, input: { code: strin
         throw new AppError('VALIDATION_ERROR', 'No valid code: request a new one', { details: { reason: 'OTP_EXPIRED' } });
     }
   }
-  const issued = await signStepUpToken(stepUpSecret(ctx.config), { userId, userAgent: input.userAgent, ip: input.ip });
-  await ctx.db.write.transaction(async (tx) => {
-    await logActivity(tx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'step-up' } });
-    await logActivity(tx, { userId, action: 'stepup.granted', level: 'CRITICAL', metadata: { ip: input.ip, userAgent: input.userAgent?.slice(0, 200) ?? null } });
+  const issued = await signStepUpToken({ secret: stepUpSecret(ctx), client: { userId, userAgent: input.userAgent, ip: input.ip } });
+  await withTransaction(ctx, async (tx, ctx) => {
+    await logActivity(ctx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'step-up' } });
+    await logActivity(ctx, { userId, action: 'stepup.granted', level: 'CRITICAL', metadata: { ip: input.ip, userAgent: input.userAgent?.slice(0, 200) ?? null } });
   });
   return issued;
 }
 
-/** GET /account-settings/status: whether the token presented by this client is valid right now. */
-export async function stepUpStatus(ctx: ServiceContext, token: string | null | undefined, client: ClientInfo): Promise<{ verified: boolean; expiresAt: string | null }> {
+/** Whether `token` is a valid step-up for the caller on this client right now (never throws for a bad token). */
+export async function checkStepUp(ctx: ServiceContext, input: { token: string | null | undefined } & ClientInfo): Promise<StepUpVerdict> {
   const userId = requireCaller(ctx);
-  const v = await verifyStepUpToken(stepUpSecret(ctx.config), token, { userId, ...client } satisfies StepUpClient);
+  const client: StepUpClient = { userId, userAgent: input.userAgent, ip: input.ip };
+  return verifyStepUpToken({ secret: stepUpSecret(ctx), token: input.token, client });
+}
+
+/** GET /account-settings/status: whether the token presented by this client is valid right now. */
+export async function stepUpStatus(ctx: ServiceContext, input: { token: string | null | undefined } & ClientInfo): Promise<{ verified: boolean; expiresAt: string | null }> {
+  const v = await checkStepUp(ctx, input);
   return { verified: v.ok, expiresAt: v.ok ? new Date(v.expiresAt).toISOString() : null };
 }

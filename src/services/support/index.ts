@@ -4,7 +4,11 @@ import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { ipBucket } from '../../lib/http';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { activeRecipient, frontendUrl } from '../email/recipients';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
+import { createNotification } from '../notifications/create';
 import { ensureActiveUser } from '../users';
 
 /** An anonymous requester gets at most one confirmation email per address in this window. */
@@ -66,7 +70,7 @@ export async function createSupportTicket(ctx: ServiceContext, input: CreateSupp
     await enforceLimit(ctx.config, 'supportAnonymous', LIMITS.supportAnonymous, ipBucket(input.ip) ?? 'unknown');
   }
   const email = userId ? null : input.email!.trim().toLowerCase();
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     let sendConfirmation = true;
     if (email) {
       // Serialise tickets for one address so two concurrent requests cannot both mail it.
@@ -104,4 +108,40 @@ export async function listSupportTickets(ctx: ServiceContext, page: { limit: num
     ctx.db.read.select({ total: count() }).from(supportTickets).where(where),
   ]);
   return { items: rows.map(view), total: totals?.total ?? 0 };
+}
+
+/**
+ * Queue side of `support.ticket_created`: the confirmation mail. A signed-in requester's goes to their
+ * account address (if still active); an anonymous one only when the ticket was the first naming its address
+ * in the window (decided at creation), and relays nothing the requester wrote (the address may be anyone's).
+ */
+export async function mailSupportConfirmation(ctx: ServiceContext, input: { ticketId: string; sendConfirmation?: boolean; idempotencyKey: string }): Promise<void> {
+  const [ticket] = await ctx.db.write.select().from(supportTickets).where(eq(supportTickets.id, input.ticketId));
+  if (!ticket) return;
+  const supportUrl = frontendUrl(ctx, '/support');
+  if (ticket.userId) {
+    const user = await activeRecipient(ctx, ticket.userId);
+    if (!user) return;
+    const email = templates.supportConfirmation({ anonymous: false, name: user.firstName, subject: ticket.subject, ticketId: ticket.id, supportUrl });
+    await sendEmail(ctx, { to: user.email, email, idempotencyKey: input.idempotencyKey });
+    return;
+  }
+  if (!input.sendConfirmation || !ticket.email) return;
+  const email = templates.supportConfirmation({ anonymous: true, ticketId: ticket.id, supportUrl });
+  await sendEmail(ctx, { to: ticket.email, email, idempotencyKey: input.idempotencyKey });
+}
+
+/** Queue side of `support.ticket_created`: an in-app notification for a signed-in requester. */
+export async function notifySupportTicket(ctx: ServiceContext, ticketId: string): Promise<void> {
+  const [ticket] = await ctx.db.write.select({ userId: supportTickets.userId, id: supportTickets.id }).from(supportTickets).where(eq(supportTickets.id, ticketId));
+  if (!ticket?.userId) return;
+  await createNotification(ctx, {
+    userId: ticket.userId,
+    type: 'SYSTEM',
+    title: 'Support request received',
+    message: 'We received your support request and will get back to you.',
+    actionUrl: frontendUrl(ctx, '/support'),
+    actionLabel: 'View my requests',
+    metadata: { ticketId: ticket.id },
+  });
 }

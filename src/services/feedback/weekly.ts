@@ -1,37 +1,31 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { ServiceContext } from '../services/context';
-import { settings, users, weeklyFeedbackMailings } from '../db/schema';
-import { emit, relayOutbox, type PendingEvents } from '../events/outbox';
+import { settings, users, weeklyFeedbackMailings } from '../../db/schema';
+import { emit, relayOutbox, type PendingEvents } from '../../events/outbox';
+import { withTransaction, type ServiceContext } from '../context';
+import { weekOf } from './week';
 
 const PAGE = 100;
-
-/** The Monday (UTC) of the ISO week containing `now`, as YYYY-MM-DD: one mailing per user per week. */
-export function weekOf(now: Date): string {
-  const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  day.setUTCDate(day.getUTCDate() - ((day.getUTCDay() + 6) % 7));
-  return day.toISOString().slice(0, 10);
-}
 
 /** `email.weeklyFeedback` of the settings document; default true when absent or not a boolean. */
 const wantsWeeklyFeedback = sql`case when jsonb_typeof(${settings.settings}->'email'->'weeklyFeedback') = 'boolean'
   then (${settings.settings}->'email'->>'weeklyFeedback')::boolean else true end`;
 
 /**
- * Weekly feedback mail (cron `0 10 * * 0`). Pages through users who are active (not deleted, not
- * anonymised, with a real address) and opted in, 100 per transaction; each page records
- * (user, week) in weekly_feedback_mailings with ON CONFLICT DO NOTHING and emits one
- * `feedback.weekly_requested` per newly recorded user. The queue handler mints the code and sends the
- * mail, one user per event, so one bad address never stops the rest; a second run in the same week
- * records nothing new and emits nothing.
+ * The weekly feedback mailing for the week of `now`. Pages through users who are active (not deleted,
+ * not anonymised, with a real address) and opted in, 100 per transaction; each page records (user, week)
+ * in weekly_feedback_mailings with ON CONFLICT DO NOTHING and emits one `feedback.weekly_requested` per
+ * newly recorded user. The queue handler mints the code and sends the mail, one user per event, so one
+ * bad address never stops the rest; a second run in the same week records nothing new and emits nothing.
  */
-export async function weeklyFeedback({ env, db }: ServiceContext, now: Date): Promise<Record<string, number>> {
+export async function scheduleWeeklyFeedback(ctx: ServiceContext, now: Date): Promise<{ eligible: number; emitted: number }> {
   const week = weekOf(now);
   let after = '';
   let eligible = 0;
   let emitted = 0;
   for (;;) {
+    // Each page's events are relayed as soon as it commits, not when the whole run ends.
     const pending: PendingEvents = [];
-    const page = await db.write.transaction(async (tx) => {
+    const page = await withTransaction({ ...ctx, events: pending }, async (tx, pageCtx) => {
       const rows = await tx
         .select({ id: users.id })
         .from(users)
@@ -53,13 +47,13 @@ export async function weeklyFeedback({ env, db }: ServiceContext, now: Date): Pr
         .values(rows.map((r) => ({ userId: r.id, weekOf: week })))
         .onConflictDoNothing()
         .returning({ userId: weeklyFeedbackMailings.userId });
-      for (const { userId } of fresh) await emit(tx, pending, 'feedback.weekly_requested', { userId, weekOf: week });
+      for (const { userId } of fresh) await emit(tx, pageCtx.events, 'feedback.weekly_requested', { userId, weekOf: week });
       return rows;
     });
     eligible += page.length;
     emitted += pending.length;
     // Hand this page to the queue now (anything left behind is picked up by the outbox sweeper).
-    for (let i = 0; i < pending.length; i += 100) await relayOutbox(db.write, env, { ids: pending.slice(i, i + 100) });
+    for (let i = 0; i < pending.length; i += 100) await relayOutbox(ctx.db.write, ctx.env, { ids: pending.slice(i, i + 100) });
     if (page.length < PAGE) break;
     after = page.at(-1)!.id;
   }

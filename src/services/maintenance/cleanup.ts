@@ -1,10 +1,7 @@
-import { and, eq, exists, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
-
-import type { DbHandle, ServiceContext } from '../services/context';
+import { and, eq, exists, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import {
   activityLogs,
   aiPendingActions,
-  aiSessions,
   devEmails,
   feedback,
   handlerFailures,
@@ -13,18 +10,16 @@ import {
   notifications,
   organizationInvites,
   outbox,
-  payments,
   processedEvents,
-  profiles,
   projectInvites,
-  supportTickets,
   teamInvites,
-  users,
   webhookDeliveries,
   weeklyFeedbackMailings,
-} from '../db/schema';
-import { cancelStalePayments } from '../services/payments/expiry';
-import { ACCOUNT_RETENTION_DAYS } from '../services/users';
+} from '../../db/schema';
+import type { ServiceContext } from '../context';
+import { cancelStalePayments } from '../payments/expiry';
+import { ACCOUNT_RETENTION_DAYS } from '../users';
+import { anonymiseDeletedUsers } from './anonymise';
 
 /** Retention periods of the daily cleanup, in days (activity logs: the ACTIVITY_LOG_RETENTION_DAYS var). */
 export const RETENTION = {
@@ -51,12 +46,10 @@ export const RETENTION = {
   deletedAccounts: ACCOUNT_RETENTION_DAYS,
 } as const;
 
-const ANONYMISE_BATCH = 500;
-
 const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * 86_400_000);
 
 /**
- * Daily cleanup (cron `0 6 * * *`). Every step is a set-based statement over rows past their
+ * The daily cleanup (the `daily-cleanup` cron). Every step is a set-based statement over rows past their
  * retention at `now` (the cron's scheduled time), so a second run the same day finds nothing left to
  * do. Audit logs, the credits ledger and payments are never deleted.
  */
@@ -132,87 +125,11 @@ export async function dailyCleanup(ctx: ServiceContext, now: Date): Promise<Reco
     (await w.delete(activityLogs).where(lt(activityLogs.createdAt, daysBefore(now, config.ACTIVITY_LOG_RETENTION_DAYS)))).rowCount ?? 0;
 
   // 8. Anonymise accounts soft-deleted more than 30 days ago (no longer recoverable).
-  counts.anonymizedUsers = await anonymiseDeletedUsers(db, now);
+  counts.anonymizedUsers = await anonymiseDeletedUsers(ctx, { deletedBefore: daysBefore(now, RETENTION.deletedAccounts), now });
 
   // 9. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
   const stalePayments = await cancelStalePayments({ db: w, config }, { now, limit: 500 });
   counts.cancelledPayments = stalePayments.cancelled;
 
   return counts;
-}
-
-/**
- * Personal data of the account is replaced: email → `deleted+<sha256(id) prefix>@anonymized.invalid`
- * (a placeholder the email module never sends to), names, username, image and phone → null, the
- * profile cleared and made private, AI conversations, notifications and the activity log (IPs, user
- * agents) deleted, the IP and user agent of payments nulled, support tickets' subject and message
- * replaced by '[deleted]' (and any address nulled), the text of general feedback nulled. The row and
- * everything that references it (ledger, payments, audit logs, memberships' history) stay, so the
- * books still balance. All of it in one transaction per batch.
- */
-async function anonymiseDeletedUsers(db: DbHandle, now: Date): Promise<number> {
-  const cutoff = daysBefore(now, RETENTION.deletedAccounts);
-  let total = 0;
-  for (;;) {
-    const done = await db.write.transaction(async (tx) => {
-      const batch = await tx
-        .select({ id: users.id })
-        .from(users)
-        .where(and(lt(users.deletedAt, cutoff), isNull(users.anonymizedAt)))
-        .orderBy(users.deletedAt)
-        .limit(ANONYMISE_BATCH)
-        .for('update', { skipLocked: true });
-      if (batch.length === 0) return 0;
-      const ids = batch.map((u) => u.id);
-      await tx
-        .update(users)
-        .set({
-          email: sql`'deleted+' || left(encode(sha256(convert_to(${users.id}, 'UTF8')), 'hex'), 16) || '@anonymized.invalid'`,
-          firstName: null,
-          lastName: null,
-          username: null,
-          imageUrl: null,
-          phoneNumber: null,
-          phoneVerifiedAt: null,
-          anonymizedAt: now,
-        })
-        .where(inArray(users.id, ids));
-      await tx
-        .update(profiles)
-        .set({
-          bio: '',
-          company: null,
-          dateOfBirth: null,
-          gender: null,
-          jobTitle: null,
-          location: null,
-          yearsOfExperience: null,
-          githubUsername: null,
-          linkedinProfile: null,
-          twitterHandle: null,
-          portfolioUrl: null,
-          resumeUrl: null,
-          education: [],
-          skills: [],
-          languages: [],
-          interests: [],
-          certifications: [],
-          awards: [],
-          experiences: [],
-          isPublic: false,
-          requireAuth: false,
-          trackViews: false,
-        })
-        .where(inArray(profiles.userId, ids));
-      await tx.delete(aiSessions).where(inArray(aiSessions.userId, ids));
-      await tx.delete(notifications).where(inArray(notifications.userId, ids));
-      await tx.delete(activityLogs).where(inArray(activityLogs.userId, ids));
-      await tx.update(payments).set({ ipAddress: null, userAgent: null }).where(inArray(payments.userId, ids));
-      await tx.update(supportTickets).set({ subject: '[deleted]', message: '[deleted]', email: null }).where(inArray(supportTickets.userId, ids));
-      await tx.update(feedback).set({ message: null }).where(inArray(feedback.userId, ids));
-      return batch.length;
-    });
-    total += done;
-    if (done < ANONYMISE_BATCH) return total;
-  }
 }
