@@ -2,7 +2,7 @@ import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { loadConfig } from '../src/config';
-import { Db } from '../src/db/client';
+import { openServiceContext } from '../src/services/context';
 import { hmacSha256Hex, sha256Hex, timingSafeEqual, verifyHmacSha256Hex } from '../src/lib/crypto';
 import { cancelStalePayments } from '../src/services/payments';
 import { useTestDatabase } from './helpers/db';
@@ -462,12 +462,11 @@ describe('order expiry', () => {
   });
 
   async function cancelWithBackstop() {
-    const config = loadConfig(db.env);
-    const database = new Db(config);
+    const { ctx, finish } = openServiceContext(db.env, { actor: { kind: 'system', job: 'daily-cleanup' } });
     try {
-      return await cancelStalePayments({ db: database.write, config });
+      return await cancelStalePayments(ctx);
     } finally {
-      await database.close();
+      await finish();
     }
   }
 });

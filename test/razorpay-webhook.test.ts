@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
-import { loadConfig } from '../src/config';
-import { Db } from '../src/db/client';
-import { withLedger } from '../src/services/credits';
+import { openServiceContext } from '../src/services/context';
+import { spend as spendCredits } from '../src/services/credits';
 import { canTransition, PAYMENT_TRANSITIONS } from '../src/services/payments';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
@@ -37,12 +36,11 @@ async function order(u: TestUser, planId = 'business_plan'): Promise<FakeOrder> 
 }
 
 async function spend(userId: string, amount: number) {
-  const config = loadConfig(db.env);
-  const database = new Db(config);
+  const { ctx, finish } = openServiceContext(db.env, { actor: { kind: 'system', job: 'test' } });
   try {
-    await withLedger({ db: database, config }, (l) => l.spend({ userId, amount, description: 'used' }));
+    await spendCredits(ctx, { userId, amount, description: 'used' });
   } finally {
-    await database.close();
+    await finish();
   }
 }
 

@@ -23,7 +23,7 @@ import {
   webhookDeliveries,
   weeklyFeedbackMailings,
 } from '../db/schema';
-import { cancelStalePayments } from '../services/payments/expiry';
+import { cancelStalePayments } from '../services/payments';
 import { ACCOUNT_RETENTION_DAYS } from '../services/users';
 
 /** Retention periods of the daily cleanup, in days (activity logs: the ACTIVITY_LOG_RETENTION_DAYS var). */
@@ -135,7 +135,7 @@ export async function dailyCleanup(ctx: ServiceContext, now: Date): Promise<Reco
   counts.anonymizedUsers = await anonymiseDeletedUsers(db, now);
 
   // 9. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
-  const stalePayments = await cancelStalePayments({ db: w, config }, { now, limit: 500 });
+  const stalePayments = await cancelStalePayments(ctx, { now, limit: 500 });
   counts.cancelledPayments = stalePayments.cancelled;
 
   return counts;

@@ -123,7 +123,7 @@ export const platformInviteEmail: EventHandler<'platform.invite_requested'> = {
 export const githubActivityNotification: EventHandler<'project.github_activity'> = {
   name: 'github-activity-notification',
   async run(ctx, { projectId, auditLogId }) {
-    const activity = await githubActivity(ctx.tx, auditLogId);
+    const activity = await githubActivity(ctx, auditLogId);
     if (!activity || activity.projectId !== projectId) return;
     const c = (activity.changes ?? {}) as Record<string, unknown>;
     const repo = activity.targetId ?? 'the linked repository';

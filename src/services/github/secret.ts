@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Config } from '../../config';
 import { projects } from '../../db/schema';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
 import { audit } from '../orgs/audit';
 import { authorize, type ProjectTarget } from '../orgs/authz';
 import { limitedCaller } from '../orgs/shared';
@@ -48,7 +48,7 @@ export const githubWebhookLink = (config: Pick<Config, 'PUBLIC_BASE_URL'>, repo:
  */
 export async function rotateGithubWebhookSecret(ctx: ServiceContext, target: ProjectTarget): Promise<GithubWebhookLink> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx) => {
     const a = await authorize(tx, userId, target, 'project:update', { lock: true });
     const repo = a.project.githubRepo;
     if (!repo) throw new AppError('CONFLICT', 'No GitHub repository is linked to this project', { details: { field: 'githubRepo' } });
