@@ -8,6 +8,7 @@ import { withTransaction, type ServiceContext } from '../context';
 import { claimWebhookDelivery } from '../webhooks';
 import { newGithubWebhookSecret } from './secret';
 
+export * from './rotate-secret';
 export * from './secret';
 
 /**

@@ -1,12 +1,13 @@
 import { and, eq } from 'drizzle-orm';
 import { payments } from '../../db/schema';
 import { emit } from '../../events/outbox';
-import { createRazorpayOrder, razorpayCredentials, RazorpayError, type RazorpayCredentials } from '../../integrations/razorpay';
+import { createRazorpayOrder, razorpayCredentials, type RazorpayCredentials } from '../../integrations/razorpay';
 import { AppError } from '../../lib/errors';
-import { describeError, log } from '../../lib/log';
+import { log } from '../../lib/log';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, withTransaction, type ServiceContext } from '../context';
 import { planForCheckout } from '../plans';
+import { providerUnavailable } from './provider-errors';
 
 /** 503 unless payments are switched on (PAYMENTS_ENABLED, read per request) and Razorpay keys are set. */
 export function requirePayments(ctx: ServiceContext, options: { allowWhenDisabled?: boolean } = {}): RazorpayCredentials {
@@ -17,16 +18,6 @@ export function requirePayments(ctx: ServiceContext, options: { allowWhenDisable
   const creds = razorpayCredentials(config);
   if (!creds) throw new AppError('SERVICE_UNAVAILABLE', 'Payments are not configured', { details: { reason: 'PAYMENTS_NOT_CONFIGURED' } });
   return creds;
-}
-
-/** A provider failure as the client should see it: try again later (nothing was charged). */
-export function providerUnavailable(err: unknown, what: string): AppError {
-  log('warn', 'razorpay.unavailable', { what, error: describeError(err), status: err instanceof RazorpayError ? err.status : null });
-  return new AppError('SERVICE_UNAVAILABLE', 'The payment provider is unavailable, please try again shortly', {
-    details: { reason: 'PROVIDER_UNAVAILABLE' },
-    headers: { 'Retry-After': '5' },
-    cause: err,
-  });
 }
 
 export interface CreateOrderInput {

@@ -7,7 +7,8 @@ import { log } from '../../lib/log';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
 import { completePayment } from './complete';
-import { providerUnavailable, requirePayments } from './orders';
+import { requirePayments } from './orders';
+import { providerUnavailable } from './provider-errors';
 import { PAID_STATUSES } from './state';
 
 export interface VerifyInput {
