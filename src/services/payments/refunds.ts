@@ -31,7 +31,7 @@ export interface PaymentNotes {
 }
 
 /** Credits due back, in total, once `refunded` (plus any lost disputes) has gone back to the buyer. */
-export function clawbackTarget(payment: Pick<Payment, 'credits' | 'amount'>, refunded: number, notes: PaymentNotes): number {
+function clawbackTarget(payment: Pick<Payment, 'credits' | 'amount'>, refunded: number, notes: PaymentNotes): number {
   const returned = Math.min(payment.amount, refunded + (notes.chargedBack ?? 0));
   return Math.floor((payment.credits * returned) / payment.amount);
 }
