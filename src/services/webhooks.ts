@@ -1,3 +1,4 @@
+import { and, eq } from 'drizzle-orm';
 import { webhookDeliveries } from '../db/schema';
 import type { Actor, ServiceContext } from './context';
 
@@ -25,4 +26,18 @@ export async function claimWebhookDelivery(ctx: ServiceContext, delivery: Webhoo
     .onConflictDoNothing()
     .returning({ deliveryId: webhookDeliveries.deliveryId });
   return claimed.length > 0;
+}
+
+/**
+ * Whether a delivery is claimed already: one plain read before the applying transaction, so a replay (providers
+ * retry freely) costs no transaction, and a database that cannot be reached fails on a plain statement. Only a
+ * shortcut: the claim inside the transaction is what decides.
+ */
+export async function webhookDeliveryClaimed(ctx: ServiceContext, delivery: WebhookDelivery): Promise<boolean> {
+  const [row] = await ctx.db.write
+    .select({ deliveryId: webhookDeliveries.deliveryId })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.source, delivery.source), eq(webhookDeliveries.deliveryId, delivery.deliveryId)))
+    .limit(1);
+  return Boolean(row);
 }

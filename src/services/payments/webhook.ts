@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, or, sql } from 'drizzle-orm';
 import type { Transaction } from '../../db/client';
 import { z } from 'zod';
 import { payments, paymentWebhookEvents } from '../../db/schema';
@@ -65,6 +65,16 @@ const ignored = (reason: string, paymentId: string | null = null): Handled => ({
 export async function processRazorpayWebhook(ctx: ServiceContext, input: WebhookInput): Promise<WebhookResult> {
   const { body } = input;
   const bodySha256 = await sha256Hex(input.raw);
+  // A replay is answered from one plain read, without a transaction; the unique keys below decide.
+  const [seen] = await ctx.db.write
+    .select({ id: paymentWebhookEvents.id })
+    .from(paymentWebhookEvents)
+    .where(or(eq(paymentWebhookEvents.razorpayEventId, input.deliveryId), eq(paymentWebhookEvents.bodySha256, bodySha256)))
+    .limit(1);
+  if (seen) {
+    log('info', 'webhook.razorpay.duplicate', { eventId: input.deliveryId, event: body.event });
+    return { status: 'duplicate', event: body.event };
+  }
   return withTransaction(ctx, async (tx, ctx) => {
     const [row] = await tx
       .insert(paymentWebhookEvents)

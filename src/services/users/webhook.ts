@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ClerkUserJson, toUserFields } from '../../integrations/clerk';
 import { AppError } from '../../lib/errors';
 import { withTransaction, type ServiceContext } from '../context';
-import { claimWebhookDelivery } from '../webhooks';
+import { claimWebhookDelivery, webhookDeliveryClaimed } from '../webhooks';
 import { softDeleteUser, syncUserFromClerk, type SyncOutcome } from './index';
 
 const ClerkEvent = z.discriminatedUnion('type', [
@@ -27,12 +27,10 @@ export type ClerkResult = { type: string; outcome: SyncOutcome | 'deleted' | 'du
  * redelivery is applied.
  */
 export async function receiveClerkEvent(ctx: ServiceContext, delivery: ClerkDelivery): Promise<ClerkResult> {
-  return withTransaction(ctx, async (_tx, ctx) => {
-    if (!(await claimWebhookDelivery(ctx, { source: 'clerk', deliveryId: delivery.deliveryId }))) {
-      return { type: (delivery.payload as { type?: string } | null)?.type ?? 'unknown', outcome: 'duplicate' as const };
-    }
-    return applyClerkEvent(ctx, delivery.payload);
-  });
+  const claim = { source: 'clerk', deliveryId: delivery.deliveryId } as const;
+  const duplicate = { type: (delivery.payload as { type?: string } | null)?.type ?? 'unknown', outcome: 'duplicate' as const };
+  if (await webhookDeliveryClaimed(ctx, claim)) return duplicate;
+  return withTransaction(ctx, async (_tx, ctx) => ((await claimWebhookDelivery(ctx, claim)) ? applyClerkEvent(ctx, delivery.payload) : duplicate));
 }
 
 /** Apply one Clerk event. Every branch is idempotent as well, so even a replay past the claim is harmless. */
