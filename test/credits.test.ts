@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { openServiceContext, type ServiceContext } from '../src/services/context';
-import { grant, isUniqueViolation, withLedger } from '../src/services/credits';
+import { isUniqueViolation } from '../src/db/errors';
+import { openServiceContext, withTransaction, type ServiceContext } from '../src/services/context';
+import { grant, refundCredits, spend } from '../src/services/credits';
 import { AppError } from '../src/lib/errors';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
@@ -68,16 +69,16 @@ describe('credits: balance', () => {
     expect(first.body).toEqual({ data: { balance: 0 } });
     expect(first.headers.get('Cache-Control')).toContain('no-store');
 
-    await withCtx((ctx) => withLedger(ctx, (ledger) => ledger.grant({ userId: u.id, amount: 25, type: 'BONUS', description: 'Welcome bonus' })));
+    await withCtx((ctx) => grant(ctx, { userId: u.id, amount: 25, type: 'BONUS', description: 'Welcome bonus' }));
     expect((await balance(u)).body.data.balance).toBe(25);
-    await withCtx((ctx) => withLedger(ctx, (ledger) => ledger.spend({ userId: u.id, amount: 10, description: 'AI review' })));
+    await withCtx((ctx) => spend(ctx, { userId: u.id, amount: 10, description: 'AI review' }));
     expect((await balance(u)).body.data.balance).toBe(15);
     await expectConsistentLedger(u.id);
   });
 
   it('still answers from the database when Redis is down', async () => {
     const u = await signUp(db);
-    await withCtx((ctx) => withLedger(ctx, (l) => l.grant({ userId: u.id, amount: 7, type: 'BONUS', description: 'x' })));
+    await withCtx((ctx) => grant(ctx, { userId: u.id, amount: 7, type: 'BONUS', description: 'x' }));
     const dead = { ...db.env, UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' } as typeof db.env;
     const r = await call(dead, '/api/v1/credits/balance', { token: u.token });
     expect(r.status).toBe(200);
@@ -88,8 +89,8 @@ describe('credits: balance', () => {
 describe('credits: ledger service', () => {
   it('spend beyond the balance is 402 INSUFFICIENT_CREDITS and writes nothing', async () => {
     const u = await signUp(db);
-    await withCtx((ctx) => withLedger(ctx, (l) => l.grant({ userId: u.id, amount: 5, type: 'BONUS', description: 'x' })));
-    const err = await withCtx((ctx) => withLedger(ctx, (l) => l.spend({ userId: u.id, amount: 6, description: 'too much' }))).catch((e) => e);
+    await withCtx((ctx) => grant(ctx, { userId: u.id, amount: 5, type: 'BONUS', description: 'x' }));
+    const err = await withCtx((ctx) => spend(ctx, { userId: u.id, amount: 6, description: 'too much' })).catch((e) => e);
     expect(err).toBeInstanceOf(AppError);
     expect(err.code).toBe('INSUFFICIENT_CREDITS');
     expect(err.status).toBe(402);
@@ -105,11 +106,11 @@ describe('credits: ledger service', () => {
       [u.id, `order_${crypto.randomUUID().slice(0, 14)}`],
     );
     const paymentId = rows[0]!.id;
-    await withCtx((ctx) => withLedger(ctx, (l) => l.grant({ userId: u.id, amount: 50, type: 'PURCHASE', paymentId, description: 'Basic Plan' })));
-    await withCtx((ctx) => withLedger(ctx, (l) => l.spend({ userId: u.id, amount: 30, description: 'used' })));
-    const r = await withCtx((ctx) => withLedger(ctx, (l) => l.refund({ userId: u.id, amount: 50, paymentId, description: 'Refund' })));
+    await withCtx((ctx) => grant(ctx, { userId: u.id, amount: 50, type: 'PURCHASE', paymentId, description: 'Basic Plan' }));
+    await withCtx((ctx) => spend(ctx, { userId: u.id, amount: 30, description: 'used' }));
+    const r = await withCtx((ctx) => refundCredits(ctx, { userId: u.id, amount: 50, paymentId, description: 'Refund' }));
     expect(r).toMatchObject({ removed: 20, shortfall: 30, balance: 0 });
-    const none = await withCtx((ctx) => withLedger(ctx, (l) => l.refund({ userId: u.id, amount: 5, paymentId, description: 'Refund' })));
+    const none = await withCtx((ctx) => refundCredits(ctx, { userId: u.id, amount: 5, paymentId, description: 'Refund' }));
     expect(none).toMatchObject({ entry: null, removed: 0, shortfall: 5, balance: 0 });
     const refundRow = (await db.sql<any>(`select amount, metadata from credit_transactions where user_id = $1 and type = 'REFUND'`, [u.id])).rows;
     expect(refundRow).toEqual([{ amount: -20, metadata: { requested: 50, removed: 20, shortfall: 30 } }]);
@@ -118,10 +119,8 @@ describe('credits: ledger service', () => {
 
   it('the database allows one INITIAL_ALLOCATION per user and one PURCHASE per payment', async () => {
     const u = await signUp(db);
-    await withCtx((ctx) => withLedger(ctx, (l) => l.grant({ userId: u.id, amount: 200, type: 'INITIAL_ALLOCATION', description: 'Free credits' })));
-    const again = await withCtx((ctx) =>
-      ctx.db.write.transaction((tx) => grant(tx, { userId: u.id, amount: 200, type: 'INITIAL_ALLOCATION', description: 'Free credits' })),
-    ).catch((e) => e);
+    await withCtx((ctx) => grant(ctx, { userId: u.id, amount: 200, type: 'INITIAL_ALLOCATION', description: 'Free credits' }));
+    const again = await withCtx((ctx) => grant(ctx, { userId: u.id, amount: 200, type: 'INITIAL_ALLOCATION', description: 'Free credits' })).catch((e) => e);
     expect(isUniqueViolation(again, 'credit_transactions_one_initial_allocation_uq')).toBe(true);
     expect(await expectConsistentLedger(u.id)).toBe(200);
   });
@@ -131,11 +130,9 @@ describe('credits: ledger service', () => {
     const results = await withCtx((ctx) =>
       Promise.allSettled(
         Array.from({ length: 20 }, (_, i) =>
-          withLedger(ctx, (l) =>
-            i % 2 === 0
-              ? l.grant({ userId: u.id, amount: 5, type: 'BONUS', description: `grant ${i}` })
-              : l.spend({ userId: u.id, amount: 4, description: `spend ${i}` }),
-          ),
+          i % 2 === 0
+            ? grant(ctx, { userId: u.id, amount: 5, type: 'BONUS', description: `grant ${i}` })
+            : spend(ctx, { userId: u.id, amount: 4, description: `spend ${i}` }),
         ),
       ),
     );
@@ -160,11 +157,11 @@ describe('credits: history', () => {
       [u.id, orderId, `pay_${crypto.randomUUID().replaceAll('-', '').slice(0, 14)}`],
     );
     await withCtx((ctx) =>
-      withLedger(ctx, async (l) => {
-        await l.grant({ userId: u.id, amount: 300, type: 'PURCHASE', paymentId: rows[0]!.id, description: 'Business Plan' });
-        await l.spend({ userId: u.id, amount: 10, description: 'first' });
-        await l.spend({ userId: u.id, amount: 20, description: 'second' });
-        await l.grant({ userId: other.id, amount: 99, type: 'BONUS', description: 'not yours' });
+      withTransaction(ctx, async (_tx, ctx) => {
+        await grant(ctx, { userId: u.id, amount: 300, type: 'PURCHASE', paymentId: rows[0]!.id, description: 'Business Plan' });
+        await spend(ctx, { userId: u.id, amount: 10, description: 'first' });
+        await spend(ctx, { userId: u.id, amount: 20, description: 'second' });
+        await grant(ctx, { userId: other.id, amount: 99, type: 'BONUS', description: 'not yours' });
       }),
     );
 

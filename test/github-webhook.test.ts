@@ -420,6 +420,30 @@ describe('POST /webhooks/v1/github: events', () => {
     // the same invalid payload signed by nobody is a 401, not a schema report
     expect((await deliver({ event: 'push', body: JSON.stringify({ ref: 42, repository: { full_name: repo } }), secret: 'wrong' })).status).toBe(401);
   });
+  it('a failure while applying claims nothing: the redelivery of the same X-GitHub-Delivery is recorded, once', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const repo = `retry-${suffix()}/app`;
+    const { id: project, secret } = await linkedProject(repo);
+    const deliveryId = crypto.randomUUID();
+    const body = pushBody(repo);
+    // The audit row is written after the delivery is claimed: refusing it fails the delivery mid-way.
+    await db.sql(`create or replace function test_refuse_github_audit() returns trigger language plpgsql as $$
+      begin if new.project_id = '${project}' and new.action like 'github.%' then raise exception 'audit refused'; end if; return new; end $$`);
+    await db.sql(`create trigger test_refuse_github_audit before insert on project_audit_logs for each row execute function test_refuse_github_audit()`);
+    try {
+      expect((await deliver({ event: 'push', body, secret, deliveryId })).status).toBe(500);
+    } finally {
+      await db.sql('drop trigger test_refuse_github_audit on project_audit_logs');
+    }
+    expect(await delivered(deliveryId)).toBe(false);
+    expect(await auditRows(project)).toEqual([]);
+
+    const redelivered = await deliver({ event: 'push', body, secret, deliveryId });
+    expect(redelivered.body.data).toEqual({ event: 'push', outcome: 'recorded', projects: 1 });
+    expect(await delivered(deliveryId)).toBe(true);
+    expect((await deliver({ event: 'push', body, secret, deliveryId })).body.data.outcome).toBe('duplicate');
+    expect(await auditRows(project)).toHaveLength(1);
+  });
 });
 
 describe('verification before any transaction, and a per-IP limit on webhook routes', () => {

@@ -193,6 +193,43 @@ describe('POST /webhooks/v1/clerk', () => {
     expect(events.rows).toHaveLength(1);
   });
 
+  it('a failure while applying claims nothing: the redelivery of the same svix-id is applied', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const id = newId();
+    const msgId = `msg_${crypto.randomUUID()}`;
+    const claims = async () => (await db.sql(`select 1 from webhook_deliveries where source = 'clerk' and delivery_id = $1`, [msgId])).rows.length;
+    // The profile insert comes after the user row and the delivery claim: refusing it fails the delivery mid-way.
+    await db.sql(`create or replace function test_refuse_profile() returns trigger language plpgsql as $$
+      begin if new.user_id = '${id}' then raise exception 'profile refused'; end if; return new; end $$`);
+    await db.sql(`create trigger test_refuse_profile before insert on profiles for each row execute function test_refuse_profile()`);
+    try {
+      const failed = await postWebhook('user.created', clerkUserJson({ id, email: 'retried@example.test' }), { msgId });
+      expect(failed.status).toBe(500);
+    } finally {
+      await db.sql('drop trigger test_refuse_profile on profiles');
+    }
+    expect(await userRow(id)).toBeUndefined();
+    expect(await claims()).toBe(0);
+
+    const redelivered = await postWebhook('user.created', clerkUserJson({ id, email: 'retried@example.test' }), { msgId });
+    expect(redelivered.body.data).toEqual({ type: 'user.created', outcome: 'created' });
+    expect(await userRow(id)).toMatchObject({ email: 'retried@example.test', deleted_at: null });
+    expect(await claims()).toBe(1);
+    expect((await postWebhook('user.created', clerkUserJson({ id, email: 'retried@example.test' }), { msgId })).body.data.outcome).toBe('duplicate');
+  });
+
+  it('concurrent deliveries of one svix-id: one applies it, the others wait for its claim and are duplicates', async () => {
+    const id = newId();
+    const msgId = `msg_${crypto.randomUUID()}`;
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () => postWebhook('user.created', clerkUserJson({ id, email: 'raced@example.test' }), { msgId })),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(results.map((r) => r.body.data.outcome).sort()).toEqual(['created', 'duplicate', 'duplicate']);
+    const events = await db.sql(`select 1 from outbox where event_name = 'user.created' and payload->>'userId' = $1`, [id]);
+    expect(events.rows).toHaveLength(1);
+  });
+
   it('user.updated syncs by Clerk id, including a changed primary email (defect #33)', async () => {
     const id = newId();
     await postWebhook('user.created', clerkUserJson({ id, email: 'before@example.test' }));

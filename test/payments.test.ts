@@ -2,7 +2,7 @@ import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { loadConfig } from '../src/config';
-import { Db } from '../src/db/client';
+import { openServiceContext } from '../src/services/context';
 import { hmacSha256Hex, sha256Hex, timingSafeEqual, verifyHmacSha256Hex } from '../src/lib/crypto';
 import { cancelStalePayments } from '../src/services/payments';
 import { useTestDatabase } from './helpers/db';
@@ -398,6 +398,32 @@ describe('order expiry', () => {
     expect((await deliver(body, await qstashSignature(body), { ...db.env, QSTASH_CURRENT_SIGNING_KEY: '' } as Env)).status).toBe(503);
   });
 
+  it('a failure while applying claims nothing: the redelivered expiry message cancels the order, and its id is claimed once', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const u = await signUp(db);
+    const id = await staleOrder(u);
+    const body = JSON.stringify({ paymentId: id });
+    const claims = async () => (await db.sql(`select 1 from webhook_deliveries where source = 'qstash' and delivery_id = $1`, [`payment-expiry-${id}`])).rows.length;
+    // The cancellation is written after the message is claimed: refusing it fails the delivery mid-way.
+    await db.sql(`create or replace function test_refuse_cancel() returns trigger language plpgsql as $$
+      begin if new.id = '${id}' and new.status = 'CANCELLED' then raise exception 'cancel refused'; end if; return new; end $$`);
+    await db.sql(`create trigger test_refuse_cancel before update on payments for each row execute function test_refuse_cancel()`);
+    try {
+      expect((await deliver(body, await qstashSignature(body))).status).toBe(500);
+    } finally {
+      await db.sql('drop trigger test_refuse_cancel on payments');
+    }
+    expect((await db.sql<any>('select status from payments where id = $1', [id])).rows[0].status).toBe('PENDING');
+    expect(await claims()).toBe(0);
+
+    const redelivered = await deliver(body, await qstashSignature(body));
+    expect(redelivered.body.data.outcome).toBe('cancelled');
+    expect(await claims()).toBe(1);
+    expect((await deliver(body, await qstashSignature(body))).body.data.outcome).toBe('not_pending');
+    expect((await db.sql<any>('select status from payments where id = $1', [id])).rows[0].status).toBe('CANCELLED');
+  });
+
   it('an order Razorpay reports paid is completed (credited once), never cancelled — by QStash and by the daily backstop', async () => {
     vi.spyOn(console, 'warn').mockImplementation(() => {});
     const u = await signUp(db);
@@ -462,12 +488,11 @@ describe('order expiry', () => {
   });
 
   async function cancelWithBackstop() {
-    const config = loadConfig(db.env);
-    const database = new Db(config);
+    const { ctx, finish } = openServiceContext(db.env, { actor: { kind: 'system', job: 'daily-cleanup' } });
     try {
-      return await cancelStalePayments({ db: database.write, config });
+      return await cancelStalePayments(ctx);
     } finally {
-      await database.close();
+      await finish();
     }
   }
 });

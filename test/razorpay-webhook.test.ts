@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
-import { loadConfig } from '../src/config';
-import { Db } from '../src/db/client';
-import { withLedger } from '../src/services/credits';
+import { openServiceContext } from '../src/services/context';
+import { spend as spendCredits } from '../src/services/credits';
 import { canTransition, PAYMENT_TRANSITIONS } from '../src/services/payments';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
@@ -37,12 +36,11 @@ async function order(u: TestUser, planId = 'business_plan'): Promise<FakeOrder> 
 }
 
 async function spend(userId: string, amount: number) {
-  const config = loadConfig(db.env);
-  const database = new Db(config);
+  const { ctx, finish } = openServiceContext(db.env, { actor: { kind: 'system', job: 'test' } });
   try {
-    await withLedger({ db: database, config }, (l) => l.spend({ userId, amount, description: 'used' }));
+    await spendCredits(ctx, { userId, amount, description: 'used' });
   } finally {
-    await database.close();
+    await finish();
   }
 }
 
@@ -120,6 +118,32 @@ describe('payment.captured / order.paid', () => {
     const [stored] = await storedEvent('evt_cap_1');
     expect(stored).toMatchObject({ event_type: 'payment.captured', payment_id: row.id });
     expect(stored.signature).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a failure while applying claims nothing: the redelivery of the same event id completes and credits it, once', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = rzp.pay(o.id);
+    const delivery = await rzp.webhook('payment.captured', { payment: p });
+    // The PURCHASE row is written after the event is claimed and the payment marked COMPLETED: refusing it fails the delivery mid-way.
+    await db.sql(`create or replace function test_refuse_purchase() returns trigger language plpgsql as $$
+      begin if new.user_id = '${u.id}' then raise exception 'ledger refused'; end if; return new; end $$`);
+    await db.sql(`create trigger test_refuse_purchase before insert on credit_transactions for each row execute function test_refuse_purchase()`);
+    try {
+      expect((await post(delivery)).status).toBe(500);
+    } finally {
+      await db.sql('drop trigger test_refuse_purchase on credit_transactions');
+    }
+    expect(await storedEvent(delivery.eventId)).toEqual([]);
+    expect((await paymentRow(o.id)).status).toBe('PENDING');
+    expect(await balance(u)).toBe(0);
+
+    expect((await post(delivery)).body.data).toEqual({ status: 'processed', event: 'payment.captured' });
+    expect((await post(delivery)).body.data.status).toBe('duplicate');
+    expect(await storedEvent(delivery.eventId)).toHaveLength(1);
+    expect((await ledger(u.id)).map((r: any) => [r.type, r.amount])).toEqual([['PURCHASE', 300]]);
+    expect(await balance(u)).toBe(300);
   });
 
   it('Done-when: business_plan via create-order → verify, raced by webhooks and replays → exactly 300; a refund removes them', async () => {

@@ -22,3 +22,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 // What the Neon driver (HTTP and WebSocket paths) and its pg pool say when the server is out of reach.
 const UNAVAILABLE_MESSAGES =
   /Error connecting to database|Server error \(HTTP status 5\d\d\)|timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection (timeout|refused|closed)|WebSocket (connection|was closed|error)|fetch failed|Network connection lost/i;
+
+/** PostgreSQL unique violation (SQLSTATE 23505), optionally on a named constraint/index. */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const pg = e as { code?: string; constraint?: string };
+    if (pg.code === '23505') return constraint === undefined || pg.constraint === constraint;
+  }
+  return false;
+}

@@ -1,21 +1,43 @@
 import { and, eq } from 'drizzle-orm';
 import { webhookDeliveries } from '../db/schema';
-import type { ServiceContext } from './context';
+import type { Actor, ServiceContext } from './context';
 
-/** Whether a provider delivery was already processed (a replay). */
-export async function webhookDeliverySeen(ctx: ServiceContext, source: string, deliveryId: string): Promise<boolean> {
-  const [row] = await ctx.db.write
-    .select({ id: webhookDeliveries.deliveryId })
-    .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.source, source), eq(webhookDeliveries.deliveryId, deliveryId)))
-    .limit(1);
-  return Boolean(row);
+/** The providers that call us: each delivery runs as the actor `{ kind: 'webhook', source }`. */
+export type WebhookSource = Extract<Actor, { kind: 'webhook' }>['source'];
+
+export interface WebhookDelivery {
+  source: WebhookSource;
+  /** The provider's id for the delivery (svix-id, X-GitHub-Delivery, …): the same on every redelivery. */
+  deliveryId: string;
 }
 
 /**
- * Record a delivery once its effect has committed. For handlers whose every branch is idempotent:
- * recording after success means a crash mid-way is simply processed again on the provider's retry.
+ * Claim a delivery in the transaction that applies it: true the first time, false for a replay. It must run
+ * inside that transaction (`withTransaction`), so the claim and the effect commit together — a failure while
+ * applying rolls the claim back and the provider's redelivery is applied, and a committed effect is never
+ * applied twice. A concurrent duplicate waits on the primary key until the first commits, then finds it.
  */
-export async function recordWebhookDelivery(ctx: ServiceContext, source: string, deliveryId: string): Promise<void> {
-  await ctx.db.write.insert(webhookDeliveries).values({ source, deliveryId }).onConflictDoNothing();
+export async function claimWebhookDelivery(ctx: ServiceContext, delivery: WebhookDelivery): Promise<boolean> {
+  const tx = ctx.db.tx;
+  if (!tx) throw new Error('claimWebhookDelivery must run inside the transaction that applies the delivery');
+  const claimed = await tx
+    .insert(webhookDeliveries)
+    .values({ source: delivery.source, deliveryId: delivery.deliveryId })
+    .onConflictDoNothing()
+    .returning({ deliveryId: webhookDeliveries.deliveryId });
+  return claimed.length > 0;
+}
+
+/**
+ * Whether a delivery is claimed already: one plain read before the applying transaction, so a replay (providers
+ * retry freely) costs no transaction, and a database that cannot be reached fails on a plain statement. Only a
+ * shortcut: the claim inside the transaction is what decides.
+ */
+export async function webhookDeliveryClaimed(ctx: ServiceContext, delivery: WebhookDelivery): Promise<boolean> {
+  const [row] = await ctx.db.write
+    .select({ deliveryId: webhookDeliveries.deliveryId })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.source, delivery.source), eq(webhookDeliveries.deliveryId, delivery.deliveryId)))
+    .limit(1);
+  return Boolean(row);
 }

@@ -1,6 +1,8 @@
 import { relations } from 'drizzle-orm';
 import { aiMessages, aiSessions } from './ai';
-import { creditBalances, creditTransactions, paymentWebhookEvents, payments, plans } from './billing';
+import { creditBalances, creditTransactions } from './credits';
+import { paymentWebhookEvents, payments } from './payments';
+import { plans } from './plans';
 import { notifications } from './notifications';
 import {
   organizationAuditLogs,
@@ -68,7 +70,7 @@ export const notificationsRelations = relations(notifications, ({ one }) => ({
   user: one(users, { fields: [notifications.userId], references: [users.id] }),
 }));
 
-// ── billing ──
+// ── plans, payments, credits ──
 
 export const plansRelations = relations(plans, ({ many }) => ({
   payments: many(payments),

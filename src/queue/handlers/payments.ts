@@ -5,8 +5,7 @@ import { describeError, log } from '../../lib/log';
 import { sendEmail } from '../../services/email/send';
 import { templates } from '../../services/email/templates';
 import { createNotification } from '../../services/notifications/create';
-import { ORDER_TTL_MS } from '../../services/payments';
-import { refundExtraCapture } from '../../services/payments/duplicates';
+import { ORDER_TTL_MS, paymentExpiryMessageId, refundExtraCapture } from '../../services/payments';
 import type { RefundNote } from '../../services/payments/refunds';
 import type { EventHandler, HandlerContext } from '../types';
 
@@ -42,7 +41,7 @@ export const schedulePaymentExpiry: EventHandler<'payment.order_created'> = {
         body: { paymentId },
         // A minute past the deadline, so the endpoint never finds it "not due yet".
         notBefore: Math.ceil((p.createdAt.getTime() + ORDER_TTL_MS) / 1000) + 60,
-        deduplicationId: `payment-expiry-${paymentId}`,
+        deduplicationId: paymentExpiryMessageId(paymentId),
       });
       if (published) log('info', 'payment.expiry_scheduled', { paymentId, messageId: published.messageId });
       else log('warn', 'payment.expiry_not_scheduled', { paymentId, reason: 'QStash not configured' });
@@ -232,7 +231,7 @@ export const refundFailedNotification: EventHandler<'refund.failed'> = {
 export const duplicateCaptureRefund: EventHandler<'payment.duplicate_captured'> = {
   name: 'duplicate-capture-refund',
   async run(ctx, { paymentId, userId, razorpayPaymentId }) {
-    const r = await refundExtraCapture({ tx: ctx.tx, config: ctx.config }, paymentId, razorpayPaymentId);
+    const r = await refundExtraCapture(ctx, { paymentId, razorpayPaymentId });
     if ((r.outcome !== 'initiated' && r.outcome !== 'already_refunded') || !r.payment) return;
     const row = await load(ctx, paymentId);
     if (!row) return;

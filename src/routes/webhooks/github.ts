@@ -1,11 +1,39 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { AppError } from '../../lib/errors';
-import { log } from '../../lib/log';
-import { type AppEnv, createRouter, serviceContext } from '../../router';
-import { receiveGithubDelivery } from '../../services/github';
+import { createRouter } from '../../router';
+import { githubSigners, receiveGithubDelivery, type GithubSigners } from '../../services/github';
 import { ErrorResponse } from '../schemas';
 import { webhookRateLimit } from './limit';
+import { bodyText, invalidSignature, parseJson, verifiedWebhook } from './verify';
+
+/** GitHub sends JSON, or `payload=<json>` when the hook's content type is form-encoded. */
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (!contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) return parseJson(text);
+  const payload = new URLSearchParams(text).get('payload');
+  if (payload === null) throw new AppError('VALIDATION_ERROR', 'Webhook body is not valid JSON');
+  return parseJson(payload);
+}
+
+/**
+ * X-Hub-Signature-256: hex HMAC-SHA256 of the raw body under the secret of a project linked to the
+ * delivery's repository. Its shape is checked first (401), then the headers and body (400), then the
+ * secrets of the linked projects, read outside any transaction (401 when none verifies).
+ */
+const verifyGithub = verifiedWebhook<{ event: string; payload: unknown; signers: GithubSigners }>({
+  source: 'github',
+  async verify(c, raw, ctx) {
+    const header = c.req.header('X-Hub-Signature-256') ?? '';
+    const signature = header.startsWith('sha256=') ? header.slice('sha256='.length).trim() : '';
+    if (!/^[0-9a-fA-F]{64}$/.test(signature)) throw invalidSignature(header ? 'malformed signature' : 'no signature');
+    const event = c.req.header('X-GitHub-Event')?.trim();
+    const deliveryId = c.req.header('X-GitHub-Delivery')?.trim();
+    if (!event || !/^[a-z_]{1,64}$/.test(event)) throw new AppError('VALIDATION_ERROR', 'Missing or invalid X-GitHub-Event header');
+    if (!deliveryId || deliveryId.length > 128) throw new AppError('VALIDATION_ERROR', 'Missing or invalid X-GitHub-Delivery header');
+    const payload = parseBody(bodyText(raw), c.req.header('Content-Type'));
+    const signers = await githubSigners(ctx, { body: raw, signature, payload });
+    return { deliveryId, payload: { event, payload, signers } };
+  },
+});
 
 const route = createRoute({
   method: 'post',
@@ -19,7 +47,7 @@ const route = createRoute({
     'project without a secret) → 401. `ping` → pong; `push` (any branch) and `release` (published) are recorded in each matching project\'s audit log ' +
     'and notified to its members; other events are acknowledged and ignored. A replayed X-GitHub-Delivery (recorded only once verified) is a no-op. ' +
     'Nothing is ever executed.',
-  middleware: [webhookRateLimit] as const,
+  middleware: [webhookRateLimit, verifyGithub] as const,
   responses: {
     200: {
       description: 'Processed, ignored or duplicate',
@@ -35,40 +63,7 @@ const route = createRoute({
   },
 });
 
-/** GitHub sends JSON, or `payload=<json>` when the hook's content type is form-encoded. */
-function parseBody(raw: string, contentType: string | undefined): unknown {
-  try {
-    if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      const payload = new URLSearchParams(raw).get('payload');
-      if (payload === null) throw new Error('no payload field');
-      return JSON.parse(payload);
-    }
-    return JSON.parse(raw);
-  } catch {
-    throw new AppError('VALIDATION_ERROR', 'Webhook body is not valid JSON');
-  }
-}
-
 export const githubWebhook = createRouter().openapi(route, async (c) => {
-  const bytes = new Uint8Array(await c.req.arrayBuffer()); // the signature covers these exact bytes
-  const header = c.req.header('X-Hub-Signature-256') ?? '';
-  const signature = header.startsWith('sha256=') ? header.slice('sha256='.length).trim() : '';
-  if (!/^[0-9a-fA-F]{64}$/.test(signature)) return reject(c, Boolean(header));
-  const event = c.req.header('X-GitHub-Event')?.trim();
-  const deliveryId = c.req.header('X-GitHub-Delivery')?.trim();
-  if (!event || !/^[a-z_]{1,64}$/.test(event)) throw new AppError('VALIDATION_ERROR', 'Missing or invalid X-GitHub-Event header');
-  if (!deliveryId || deliveryId.length > 128) throw new AppError('VALIDATION_ERROR', 'Missing or invalid X-GitHub-Delivery header');
-  const payload = parseBody(new TextDecoder().decode(bytes), c.req.header('Content-Type'));
-  try {
-    return c.json({ data: await receiveGithubDelivery(serviceContext(c), { event, deliveryId, body: bytes, signature, payload }) }, 200);
-  } catch (err) {
-    if (err instanceof AppError && err.code === 'AUTH_REQUIRED') return reject(c, true);
-    throw err;
-  }
+  const { ctx, deliveryId, payload } = c.get('webhook');
+  return c.json({ data: await receiveGithubDelivery(ctx, { deliveryId, ...payload }) }, 200);
 });
-
-/** 401, the same for a missing or forged signature and for a repository no project secret matches. */
-function reject(c: Context<AppEnv>, hasSignature: boolean): never {
-  log('warn', 'webhook.github.rejected', { requestId: c.get('requestId'), hasSignature });
-  throw new AppError('AUTH_REQUIRED', 'Invalid webhook signature');
-}

@@ -1,14 +1,30 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter, serviceContext } from '../../router';
+import { createRouter } from '../../router';
 import { verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
-import { log } from '../../lib/log';
 import { processRazorpayWebhook, RazorpayWebhookBody } from '../../services/payments';
 import { ErrorResponse } from '../schemas';
 import { webhookRateLimit } from './limit';
+import { bodyText, invalidSignature, parseJson, verifiedWebhook } from './verify';
 
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const err = (description: string) => ({ description, content: json(ErrorResponse) });
+
+/** X-Razorpay-Signature: hex HMAC-SHA256 of the raw body under RAZORPAY_WEBHOOK_SECRET, compared in constant time. */
+const verifyRazorpay = verifiedWebhook<{ body: RazorpayWebhookBody; signature: string }>({
+  source: 'razorpay',
+  async verify(c, raw) {
+    const secret = c.get('config').RAZORPAY_WEBHOOK_SECRET;
+    if (!secret) throw new AppError('SERVICE_UNAVAILABLE', 'Razorpay webhooks are not configured');
+    const signature = c.req.header('X-Razorpay-Signature') ?? '';
+    if (!(await verifyHmacSha256Hex(secret, raw, signature))) throw invalidSignature(signature ? 'signature mismatch' : 'no signature');
+    const eventId = c.req.header('x-razorpay-event-id')?.trim();
+    if (!eventId || eventId.length > 255) throw new AppError('VALIDATION_ERROR', 'Missing x-razorpay-event-id header');
+    const body = RazorpayWebhookBody.safeParse(parseJson(bodyText(raw)));
+    if (!body.success) throw new AppError('VALIDATION_ERROR', 'Webhook body is not a Razorpay event');
+    return { deliveryId: eventId, payload: { body: body.data, signature } };
+  },
+});
 
 const route = createRoute({
   method: 'post',
@@ -19,7 +35,7 @@ const route = createRoute({
     'payment.captured / order.paid complete and credit a payment once; payment.failed marks a PENDING payment FAILED; refund.created / refund.processed refund it (credits clawed back proportionally, once per refund id) — a refund that arrives before the capture first completes the payment from the refunded payment entity, or answers 503 (nothing recorded, so Razorpay redelivers) while that payment is not captured or Razorpay cannot be asked; refund.failed notifies. A second captured payment on an order already paid is never credited and is refunded in full automatically. ' +
     'payment.dispute.* keep the dispute\'s status; payment.dispute.lost takes the purchase\'s credits back (what was already spent is recorded as a shortfall) and tells the buyer. ' +
     'Other events are stored and acknowledged. A replay — the same x-razorpay-event-id, or the same signed body under a new event id — is a no-op (`status: duplicate`).',
-  middleware: [webhookRateLimit] as const,
+  middleware: [webhookRateLimit, verifyRazorpay] as const,
   responses: {
     200: {
       description: 'Processed, ignored or duplicate',
@@ -33,24 +49,6 @@ const route = createRoute({
 });
 
 export const razorpayWebhook = createRouter().openapi(route, async (c) => {
-  const secret = c.get('config').RAZORPAY_WEBHOOK_SECRET;
-  if (!secret) throw new AppError('SERVICE_UNAVAILABLE', 'Razorpay webhooks are not configured');
-  const raw = await c.req.text(); // the signature covers these exact bytes: re-serialised JSON would not verify
-  const signature = c.req.header('X-Razorpay-Signature') ?? '';
-  if (!(await verifyHmacSha256Hex(secret, raw, signature))) {
-    log('warn', 'webhook.razorpay.rejected', { requestId: c.get('requestId'), hasSignature: Boolean(signature) });
-    throw new AppError('AUTH_REQUIRED', 'Invalid webhook signature');
-  }
-  const eventId = c.req.header('x-razorpay-event-id')?.trim();
-  if (!eventId || eventId.length > 255) throw new AppError('VALIDATION_ERROR', 'Missing x-razorpay-event-id header');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new AppError('VALIDATION_ERROR', 'Webhook body is not valid JSON');
-  }
-  const body = RazorpayWebhookBody.safeParse(parsed);
-  if (!body.success) throw new AppError('VALIDATION_ERROR', 'Webhook body is not a Razorpay event');
-  const data = await processRazorpayWebhook(serviceContext(c), { eventId, signature, raw, body: body.data });
-  return c.json({ data }, 200);
+  const { ctx, deliveryId, raw, payload } = c.get('webhook');
+  return c.json({ data: await processRazorpayWebhook(ctx, { deliveryId, raw, ...payload }) }, 200);
 });

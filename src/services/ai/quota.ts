@@ -2,8 +2,8 @@ import { and, count, eq, sql } from 'drizzle-orm';
 import { activityLogs } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import { transactionHandle, type ServiceContext } from '../context';
-import { withLedger } from '../credits';
+import { withTransaction, type ServiceContext } from '../context';
+import { grant, spend } from '../credits';
 import { claimSession } from './sessions';
 
 /**
@@ -57,7 +57,7 @@ export async function reserveRequest(ctx: ServiceContext, input: { userId: strin
   const { userId, sessionId, title } = input;
   const limit = ctx.config.AI_DAILY_FREE_REQUESTS;
   const { reset } = utcDay();
-  return withLedger(ctx, async (ledger, tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`ai-quota:${userId}`}, 0))`);
     // The UTC day of the database clock, which also stamps the row inserted below.
     const [row] = await tx
@@ -72,7 +72,7 @@ export async function reserveRequest(ctx: ServiceContext, input: { userId: strin
       );
     const used = row?.n ?? 0;
     try {
-      await claimSession({ ...ctx, db: transactionHandle(tx) }, { userId, sessionId, title });
+      await claimSession(ctx, { userId, sessionId, title });
     } catch (err) {
       if (err instanceof AppError) throw new AppError(err.code, err.message, { headers: quotaHeaders(limit, limit - used, reset) });
       throw err;
@@ -95,7 +95,7 @@ export async function reserveRequest(ctx: ServiceContext, input: { userId: strin
     if (!ctx.config.AI_PAID_OVERFLOW) throw refuse(exhausted);
     let transactionId: string;
     try {
-      const entry = await ledger.spend({ userId, amount: AI_REQUEST_COST, description: 'AI assistant request', metadata: { sessionId } });
+      const entry = await spend(ctx, { userId, amount: AI_REQUEST_COST, description: 'AI assistant request', metadata: { sessionId } });
       transactionId = entry.transactionId;
     } catch (err) {
       // spend() checks the balance before writing anything, so the transaction is still usable; we roll it back anyway.
@@ -114,15 +114,13 @@ export async function refundRequest(ctx: ServiceContext, input: { reservation: R
   const { reservation, reason } = input;
   if (!reservation.charge) return false;
   try {
-    await withLedger(ctx, (ledger) =>
-      ledger.grant({
-        userId: reservation.userId,
-        amount: AI_REQUEST_COST,
-        type: 'ADJUSTMENT',
-        description: 'AI assistant request refund',
-        metadata: { sessionId: reservation.sessionId, refundOf: reservation.charge!.transactionId, reason },
-      }),
-    );
+    await grant(ctx, {
+      userId: reservation.userId,
+      amount: AI_REQUEST_COST,
+      type: 'ADJUSTMENT',
+      description: 'AI assistant request refund',
+      metadata: { sessionId: reservation.sessionId, refundOf: reservation.charge!.transactionId, reason },
+    });
     return true;
   } catch (err) {
     log('error', 'ai.refund_failed', { requestId: ctx.requestId, transactionId: reservation.charge.transactionId, error: describeError(err) });

@@ -1,11 +1,10 @@
 import { eq, sql } from 'drizzle-orm';
-import type { Config } from '../../config';
 import type { Transaction } from '../../db/client';
 import { creditBalances, creditTransactions, type CreditTransaction } from '../../db/schema';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
 
 /**
  * The credits ledger: the only code that writes credit_transactions and credit_balances.
@@ -16,16 +15,17 @@ import type { ServiceContext } from '../context';
  * and `balance_after` is always the previous balance plus the amount. The database refuses a negative
  * balance (CHECKs on both tables) even if code got it wrong.
  *
- * The functions take the caller's transaction, so a credit change commits or rolls back together with
- * the state change that causes it (a payment marked COMPLETED, a claim recorded…). The balance cache
- * must be invalidated AFTER that transaction commits: use `withLedger()` from a service (it does it),
- * or `ctx.afterCommit(() => invalidateCredits(config, userId))` from a queue handler.
+ * `grant`, `spend` and `refundCredits` run in the caller's transaction when `ctx` is inside one
+ * (`withTransaction`), so a credit change commits or rolls back together with the state change that
+ * causes it (a payment marked COMPLETED, a claim recorded…); alone, each opens its own. The cached
+ * balance is deleted once that transaction has committed (`ctx.afterCommit`), never before: a read in
+ * between would put the old balance back.
  */
 
 export type CreditType = CreditTransaction['type'];
 /** Types that add credits (amount > 0). ADJUSTMENT may go either way. */
 export type GrantType = 'PURCHASE' | 'BONUS' | 'INITIAL_ALLOCATION' | 'TRANSFER_IN' | 'ADJUSTMENT';
-/** Types that remove credits (amount < 0), other than REFUND (see `refund`). */
+/** Types that remove credits (amount < 0), other than REFUND (see `refundCredits`). */
 export type SpendType = 'DEDUCTION' | 'EXPIRY' | 'TRANSFER_OUT' | 'ADJUSTMENT';
 
 export interface LedgerEntryResult {
@@ -47,14 +47,14 @@ interface Entry {
 }
 
 /** Create the balance row when missing, then lock it for the rest of the transaction. */
-export async function lockBalance(tx: Transaction, userId: string): Promise<number> {
+async function lockBalance(tx: Transaction, userId: string): Promise<number> {
   await tx.insert(creditBalances).values({ userId, balance: 0 }).onConflictDoNothing({ target: creditBalances.userId });
   const [row] = await tx.select({ balance: creditBalances.balance }).from(creditBalances).where(eq(creditBalances.userId, userId)).for('update');
   return row!.balance;
 }
 
 /** Append one row and move the balance. The caller holds the lock (lockBalance) and checked the sign. */
-async function append(tx: Transaction, e: Entry, previous: number): Promise<LedgerEntryResult> {
+async function append(ctx: ServiceContext, tx: Transaction, e: Entry, previous: number): Promise<LedgerEntryResult> {
   const balance = previous + e.amount;
   const [row] = await tx
     .insert(creditTransactions)
@@ -69,6 +69,7 @@ async function append(tx: Transaction, e: Entry, previous: number): Promise<Ledg
     })
     .returning({ id: creditTransactions.id });
   await tx.update(creditBalances).set({ balance, updatedAt: sql`now()` }).where(eq(creditBalances.userId, e.userId));
+  ctx.afterCommit(() => invalidateCredits(ctx, [e.userId]));
   return { transactionId: row!.id, userId: e.userId, amount: e.amount, balance };
 }
 
@@ -87,12 +88,11 @@ export interface GrantInput {
 
 /**
  * Add `amount` (> 0) credits. A PURCHASE needs its paymentId; the database allows one PURCHASE per
- * payment and one INITIAL_ALLOCATION per user (a second one raises 23505 — see `isUniqueViolation`).
+ * payment and one INITIAL_ALLOCATION per user (a second one raises 23505 — see `isUniqueViolation` in db/errors.ts).
  */
-export async function grant(tx: Transaction, input: GrantInput): Promise<LedgerEntryResult> {
+export async function grant(ctx: ServiceContext, input: GrantInput): Promise<LedgerEntryResult> {
   positiveInt(input.amount, 'grant amount');
-  const previous = await lockBalance(tx, input.userId);
-  return append(tx, { ...input }, previous);
+  return withTransaction(ctx, async (tx, ctx) => append(ctx, tx, { ...input }, await lockBalance(tx, input.userId)));
 }
 
 export interface SpendInput {
@@ -105,15 +105,17 @@ export interface SpendInput {
 }
 
 /** Remove `amount` (> 0) credits, or 402 INSUFFICIENT_CREDITS (nothing written) when the balance is lower. */
-export async function spend(tx: Transaction, input: SpendInput): Promise<LedgerEntryResult> {
+export async function spend(ctx: ServiceContext, input: SpendInput): Promise<LedgerEntryResult> {
   positiveInt(input.amount, 'spend amount');
-  const previous = await lockBalance(tx, input.userId);
-  if (previous < input.amount) {
-    throw new AppError('INSUFFICIENT_CREDITS', `This needs ${input.amount} credits; your balance is ${previous}`, {
-      details: { required: input.amount, balance: previous },
-    });
-  }
-  return append(tx, { ...input, type: input.type ?? 'DEDUCTION', amount: -input.amount }, previous);
+  return withTransaction(ctx, async (tx, ctx) => {
+    const previous = await lockBalance(tx, input.userId);
+    if (previous < input.amount) {
+      throw new AppError('INSUFFICIENT_CREDITS', `This needs ${input.amount} credits; your balance is ${previous}`, {
+        details: { required: input.amount, balance: previous },
+      });
+    }
+    return append(ctx, tx, { ...input, type: input.type ?? 'DEDUCTION', amount: -input.amount }, previous);
+  });
 }
 
 export interface RefundInput {
@@ -139,85 +141,33 @@ export interface RefundResult {
  * Claw back up to `amount` credits for a refunded payment: never more than the user still has (the
  * balance cannot go negative). The shortfall is returned and written into the row's metadata.
  */
-export async function refund(tx: Transaction, input: RefundInput): Promise<RefundResult> {
+export async function refundCredits(ctx: ServiceContext, input: RefundInput): Promise<RefundResult> {
   positiveInt(input.amount, 'refund amount');
-  const previous = await lockBalance(tx, input.userId);
-  const removed = Math.min(previous, input.amount);
-  const shortfall = input.amount - removed;
-  if (removed === 0) return { entry: null, removed: 0, shortfall, balance: previous };
-  const entry = await append(
-    tx,
-    {
-      userId: input.userId,
-      type: 'REFUND',
-      amount: -removed,
-      paymentId: input.paymentId,
-      description: input.description,
-      metadata: { ...input.metadata, requested: input.amount, removed, shortfall },
-    },
-    previous,
-  );
-  return { entry, removed, shortfall, balance: entry.balance };
+  return withTransaction(ctx, async (tx, ctx) => {
+    const previous = await lockBalance(tx, input.userId);
+    const removed = Math.min(previous, input.amount);
+    const shortfall = input.amount - removed;
+    if (removed === 0) return { entry: null, removed: 0, shortfall, balance: previous };
+    const entry = await append(
+      ctx,
+      tx,
+      {
+        userId: input.userId,
+        type: 'REFUND',
+        amount: -removed,
+        paymentId: input.paymentId,
+        description: input.description,
+        metadata: { ...input.metadata, requested: input.amount, removed, shortfall },
+      },
+      previous,
+    );
+    return { entry, removed, shortfall, balance: entry.balance };
+  });
 }
 
-/** Drop the cached balance of these users. Call after the transaction that changed them commits. */
-export async function invalidateCredits(config: Config, ...userIds: string[]): Promise<void> {
-  const keys = cacheKeys(config);
+/** Drop the cached balance of these users. The ledger does it after every commit that changed them. */
+export async function invalidateCredits(ctx: ServiceContext, userIds: string[]): Promise<void> {
+  const keys = cacheKeys(ctx.config);
   const unique = [...new Set(userIds)];
-  if (unique.length) await cacheDel(config, ...unique.map((id) => keys.creditBalance(id)));
-}
-
-/** PostgreSQL unique violation (SQLSTATE 23505), optionally on a named constraint/index. */
-export function isUniqueViolation(err: unknown, constraint?: string): boolean {
-  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const pg = e as { code?: string; constraint?: string };
-    if (pg.code === '23505') return constraint === undefined || pg.constraint === constraint;
-  }
-  return false;
-}
-
-/** The ledger functions bound to one transaction, remembering whose balance they changed. */
-export class Ledger {
-  readonly touched = new Set<string>();
-  constructor(readonly tx: Transaction) {}
-
-  async grant(input: GrantInput): Promise<LedgerEntryResult> {
-    const r = await grant(this.tx, input);
-    this.touched.add(r.userId);
-    return r;
-  }
-
-  async spend(input: SpendInput): Promise<LedgerEntryResult> {
-    const r = await spend(this.tx, input);
-    this.touched.add(r.userId);
-    return r;
-  }
-
-  async refund(input: RefundInput): Promise<RefundResult> {
-    const r = await refund(this.tx, input);
-    if (r.entry) this.touched.add(input.userId);
-    return r;
-  }
-}
-
-/**
- * Run `work` in one primary transaction with a Ledger bound to it; after the commit, invalidate the
- * cached balance of every user it touched. The usual entry point for services of other domains:
- *
- *   await withLedger(ctx, async (ledger, tx) => { …state change…; await ledger.spend({ userId, amount: 5, description: 'AI review' }); });
- */
-export async function withLedger<T>(
-  ctx: Pick<ServiceContext, 'db' | 'config'>,
-  work: (ledger: Ledger, tx: Transaction) => Promise<T>,
-): Promise<T> {
-  let ledger: Ledger | undefined;
-  try {
-    return await ctx.db.write.transaction(async (tx) => {
-      ledger = new Ledger(tx);
-      return work(ledger, tx);
-    });
-  } finally {
-    // Also after a rollback: harmless, and it covers a commit whose acknowledgement was lost.
-    if (ledger?.touched.size) await invalidateCredits(ctx.config, ...ledger.touched);
-  }
+  if (unique.length) await cacheDel(ctx.config, ...unique.map((id) => keys.creditBalance(id)));
 }

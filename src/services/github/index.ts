@@ -1,13 +1,14 @@
 import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Transaction } from '../../db/client';
-import { organizations, projectAuditLogs, projects, teams, webhookDeliveries } from '../../db/schema';
+import { organizations, projectAuditLogs, projects, teams } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { timingSafeEqual, verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
+import { claimWebhookDelivery } from '../webhooks';
 import { newGithubWebhookSecret } from './secret';
 
+export * from './rotate-secret';
 export * from './secret';
 
 /**
@@ -131,14 +132,26 @@ const MIN_SECRET_LENGTH = 32;
 
 const rejected = () => new AppError('AUTH_REQUIRED', 'Invalid webhook signature');
 
-export interface GithubDelivery {
-  event: string;
-  deliveryId: string;
+export interface SignedDelivery {
   /** The raw request body: the signature covers these exact bytes. */
   body: Uint8Array;
   /** Hex digest from `X-Hub-Signature-256: sha256=<hex>`. */
   signature: string;
   payload: unknown;
+}
+
+/** Who signed a delivery: its repository and, per linked project whose secret verified it, that secret. */
+export interface GithubSigners {
+  repository: string;
+  secrets: Map<string, string>;
+}
+
+export interface GithubDelivery {
+  event: string;
+  /** X-GitHub-Delivery: the same on every redelivery. */
+  deliveryId: string;
+  payload: unknown;
+  signers: GithubSigners;
 }
 
 /** The live projects (project, team and organization not deleted) linked to `repository` that hold a usable secret. */
@@ -151,21 +164,16 @@ const linkedTo = (repository: string) =>
   );
 
 /**
- * One GitHub delivery. The signature is verified BEFORE any transaction is opened, so a forged or
- * unsigned delivery costs one plain read and never takes a row lock or a pooled transaction:
+ * Verify a GitHub delivery, BEFORE any transaction is opened, so a forged or unsigned delivery costs one
+ * plain read and never takes a row lock or a pooled transaction:
  * 1. the live projects linked to `repository.full_name` (case-insensitively) that hold a webhook secret
  *    are read, outside any transaction;
  * 2. the delivery is kept only for the candidates whose secret verifies the signature (constant time);
  *    none → 401, exactly as for a forged signature or an unlinked repository (the answer never tells
- *    whether a repository is linked, and an unlinked one costs the same one HMAC);
- * 3. only then a transaction: the verified projects are read again and locked FOR SHARE, keeping those
- *    still linked under the very secret that verified (an unlink or a rotation in between wins → 401);
- * 4. the delivery id is recorded (webhook_deliveries): a replay is `duplicate`; a failure further down
- *    rolls the record back, so GitHub's redelivery is processed;
- * 5. `ping` → pong; push/release → an audit row and a `project.github_activity` event per verified project.
+ *    whether a repository is linked, and an unlinked one costs the same one HMAC).
  */
-export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDelivery): Promise<GithubResult | { event: string; outcome: 'duplicate'; projects: 0 }> {
-  const repository = repositoryOf(input.payload);
+export async function githubSigners(ctx: ServiceContext, delivery: SignedDelivery): Promise<GithubSigners> {
+  const repository = repositoryOf(delivery.payload);
   if (!repository) throw rejected(); // no repository (e.g. an organization hook): no project secret can have signed it
   const candidates = await ctx.db.write
     .select({ id: projects.id, secret: projects.githubWebhookSecret })
@@ -173,31 +181,38 @@ export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDe
     .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
     .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
     .where(linkedTo(repository));
-  const signedWith = new Map<string, string>();
+  const secrets = new Map<string, string>();
   for (const c of candidates) {
-    if (c.secret && c.secret.length >= MIN_SECRET_LENGTH && (await verifyHmacSha256Hex(c.secret, input.body, input.signature))) signedWith.set(c.id, c.secret);
+    if (c.secret && c.secret.length >= MIN_SECRET_LENGTH && (await verifyHmacSha256Hex(c.secret, delivery.body, delivery.signature))) secrets.set(c.id, c.secret);
   }
-  if (!candidates.length) await verifyHmacSha256Hex(newGithubWebhookSecret(), input.body, input.signature);
-  if (!signedWith.size) throw rejected();
+  if (!candidates.length) await verifyHmacSha256Hex(newGithubWebhookSecret(), delivery.body, delivery.signature);
+  if (!secrets.size) throw rejected();
+  return { repository, secrets };
+}
 
-  return ctx.db.write.transaction(async (tx) => {
+/**
+ * Apply one verified GitHub delivery (see `githubSigners`), in one transaction:
+ * 1. the verified projects are read again and locked FOR SHARE, keeping those still linked under the very
+ *    secret that verified (an unlink or a rotation in between wins → 401);
+ * 2. the delivery id is claimed (webhook_deliveries): a replay is `duplicate`; a failure further down
+ *    rolls the claim back, so GitHub's redelivery is processed;
+ * 3. `ping` → pong; push/release → an audit row and a `project.github_activity` event per verified project.
+ */
+export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDelivery): Promise<GithubResult | { event: string; outcome: 'duplicate'; projects: 0 }> {
+  const { repository, secrets } = input.signers;
+  return withTransaction(ctx, async (tx, ctx) => {
     const live = await tx
       .select({ id: projects.id, secret: projects.githubWebhookSecret })
       .from(projects)
       .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
       .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
-      .where(and(inArray(projects.id, [...signedWith.keys()]), linkedTo(repository)))
+      .where(and(inArray(projects.id, [...secrets.keys()]), linkedTo(repository)))
       .orderBy(projects.id)
       .for('share', { of: projects });
-    const verified = live.filter((p) => p.secret !== null && timingSafeEqual(p.secret, signedWith.get(p.id)!)).map((p) => p.id);
+    const verified = live.filter((p) => p.secret !== null && timingSafeEqual(p.secret, secrets.get(p.id)!)).map((p) => p.id);
     if (!verified.length) throw rejected();
 
-    const [claimed] = await tx
-      .insert(webhookDeliveries)
-      .values({ source: 'github', deliveryId: input.deliveryId })
-      .onConflictDoNothing()
-      .returning({ deliveryId: webhookDeliveries.deliveryId });
-    if (!claimed) return { event: input.event, outcome: 'duplicate' as const, projects: 0 as const };
+    if (!(await claimWebhookDelivery(ctx, { source: 'github', deliveryId: input.deliveryId }))) return { event: input.event, outcome: 'duplicate' as const, projects: 0 as const };
 
     if (input.event === 'ping') return { event: 'ping', outcome: 'pong' as const, projects: 0 };
     const activity = toActivity(input.event, input.payload, input.deliveryId);
@@ -222,8 +237,8 @@ export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDe
 }
 
 /** Used by the queue handler: the audit row of one activity. */
-export async function githubActivity(tx: Transaction, auditLogId: string) {
-  const [row] = await tx
+export async function githubActivity(ctx: ServiceContext, auditLogId: string) {
+  const [row] = await ctx.db.write
     .select({ projectId: projectAuditLogs.projectId, action: projectAuditLogs.action, targetId: projectAuditLogs.targetId, changes: projectAuditLogs.changes, projectName: projects.name })
     .from(projectAuditLogs)
     .innerJoin(projects, eq(projects.id, projectAuditLogs.projectId))

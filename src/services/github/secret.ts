@@ -1,11 +1,4 @@
-import { eq } from 'drizzle-orm';
 import type { Config } from '../../config';
-import { projects } from '../../db/schema';
-import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
-import { audit } from '../orgs/audit';
-import { authorize, type ProjectTarget } from '../orgs/authz';
-import { limitedCaller } from '../orgs/shared';
 
 /**
  * Per-project GitHub webhook secrets. Each project that links a repository gets its own HMAC key
@@ -41,26 +34,3 @@ export const githubWebhookLink = (config: Pick<Config, 'PUBLIC_BASE_URL'>, repo:
   webhookSecret,
   webhookUrl: githubWebhookUrl(config),
 });
-
-/**
- * POST /project/:projectId/github/rotate-secret — `project:update`. Mints a new secret for the linked
- * repository (the old one stops verifying at once) and returns it once. 409 when no repository is linked.
- */
-export async function rotateGithubWebhookSecret(ctx: ServiceContext, target: ProjectTarget): Promise<GithubWebhookLink> {
-  const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, target, 'project:update', { lock: true });
-    const repo = a.project.githubRepo;
-    if (!repo) throw new AppError('CONFLICT', 'No GitHub repository is linked to this project', { details: { field: 'githubRepo' } });
-    const secret = newGithubWebhookSecret();
-    await tx.update(projects).set({ githubWebhookSecret: secret, updatedBy: userId }).where(eq(projects.id, a.project.id));
-    await audit(tx, 'project', a.project.id, {
-      actorId: userId,
-      action: 'project.github_secret_rotate',
-      targetType: 'repository',
-      targetId: repo,
-      changes: { githubRepo: repo, webhookSecret: 'rotated' },
-    });
-    return githubWebhookLink(ctx.config, repo, secret);
-  });
-}

@@ -128,7 +128,7 @@ export async function dailyCleanup(ctx: ServiceContext, now: Date): Promise<Reco
   counts.anonymizedUsers = await anonymiseDeletedUsers(ctx, { deletedBefore: daysBefore(now, RETENTION.deletedAccounts), now });
 
   // 9. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
-  const stalePayments = await cancelStalePayments({ db: w, config }, { now, limit: 500 });
+  const stalePayments = await cancelStalePayments(ctx, { now, limit: 500 });
   counts.cancelledPayments = stalePayments.cancelled;
 
   return counts;

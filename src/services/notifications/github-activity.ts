@@ -1,6 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { projectMembers, settings, users } from '../../db/schema';
-import { withTransaction, type ServiceContext } from '../context';
+import type { ServiceContext } from '../context';
 import { githubActivity } from '../github';
 import { resolveSettings } from '../settings/schema';
 import { createNotification } from './create';
@@ -11,7 +11,7 @@ import { createNotification } from './create';
  */
 export async function notifyGithubActivity(ctx: ServiceContext, input: { projectId: string; auditLogId: string }): Promise<void> {
   const { projectId, auditLogId } = input;
-  const activity = await withTransaction(ctx, (tx) => githubActivity(tx, auditLogId));
+  const activity = await githubActivity(ctx, auditLogId);
   if (!activity || activity.projectId !== projectId) return;
   const c = (activity.changes ?? {}) as Record<string, unknown>;
   const repo = activity.targetId ?? 'the linked repository';

@@ -1,11 +1,13 @@
 import { eq, sql } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
+import { isUniqueViolation } from '../../db/errors';
 import { payments, type Payment } from '../../db/schema';
-import { emit, type PendingEvents } from '../../events/outbox';
+import { emit } from '../../events/outbox';
 import { log } from '../../lib/log';
-import { grant, isUniqueViolation, type Ledger } from '../credits/ledger';
-import { allowTransition, PAID_STATUSES } from './state';
 import { logActivity } from '../activity';
-import { transactionHandle } from '../context';
+import { withSavepoint, withTransaction, type ServiceContext } from '../context';
+import { grant } from '../credits/ledger';
+import { allowTransition, PAID_STATUSES } from './state';
 
 export interface CaptureFacts {
   /** Razorpay's pay_… id of the captured payment. */
@@ -15,6 +17,11 @@ export interface CaptureFacts {
   method?: string | null;
   /** Who is completing it (verify, webhook:<event>…), for logs. */
   source: string;
+}
+
+export interface CompleteInput extends CaptureFacts {
+  /** Our payment row's id. */
+  paymentId: string;
 }
 
 export interface CompleteResult {
@@ -31,7 +38,7 @@ export interface CompleteResult {
 
 /**
  * Mark a payment COMPLETED and grant its credits — exactly once, whichever of verify and the captured
- * webhook (or a replay of either) gets here first. In the caller's transaction (the Ledger's):
+ * webhook (or a replay of either) gets here first. In the caller's transaction (`withTransaction`):
  *  1. lock the payment row (FOR UPDATE) — concurrent completions of one payment serialise here;
  *  2. already paid → nothing to do (a different pay_… id is an extra capture: recorded in
  *     notes.extraCaptures, never credited, refunded through the outbox); otherwise check the transition
@@ -43,13 +50,16 @@ export interface CompleteResult {
  *  5. emit payment.completed (receipt email, notification).
  * Lock order everywhere: payment row, then balance row — so completions and refunds never deadlock.
  */
-export async function completePayment(ledger: Ledger, events: PendingEvents, paymentRowId: string, facts: CaptureFacts): Promise<CompleteResult> {
-  const tx = ledger.tx;
-  const [payment] = await tx.select().from(payments).where(eq(payments.id, paymentRowId)).for('update');
-  if (!payment) throw new Error(`payment ${paymentRowId} not found`);
+export async function completePayment(ctx: ServiceContext, input: CompleteInput): Promise<CompleteResult> {
+  return withTransaction(ctx, (tx, ctx) => complete(ctx, tx, input));
+}
+
+async function complete(ctx: ServiceContext, tx: Transaction, { paymentId, ...facts }: CompleteInput): Promise<CompleteResult> {
+  const [payment] = await tx.select().from(payments).where(eq(payments.id, paymentId)).for('update');
+  if (!payment) throw new Error(`payment ${paymentId} not found`);
 
   if (PAID_STATUSES.includes(payment.status)) {
-    if (payment.razorpayPaymentId !== facts.razorpayPaymentId) return recordExtraCapture(tx, events, payment, facts);
+    if (payment.razorpayPaymentId !== facts.razorpayPaymentId) return recordExtraCapture(ctx, tx, payment, facts);
     return { outcome: 'already_completed', payment, balance: null };
   }
   if (!allowTransition(payment, 'COMPLETED', facts.source)) return { outcome: 'ignored', payment, balance: null };
@@ -69,8 +79,9 @@ export async function completePayment(ledger: Ledger, events: PendingEvents, pay
   let balance: number | null = null;
   if (payment.credits > 0) {
     try {
-      const entry = await tx.transaction((savepoint) =>
-        grant(savepoint, {
+      // In a savepoint: a unique violation must leave the enclosing transaction usable.
+      const entry = await withSavepoint(ctx, (_savepoint, ctx) =>
+        grant(ctx, {
           userId: payment.userId,
           amount: payment.credits,
           type: 'PURCHASE',
@@ -79,7 +90,6 @@ export async function completePayment(ledger: Ledger, events: PendingEvents, pay
           metadata: { planId: payment.planId, orderId: payment.razorpayOrderId, razorpayPaymentId: facts.razorpayPaymentId, amount: payment.amount },
         }),
       );
-      ledger.touched.add(payment.userId);
       balance = entry.balance;
     } catch (err) {
       if (!isUniqueViolation(err, 'credit_transactions_one_purchase_per_payment_uq')) throw err;
@@ -87,8 +97,8 @@ export async function completePayment(ledger: Ledger, events: PendingEvents, pay
       return { outcome: 'already_completed', payment: updated!, balance: null };
     }
   }
-  await emit(tx, events, 'payment.completed', { paymentId: payment.id, userId: payment.userId });
-  await logActivity({ db: transactionHandle(tx) }, { userId: payment.userId, action: 'payment.completed', metadata: { paymentId: payment.id, planId: payment.planId, credits: payment.credits, amount: payment.amount } });
+  await emit(tx, ctx.events, 'payment.completed', { paymentId: payment.id, userId: payment.userId });
+  await logActivity(ctx, { userId: payment.userId, action: 'payment.completed', metadata: { paymentId: payment.id, planId: payment.planId, credits: payment.credits, amount: payment.amount } });
   log('info', 'payment.completed', { paymentId: payment.id, userId: payment.userId, credits: payment.credits, source: facts.source });
   return { outcome: 'completed', payment: updated!, balance };
 }
@@ -113,14 +123,14 @@ export interface ExtraCapture {
  * refunds the extra payment in full through Razorpay and records the refund here. The caller holds the
  * payment row lock.
  */
-async function recordExtraCapture(tx: Ledger['tx'], events: PendingEvents, payment: Payment, facts: CaptureFacts): Promise<CompleteResult> {
+async function recordExtraCapture(ctx: ServiceContext, tx: Transaction, payment: Payment, facts: CaptureFacts): Promise<CompleteResult> {
   const notes = { ...(payment.notes ?? {}) } as Record<string, unknown> & { extraCaptures?: ExtraCapture[] };
   const extra = [...(notes.extraCaptures ?? [])];
   if (extra.some((e) => e.razorpayPaymentId === facts.razorpayPaymentId)) return { outcome: 'extra_capture', payment, balance: null };
   extra.push({ razorpayPaymentId: facts.razorpayPaymentId, amount: facts.amount ?? null, at: new Date().toISOString(), source: facts.source });
   notes.extraCaptures = extra;
   const [updated] = await tx.update(payments).set({ notes }).where(eq(payments.id, payment.id)).returning();
-  await emit(tx, events, 'payment.duplicate_captured', { paymentId: payment.id, userId: payment.userId, razorpayPaymentId: facts.razorpayPaymentId });
+  await emit(tx, ctx.events, 'payment.duplicate_captured', { paymentId: payment.id, userId: payment.userId, razorpayPaymentId: facts.razorpayPaymentId });
   log('warn', 'payment.second_capture_for_order', {
     paymentId: payment.id,
     orderId: payment.razorpayOrderId,

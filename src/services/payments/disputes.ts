@@ -1,11 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
 import { paymentDisputes, payments } from '../../db/schema';
-import { emit, type PendingEvents } from '../../events/outbox';
+import { emit } from '../../events/outbox';
 import type { RazorpayDispute } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
 import { logActivity } from '../activity';
-import { transactionHandle } from '../context';
-import type { Ledger } from '../credits/ledger';
+import { withTransaction, type ServiceContext } from '../context';
 import { clawBack, type PaymentNotes } from './refunds';
 
 /** The payment.dispute.* events we track, and the dispute status each one means. */
@@ -26,7 +26,7 @@ const RESOLVED = new Set(['won', 'lost', 'closed']);
 export type DisputeOutcome = { applied: true; paymentId: string; status: string } | { applied: false; paymentId: string | null; reason: string };
 
 /**
- * Apply one dispute webhook, in the Ledger's transaction, with the payment row locked (the same lock
+ * Apply one dispute webhook, in the caller's transaction (`withTransaction`), with the payment row locked (the same lock
  * order as completions and refunds: payment, then balance):
  *  - the dispute row (payment_disputes, one per disp_… id) is created on the first event seen, whatever
  *    its type, and locked;
@@ -38,8 +38,11 @@ export type DisputeOutcome = { applied: true; paymentId: string; status: string 
  *    the difference — never more than the balance; what was already spent is the shortfall, recorded
  *    on the dispute, in the ledger row and on the payment. payment.dispute_lost tells the buyer.
  */
-export async function applyDispute(ledger: Ledger, events: PendingEvents, dispute: RazorpayDispute, event: DisputeEvent): Promise<DisputeOutcome> {
-  const tx = ledger.tx;
+export async function applyDispute(ctx: ServiceContext, input: { dispute: RazorpayDispute; event: DisputeEvent }): Promise<DisputeOutcome> {
+  return withTransaction(ctx, (tx, ctx) => apply(ctx, tx, input.dispute, input.event));
+}
+
+async function apply(ctx: ServiceContext, tx: Transaction, dispute: RazorpayDispute, event: DisputeEvent): Promise<DisputeOutcome> {
   const [payment] = await tx.select().from(payments).where(eq(payments.razorpayPaymentId, dispute.payment_id)).for('update');
   if (!payment) return { applied: false, paymentId: null, reason: 'unknown payment' };
 
@@ -67,7 +70,7 @@ export async function applyDispute(ledger: Ledger, events: PendingEvents, disput
       .set({ status, phase: dispute.phase ?? row.phase, updatedAt: sql`now()`, resolvedAt: RESOLVED.has(status) ? sql`now()` : null })
       .where(eq(paymentDisputes.id, row.id));
     if (status === 'open') {
-      await logActivity({ db: transactionHandle(tx) }, { userId: payment.userId, action: 'payment.dispute_opened', level: 'WARN', metadata: { paymentId: payment.id, disputeId: dispute.id, amount: dispute.amount } });
+      await logActivity(ctx, { userId: payment.userId, action: 'payment.dispute_opened', level: 'WARN', metadata: { paymentId: payment.id, disputeId: dispute.id, amount: dispute.amount } });
     }
     if (status === 'won' && row.status === 'lost') log('warn', 'payment.dispute_won_after_lost', { paymentId: payment.id, disputeId: dispute.id });
     log('warn', 'payment.dispute_status', { paymentId: payment.id, disputeId: dispute.id, status, phase: dispute.phase ?? null });
@@ -78,9 +81,14 @@ export async function applyDispute(ledger: Ledger, events: PendingEvents, disput
   const deducted = Math.min(payment.amount, dispute.amount_deducted || dispute.amount);
   const notes: PaymentNotes = { ...(payment.notes ?? {}) };
   notes.chargedBack = (notes.chargedBack ?? 0) + deducted;
-  const { due, removed, shortfall } = await clawBack(ledger, payment, payment.refundedAmount, notes, {
-    description: `Chargeback: ${payment.planName}`,
-    metadata: { disputeId: dispute.id, reason: 'DISPUTE_LOST', amountDeducted: deducted, paymentAmount: payment.amount },
+  const { due, removed, shortfall } = await clawBack(ctx, {
+    payment,
+    refunded: payment.refundedAmount,
+    notes,
+    entry: {
+      description: `Chargeback: ${payment.planName}`,
+      metadata: { disputeId: dispute.id, reason: 'DISPUTE_LOST', amountDeducted: deducted, paymentAmount: payment.amount },
+    },
   });
   await tx.update(payments).set({ notes }).where(eq(payments.id, payment.id));
   await tx
@@ -95,8 +103,8 @@ export async function applyDispute(ledger: Ledger, events: PendingEvents, disput
       resolvedAt: sql`now()`,
     })
     .where(eq(paymentDisputes.id, row.id));
-  await emit(tx, events, 'payment.dispute_lost', { paymentId: payment.id, userId: payment.userId, disputeId: row.id });
-  await logActivity({ db: transactionHandle(tx) }, {
+  await emit(tx, ctx.events, 'payment.dispute_lost', { paymentId: payment.id, userId: payment.userId, disputeId: row.id });
+  await logActivity(ctx, {
     userId: payment.userId,
     action: 'payment.dispute_lost',
     level: 'WARN',

@@ -1,11 +1,9 @@
 import { eq } from 'drizzle-orm';
-import type { Config } from '../../config';
-import type { Transaction } from '../../db/client';
 import { payments, type Payment } from '../../db/schema';
 import { createRazorpayRefund, fetchRazorpayPayment, RazorpayError } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
 import { logActivity } from '../activity';
-import { transactionHandle } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
 import type { ExtraCapture } from './complete';
 
 export type DuplicateRefundOutcome =
@@ -42,49 +40,52 @@ export const duplicateRefundKey = (razorpayPaymentId: string) => `dup-refund-${r
  * The outcome goes into notes.extraCaptures[i] and the buyer's activity log. Razorpay's own
  * refund.created / refund.processed webhooks for it later find no credited payment and take no credits.
  */
-export async function refundExtraCapture(deps: { tx: Transaction; config: Config }, paymentId: string, razorpayPaymentId: string): Promise<DuplicateRefundResult> {
-  const { tx, config } = deps;
-  const [payment] = await tx.select().from(payments).where(eq(payments.id, paymentId)).for('update');
-  if (!payment) return { outcome: 'not_found', payment: null, extra: null };
-  const notes = { ...(payment.notes ?? {}) } as Record<string, unknown> & { extraCaptures?: ExtraCapture[] };
-  const extras = [...(notes.extraCaptures ?? [])];
-  const index = extras.findIndex((e) => e.razorpayPaymentId === razorpayPaymentId);
-  if (index < 0) return { outcome: 'not_found', payment, extra: null };
-  const current = extras[index]!;
-  if (current.refundStatus) return { outcome: 'already_recorded', payment, extra: current };
+export async function refundExtraCapture(ctx: ServiceContext, input: { paymentId: string; razorpayPaymentId: string }): Promise<DuplicateRefundResult> {
+  const { paymentId, razorpayPaymentId } = input;
+  const config = ctx.config;
+  return withTransaction(ctx, async (tx, ctx): Promise<DuplicateRefundResult> => {
+    const [payment] = await tx.select().from(payments).where(eq(payments.id, paymentId)).for('update');
+    if (!payment) return { outcome: 'not_found', payment: null, extra: null };
+    const notes = { ...(payment.notes ?? {}) } as Record<string, unknown> & { extraCaptures?: ExtraCapture[] };
+    const extras = [...(notes.extraCaptures ?? [])];
+    const index = extras.findIndex((e) => e.razorpayPaymentId === razorpayPaymentId);
+    if (index < 0) return { outcome: 'not_found', payment, extra: null };
+    const current = extras[index]!;
+    if (current.refundStatus) return { outcome: 'already_recorded', payment, extra: current };
 
-  let amount = current.amount;
-  if (amount === null) amount = (await fetchRazorpayPayment(config, razorpayPaymentId)).amount;
+    let amount = current.amount;
+    if (amount === null) amount = (await fetchRazorpayPayment(config, razorpayPaymentId)).amount;
 
-  let next: ExtraCapture;
-  try {
-    const refund = await createRazorpayRefund(config, razorpayPaymentId, {
-      amount,
-      receipt: `dup_${payment.id.replaceAll('-', '')}`.slice(0, 40),
-      notes: { reason: 'duplicate_payment', order_id: payment.razorpayOrderId, credited_payment_id: payment.razorpayPaymentId ?? '' },
-      idempotencyKey: duplicateRefundKey(razorpayPaymentId),
-    });
-    next = { ...current, refundId: refund.id, refundStatus: 'initiated', refundedAt: new Date().toISOString() };
-  } catch (err) {
-    if (!(err instanceof RazorpayError) || err.retryable) throw err;
-    // Refused for good: maybe because it is refunded already (support was quicker). Ask before calling it a failure.
-    const rp = await fetchRazorpayPayment(config, razorpayPaymentId);
-    if ((rp.amount_refunded ?? 0) >= rp.amount) {
-      next = { ...current, refundStatus: 'already_refunded', refundedAt: new Date().toISOString() };
-    } else {
-      next = { ...current, refundStatus: 'failed', refundError: `${err.status} ${err.code ?? ''}`.trim() };
-      log('error', 'payment.duplicate_refund_failed', { paymentId, razorpayPaymentId, status: err.status, code: err.code });
+    let next: ExtraCapture;
+    try {
+      const refund = await createRazorpayRefund(config, razorpayPaymentId, {
+        amount,
+        receipt: `dup_${payment.id.replaceAll('-', '')}`.slice(0, 40),
+        notes: { reason: 'duplicate_payment', order_id: payment.razorpayOrderId, credited_payment_id: payment.razorpayPaymentId ?? '' },
+        idempotencyKey: duplicateRefundKey(razorpayPaymentId),
+      });
+      next = { ...current, refundId: refund.id, refundStatus: 'initiated', refundedAt: new Date().toISOString() };
+    } catch (err) {
+      if (!(err instanceof RazorpayError) || err.retryable) throw err;
+      // Refused for good: maybe because it is refunded already (support was quicker). Ask before calling it a failure.
+      const rp = await fetchRazorpayPayment(config, razorpayPaymentId);
+      if ((rp.amount_refunded ?? 0) >= rp.amount) {
+        next = { ...current, refundStatus: 'already_refunded', refundedAt: new Date().toISOString() };
+      } else {
+        next = { ...current, refundStatus: 'failed', refundError: `${err.status} ${err.code ?? ''}`.trim() };
+        log('error', 'payment.duplicate_refund_failed', { paymentId, razorpayPaymentId, status: err.status, code: err.code });
+      }
     }
-  }
-  extras[index] = next;
-  notes.extraCaptures = extras;
-  const [updated] = await tx.update(payments).set({ notes }).where(eq(payments.id, paymentId)).returning();
-  await logActivity({ db: transactionHandle(tx) }, {
-    userId: payment.userId,
-    action: 'payment.duplicate_refunded',
-    level: 'WARN',
-    metadata: { paymentId, razorpayPaymentId, amount, refundId: next.refundId ?? null, status: next.refundStatus },
+    extras[index] = next;
+    notes.extraCaptures = extras;
+    const [updated] = await tx.update(payments).set({ notes }).where(eq(payments.id, paymentId)).returning();
+    await logActivity(ctx, {
+      userId: payment.userId,
+      action: 'payment.duplicate_refunded',
+      level: 'WARN',
+      metadata: { paymentId, razorpayPaymentId, amount, refundId: next.refundId ?? null, status: next.refundStatus },
+    });
+    log('warn', 'payment.duplicate_refund', { paymentId, razorpayPaymentId, refundId: next.refundId ?? null, status: next.refundStatus });
+    return { outcome: next.refundStatus!, payment: updated!, extra: next };
   });
-  log('warn', 'payment.duplicate_refund', { paymentId, razorpayPaymentId, refundId: next.refundId ?? null, status: next.refundStatus });
-  return { outcome: next.refundStatus!, payment: updated!, extra: next };
 }

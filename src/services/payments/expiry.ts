@@ -1,11 +1,9 @@
 import { and, asc, eq, lt } from 'drizzle-orm';
-import type { Config } from '../../config';
-import type { Database } from '../../db/client';
 import { payments } from '../../db/schema';
-import type { PendingEvents } from '../../events/outbox';
 import { fetchRazorpayOrder, fetchRazorpayOrderPayments, razorpayCredentials, type RazorpayPayment } from '../../integrations/razorpay';
 import { describeError, log } from '../../lib/log';
-import { invalidateCredits, Ledger } from '../credits/ledger';
+import { withTransaction, type ServiceContext } from '../context';
+import { claimWebhookDelivery } from '../webhooks';
 import { completePayment } from './complete';
 import { allowTransition } from './state';
 
@@ -19,13 +17,23 @@ export const ORDER_TTL_MS = 24 * 60 * 60 * 1000;
  */
 export type ExpiryOutcome = 'cancelled' | 'completed' | 'not_found' | 'not_pending' | 'not_due' | 'paid_at_provider';
 
-export interface ExpiryDeps {
-  /** A primary database handle (ctx.db.write, or db.write in a job). */
-  db: Database;
-  config: Config;
-  /** Where to collect emitted events (a request's ctx.events, relayed after it ends); without, the outbox sweeper relays them. */
-  events?: PendingEvents;
+/** The id QStash deduplicates the expiry message of a payment by (one message per payment). */
+export const paymentExpiryMessageId = (paymentId: string) => `payment-expiry-${paymentId}`;
+
+export interface ExpireInput {
+  paymentId: string;
+  /** The clock the 24 h are measured against (the cron's scheduled time). */
+  now?: Date;
+  /**
+   * Set when QStash delivers the expiry: claimed in the transaction that cancels or completes the payment,
+   * so a redelivery finds it (the payment is no longer PENDING either way).
+   */
+  deliveryId?: string;
 }
+
+/** Claim the delivery, if there is one, in the transaction that applies it. */
+const claimed = (ctx: ServiceContext, deliveryId: string | undefined) =>
+  deliveryId === undefined ? Promise.resolve(true) : claimWebhookDelivery(ctx, { source: 'qstash', deliveryId });
 
 /**
  * Cancel one payment if it is still PENDING and older than 24 h. Razorpay is asked first (best effort):
@@ -35,8 +43,9 @@ export interface ExpiryDeps {
  * a later capture still completes it (CANCELLED → COMPLETED is allowed, see state.ts), so no money is
  * ever lost.
  */
-export async function expireStalePayment(deps: ExpiryDeps, paymentId: string, now = new Date()): Promise<ExpiryOutcome> {
-  const [row] = await deps.db
+export async function expireStalePayment(ctx: ServiceContext, input: ExpireInput): Promise<ExpiryOutcome> {
+  const { paymentId, now = new Date() } = input;
+  const [row] = await ctx.db.write
     .select({ id: payments.id, status: payments.status, createdAt: payments.createdAt, razorpayOrderId: payments.razorpayOrderId, amount: payments.amount, currency: payments.currency })
     .from(payments)
     .where(eq(payments.id, paymentId));
@@ -44,20 +53,21 @@ export async function expireStalePayment(deps: ExpiryDeps, paymentId: string, no
   if (row.status !== 'PENDING') return 'not_pending';
   if (row.createdAt.getTime() > now.getTime() - ORDER_TTL_MS) return 'not_due';
 
-  if (razorpayCredentials(deps.config)) {
+  if (razorpayCredentials(ctx.config)) {
     let paid = false;
     try {
-      paid = (await fetchRazorpayOrder(deps.config, row.razorpayOrderId)).status === 'paid';
+      paid = (await fetchRazorpayOrder(ctx.config, row.razorpayOrderId)).status === 'paid';
     } catch (err) {
       log('warn', 'payment.expiry_order_lookup_failed', { paymentId, error: describeError(err) });
     }
-    if (paid) return reconcilePaidOrder(deps, row);
+    if (paid) return reconcilePaidOrder(ctx, row, input.deliveryId);
   }
 
-  return deps.db.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const [locked] = await tx.select().from(payments).where(eq(payments.id, paymentId)).for('update');
     if (!locked || locked.status !== 'PENDING') return 'not_pending' as const;
     if (!allowTransition(locked, 'CANCELLED', 'expiry')) return 'not_pending' as const;
+    if (!(await claimed(ctx, input.deliveryId))) return 'not_pending' as const;
     await tx
       .update(payments)
       .set({ status: 'CANCELLED', failureReason: 'Order expired: not paid within 24 hours' })
@@ -68,10 +78,14 @@ export async function expireStalePayment(deps: ExpiryDeps, paymentId: string, no
 }
 
 /** The order is paid at Razorpay: complete the payment from its captured payment, never cancel it. */
-async function reconcilePaidOrder(deps: ExpiryDeps, row: { id: string; razorpayOrderId: string; amount: number; currency: string }): Promise<ExpiryOutcome> {
+async function reconcilePaidOrder(
+  ctx: ServiceContext,
+  row: { id: string; razorpayOrderId: string; amount: number; currency: string },
+  deliveryId: string | undefined,
+): Promise<ExpiryOutcome> {
   let captured: RazorpayPayment | undefined;
   try {
-    const attempts = await fetchRazorpayOrderPayments(deps.config, row.razorpayOrderId);
+    const attempts = await fetchRazorpayOrderPayments(ctx.config, row.razorpayOrderId);
     captured = attempts.find((p) => p.status === 'captured' && p.amount === row.amount && p.currency === row.currency);
   } catch (err) {
     log('warn', 'payment.expiry_payments_lookup_failed', { paymentId: row.id, error: describeError(err) });
@@ -81,31 +95,23 @@ async function reconcilePaidOrder(deps: ExpiryDeps, row: { id: string; razorpayO
     log('warn', 'payment.expiry_skipped_paid', { paymentId: row.id, orderId: row.razorpayOrderId });
     return 'paid_at_provider';
   }
-  const facts = { razorpayPaymentId: captured.id, amount: captured.amount, method: captured.method, source: 'expiry-reconcile' };
-  let ledger: Ledger | undefined;
-  try {
-    const result = await deps.db.transaction(async (tx) => {
-      ledger = new Ledger(tx);
-      return completePayment(ledger, deps.events ?? [], row.id, facts);
-    });
-    if (result.outcome === 'completed') log('warn', 'payment.completed_by_expiry', { paymentId: row.id, razorpayPaymentId: captured.id });
-    return result.outcome === 'completed' ? 'completed' : 'not_pending';
-  } finally {
-    if (ledger?.touched.size) await invalidateCredits(deps.config, ...ledger.touched);
-  }
+  const facts = { paymentId: row.id, razorpayPaymentId: captured.id, amount: captured.amount, method: captured.method, source: 'expiry-reconcile' };
+  const outcome = await withTransaction(ctx, async (_tx, ctx) => {
+    if (!(await claimed(ctx, deliveryId))) return 'already_claimed';
+    return (await completePayment(ctx, facts)).outcome;
+  });
+  if (outcome === 'completed') log('warn', 'payment.completed_by_expiry', { paymentId: row.id, razorpayPaymentId: captured.id });
+  return outcome === 'completed' ? 'completed' : 'not_pending';
 }
 
 /**
  * Backstop for lost QStash messages: cancel PENDING payments older than 24 h, oldest first (or complete
  * those Razorpay reports paid, as above).
- * Meant for the daily cleanup job (src/jobs): `cancelStalePayments({ db: db.write, config })`.
+ * Meant for the daily cleanup job (src/jobs), with the job's context.
  */
-export async function cancelStalePayments(
-  deps: ExpiryDeps,
-  options: { limit?: number; now?: Date } = {},
-): Promise<{ examined: number; cancelled: number; completed: number }> {
+export async function cancelStalePayments(ctx: ServiceContext, options: { limit?: number; now?: Date } = {}): Promise<{ examined: number; cancelled: number; completed: number }> {
   const now = options.now ?? new Date();
-  const stale = await deps.db
+  const stale = await ctx.db.write
     .select({ id: payments.id })
     .from(payments)
     .where(and(eq(payments.status, 'PENDING'), lt(payments.createdAt, new Date(now.getTime() - ORDER_TTL_MS))))
@@ -115,7 +121,7 @@ export async function cancelStalePayments(
   let completed = 0;
   for (const { id } of stale) {
     try {
-      const outcome = await expireStalePayment(deps, id, now);
+      const outcome = await expireStalePayment(ctx, { paymentId: id, now });
       if (outcome === 'cancelled') cancelled++;
       if (outcome === 'completed') completed++;
     } catch (err) {

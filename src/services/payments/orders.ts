@@ -1,32 +1,23 @@
 import { and, eq } from 'drizzle-orm';
-import type { Config } from '../../config';
 import { payments } from '../../db/schema';
 import { emit } from '../../events/outbox';
-import { createRazorpayOrder, razorpayCredentials, RazorpayError, type RazorpayCredentials } from '../../integrations/razorpay';
+import { createRazorpayOrder, razorpayCredentials, type RazorpayCredentials } from '../../integrations/razorpay';
 import { AppError } from '../../lib/errors';
-import { describeError, log } from '../../lib/log';
+import { log } from '../../lib/log';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import { requireCaller, type ServiceContext } from '../context';
+import { requireCaller, withTransaction, type ServiceContext } from '../context';
 import { planForCheckout } from '../plans';
+import { providerUnavailable } from './provider-errors';
 
 /** 503 unless payments are switched on (PAYMENTS_ENABLED, read per request) and Razorpay keys are set. */
-export function requirePayments(config: Config, options: { allowWhenDisabled?: boolean } = {}): RazorpayCredentials {
+export function requirePayments(ctx: ServiceContext, options: { allowWhenDisabled?: boolean } = {}): RazorpayCredentials {
+  const config = ctx.config;
   if (!config.PAYMENTS_ENABLED && !options.allowWhenDisabled) {
     throw new AppError('SERVICE_UNAVAILABLE', 'Payments are currently disabled', { details: { reason: 'PAYMENTS_DISABLED' } });
   }
   const creds = razorpayCredentials(config);
   if (!creds) throw new AppError('SERVICE_UNAVAILABLE', 'Payments are not configured', { details: { reason: 'PAYMENTS_NOT_CONFIGURED' } });
   return creds;
-}
-
-/** A provider failure as the client should see it: try again later (nothing was charged). */
-export function providerUnavailable(err: unknown, what: string): AppError {
-  log('warn', 'razorpay.unavailable', { what, error: describeError(err), status: err instanceof RazorpayError ? err.status : null });
-  return new AppError('SERVICE_UNAVAILABLE', 'The payment provider is unavailable, please try again shortly', {
-    details: { reason: 'PROVIDER_UNAVAILABLE' },
-    headers: { 'Retry-After': '5' },
-    cause: err,
-  });
 }
 
 export interface CreateOrderInput {
@@ -53,7 +44,7 @@ export interface CreatedOrder {
  */
 export async function createOrder(ctx: ServiceContext, input: CreateOrderInput): Promise<CreatedOrder> {
   const userId = requireCaller(ctx);
-  const creds = requirePayments(ctx.config);
+  const creds = requirePayments(ctx);
   await enforceLimit(ctx.config, 'payments', LIMITS.payments, userId);
   const plan = await planForCheckout(ctx, input.planId);
   if (!plan.purchasable) {
@@ -80,7 +71,7 @@ export async function createOrder(ctx: ServiceContext, input: CreateOrderInput):
     throw new AppError('INTERNAL_ERROR', 'The payment provider returned an unexpected order');
   }
 
-  await ctx.db.write.transaction(async (tx) => {
+  await withTransaction(ctx, async (tx, ctx) => {
     // payments(user_id, idempotency_key) is unique: a key reused after its 24 h window stays on the first payment.
     let idempotencyKey = input.idempotencyKey ?? null;
     if (idempotencyKey) {

@@ -1,12 +1,13 @@
 import { eq, sql } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
 import { payments, type Payment } from '../../db/schema';
-import { emit, type PendingEvents } from '../../events/outbox';
+import { emit } from '../../events/outbox';
 import type { RazorpayRefund } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
-import type { Ledger } from '../credits/ledger';
-import { allowTransition } from './state';
 import { logActivity } from '../activity';
-import { transactionHandle } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
+import { refundCredits } from '../credits/ledger';
+import { allowTransition } from './state';
 
 /** What we remember per applied refund, in payments.notes.refunds[<rfnd id>]. */
 export interface RefundNote {
@@ -30,9 +31,17 @@ export interface PaymentNotes {
 }
 
 /** Credits due back, in total, once `refunded` (plus any lost disputes) has gone back to the buyer. */
-export function clawbackTarget(payment: Pick<Payment, 'credits' | 'amount'>, refunded: number, notes: PaymentNotes): number {
+function clawbackTarget(payment: Pick<Payment, 'credits' | 'amount'>, refunded: number, notes: PaymentNotes): number {
   const returned = Math.min(payment.amount, refunded + (notes.chargedBack ?? 0));
   return Math.floor((payment.credits * returned) / payment.amount);
+}
+
+export interface ClawBackInput {
+  payment: Pick<Payment, 'id' | 'userId' | 'credits' | 'amount'>;
+  /** The payment's refunded amount, this refund included. */
+  refunded: number;
+  notes: PaymentNotes;
+  entry: { description: string; metadata: Record<string, unknown> };
 }
 
 /**
@@ -40,20 +49,14 @@ export function clawbackTarget(payment: Pick<Payment, 'credits' | 'amount'>, ref
  * buyer: the cumulative target minus what earlier refunds and disputes already took, through the ledger (never
  * below zero; the rest is a shortfall). Updates the target and shortfall in `notes`; the caller stores them.
  */
-export async function clawBack(
-  ledger: Ledger,
-  payment: Pick<Payment, 'id' | 'userId' | 'credits' | 'amount'>,
-  refunded: number,
-  notes: PaymentNotes,
-  entry: { description: string; metadata: Record<string, unknown> },
-): Promise<{ due: number; removed: number; shortfall: number }> {
+export async function clawBack(ctx: ServiceContext, { payment, refunded, notes, entry }: ClawBackInput): Promise<{ due: number; removed: number; shortfall: number }> {
   const previous = notes.clawbackTarget ?? 0;
   const target = Math.max(previous, clawbackTarget(payment, refunded, notes));
   const due = target - previous;
   let removed = 0;
   let shortfall = 0;
   if (due > 0) {
-    ({ removed, shortfall } = await ledger.refund({ userId: payment.userId, amount: due, paymentId: payment.id, ...entry }));
+    ({ removed, shortfall } = await refundCredits(ctx, { userId: payment.userId, amount: due, paymentId: payment.id, ...entry }));
   }
   notes.clawbackTarget = target;
   notes.clawbackShortfall = (notes.clawbackShortfall ?? 0) + shortfall;
@@ -64,7 +67,7 @@ export type RefundOutcome = { applied: true; paymentId: string; removed: number;
 
 /**
  * Apply one Razorpay refund (refund.created or refund.processed — whichever comes first; the refund id
- * makes the second a no-op). In the Ledger's transaction:
+ * makes the second a no-op). In the caller's transaction (`withTransaction`):
  *  - lock the payment (found by its pay_… id) and skip a refund id already applied;
  *  - refunded_amount += refund amount (capped at the payment amount); status PARTIALLY_REFUNDED or
  *    REFUNDED via the state table (a payment that was never completed is not "refunded" — ignored, logged);
@@ -75,8 +78,11 @@ export type RefundOutcome = { applied: true; paymentId: string; removed: number;
  *    (credits already spent) is kept in the row's metadata and on the payment;
  *  - emit payment.refunded.
  */
-export async function applyRefund(ledger: Ledger, events: PendingEvents, refund: RazorpayRefund, source: string): Promise<RefundOutcome> {
-  const tx = ledger.tx;
+export async function applyRefund(ctx: ServiceContext, input: { refund: RazorpayRefund; source: string }): Promise<RefundOutcome> {
+  return withTransaction(ctx, (tx, ctx) => apply(ctx, tx, input.refund, input.source));
+}
+
+async function apply(ctx: ServiceContext, tx: Transaction, refund: RazorpayRefund, source: string): Promise<RefundOutcome> {
   const [payment] = await tx.select().from(payments).where(eq(payments.razorpayPaymentId, refund.payment_id)).for('update');
   if (!payment) return { applied: false, paymentId: null, reason: 'unknown payment' };
   if (refund.amount <= 0) return { applied: false, paymentId: payment.id, reason: 'refund amount is not positive' };
@@ -91,9 +97,14 @@ export async function applyRefund(ledger: Ledger, events: PendingEvents, refund:
   const to = refundedTotal >= payment.amount ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
   if (!allowTransition(payment, to, source)) return { applied: false, paymentId: payment.id, reason: `illegal transition ${payment.status} → ${to}` };
 
-  const { due, removed, shortfall } = await clawBack(ledger, payment, refundedTotal, notes, {
-    description: `Refund: ${payment.planName}`,
-    metadata: { refundId: refund.id, refundAmount: refund.amount, refundedTotal, paymentAmount: payment.amount },
+  const { due, removed, shortfall } = await clawBack(ctx, {
+    payment,
+    refunded: refundedTotal,
+    notes,
+    entry: {
+      description: `Refund: ${payment.planName}`,
+      metadata: { refundId: refund.id, refundAmount: refund.amount, refundedTotal, paymentAmount: payment.amount },
+    },
   });
   refunds[refund.id] = { amount: refund.amount, creditsDue: due, removed, shortfall, at: new Date().toISOString() };
   notes.refunds = refunds;
@@ -102,8 +113,8 @@ export async function applyRefund(ledger: Ledger, events: PendingEvents, refund:
     .update(payments)
     .set({ status: to, refundedAmount: refundedTotal, refundedAt: sql`now()`, notes })
     .where(eq(payments.id, payment.id));
-  await emit(tx, events, 'payment.refunded', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
-  await logActivity({ db: transactionHandle(tx) }, { userId: payment.userId, action: 'payment.refunded', level: 'WARN', metadata: { paymentId: payment.id, refundId: refund.id, amount: refund.amount, creditsRemoved: removed, status: to } });
+  await emit(tx, ctx.events, 'payment.refunded', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
+  await logActivity(ctx, { userId: payment.userId, action: 'payment.refunded', level: 'WARN', metadata: { paymentId: payment.id, refundId: refund.id, amount: refund.amount, creditsRemoved: removed, status: to } });
   if (shortfall > 0) log('warn', 'payment.refund_shortfall', { paymentId: payment.id, refundId: refund.id, due, removed, shortfall });
   log('info', 'payment.refunded', { paymentId: payment.id, refundId: refund.id, status: to, refundedTotal, removed, source });
   return { applied: true, paymentId: payment.id, removed, shortfall };

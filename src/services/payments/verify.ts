@@ -5,10 +5,10 @@ import { verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { log } from '../../lib/log';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
-import { withLedger } from '../credits/ledger';
 import { requireCaller, type ServiceContext } from '../context';
 import { completePayment } from './complete';
-import { providerUnavailable, requirePayments } from './orders';
+import { requirePayments } from './orders';
+import { providerUnavailable } from './provider-errors';
 import { PAID_STATUSES } from './state';
 
 export interface VerifyInput {
@@ -38,7 +38,7 @@ const failed = (message: string, reason: string, details: Record<string, unknown
 export async function verifyPayment(ctx: ServiceContext, input: VerifyInput): Promise<VerifyResult> {
   const userId = requireCaller(ctx);
   // Money may already have been taken: verification keeps working while new orders are switched off.
-  const creds = requirePayments(ctx.config, { allowWhenDisabled: true });
+  const creds = requirePayments(ctx, { allowWhenDisabled: true });
   await enforceLimit(ctx.config, 'payments', LIMITS.payments, userId);
 
   const [payment] = await ctx.db.write
@@ -93,9 +93,7 @@ export async function verifyPayment(ctx: ServiceContext, input: VerifyInput): Pr
     throw failed(`The payment is ${rp.status}, not captured`, 'NOT_CAPTURED', { status: rp.status, ...(rp.error_description ? { providerMessage: rp.error_description } : {}) });
   }
 
-  const result = await withLedger(ctx, (ledger) =>
-    completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source: 'verify' }),
-  );
+  const result = await completePayment(ctx, { paymentId: payment.id, razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source: 'verify' });
   if (result.outcome === 'ignored') {
     throw new AppError('CONFLICT', `This payment is ${result.payment.status} and cannot be completed`, { details: { status: result.payment.status } });
   }

@@ -1,4 +1,5 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, or, sql } from 'drizzle-orm';
+import type { Transaction } from '../../db/client';
 import { z } from 'zod';
 import { payments, paymentWebhookEvents } from '../../db/schema';
 import { emit } from '../../events/outbox';
@@ -6,8 +7,7 @@ import { fetchRazorpayPayment, RazorpayDispute, RazorpayError, RazorpayOrder, Ra
 import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import { withLedger, type Ledger } from '../credits/ledger';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
 import { completePayment } from './complete';
 import { applyDispute, isDisputeEvent } from './disputes';
 import { applyRefund } from './refunds';
@@ -26,10 +26,10 @@ export type RazorpayWebhookBody = z.infer<typeof RazorpayWebhookBody>;
 
 export interface WebhookInput {
   /** x-razorpay-event-id: unique per event (not the event type). */
-  eventId: string;
+  deliveryId: string;
   signature: string;
   /** The raw body the signature was verified over: its hash identifies the event whatever header it came with. */
-  raw: string;
+  raw: Uint8Array;
   body: RazorpayWebhookBody;
 }
 
@@ -65,27 +65,37 @@ const ignored = (reason: string, paymentId: string | null = null): Handled => ({
 export async function processRazorpayWebhook(ctx: ServiceContext, input: WebhookInput): Promise<WebhookResult> {
   const { body } = input;
   const bodySha256 = await sha256Hex(input.raw);
-  return withLedger(ctx, async (ledger, tx) => {
+  // A replay is answered from one plain read, without a transaction; the unique keys below decide.
+  const [seen] = await ctx.db.write
+    .select({ id: paymentWebhookEvents.id })
+    .from(paymentWebhookEvents)
+    .where(or(eq(paymentWebhookEvents.razorpayEventId, input.deliveryId), eq(paymentWebhookEvents.bodySha256, bodySha256)))
+    .limit(1);
+  if (seen) {
+    log('info', 'webhook.razorpay.duplicate', { eventId: input.deliveryId, event: body.event });
+    return { status: 'duplicate', event: body.event };
+  }
+  return withTransaction(ctx, async (tx, ctx) => {
     const [row] = await tx
       .insert(paymentWebhookEvents)
-      .values({ razorpayEventId: input.eventId, eventType: body.event, payload: body as Record<string, unknown>, signature: input.signature, bodySha256 })
+      .values({ razorpayEventId: input.deliveryId, eventType: body.event, payload: body as Record<string, unknown>, signature: input.signature, bodySha256 })
       .onConflictDoNothing() // either key: the event id or the body hash
       .returning({ id: paymentWebhookEvents.id });
     if (!row) {
-      log('info', 'webhook.razorpay.duplicate', { eventId: input.eventId, event: body.event });
+      log('info', 'webhook.razorpay.duplicate', { eventId: input.deliveryId, event: body.event });
       return { status: 'duplicate' as const, event: body.event };
     }
-    const handled = await dispatch(ctx, ledger, body);
+    const handled = await dispatch(ctx, tx, body);
     await tx
       .update(paymentWebhookEvents)
       .set({ paymentId: handled.paymentId, processedAt: sql`now()`, errorMessage: handled.reason ?? null })
       .where(eq(paymentWebhookEvents.id, row.id));
-    log('info', 'webhook.razorpay.handled', { eventId: input.eventId, event: body.event, status: handled.status, reason: handled.reason, paymentId: handled.paymentId });
+    log('info', 'webhook.razorpay.handled', { eventId: input.deliveryId, event: body.event, status: handled.status, reason: handled.reason, paymentId: handled.paymentId });
     return { status: handled.status, event: body.event, ...(handled.reason ? { reason: handled.reason } : {}) };
   });
 }
 
-async function dispatch(ctx: ServiceContext, ledger: Ledger, body: RazorpayWebhookBody): Promise<Handled> {
+async function dispatch(ctx: ServiceContext, tx: Transaction, body: RazorpayWebhookBody): Promise<Handled> {
   const source = `webhook:${body.event}`;
   switch (body.event) {
     case 'payment.captured':
@@ -96,46 +106,46 @@ async function dispatch(ctx: ServiceContext, ledger: Ledger, body: RazorpayWebho
       const orderId = payment.order_id ?? order?.id;
       if (!orderId) return ignored('payment without order');
       if (payment.status !== 'captured') return ignored(`payment status is ${payment.status}`);
-      return capture(ctx, ledger, orderId, payment, source);
+      return capture(ctx, tx, orderId, payment, source);
     }
     case 'payment.failed': {
       const payment = entity(RazorpayPayment, body.payload, 'payment');
       if (!payment?.order_id) return ignored('no payment entity with an order');
-      return fail(ctx, ledger, payment);
+      return fail(ctx, tx, payment);
     }
     case 'refund.created':
     case 'refund.processed': {
       const refund = entity(RazorpayRefund, body.payload, 'refund');
       if (!refund) return ignored('no refund entity');
-      const early = await completeBeforeRefund(ctx, ledger, refund, entity(RazorpayPayment, body.payload, 'payment'));
+      const early = await completeBeforeRefund(ctx, tx, refund, entity(RazorpayPayment, body.payload, 'payment'));
       if (early) return early;
-      const r = await applyRefund(ledger, ctx.events, refund, source);
+      const r = await applyRefund(ctx, { refund, source });
       return r.applied ? { status: 'processed', paymentId: r.paymentId } : ignored(r.reason, r.paymentId);
     }
     case 'refund.failed': {
       const refund = entity(RazorpayRefund, body.payload, 'refund');
       if (!refund) return ignored('no refund entity');
-      const [payment] = await ledger.tx
+      const [payment] = await tx
         .select({ id: payments.id, userId: payments.userId })
         .from(payments)
         .where(eq(payments.razorpayPaymentId, refund.payment_id));
       if (!payment) return ignored('unknown payment');
       log('warn', 'payment.refund_failed', { paymentId: payment.id, refundId: refund.id });
-      await emit(ledger.tx, ctx.events, 'refund.failed', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
+      await emit(tx, ctx.events, 'refund.failed', { paymentId: payment.id, userId: payment.userId, refundId: refund.id });
       return { status: 'processed', paymentId: payment.id };
     }
     default: {
       if (!isDisputeEvent(body.event)) return ignored(`unhandled event type ${body.event}`);
       const dispute = entity(RazorpayDispute, body.payload, 'dispute');
       if (!dispute) return ignored('no dispute entity');
-      const r = await applyDispute(ledger, ctx.events, dispute, body.event);
+      const r = await applyDispute(ctx, { dispute, event: body.event });
       return r.applied ? { status: 'processed', paymentId: r.paymentId } : ignored(r.reason, r.paymentId);
     }
   }
 }
 
-async function capture(ctx: ServiceContext, ledger: Ledger, orderId: string, rp: RazorpayPayment, source: string): Promise<Handled> {
-  const [payment] = await ledger.tx
+async function capture(ctx: ServiceContext, tx: Transaction, orderId: string, rp: RazorpayPayment, source: string): Promise<Handled> {
+  const [payment] = await tx
     .select({ id: payments.id, amount: payments.amount, currency: payments.currency })
     .from(payments)
     .where(eq(payments.razorpayOrderId, orderId));
@@ -144,7 +154,7 @@ async function capture(ctx: ServiceContext, ledger: Ledger, orderId: string, rp:
     log('error', 'payment.amount_mismatch', { paymentId: payment.id, expected: payment.amount, got: rp.amount, currency: rp.currency, source });
     return ignored('amount mismatch', payment.id);
   }
-  const r = await completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source });
+  const r = await completePayment(ctx, { paymentId: payment.id, razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source });
   if (r.outcome === 'ignored') return ignored(`illegal transition ${r.payment.status} → COMPLETED`, payment.id);
   if (r.outcome === 'extra_capture') return { status: 'processed', paymentId: payment.id, reason: 'order already paid by another payment: this one is refunded' };
   return { status: 'processed', paymentId: payment.id, ...(r.outcome === 'already_completed' ? { reason: 'already completed' } : {}) };
@@ -166,8 +176,7 @@ async function capture(ctx: ServiceContext, ledger: Ledger, orderId: string, rp:
  *    the event-id row, rolls back and the route answers 5xx, so Razorpay redelivers the refund later.
  * Returns a result to answer with, or null to go on with applyRefund.
  */
-async function completeBeforeRefund(ctx: ServiceContext, ledger: Ledger, refund: RazorpayRefund, sent: RazorpayPayment | null): Promise<Handled | null> {
-  const tx = ledger.tx;
+async function completeBeforeRefund(ctx: ServiceContext, tx: Transaction, refund: RazorpayRefund, sent: RazorpayPayment | null): Promise<Handled | null> {
   const [known] = await tx.select({ id: payments.id }).from(payments).where(eq(payments.razorpayPaymentId, refund.payment_id)).limit(1);
   if (known) return null;
 
@@ -206,7 +215,7 @@ async function completeBeforeRefund(ctx: ServiceContext, ledger: Ledger, refund:
       details: { reason: 'PAYMENT_NOT_CAPTURED', status: rp.status },
     });
   }
-  const r = await completePayment(ledger, ctx.events, payment.id, { razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source: 'refund-webhook' });
+  const r = await completePayment(ctx, { paymentId: payment.id, razorpayPaymentId: rp.id, amount: rp.amount, method: rp.method, source: 'refund-webhook' });
   if (r.outcome !== 'completed') {
     throw new AppError('SERVICE_UNAVAILABLE', `The payment (${r.payment.status}) could not be completed before its refund; retry later`, {
       details: { reason: 'PAYMENT_NOT_COMPLETABLE', status: r.payment.status },
@@ -217,8 +226,7 @@ async function completeBeforeRefund(ctx: ServiceContext, ledger: Ledger, refund:
 }
 
 /** PENDING → FAILED with the provider's reason. Never downgrades a completed payment (a late failure of an earlier attempt is stale). */
-async function fail(ctx: ServiceContext, ledger: Ledger, rp: RazorpayPayment): Promise<Handled> {
-  const tx = ledger.tx;
+async function fail(ctx: ServiceContext, tx: Transaction, rp: RazorpayPayment): Promise<Handled> {
   const [payment] = await tx.select().from(payments).where(eq(payments.razorpayOrderId, rp.order_id!)).for('update');
   if (!payment) return ignored('unknown order');
   if (!allowTransition(payment, 'FAILED', 'webhook:payment.failed')) return ignored(`illegal transition ${payment.status} → FAILED`, payment.id);

@@ -6,8 +6,9 @@ import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { logActivity } from '../activity';
-import { requireCaller, type ServiceContext, transactionHandle } from '../context';
-import { isUniqueViolation, withLedger } from '../credits/ledger';
+import { isUniqueViolation } from '../../db/errors';
+import { requireCaller, withTransaction, type ServiceContext } from '../context';
+import { grant } from '../credits/ledger';
 import { conflict, failClosed, tooMany } from './strict';
 
 /** The one-time welcome grant, claimable once a phone number is verified. */
@@ -73,18 +74,18 @@ export async function claimFreeCredits(ctx: ServiceContext, meta: { ip: string |
     if (!now.phoneVerified) {
       throw new AppError('FORBIDDEN', 'Verify your phone number before claiming free credits', { details: { reason: 'PHONE_NOT_VERIFIED', requiresVerification: true } });
     }
-    return await withLedger(ctx, async (ledger, tx) => {
+    return await withTransaction(ctx, async (tx, ctx) => {
       // Lock the user row: a phone change cannot slip in between this check and the grant.
       const [user] = await tx.select({ verified: users.phoneVerifiedAt }).from(users).where(eq(users.id, userId)).for('share');
       if (!user?.verified) throw new AppError('FORBIDDEN', 'Verify your phone number before claiming free credits', { details: { reason: 'PHONE_NOT_VERIFIED', requiresVerification: true } });
-      const entry = await ledger.grant({
+      const entry = await grant(ctx, {
         userId,
         type: 'INITIAL_ALLOCATION',
         amount: FREE_CREDITS,
         description: FREE_CREDITS_DESCRIPTION,
         metadata: { type: 'free_credits_claim' }, // no IP/user agent: the ledger is append-only and can never be erased
       });
-      await logActivity({ db: transactionHandle(tx) }, { userId, action: 'credits.claimed', level: 'INFO', metadata: { amount: FREE_CREDITS, transactionId: entry.transactionId } });
+      await logActivity(ctx, { userId, action: 'credits.claimed', level: 'INFO', metadata: { amount: FREE_CREDITS, transactionId: entry.transactionId } });
       await emit(tx, ctx.events, 'credits.free_claimed', { userId, transactionId: entry.transactionId });
       return { creditsAdded: FREE_CREDITS, balance: entry.balance, transactionId: entry.transactionId };
     });

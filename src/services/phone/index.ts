@@ -10,7 +10,7 @@ import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
-import { isUniqueViolation } from '../credits/ledger';
+import { isUniqueViolation } from '../../db/errors';
 import { assertCountryAllowed, reservePhoneSend } from './caps';
 import { conflict, failClosed, maskPhone, tooMany } from './strict';
 

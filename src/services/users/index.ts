@@ -2,14 +2,14 @@ import { and, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { Transaction } from '../../db/client';
 import { profiles, settings, users } from '../../db/schema';
 import { emit } from '../../events/outbox';
-import { isUniqueViolation } from '../credits/ledger';
+import { isUniqueViolation } from '../../db/errors';
 import { fetchClerkUser, type ClerkUserFields } from '../../integrations/clerk';
 import { cacheDel, cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { IsolateCache } from '../../lib/isolate-cache';
 import { describeError, log } from '../../lib/log';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
 
 /** A soft-deleted account can be recovered, then its personal data is anonymised (daily job). */
 export const ACCOUNT_RETENTION_DAYS = 30;
@@ -34,51 +34,62 @@ export type SyncOutcome = 'created' | 'updated' | 'recovered' | 'unchanged' | 'i
  * Create or update a user from Clerk's data, keyed by the Clerk id (never by email: an address can
  * change hands, so matching by it could hand one person's account to another). A new Clerk account whose email belongs to an account deleted within the retention period
  * recovers that account: its row is re-keyed to the new id and every row that references it follows.
- * `createOnly` (just-in-time provisioning) never overwrites an existing row.
+ * `createOnly` (just-in-time provisioning) never overwrites an existing row. In the caller's transaction when
+ * there is one (the Clerk webhook's, which also claims the delivery); caches are dropped after it commits.
  */
-export async function syncUserFromClerk(ctx: ServiceContext, u: ClerkUserFields, options: { createOnly?: boolean } = {}): Promise<SyncOutcome> {
-  const outcome = await ctx.db.write.transaction(async (tx): Promise<SyncOutcome> => {
-    const [existing] = await tx.select({ id: users.id, deletedAt: users.deletedAt }).from(users).where(eq(users.id, u.id)).for('update');
-    if (existing) {
-      if (options.createOnly) return 'unchanged';
-      if (existing.deletedAt) return 'ignored'; // a late update for a deleted account changes nothing
-      const names = { firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl };
-      // Only a verified address replaces ours; one held by another active account is kept out (logged).
-      const emailChange = u.email && u.emailVerified ? { email: u.email } : {};
-      const updated = await savepoint(tx, () => tx.update(users).set({ ...emailChange, ...names }).where(eq(users.id, u.id)));
-      if (!updated.ok) {
-        if (!isEmailTaken(updated.error)) throw updated.error;
-        log('warn', 'users.email_taken', { userId: u.id });
-        await tx.update(users).set(names).where(eq(users.id, u.id));
-      }
-      return 'updated';
-    }
-    // Only an address Clerk verified is ours to store (and to show on the profile); until one arrives,
-    // the placeholder stands in and a later verified user.updated replaces it.
-    const verifiedEmail = u.email && u.emailVerified ? u.email : null;
-    if (verifiedEmail) {
-      // Recovery hands over the old account's data: only to someone who proved they own the address.
-      const recovered = await recoverDeletedAccount(tx, ctx, { ...u, email: verifiedEmail });
-      if (recovered) return 'recovered';
-    }
-    const row = { id: u.id, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl };
-    const insert = (email: string) => tx.insert(users).values({ ...row, email }).onConflictDoNothing({ target: users.id }).returning({ id: users.id });
-    const first = await savepoint(tx, () => insert(verifiedEmail ?? placeholderEmail(u.id)));
-    if (!first.ok && !isEmailTaken(first.error)) throw first.error;
-    if (!first.ok) log('warn', 'users.email_taken', { userId: u.id }); // another active account holds it: never lock this user out
-    const inserted = first.ok ? first.value : await insert(placeholderEmail(u.id));
-    if (inserted.length === 0) return 'unchanged'; // a concurrent request created it first
-    await tx.insert(settings).values({ userId: u.id }).onConflictDoNothing();
-    await tx.insert(profiles).values({ userId: u.id }).onConflictDoNothing();
-    await emit(tx, ctx.events, 'user.created', { userId: u.id });
-    return 'created';
+export async function syncUserFromClerk(ctx: ServiceContext, input: { user: ClerkUserFields; createOnly?: boolean }): Promise<SyncOutcome> {
+  const u = input.user;
+  return withTransaction(ctx, async (tx, ctx): Promise<SyncOutcome> => {
+    const outcome = await sync(tx, ctx, u, input.createOnly ?? false);
+    if (outcome !== 'unchanged' && outcome !== 'ignored') forgetUser(ctx, u.id);
+    return outcome;
   });
-  if (outcome !== 'unchanged' && outcome !== 'ignored') {
-    forgetActive(ctx, u.id);
-    const keys = cacheKeys(ctx.config);
-    await cacheDel(ctx.config, keys.userActive(u.id), keys.ownProfile(u.id), keys.publicProfile(u.id));
+}
+
+async function sync(tx: Transaction, ctx: ServiceContext, u: ClerkUserFields, createOnly: boolean): Promise<SyncOutcome> {
+  const [existing] = await tx.select({ id: users.id, deletedAt: users.deletedAt }).from(users).where(eq(users.id, u.id)).for('update');
+  if (existing) {
+    if (createOnly) return 'unchanged';
+    if (existing.deletedAt) return 'ignored'; // a late update for a deleted account changes nothing
+    const names = { firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl };
+    // Only a verified address replaces ours; one held by another active account is kept out (logged).
+    const emailChange = u.email && u.emailVerified ? { email: u.email } : {};
+    const updated = await savepoint(tx, () => tx.update(users).set({ ...emailChange, ...names }).where(eq(users.id, u.id)));
+    if (!updated.ok) {
+      if (!isEmailTaken(updated.error)) throw updated.error;
+      log('warn', 'users.email_taken', { userId: u.id });
+      await tx.update(users).set(names).where(eq(users.id, u.id));
+    }
+    return 'updated';
   }
-  return outcome;
+  // Only an address Clerk verified is ours to store (and to show on the profile); until one arrives,
+  // the placeholder stands in and a later verified user.updated replaces it.
+  const verifiedEmail = u.email && u.emailVerified ? u.email : null;
+  if (verifiedEmail) {
+    // Recovery hands over the old account's data: only to someone who proved they own the address.
+    const recovered = await recoverDeletedAccount(tx, ctx, { ...u, email: verifiedEmail });
+    if (recovered) return 'recovered';
+  }
+  const row = { id: u.id, firstName: u.firstName, lastName: u.lastName, username: u.username, imageUrl: u.imageUrl };
+  const insert = (email: string) => tx.insert(users).values({ ...row, email }).onConflictDoNothing({ target: users.id }).returning({ id: users.id });
+  const first = await savepoint(tx, () => insert(verifiedEmail ?? placeholderEmail(u.id)));
+  if (!first.ok && !isEmailTaken(first.error)) throw first.error;
+  if (!first.ok) log('warn', 'users.email_taken', { userId: u.id }); // another active account holds it: never lock this user out
+  const inserted = first.ok ? first.value : await insert(placeholderEmail(u.id));
+  if (inserted.length === 0) return 'unchanged'; // a concurrent request created it first
+  await tx.insert(settings).values({ userId: u.id }).onConflictDoNothing();
+  await tx.insert(profiles).values({ userId: u.id }).onConflictDoNothing();
+  await emit(tx, ctx.events, 'user.created', { userId: u.id });
+  return 'created';
+}
+
+/** Once the transaction commits: this isolate and Redis forget what they cached about the user. */
+function forgetUser(ctx: ServiceContext, userId: string): void {
+  ctx.afterCommit(async () => {
+    forgetActive(ctx, userId);
+    const keys = cacheKeys(ctx.config);
+    await cacheDel(ctx.config, keys.userActive(userId), keys.ownProfile(userId), keys.publicProfile(userId));
+  });
 }
 
 async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: ClerkUserFields & { email: string }): Promise<boolean> {
@@ -106,8 +117,10 @@ async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: Cl
     return false;
   }
   await emit(tx, ctx.events, 'user.recovered', { userId: u.id, previousUserId: previous.id });
-  forgetActive(ctx, previous.id);
-  await cacheDel(ctx.config, cacheKeys(ctx.config).userActive(previous.id));
+  ctx.afterCommit(async () => {
+    forgetActive(ctx, previous.id);
+    await cacheDel(ctx.config, cacheKeys(ctx.config).userActive(previous.id));
+  });
   return true;
 }
 
@@ -118,7 +131,7 @@ async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: Cl
  * account to life. False when the user was already deleted.
  */
 export async function softDeleteUser(ctx: ServiceContext, userId: string): Promise<boolean> {
-  const deleted = await ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const now = new Date();
     const rows = await tx
       .update(users)
@@ -132,17 +145,13 @@ export async function softDeleteUser(ctx: ServiceContext, userId: string): Promi
         .values({ id: userId, email: placeholderEmail(userId), deletedAt: now })
         .onConflictDoNothing({ target: users.id })
         .returning({ id: users.id });
+      if (tombstone.length > 0) forgetUser(ctx, userId);
       return tombstone.length > 0;
     }
     await emit(tx, ctx.events, 'user.deleted', { userId });
+    forgetUser(ctx, userId);
     return true;
   });
-  if (deleted) {
-    forgetActive(ctx, userId);
-    const keys = cacheKeys(ctx.config);
-    await cacheDel(ctx.config, keys.userActive(userId), keys.ownProfile(userId), keys.publicProfile(userId));
-  }
-  return deleted;
 }
 
 /**
@@ -183,7 +192,7 @@ async function loadActiveUser(ctx: ServiceContext, userId: string): Promise<{ ac
       log('warn', 'users.clerk_lookup_failed', { userId, error: describeError(err) });
       fields = { id: userId, email: null, emailVerified: false, firstName: null, lastName: null, username: null, imageUrl: null };
     }
-    const outcome = await syncUserFromClerk(ctx, fields, { createOnly: true });
+    const outcome = await syncUserFromClerk(ctx, { user: fields, createOnly: true });
     if (outcome === 'ignored') throw new AppError('AUTH_REQUIRED', 'This account has been deleted');
   }
   return { active: true };
