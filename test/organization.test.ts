@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DEFAULT_ORG_ROLES } from '../src/services/orgs/permissions';
+import { DEFAULT_ORG_ROLES } from '../src/services/membership/permissions';
 import { useTestDatabase } from './helpers/db';
 import { api, createOrg, createProject, createTeam, inviteCodeFromMailbox, memberWithRole, resetLimits, unique } from './helpers/orgs';
 import { signUp } from './helpers/users';

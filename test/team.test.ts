@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_TEAM_ROLES } from '../src/services/orgs/permissions';
+import { DEFAULT_TEAM_ROLES } from '../src/services/membership/permissions';
 import { useTestDatabase } from './helpers/db';
 import {
   addTeamMember,

@@ -18,7 +18,7 @@ import {
   teamMembers,
   teamRoles,
   teams,
-} from './orgs';
+} from './membership';
 import { reports, supportTickets } from './support';
 import { activityLogs, profileStars, profileViews, profiles, settings, users } from './users';
 

@@ -17,7 +17,7 @@ import {
   removeMember,
   revokeOrgInvite,
   updateOrganization,
-} from '../../services/orgs';
+} from '../../services/membership';
 import {
   atLeastOne,
   AuditLogEntry,

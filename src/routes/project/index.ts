@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { rotateGithubWebhookSecret } from '../../services/github';
-import { createProject, deleteProject, getProject, updateProject } from '../../services/orgs';
+import { createProject, deleteProject, getProject, updateProject } from '../../services/membership';
 import { atLeastOne, body, common, conflict, data, forbidden, IdOrSlug, json, Name, RoleRefOut, security, Slug, Visibility } from '../organization/schemas';
 
 // Addressing: `:projectId` is the project's uuid, or its slug together with `?teamId=` (team uuid, or team

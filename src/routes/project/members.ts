@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
-import { addProjectMember, changeProjectMemberRole, listProjectMembers, listProjectRoles, removeProjectMember } from '../../services/orgs';
+import { addProjectMember, changeProjectMemberRole, listProjectMembers, listProjectRoles, removeProjectMember } from '../../services/membership';
 import { body, common, conflict, data, forbidden, IdOrSlug, json, list, Member, Paging, Role, RoleInput } from '../organization/schemas';
 
 // Project members and roles, mounted on /api/v1/project next to the project routes (./index.ts).

@@ -23,7 +23,7 @@ import {
   revokeTeamInvite,
   ROW_ERROR_CODES,
   updateTeam,
-} from '../../services/orgs';
+} from '../../services/membership';
 import {
   atLeastOne,
   AuditLogEntry,

@@ -3,9 +3,9 @@ import type { Config } from '../../config';
 import { projects } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
-import { audit } from '../orgs/audit';
-import { authorize, type ProjectTarget } from '../orgs/authz';
-import { limitedCaller } from '../orgs/shared';
+import { audit } from '../membership/audit';
+import { authorize, type ProjectTarget } from '../membership/authz';
+import { limitedCaller } from '../membership/shared';
 
 /**
  * Per-project GitHub webhook secrets. Each project that links a repository gets its own HMAC key

@@ -20,7 +20,7 @@ import { ALL_PERMISSIONS, type OrgPermission, type Permission, type ProjectPermi
 
 /**
  * The one place that decides who may do what on organizations, teams and projects. Every service of
- * src/services/orgs calls `authorize` before it reads or changes anything (and `assertCanGrant` before it
+ * src/services/membership calls `authorize` before it reads or changes anything (and `assertCanGrant` before it
  * hands out a role); list endpoints filter with the same pure functions `teamPermissions` /
  * `projectPermissions`, so a list never shows what a direct read would refuse.
  *
