@@ -9,7 +9,6 @@ import {
   organizationRoles,
   organizations,
   projectAuditLogs,
-  projectInvites,
   projectMembers,
   projectRoles,
   projects,
@@ -163,7 +162,6 @@ export const projectsRelations = relations(projects, ({ one, many }) => ({
   team: one(teams, { fields: [projects.teamId], references: [teams.id] }),
   roles: many(projectRoles),
   members: many(projectMembers),
-  invites: many(projectInvites),
   auditLogs: many(projectAuditLogs),
 }));
 
@@ -176,11 +174,6 @@ export const projectMembersRelations = relations(projectMembers, ({ one }) => ({
   project: one(projects, { fields: [projectMembers.projectId], references: [projects.id] }),
   user: one(users, { fields: [projectMembers.userId], references: [users.id] }),
   role: one(projectRoles, { fields: [projectMembers.roleId], references: [projectRoles.id] }),
-}));
-
-export const projectInvitesRelations = relations(projectInvites, ({ one }) => ({
-  project: one(projects, { fields: [projectInvites.projectId], references: [projects.id] }),
-  role: one(projectRoles, { fields: [projectInvites.roleId], references: [projectRoles.id] }),
 }));
 
 export const projectAuditLogsRelations = relations(projectAuditLogs, ({ one }) => ({
