@@ -98,7 +98,7 @@ export const dataExport: EventHandler<'account.export_requested'> = {
     const filename = `fairarena-data-export-${generatedAt.toISOString().slice(0, 10)}.json`;
     try {
       const bytes = await ctx.tx.transaction(async (sp) => {
-        const data = await buildDataExport(sp, userId, generatedAt);
+        const data = await buildDataExport({ ...ctx, db: { read: sp, write: sp, tx: sp } }, { userId, now: generatedAt });
         const json = JSON.stringify(data, null, 2);
         await sendEmail(
           { db: sp, config: ctx.config },

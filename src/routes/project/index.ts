@@ -118,7 +118,7 @@ export const projectRoutes = createRouter()
       request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject) },
       responses: { 200: json(data(ProjectWritten), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the team') },
     }),
-    async (c) => c.json({ data: await updateProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 200, noStore),
+    async (c) => c.json({ data: await updateProject(serviceContext(c), { ...c.req.valid('json'), target: target(c.req.valid('param').projectId, c.req.valid('query')) }) }, 200, noStore),
   )
   .openapi(
     createRoute({

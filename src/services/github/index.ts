@@ -5,7 +5,8 @@ import { organizations, projectAuditLogs, projects, teams, webhookDeliveries } f
 import { emit } from '../../events/outbox';
 import { timingSafeEqual, verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
+import { audit } from '../membership/audit';
 import { newGithubWebhookSecret } from './secret';
 
 export * from './secret';
@@ -180,7 +181,7 @@ export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDe
   if (!candidates.length) await verifyHmacSha256Hex(newGithubWebhookSecret(), input.body, input.signature);
   if (!signedWith.size) throw rejected();
 
-  return ctx.db.write.transaction(async (tx) => {
+  return withTransaction(ctx, async (tx, ctx) => {
     const live = await tx
       .select({ id: projects.id, secret: projects.githubWebhookSecret })
       .from(projects)
@@ -203,19 +204,17 @@ export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDe
     const activity = toActivity(input.event, input.payload, input.deliveryId);
     if (!activity) return { event: input.event, outcome: 'ignored' as const, projects: 0 };
     for (const projectId of verified) {
-      const [row] = await tx
-        .insert(projectAuditLogs)
-        .values({
-          projectId,
-          actorId: null,
-          action: activity.action,
-          targetType: 'repository',
-          targetId: activity.repository,
-          level: 'INFO',
-          changes: activity.changes,
-        })
-        .returning({ id: projectAuditLogs.id });
-      await emit(tx, ctx.events, 'project.github_activity', { projectId, auditLogId: row!.id });
+      const [auditLogId] = await audit(ctx, {
+        scope: 'project',
+        scopeId: projectId,
+        actorId: null,
+        action: activity.action,
+        targetType: 'repository',
+        targetId: activity.repository,
+        level: 'INFO',
+        changes: activity.changes,
+      });
+      await emit(tx, ctx.events, 'project.github_activity', { projectId, auditLogId: auditLogId! });
     }
     return { event: input.event, outcome: 'recorded' as const, projects: verified.length };
   });

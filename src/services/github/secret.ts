@@ -2,10 +2,10 @@ import { eq } from 'drizzle-orm';
 import type { Config } from '../../config';
 import { projects } from '../../db/schema';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
 import { audit } from '../membership/audit';
 import { authorize, type ProjectTarget } from '../membership/authz';
-import { limitedCaller } from '../membership/shared';
+import { limitedCaller } from '../membership/caller';
 
 /**
  * Per-project GitHub webhook secrets. Each project that links a repository gets its own HMAC key
@@ -48,13 +48,15 @@ export const githubWebhookLink = (config: Pick<Config, 'PUBLIC_BASE_URL'>, repo:
  */
 export async function rotateGithubWebhookSecret(ctx: ServiceContext, target: ProjectTarget): Promise<GithubWebhookLink> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, target, 'project:update', { lock: true });
+  return withTransaction(ctx, async (tx, ctx) => {
+    const a = await authorize(ctx, { target, permission: 'project:update', lock: true });
     const repo = a.project.githubRepo;
     if (!repo) throw new AppError('CONFLICT', 'No GitHub repository is linked to this project', { details: { field: 'githubRepo' } });
     const secret = newGithubWebhookSecret();
     await tx.update(projects).set({ githubWebhookSecret: secret, updatedBy: userId }).where(eq(projects.id, a.project.id));
-    await audit(tx, 'project', a.project.id, {
+    await audit(ctx, {
+      scope: 'project',
+      scopeId: a.project.id,
       actorId: userId,
       action: 'project.github_secret_rotate',
       targetType: 'repository',

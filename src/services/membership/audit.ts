@@ -1,8 +1,11 @@
 import { count, desc, eq } from 'drizzle-orm';
-import type { Database, Transaction } from '../../db/client';
-import { organizationAuditLogs, projectAuditLogs, teamAuditLogs, users } from '../../db/schema';
+import { users } from '../../db/schema';
 import { logActivity } from '../activity';
-import { displayName, iso } from './shared';
+import type { ServiceContext } from '../context';
+import { authorize, type OrgTarget, type TeamTarget } from './authz';
+import { displayName, iso, type Paging } from './format';
+import { limitedCaller } from './caller';
+import { scope as describe, scopeOf, type Scope } from './scopes';
 
 /**
  * Audit rows are written with the change, in the same transaction (a failed insert rolls the change
@@ -10,9 +13,9 @@ import { displayName, iso } from './shared';
  * `{ before, after }` of the changed fields only, or free-form details (ids, names, emails — never an
  * invite code or any other secret).
  */
-export type AuditScope = 'organization' | 'team' | 'project';
-
 export interface AuditEntry {
+  scope: Scope;
+  scopeId: string;
   actorId: string | null;
   action: string;
   targetType?: string;
@@ -21,45 +24,43 @@ export interface AuditEntry {
   changes?: Record<string, unknown>;
 }
 
-export async function audit(tx: Transaction, scope: AuditScope, scopeId: string, entry: AuditEntry): Promise<void> {
-  const row = {
-    actorId: entry.actorId,
-    action: entry.action,
-    targetType: entry.targetType ?? scope,
-    targetId: entry.targetId ?? scopeId,
-    level: entry.level ?? 'INFO',
-    changes: entry.changes ?? null,
-  };
-  if (scope === 'organization') await tx.insert(organizationAuditLogs).values({ orgId: scopeId, ...row });
-  else if (scope === 'team') await tx.insert(teamAuditLogs).values({ teamId: scopeId, ...row });
-  else await tx.insert(projectAuditLogs).values({ projectId: scopeId, ...row });
-  // A change to someone's membership (join, role change, removal) is also in *their* activity log.
-  if (entry.targetType === 'user' && entry.targetId && MEMBERSHIP_ACTION.test(entry.action)) {
-    await logActivity(tx, {
-      userId: entry.targetId,
-      action: `membership.${entry.action}`,
-      level: entry.level ?? 'INFO',
-      metadata: { scope, scopeId, ...(entry.changes && 'after' in entry.changes ? { after: entry.changes.after } : {}), byThemselves: entry.actorId === entry.targetId },
-    });
-  }
-}
-
 const MEMBERSHIP_ACTION = /^(member\.|invite\.accept$)/;
 
-/** `{ before, after }` restricted to the fields whose value changes, or null when nothing changes. */
-export function diff<T extends Record<string, unknown>>(current: T, patch: Partial<T>): { before: Partial<T>; after: Partial<T> } | null {
-  const before: Partial<T> = {};
-  const after: Partial<T> = {};
-  for (const key of Object.keys(patch) as (keyof T)[]) {
-    const next = patch[key];
-    if (next === undefined) continue;
-    const prev = current[key];
-    const same = prev instanceof Date || next instanceof Date ? String(prev) === String(next) : prev === next;
-    if (same) continue;
-    before[key] = (prev ?? null) as T[keyof T];
-    after[key] = (next ?? null) as T[keyof T];
+/**
+ * The one writer of audit rows, for every scope; returns the new rows' ids in order. Runs inside the
+ * caller's transaction (`withTransaction`): an audit row never commits without its change. A change to
+ * someone's membership (join, role change, removal) also goes into *their* activity log.
+ */
+export async function audit(ctx: ServiceContext, entries: AuditEntry | readonly AuditEntry[]): Promise<string[]> {
+  const tx = ctx.db.tx;
+  if (!tx) throw new Error('audit() runs inside the transaction of the change it records');
+  const list = Array.isArray(entries) ? entries : [entries as AuditEntry];
+  const ids: string[] = [];
+  for (const s of new Set(list.map((e) => e.scope))) {
+    const d = describe(s);
+    const rows = list
+      .filter((e) => e.scope === s)
+      .map((e) => ({
+        [d.scopeKey]: e.scopeId,
+        actorId: e.actorId,
+        action: e.action,
+        targetType: e.targetType ?? s,
+        targetId: e.targetId ?? e.scopeId,
+        level: e.level ?? 'INFO',
+        changes: e.changes ?? null,
+      })) as (typeof d.auditLogs.$inferInsert)[];
+    ids.push(...(await tx.insert(d.auditLogs).values(rows).returning({ id: d.auditLogs.id })).map((r) => r.id));
   }
-  return Object.keys(after).length ? { before, after } : null;
+  for (const e of list) {
+    if (e.targetType !== 'user' || !e.targetId || !MEMBERSHIP_ACTION.test(e.action)) continue;
+    await logActivity(tx, {
+      userId: e.targetId,
+      action: `membership.${e.action}`,
+      level: e.level ?? 'INFO',
+      metadata: { scope: e.scope, scopeId: e.scopeId, ...(e.changes && 'after' in e.changes ? { after: e.changes.after } : {}), byThemselves: e.actorId === e.targetId },
+    });
+  }
+  return ids;
 }
 
 export interface AuditLogView {
@@ -73,32 +74,32 @@ export interface AuditLogView {
   createdAt: string;
 }
 
-/** One page of a scope's audit log, newest first. */
-export async function readAuditLog(db: Database, scope: AuditScope, scopeId: string, limit: number, offset: number): Promise<{ items: AuditLogView[]; total: number }> {
-  const table = scope === 'organization' ? organizationAuditLogs : scope === 'team' ? teamAuditLogs : projectAuditLogs;
-  const scopeColumn = scope === 'organization' ? organizationAuditLogs.orgId : scope === 'team' ? teamAuditLogs.teamId : projectAuditLogs.projectId;
+/** One page of a scope's audit log, newest first. The caller has already authorized the read. */
+export async function readAuditLog(ctx: ServiceContext, input: { scope: Scope; scopeId: string } & Paging): Promise<{ items: AuditLogView[]; total: number }> {
+  const { auditLogs: t, auditScopeId } = describe(input.scope);
+  const db = ctx.db.write;
   const [rows, [total]] = await Promise.all([
     db
       .select({
-        id: table.id,
-        action: table.action,
-        level: table.level,
-        actorId: table.actorId,
+        id: t.id,
+        action: t.action,
+        level: t.level,
+        actorId: t.actorId,
         firstName: users.firstName,
         lastName: users.lastName,
         username: users.username,
-        targetType: table.targetType,
-        targetId: table.targetId,
-        changes: table.changes,
-        createdAt: table.createdAt,
+        targetType: t.targetType,
+        targetId: t.targetId,
+        changes: t.changes,
+        createdAt: t.createdAt,
       })
-      .from(table)
-      .leftJoin(users, eq(users.id, table.actorId))
-      .where(eq(scopeColumn, scopeId))
-      .orderBy(desc(table.createdAt), desc(table.id))
-      .limit(limit)
-      .offset(offset),
-    db.select({ n: count() }).from(table).where(eq(scopeColumn, scopeId)),
+      .from(t)
+      .leftJoin(users, eq(users.id, t.actorId))
+      .where(eq(auditScopeId, input.scopeId))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .limit(input.limit)
+      .offset(input.offset),
+    db.select({ n: count() }).from(t).where(eq(auditScopeId, input.scopeId)),
   ]);
   return {
     total: total?.n ?? 0,
@@ -113,4 +114,18 @@ export async function readAuditLog(db: Database, scope: AuditScope, scopeId: str
       createdAt: iso(r.createdAt),
     })),
   };
+}
+
+/**
+ * GET /organization/:orgId/audit — `org:audit:read` (Owner, Co-Owner); GET /team/:teamId/audit —
+ * `team:audit:read` (team Owner/Admin, org Owner/Co-Owner). Newest first.
+ */
+export async function listAuditLog(ctx: ServiceContext, input: { target: OrgTarget | TeamTarget } & Paging): Promise<{ items: AuditLogView[]; total: number }> {
+  await limitedCaller(ctx, 'orgAudit');
+  const { target } = input;
+  const s = scopeOf(target);
+  const scopeId = 'team' in target
+    ? (await authorize(ctx, { target, permission: 'team:audit:read' })).team.id
+    : (await authorize(ctx, { target, permission: 'org:audit:read' })).org.id;
+  return readAuditLog(ctx, { scope: s, scopeId, limit: input.limit, offset: input.offset });
 }

@@ -1,33 +1,22 @@
 import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
-import type { Database, Transaction } from '../../db/client';
-import {
-  organizationMembers,
-  organizationRoles,
-  organizations,
-  projectMembers,
-  projects,
-  teamMembers,
-  teamRoles,
-  teams,
-  users,
-  type Organization,
-} from '../../db/schema';
+import type { Queryable } from '../../db/client';
+import { organizationMembers, organizationRoles, organizations, projects, teamMembers, teamRoles, teams, type Organization } from '../../db/schema';
 import { cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import type { OrganizationView } from '../../lib/cached-views';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
-import { audit, diff, readAuditLog, type AuditLogView } from './audit';
-import { assertCanGrant, authorize, isUuid, teamPermissions, type RoleRef } from './authz';
+import { withTransaction, type ServiceContext } from '../context';
+import { audit } from './audit';
+import { authorize, type RoleRef } from './authz';
+import { invalidateOrgLists, limitedCaller } from './caller';
+import { conflictOn, diff, iso, isUuid, page, type Paging } from './format';
+import { teamPermissions } from './grants';
 import { DEFAULT_ORG_ROLES } from './permissions';
-import { conflictOn, displayName, invalidateOrgLists, iso, isOwnerRole, limitedCaller, memberPage, orgMemberIds, ownerCount, page, rolesOf, type RoleView, type ScopeMember } from './shared';
+import { scopeMemberIds } from './queries';
+import { isOwnerRole } from './scopes';
+import { TEAM_COUNTS } from './teams';
 
 export type { OrganizationView } from '../../lib/cached-views';
-
-export type { RoleView } from './shared';
-
-/** A member as member lists and role changes show it. */
-export type MemberView = ScopeMember;
 
 export interface OrganizationProfileInput {
   description?: string | null;
@@ -46,11 +35,6 @@ export interface CreateOrganizationInput extends OrganizationProfileInput {
 
 export interface UpdateOrganizationInput extends OrganizationProfileInput {
   name?: string;
-}
-
-export interface Paging {
-  limit: number;
-  offset: number;
 }
 
 const ORG_UNIQUE = {
@@ -83,13 +67,13 @@ function view(org: Organization, counts: { memberCount: number; teamCount: numbe
   };
 }
 
-async function counts(db: Database | Transaction, orgId: string): Promise<{ memberCount: number; teamCount: number }> {
+async function counts(db: Queryable, orgId: string): Promise<{ memberCount: number; teamCount: number }> {
   const [row] = await db.select({ memberCount: memberCountSql, teamCount: teamCountSql }).from(organizations).where(eq(organizations.id, orgId));
   return { memberCount: Number(row?.memberCount ?? 0), teamCount: Number(row?.teamCount ?? 0) };
 }
 
 /** The first free `<slug>-N` (N ≥ 1) among live organizations, kept within 50 characters. */
-async function suggestSlug(tx: Transaction, slug: string): Promise<string | null> {
+async function suggestSlug(tx: Queryable, slug: string): Promise<string | null> {
   for (let start = 1; start <= 100; start += 20) {
     const candidates = Array.from({ length: 20 }, (_, i) => {
       const suffix = `-${start + i}`;
@@ -104,7 +88,7 @@ async function suggestSlug(tx: Transaction, slug: string): Promise<string | null
   return null;
 }
 
-async function nameTaken(tx: Transaction, name: string, exceptId?: string): Promise<boolean> {
+async function nameTaken(tx: Queryable, name: string, exceptId?: string): Promise<boolean> {
   const [row] = await tx
     .select({ id: organizations.id })
     .from(organizations)
@@ -113,33 +97,12 @@ async function nameTaken(tx: Transaction, name: string, exceptId?: string): Prom
   return Boolean(row);
 }
 
-/** A role of the organization by id or (case-insensitive) name; 400 when it does not exist. */
-export async function resolveOrgRole(db: Database | Transaction, orgId: string, ref: string) {
-  const cond = isUuid(ref) ? eq(organizationRoles.id, ref.toLowerCase()) : sql`lower(${organizationRoles.name}) = lower(${ref})`;
-  const [r] = await db.select().from(organizationRoles).where(and(eq(organizationRoles.orgId, orgId), cond)).limit(1);
-  if (!r) {
-    throw new AppError('VALIDATION_ERROR', `Unknown role "${ref}" for this organization`, { details: { issues: [{ path: 'role', message: 'not a role of this organization' }] } });
-  }
-  return r;
-}
-
-async function memberWithRole(tx: Transaction, orgId: string, userId: string) {
-  const [row] = await tx
-    .select({ memberId: organizationMembers.id, userId: organizationMembers.userId, joinedAt: organizationMembers.joinedAt, role: organizationRoles })
-    .from(organizationMembers)
-    .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
-    .where(and(eq(organizationMembers.orgId, orgId), eq(organizationMembers.userId, userId)))
-    .limit(1);
-  return row ?? null;
-}
-
 // ───────────────────────────── organizations ─────────────────────────────
 
 /** POST /organization — any signed-in user; the creator becomes Owner of the four default roles. */
 export async function createOrganization(ctx: ServiceContext, input: CreateOrganizationInput): Promise<OrganizationView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
-  const result = await ctx.db.write
-    .transaction(async (tx) => {
+  const result = await withTransaction(ctx, async (tx, ctx) => {
       const [slugTaken] = await tx
         .select({ id: organizations.id })
         .from(organizations)
@@ -170,14 +133,13 @@ export async function createOrganization(ctx: ServiceContext, input: CreateOrgan
         .returning();
       const owner = roles.find((r) => isOwnerRole('organization', r))!;
       await tx.insert(organizationMembers).values({ orgId: org!.id, userId, roleId: owner.id });
-      await audit(tx, 'organization', org!.id, {
+      await audit(ctx, { scope: 'organization', scopeId: org!.id,
         actorId: userId,
         action: 'organization.create',
         changes: { after: { name: org!.name, slug: org!.slug, isPublic: org!.isPublic, joinEnabled: org!.joinEnabled } },
       });
       return view(org!, { memberCount: 1, teamCount: 0 }, { id: owner.id, name: owner.name, permissions: owner.permissions });
-    })
-    .catch((err) => conflictOn(err, ORG_UNIQUE));
+    }).catch((err) => conflictOn(err, ORG_UNIQUE));
   await invalidateOrgLists(ctx, [userId]);
   return result;
 }
@@ -203,26 +165,25 @@ export async function listMyOrganizations(ctx: ServiceContext, paging: Paging): 
 /** GET /organization/:orgId — any member. */
 export async function getOrganization(ctx: ServiceContext, orgRef: string): Promise<OrganizationView> {
   const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:read');
+  const a = await authorize(ctx, { target: { org: orgRef }, permission: 'org:read' });
   return view(a.org, await counts(ctx.db.write, a.org.id), a.orgRole);
 }
 
 /** PATCH /organization/:orgId — `org:update`. Audits the changed fields only. */
-export async function updateOrganization(ctx: ServiceContext, orgRef: string, input: UpdateOrganizationInput): Promise<OrganizationView> {
+export async function updateOrganization(ctx: ServiceContext, input: UpdateOrganizationInput & { org: string }): Promise<OrganizationView> {
+  const { org: orgRef, ...patch } = input;
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  const { result, members } = await ctx.db.write
-    .transaction(async (tx) => {
-      const a = await authorize(tx, userId, { org: orgRef }, 'org:update', { lock: true });
-      const changes = diff(a.org as unknown as Record<string, unknown>, input as Record<string, unknown>);
+  const { result, members } = await withTransaction(ctx, async (tx, ctx) => {
+      const a = await authorize(ctx, { target: { org: orgRef }, permission: 'org:update', lock: true });
+      const changes = diff(a.org as unknown as Record<string, unknown>, patch as Record<string, unknown>);
       if (!changes) return { result: view(a.org, await counts(tx, a.org.id), a.orgRole), members: [] as string[] };
-      if (input.name !== undefined && input.name.toLowerCase() !== a.org.name.toLowerCase() && (await nameTaken(tx, input.name, a.org.id))) {
+      if (patch.name !== undefined && patch.name.toLowerCase() !== a.org.name.toLowerCase() && (await nameTaken(tx, patch.name, a.org.id))) {
         throw new AppError('CONFLICT', 'An organization with this name already exists', { details: { field: 'name' } });
       }
       const [org] = await tx.update(organizations).set(changes.after as Partial<Organization>).where(eq(organizations.id, a.org.id)).returning();
-      await audit(tx, 'organization', org!.id, { actorId: userId, action: 'organization.update', changes });
-      return { result: view(org!, await counts(tx, org!.id), a.orgRole), members: await orgMemberIds(tx, org!.id) };
-    })
-    .catch((err) => conflictOn(err, ORG_UNIQUE));
+      await audit(ctx, { scope: 'organization', scopeId: org!.id, actorId: userId, action: 'organization.update', changes });
+      return { result: view(org!, await counts(tx, org!.id), a.orgRole), members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: org!.id }) };
+    }).catch((err) => conflictOn(err, ORG_UNIQUE));
   await invalidateOrgLists(ctx, members);
   return result;
 }
@@ -234,10 +195,10 @@ export async function updateOrganization(ctx: ServiceContext, orgRef: string, in
  */
 export async function deleteOrganization(ctx: ServiceContext, orgRef: string): Promise<{ id: string; deletedAt: string }> {
   const userId = await limitedCaller(ctx, 'orgDelete');
-  const { id, at, members } = await ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, { org: orgRef }, 'org:delete', { lock: true });
+  const { id, at, members } = await withTransaction(ctx, async (tx, ctx) => {
+    const a = await authorize(ctx, { target: { org: orgRef }, permission: 'org:delete', lock: true });
     const at = new Date();
-    const members = await orgMemberIds(tx, a.org.id);
+    const members = await scopeMemberIds(ctx, { scope: 'organization', scopeId: a.org.id });
     const deletedTeams = await tx
       .update(teams)
       .set({ deletedAt: at })
@@ -252,7 +213,7 @@ export async function deleteOrganization(ctx: ServiceContext, orgRef: string): P
           .returning({ id: projects.id })
       : [];
     await tx.update(organizations).set({ deletedAt: at }).where(eq(organizations.id, a.org.id));
-    await audit(tx, 'organization', a.org.id, {
+    await audit(ctx, { scope: 'organization', scopeId: a.org.id,
       actorId: userId,
       action: 'organization.delete',
       level: 'WARN',
@@ -264,115 +225,7 @@ export async function deleteOrganization(ctx: ServiceContext, orgRef: string): P
   return { id, deletedAt: iso(at) };
 }
 
-// ───────────────────────────── members ─────────────────────────────
-
-/** GET /organization/:orgId/members — any member; oldest first. */
-export async function listMembers(ctx: ServiceContext, orgRef: string, paging: Paging): Promise<{ items: MemberView[]; total: number }> {
-  const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:read');
-  return memberPage(ctx.db.write, 'organization', a.org.id, { userId, managesMembers: a.can('org:members:manage') }, paging);
-}
-
-/**
- * PATCH /organization/:orgId/members/:userId — `org:members:manage`. The caller must hold every
- * permission of both the member's current role and the new one (a Co-Owner cannot make or unmake an
- * Owner); the last Owner cannot be demoted.
- */
-export async function changeMemberRole(ctx: ServiceContext, orgRef: string, targetUserId: string, roleRef: string): Promise<MemberView> {
-  const userId = await limitedCaller(ctx, 'orgUpdate');
-  const { result, affected } = await ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, { org: orgRef }, 'org:members:manage', { lock: true });
-    const target = await memberWithRole(tx, a.org.id, targetUserId);
-    if (!target) throw new AppError('NOT_FOUND', 'Member not found');
-    const next = await resolveOrgRole(tx, a.org.id, roleRef);
-    assertCanGrant(a.orgRole.permissions, target.role.permissions, `change the role of a ${target.role.name}`);
-    assertCanGrant(a.orgRole.permissions, next.permissions, `assign the ${next.name} role`);
-    if (next.id !== target.role.id) {
-      if (isOwnerRole('organization', target.role) && (await ownerCount(tx, 'organization', a.org.id)) <= 1) {
-        throw new AppError('CONFLICT', 'The last Owner cannot be demoted: make another member Owner first');
-      }
-      await tx.update(organizationMembers).set({ roleId: next.id }).where(eq(organizationMembers.id, target.memberId));
-      await audit(tx, 'organization', a.org.id, {
-        actorId: userId,
-        action: 'member.role_change',
-        targetType: 'user',
-        targetId: targetUserId,
-        changes: { before: { role: target.role.name }, after: { role: next.name } },
-      });
-    }
-    const [u] = await tx.select().from(users).where(eq(users.id, targetUserId));
-    return {
-      affected: next.id !== target.role.id ? [targetUserId] : [],
-      result: {
-        userId: targetUserId,
-        name: u ? displayName(u) : null,
-        email: u?.email ?? '',
-        avatarUrl: u?.imageUrl ?? null,
-        role: { id: next.id, name: next.name },
-        joinedAt: iso(target.joinedAt),
-      },
-    };
-  });
-  await invalidateOrgLists(ctx, affected);
-  return result;
-}
-
-/**
- * DELETE /organization/:orgId/members/:userId — `org:members:manage`, or any member removing themself
- * (leaving). Same no-escalation rule as a role change; the last Owner can neither be removed nor leave.
- * Team and project memberships inside the organization go with it (membership requires org membership).
- */
-export async function removeMember(ctx: ServiceContext, orgRef: string, targetUserId: string): Promise<{ userId: string; removed: true }> {
-  const userId = await limitedCaller(ctx, 'orgUpdate');
-  const self = targetUserId === userId;
-  const members = await ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, { org: orgRef }, self ? 'org:read' : 'org:members:manage', { lock: true });
-    const target = await memberWithRole(tx, a.org.id, targetUserId);
-    if (!target) throw new AppError('NOT_FOUND', 'Member not found');
-    if (!self) assertCanGrant(a.orgRole.permissions, target.role.permissions, `remove a ${target.role.name}`);
-    if (isOwnerRole('organization', target.role) && (await ownerCount(tx, 'organization', a.org.id)) <= 1) {
-      throw new AppError('CONFLICT', 'The last Owner cannot be removed: make another member Owner first');
-    }
-    const members = await orgMemberIds(tx, a.org.id);
-    await removeFromOrgTeams(tx, a.org.id, targetUserId);
-    await tx.delete(organizationMembers).where(eq(organizationMembers.id, target.memberId));
-    await audit(tx, 'organization', a.org.id, {
-      actorId: userId,
-      action: self ? 'member.leave' : 'member.remove',
-      level: 'WARN',
-      targetType: 'user',
-      targetId: targetUserId,
-      changes: { before: { role: target.role.name } },
-    });
-    return members;
-  });
-  await invalidateOrgLists(ctx, members);
-  return { userId: targetUserId, removed: true };
-}
-
-/** Team and project memberships of a user inside one organization. */
-async function removeFromOrgTeams(tx: Transaction, orgId: string, userId: string): Promise<void> {
-  const orgTeams = tx.select({ id: teams.id }).from(teams).where(eq(teams.orgId, orgId));
-  const orgProjects = tx.select({ id: projects.id }).from(projects).where(inArray(projects.teamId, orgTeams));
-  await tx.delete(projectMembers).where(and(eq(projectMembers.userId, userId), inArray(projectMembers.projectId, orgProjects)));
-  await tx.delete(teamMembers).where(and(eq(teamMembers.userId, userId), inArray(teamMembers.teamId, orgTeams)));
-}
-
-// ───────────────────────────── roles, audit, teams ─────────────────────────────
-
-/** GET /organization/:orgId/roles — any member; most powerful first. */
-export async function listOrgRoles(ctx: ServiceContext, orgRef: string): Promise<RoleView[]> {
-  const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:read');
-  return rolesOf(ctx.db.write, 'organization', a.org.id);
-}
-
-/** GET /organization/:orgId/audit — `org:audit:read` (Owner, Co-Owner); newest first. */
-export async function listOrgAudit(ctx: ServiceContext, orgRef: string, paging: Paging): Promise<{ items: AuditLogView[]; total: number }> {
-  const userId = await limitedCaller(ctx, 'orgAudit');
-  const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:audit:read');
-  return readAuditLog(ctx.db.write, 'organization', a.org.id, paging.limit, paging.offset);
-}
+// ───────────────────────────── teams ─────────────────────────────
 
 export interface TeamSummary {
   id: string;
@@ -388,17 +241,16 @@ export interface TeamSummary {
 }
 
 /** GET /organization/:orgId/teams — the teams the caller can read (the same rule as GET /team/:teamId). */
-export async function listOrgTeams(ctx: ServiceContext, orgRef: string, paging: Paging): Promise<{ items: TeamSummary[]; total: number }> {
+export async function listOrgTeams(ctx: ServiceContext, input: { org: string } & Paging): Promise<{ items: TeamSummary[]; total: number }> {
   const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, { org: orgRef }, 'org:read');
+  const a = await authorize(ctx, { target: { org: input.org }, permission: 'org:read' });
   const rows = await ctx.db.write
     .select({
       team: teams,
       roleId: teamRoles.id,
       roleName: teamRoles.name,
       rolePerms: teamRoles.permissions,
-      memberCount: sql<number>`(select count(*)::int from team_members tm join users u on u.id = tm.user_id and u.deleted_at is null where tm.team_id = teams.id)`,
-      projectCount: sql<number>`(select count(*)::int from projects p where p.team_id = teams.id and p.deleted_at is null)`,
+      ...TEAM_COUNTS,
     })
     .from(teams)
     .leftJoin(teamMembers, and(eq(teamMembers.teamId, teams.id), eq(teamMembers.userId, userId)))
@@ -418,5 +270,5 @@ export async function listOrgTeams(ctx: ServiceContext, orgRef: string, paging: 
       role: r.roleId && r.roleName ? { id: r.roleId, name: r.roleName } : null,
       createdAt: iso(r.team.createdAt),
     }));
-  return page(visible, paging.limit, paging.offset);
+  return page(visible, input.limit, input.offset);
 }

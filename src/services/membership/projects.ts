@@ -1,13 +1,14 @@
 import { and, eq, isNull, ne, sql } from 'drizzle-orm';
-import type { Transaction } from '../../db/client';
-import { projectMembers, projectRoles, projects, teamAuditLogs, type Project } from '../../db/schema';
+import type { Queryable } from '../../db/client';
+import { projectMembers, projectRoles, projects, type Project } from '../../db/schema';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
+import { withTransaction, type ServiceContext } from '../context';
 import { githubWebhookLink, newGithubWebhookSecret, type GithubWebhookLink } from '../github/secret';
-import { audit, diff } from './audit';
+import { audit } from './audit';
 import { authorize, type ProjectAccess, type ProjectTarget, type TeamTarget } from './authz';
+import { limitedCaller } from './caller';
+import { conflictOn, diff, iso } from './format';
 import { DEFAULT_PROJECT_ROLES } from './permissions';
-import { conflictOn, iso, limitedCaller } from './shared';
 import type { Visibility } from './teams';
 
 export interface ProjectView {
@@ -70,7 +71,7 @@ function view(a: Pick<ProjectAccess, 'org' | 'team' | 'projectRole' | 'permissio
   };
 }
 
-async function assertFreeInTeam(tx: Transaction, teamId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
+async function assertFreeInTeam(tx: Queryable, teamId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
   const except = exceptId ? ne(projects.id, exceptId) : undefined;
   if (fields.slug !== undefined) {
     const [hit] = await tx
@@ -103,9 +104,8 @@ const withGithub = (ctx: ServiceContext, v: ProjectView, webhookSecret: string |
 /** POST /project — `team:projects:create` on the team; the creator becomes the project's Owner. */
 export async function createProject(ctx: ServiceContext, input: CreateProjectInput): Promise<ProjectWriteView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
-  return ctx.db.write
-    .transaction(async (tx) => {
-      const a = await authorize(tx, userId, input.team, 'team:projects:create');
+  return withTransaction(ctx, async (tx, ctx) => {
+      const a = await authorize(ctx, { target: input.team, permission: 'team:projects:create' });
       await assertFreeInTeam(tx, a.team.id, { slug: input.slug, name: input.name });
       const webhookSecret = input.githubRepo ? newGithubWebhookSecret() : null;
       const [project] = await tx
@@ -128,27 +128,26 @@ export async function createProject(ctx: ServiceContext, input: CreateProjectInp
         .returning();
       await tx.insert(projectMembers).values({ projectId: project!.id, userId, roleId: roles.find((r) => r.name === 'Owner')!.id });
       const created = { name: project!.name, slug: project!.slug, visibility: project!.visibility, githubRepo: project!.githubRepo };
-      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.create', changes: { after: created, ...(webhookSecret ? { webhookSecret: 'generated' } : {}) } });
-      await tx.insert(teamAuditLogs).values({ teamId: a.team.id, actorId: userId, action: 'project.create', targetType: 'project', targetId: project!.id, changes: { after: created } });
-      return withGithub(ctx, view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!), webhookSecret);
-    })
-    .catch((err) => conflictOn(err, PROJECT_UNIQUE));
+      await audit(ctx, { scope: 'project', scopeId: project!.id, actorId: userId, action: 'project.create', changes: { after: created, ...(webhookSecret ? { webhookSecret: 'generated' } : {}) } });
+      await audit(ctx, { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'project.create', targetType: 'project', targetId: project!.id, changes: { after: created } });
+      return withGithub(ctx, view(await authorize(ctx, { target: { project: project!.id }, permission: 'project:read' }), project!), webhookSecret);
+    }).catch((err) => conflictOn(err, PROJECT_UNIQUE));
 }
 
 /** GET /project/:projectId — whoever can read the project. */
 export async function getProject(ctx: ServiceContext, target: ProjectTarget): Promise<ProjectView> {
   const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, target, 'project:read');
+  const a = await authorize(ctx, { target, permission: 'project:read' });
   return view(a, a.project);
 }
 
 /** PATCH /project/:projectId — `project:update`. `githubRepo: null` unlinks the repository. */
-export async function updateProject(ctx: ServiceContext, target: ProjectTarget, input: UpdateProjectInput): Promise<ProjectWriteView> {
+export async function updateProject(ctx: ServiceContext, input: UpdateProjectInput & { target: ProjectTarget }): Promise<ProjectWriteView> {
+  const { target, ...patch } = input;
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write
-    .transaction(async (tx) => {
-      const a = await authorize(tx, userId, target, 'project:update', { lock: true });
-      const changes = diff(a.project as unknown as Record<string, unknown>, input as Record<string, unknown>);
+  return withTransaction(ctx, async (tx, ctx) => {
+      const a = await authorize(ctx, { target, permission: 'project:update', lock: true });
+      const changes = diff(a.project as unknown as Record<string, unknown>, patch as Record<string, unknown>);
       if (!changes) return view(a, a.project);
       if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.project.name.toLowerCase()) {
         await assertFreeInTeam(tx, a.team.id, { name: String(changes.after.name) }, a.project.id);
@@ -161,22 +160,21 @@ export async function updateProject(ctx: ServiceContext, target: ProjectTarget, 
         .where(eq(projects.id, a.project.id))
         .returning();
       const audited = relinked ? { ...changes, webhookSecret: webhookSecret ? 'rotated' : 'cleared' } : changes;
-      await audit(tx, 'project', project!.id, { actorId: userId, action: 'project.update', changes: audited });
-      return withGithub(ctx, view(await authorize(tx, userId, { project: project!.id }, 'project:read'), project!), webhookSecret);
-    })
-    .catch((err) => conflictOn(err, PROJECT_UNIQUE));
+      await audit(ctx, { scope: 'project', scopeId: project!.id, actorId: userId, action: 'project.update', changes: audited });
+      return withGithub(ctx, view(await authorize(ctx, { target: { project: project!.id }, permission: 'project:read' }), project!), webhookSecret);
+    }).catch((err) => conflictOn(err, PROJECT_UNIQUE));
 }
 
 /** DELETE /project/:projectId — `project:delete` (project Owner, team Owner/Admin, org Owner/Co-Owner). Soft delete. */
 export async function deleteProject(ctx: ServiceContext, target: ProjectTarget): Promise<{ id: string; deletedAt: string }> {
   const userId = await limitedCaller(ctx, 'orgDelete');
-  return ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, target, 'project:delete', { lock: true });
+  return withTransaction(ctx, async (tx, ctx) => {
+    const a = await authorize(ctx, { target, permission: 'project:delete', lock: true });
     const at = new Date();
     await tx.update(projects).set({ deletedAt: at, updatedBy: userId }).where(eq(projects.id, a.project.id));
     const details = { before: { name: a.project.name, slug: a.project.slug } };
-    await audit(tx, 'project', a.project.id, { actorId: userId, action: 'project.delete', level: 'WARN', changes: details });
-    await tx.insert(teamAuditLogs).values({ teamId: a.team.id, actorId: userId, action: 'project.delete', level: 'WARN', targetType: 'project', targetId: a.project.id, changes: details });
+    await audit(ctx, { scope: 'project', scopeId: a.project.id, actorId: userId, action: 'project.delete', level: 'WARN', changes: details });
+    await audit(ctx, { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'project.delete', level: 'WARN', targetType: 'project', targetId: a.project.id, changes: details });
     return { id: a.project.id, deletedAt: iso(at) };
   });
 }

@@ -1,13 +1,15 @@
-import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
-import type { Transaction } from '../../db/client';
-import { organizationAuditLogs, projectMembers, projectRoles, projects, teamMembers, teamRoles, teams, users, type Team } from '../../db/schema';
+import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
+import type { Queryable } from '../../db/client';
+import { projectMembers, projectRoles, projects, teamMembers, teamRoles, teams, type Team } from '../../db/schema';
 import { AppError } from '../../lib/errors';
-import type { ServiceContext } from '../context';
-import { audit, diff, readAuditLog, type AuditLogView } from './audit';
-import { assertCanGrant, authorize, isUuid, projectPermissions, type TeamAccess, type TeamTarget } from './authz';
-import type { MemberView, Paging, RoleView } from './organizations';
+import { withTransaction, type ServiceContext } from '../context';
+import { audit } from './audit';
+import { authorize, type TeamAccess, type TeamTarget } from './authz';
+import { invalidateOrgLists, limitedCaller } from './caller';
+import { conflictOn, diff, iso, page, type Paging } from './format';
+import { projectPermissions } from './grants';
 import { DEFAULT_TEAM_ROLES } from './permissions';
-import { conflictOn, invalidateOrgLists, iso, isOwnerRole, limitedCaller, memberPage, orgMemberIds, ownerCount, page, rolesOf, scopeMemberView } from './shared';
+import { scopeMemberIds } from './queries';
 
 export type Visibility = 'PUBLIC' | 'PRIVATE' | 'INTERNAL';
 
@@ -58,12 +60,15 @@ const TEAM_UNIQUE = {
   teams_org_name_active_uq: 'A team with this name already exists in the organization',
 };
 
-async function teamCounts(tx: Transaction | ServiceContext['db']['write'], teamId: string) {
+/** A team's active members and live projects, as columns of a query over `teams`. */
+export const TEAM_COUNTS = {
+  memberCount: sql<number>`(select count(*)::int from team_members tm join users u on u.id = tm.user_id and u.deleted_at is null where tm.team_id = teams.id)`,
+  projectCount: sql<number>`(select count(*)::int from projects p where p.team_id = teams.id and p.deleted_at is null)`,
+};
+
+async function teamCounts(tx: Queryable, teamId: string) {
   const [row] = await tx
-    .select({
-      memberCount: sql<number>`(select count(*)::int from team_members tm join users u on u.id = tm.user_id and u.deleted_at is null where tm.team_id = teams.id)`,
-      projectCount: sql<number>`(select count(*)::int from projects p where p.team_id = teams.id and p.deleted_at is null)`,
-    })
+    .select(TEAM_COUNTS)
     .from(teams)
     .where(eq(teams.id, teamId));
   return { memberCount: Number(row?.memberCount ?? 0), projectCount: Number(row?.projectCount ?? 0) };
@@ -90,7 +95,7 @@ function view(a: Pick<TeamAccess, 'org' | 'teamRole' | 'permissions'>, team: Tea
   };
 }
 
-async function assertFreeInOrg(tx: Transaction, orgId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
+async function assertFreeInOrg(tx: Queryable, orgId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
   const except = exceptId ? ne(teams.id, exceptId) : undefined;
   if (fields.slug !== undefined) {
     const [hit] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.orgId, orgId), eq(teams.slug, fields.slug), isNull(teams.deletedAt), except)).limit(1);
@@ -109,9 +114,8 @@ async function assertFreeInOrg(tx: Transaction, orgId: string, fields: { name?: 
 /** POST /team — `org:teams:create` in the organization; the creator becomes the team's Owner. */
 export async function createTeam(ctx: ServiceContext, input: CreateTeamInput): Promise<TeamView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
-  const { result, members } = await ctx.db.write
-    .transaction(async (tx) => {
-      const a = await authorize(tx, userId, { org: input.org }, 'org:teams:create');
+  const { result, members } = await withTransaction(ctx, async (tx, ctx) => {
+      const a = await authorize(ctx, { target: { org: input.org }, permission: 'org:teams:create' });
       await assertFreeInOrg(tx, a.org.id, { slug: input.slug, name: input.name });
       const [team] = await tx
         .insert(teams)
@@ -135,12 +139,11 @@ export async function createTeam(ctx: ServiceContext, input: CreateTeamInput): P
       const owner = roles.find((r) => r.name === 'Owner')!;
       await tx.insert(teamMembers).values({ teamId: team!.id, userId, roleId: owner.id });
       const created = { name: team!.name, slug: team!.slug, visibility: team!.visibility };
-      await audit(tx, 'team', team!.id, { actorId: userId, action: 'team.create', changes: { after: created } });
-      await tx.insert(organizationAuditLogs).values({ orgId: a.org.id, actorId: userId, action: 'team.create', targetType: 'team', targetId: team!.id, changes: { after: created } });
-      const access = await authorize(tx, userId, { team: team!.id }, 'team:read');
-      return { result: view(access, team!, { memberCount: 1, projectCount: 0 }), members: await orgMemberIds(tx, a.org.id) };
-    })
-    .catch((err) => conflictOn(err, TEAM_UNIQUE));
+      await audit(ctx, { scope: 'team', scopeId: team!.id, actorId: userId, action: 'team.create', changes: { after: created } });
+      await audit(ctx, { scope: 'organization', scopeId: a.org.id, actorId: userId, action: 'team.create', targetType: 'team', targetId: team!.id, changes: { after: created } });
+      const access = await authorize(ctx, { target: { team: team!.id }, permission: 'team:read' });
+      return { result: view(access, team!, { memberCount: 1, projectCount: 0 }), members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: a.org.id }) };
+    }).catch((err) => conflictOn(err, TEAM_UNIQUE));
   await invalidateOrgLists(ctx, members);
   return result;
 }
@@ -148,35 +151,34 @@ export async function createTeam(ctx: ServiceContext, input: CreateTeamInput): P
 /** GET /team/:teamId — whoever can read the team (members; org members for non-private teams). */
 export async function getTeam(ctx: ServiceContext, target: TeamTarget): Promise<TeamView> {
   const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, target, 'team:read');
+  const a = await authorize(ctx, { target, permission: 'team:read' });
   return view(a, a.team, await teamCounts(ctx.db.write, a.team.id));
 }
 
 /** PATCH /team/:teamId — `team:update` (team Owner/Admin, org Owner/Co-Owner/Maintainer). */
-export async function updateTeam(ctx: ServiceContext, target: TeamTarget, input: UpdateTeamInput): Promise<TeamView> {
+export async function updateTeam(ctx: ServiceContext, input: UpdateTeamInput & { target: TeamTarget }): Promise<TeamView> {
+  const { target, ...patch } = input;
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write
-    .transaction(async (tx) => {
-      const a = await authorize(tx, userId, target, 'team:update', { lock: true });
-      const changes = diff(a.team as unknown as Record<string, unknown>, input as Record<string, unknown>);
+  return withTransaction(ctx, async (tx, ctx) => {
+      const a = await authorize(ctx, { target, permission: 'team:update', lock: true });
+      const changes = diff(a.team as unknown as Record<string, unknown>, patch as Record<string, unknown>);
       if (!changes) return view(a, a.team, await teamCounts(tx, a.team.id));
       if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.team.name.toLowerCase()) {
         await assertFreeInOrg(tx, a.org.id, { name: String(changes.after.name) }, a.team.id);
       }
       const [team] = await tx.update(teams).set(changes.after as Partial<Team>).where(eq(teams.id, a.team.id)).returning();
-      await audit(tx, 'team', team!.id, { actorId: userId, action: 'team.update', changes });
+      await audit(ctx, { scope: 'team', scopeId: team!.id, actorId: userId, action: 'team.update', changes });
       // Visibility may change what the caller can do: recompute from the database.
-      const fresh = await authorize(tx, userId, { team: team!.id }, 'team:read');
+      const fresh = await authorize(ctx, { target: { team: team!.id }, permission: 'team:read' });
       return view(fresh, team!, await teamCounts(tx, team!.id));
-    })
-    .catch((err) => conflictOn(err, TEAM_UNIQUE));
+    }).catch((err) => conflictOn(err, TEAM_UNIQUE));
 }
 
 /** DELETE /team/:teamId — `team:delete` (team Owner, org Owner/Co-Owner). Soft delete of the team and its projects. */
 export async function deleteTeam(ctx: ServiceContext, target: TeamTarget): Promise<{ id: string; deletedAt: string }> {
   const userId = await limitedCaller(ctx, 'orgDelete');
-  const { id, at, members } = await ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, target, 'team:delete', { lock: true });
+  const { id, at, members } = await withTransaction(ctx, async (tx, ctx) => {
+    const a = await authorize(ctx, { target, permission: 'team:delete', lock: true });
     const at = new Date();
     const gone = await tx
       .update(projects)
@@ -185,114 +187,12 @@ export async function deleteTeam(ctx: ServiceContext, target: TeamTarget): Promi
       .returning({ id: projects.id });
     await tx.update(teams).set({ deletedAt: at }).where(eq(teams.id, a.team.id));
     const details = { before: { name: a.team.name, slug: a.team.slug }, projects: gone.length };
-    await audit(tx, 'team', a.team.id, { actorId: userId, action: 'team.delete', level: 'WARN', changes: details });
-    await tx.insert(organizationAuditLogs).values({ orgId: a.org.id, actorId: userId, action: 'team.delete', level: 'WARN', targetType: 'team', targetId: a.team.id, changes: details });
-    return { id: a.team.id, at, members: await orgMemberIds(tx, a.org.id) };
+    await audit(ctx, { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'team.delete', level: 'WARN', changes: details });
+    await audit(ctx, { scope: 'organization', scopeId: a.org.id, actorId: userId, action: 'team.delete', level: 'WARN', targetType: 'team', targetId: a.team.id, changes: details });
+    return { id: a.team.id, at, members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: a.org.id }) };
   });
   await invalidateOrgLists(ctx, members);
   return { id, deletedAt: iso(at) };
-}
-
-/** GET /team/:teamId/members — whoever can read the team. */
-export async function listTeamMembers(ctx: ServiceContext, target: TeamTarget, paging: Paging): Promise<{ items: MemberView[]; total: number }> {
-  const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, target, 'team:read');
-  return memberPage(ctx.db.write, 'team', a.team.id, { userId, managesMembers: a.can('team:members:manage') }, paging);
-}
-
-/**
- * DELETE /team/:teamId/members/:userId — `team:members:manage` (no removing a member whose role holds
- * permissions the caller lacks), or a member leaving. The last Owner of the team can neither be removed nor
- * leave (409). Their project memberships in the team go with it; org membership stays.
- */
-export async function removeTeamMember(ctx: ServiceContext, target: TeamTarget, targetUserId: string): Promise<{ userId: string; removed: true }> {
-  const userId = await limitedCaller(ctx, 'orgUpdate');
-  const self = targetUserId === userId;
-  await ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, target, self ? 'team:read' : 'team:members:manage', { lock: true });
-    const [member] = await tx
-      .select({ id: teamMembers.id, role: teamRoles })
-      .from(teamMembers)
-      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
-      .where(and(eq(teamMembers.teamId, a.team.id), eq(teamMembers.userId, targetUserId)));
-    if (!member) throw new AppError('NOT_FOUND', 'Member not found');
-    if (!self) assertCanGrant(a.permissions, member.role.permissions, `remove a team ${member.role.name}`);
-    if (isOwnerRole('team', member.role) && (await ownerCount(tx, 'team', a.team.id)) <= 1) {
-      throw new AppError('CONFLICT', `The last Owner of the team cannot ${self ? 'leave' : 'be removed'}: make another member Owner first`);
-    }
-    const teamProjects = tx.select({ id: projects.id }).from(projects).where(eq(projects.teamId, a.team.id));
-    await tx.delete(projectMembers).where(and(eq(projectMembers.userId, targetUserId), inArray(projectMembers.projectId, teamProjects)));
-    await tx.delete(teamMembers).where(eq(teamMembers.id, member.id));
-    await audit(tx, 'team', a.team.id, {
-      actorId: userId,
-      action: self ? 'member.leave' : 'member.remove',
-      level: 'WARN',
-      targetType: 'user',
-      targetId: targetUserId,
-      changes: { before: { role: member.role.name } },
-    });
-  });
-  return { userId: targetUserId, removed: true };
-}
-
-/** A role of the team by id or (case-insensitive) name; 400 when it does not exist. */
-async function resolveTeamRole(tx: Transaction, teamId: string, ref: string) {
-  const cond = isUuid(ref) ? eq(teamRoles.id, ref.toLowerCase()) : sql`lower(${teamRoles.name}) = lower(${ref})`;
-  const [r] = await tx.select().from(teamRoles).where(and(eq(teamRoles.teamId, teamId), cond)).limit(1);
-  if (!r) {
-    throw new AppError('VALIDATION_ERROR', `Unknown role "${ref}" for this team`, { details: { issues: [{ path: 'roleId', message: 'not a role of this team' }] } });
-  }
-  return r;
-}
-
-/**
- * PATCH /team/:teamId/members/:userId — `team:members:manage`. The caller must hold every permission of
- * both the member's current role and the new one (no escalation); the last Owner of the team cannot be
- * demoted (409). Serialised with removals and other role changes by the team row lock.
- */
-export async function changeTeamMemberRole(ctx: ServiceContext, target: TeamTarget, targetUserId: string, roleRef: string): Promise<MemberView> {
-  const userId = await limitedCaller(ctx, 'orgUpdate');
-  return ctx.db.write.transaction(async (tx) => {
-    const a = await authorize(tx, userId, target, 'team:members:manage', { lock: true });
-    const [member] = await tx
-      .select({ id: teamMembers.id, joinedAt: teamMembers.joinedAt, role: teamRoles, user: users })
-      .from(teamMembers)
-      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
-      .innerJoin(users, and(eq(users.id, teamMembers.userId), isNull(users.deletedAt)))
-      .where(and(eq(teamMembers.teamId, a.team.id), eq(teamMembers.userId, targetUserId)));
-    if (!member) throw new AppError('NOT_FOUND', 'Member not found');
-    const next = await resolveTeamRole(tx, a.team.id, roleRef);
-    assertCanGrant(a.permissions, member.role.permissions, `change the role of a team ${member.role.name}`);
-    assertCanGrant(a.permissions, next.permissions, `assign the team ${next.name} role`);
-    if (next.id !== member.role.id) {
-      if (isOwnerRole('team', member.role) && (await ownerCount(tx, 'team', a.team.id)) <= 1) {
-        throw new AppError('CONFLICT', 'The last Owner of the team cannot be demoted: make another member Owner first');
-      }
-      await tx.update(teamMembers).set({ roleId: next.id }).where(eq(teamMembers.id, member.id));
-      await audit(tx, 'team', a.team.id, {
-        actorId: userId,
-        action: 'member.role_change',
-        targetType: 'user',
-        targetId: targetUserId,
-        changes: { before: { role: member.role.name }, after: { role: next.name } },
-      });
-    }
-    return scopeMemberView(member.user, next, member.joinedAt);
-  });
-}
-
-/** GET /team/:teamId/roles — whoever can read the team; most powerful first. */
-export async function listTeamRoles(ctx: ServiceContext, target: TeamTarget): Promise<RoleView[]> {
-  const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, target, 'team:read');
-  return rolesOf(ctx.db.write, 'team', a.team.id);
-}
-
-/** GET /team/:teamId/audit — `team:audit:read` (team Owner/Admin, org Owner/Co-Owner). */
-export async function listTeamAudit(ctx: ServiceContext, target: TeamTarget, paging: Paging): Promise<{ items: AuditLogView[]; total: number }> {
-  const userId = await limitedCaller(ctx, 'orgAudit');
-  const a = await authorize(ctx.db.write, userId, target, 'team:audit:read');
-  return readAuditLog(ctx.db.write, 'team', a.team.id, paging.limit, paging.offset);
 }
 
 export interface ProjectSummary {
@@ -307,9 +207,9 @@ export interface ProjectSummary {
 }
 
 /** GET /team/:teamId/projects — the team's projects the caller can read (the same rule as GET /project/:id). */
-export async function listTeamProjects(ctx: ServiceContext, target: TeamTarget, paging: Paging): Promise<{ items: ProjectSummary[]; total: number }> {
+export async function listTeamProjects(ctx: ServiceContext, input: { target: TeamTarget } & Paging): Promise<{ items: ProjectSummary[]; total: number }> {
   const userId = await limitedCaller(ctx, 'orgRead');
-  const a = await authorize(ctx.db.write, userId, target, 'team:read');
+  const a = await authorize(ctx, { target: input.target, permission: 'team:read' });
   const rows = await ctx.db.write
     .select({ project: projects, roleId: projectRoles.id, roleName: projectRoles.name, rolePerms: projectRoles.permissions })
     .from(projects)
@@ -329,5 +229,5 @@ export async function listTeamProjects(ctx: ServiceContext, target: TeamTarget, 
       role: r.roleId && r.roleName ? { id: r.roleId, name: r.roleName } : null,
       createdAt: iso(r.project.createdAt),
     }));
-  return page(visible, paging.limit, paging.offset);
+  return page(visible, input.limit, input.offset);
 }
