@@ -207,7 +207,7 @@ async function authorizeTeam(db: Db, userId: string, target: TeamTarget, permiss
   if (!row) throw new AppError('NOT_FOUND', 'Team not found');
   const orgRole = role(row.orgRoleId, row.orgRoleName, row.orgRolePerms)!;
   const teamRole = role(row.teamRoleId, row.teamRoleName, row.teamRolePerms);
-  const permissions = teamPermissions(orgRole.permissions, teamRole?.permissions ?? null, row.team.visibility);
+  const permissions = teamPermissions(orgRole.permissions, { rolePerms: teamRole?.permissions ?? null, visibility: row.team.visibility });
   decide(permissions, 'team:read', permission, 'Team');
   return access(userId, permissions, { org: row.org, orgRole, team: row.team, teamRole });
 }
@@ -236,8 +236,8 @@ async function authorizeProject(db: Db, userId: string, target: ProjectTarget, p
   const orgRole = role(row.orgRoleId, row.orgRoleName, row.orgRolePerms)!;
   const teamRole = role(row.teamRoleId, row.teamRoleName, row.teamRolePerms);
   const projectRole = role(row.projectRoleId, row.projectRoleName, row.projectRolePerms);
-  const teamPerms = teamPermissions(orgRole.permissions, teamRole?.permissions ?? null, row.team.visibility);
-  const permissions = projectPermissions(teamPerms, projectRole?.permissions ?? null, row.project.visibility);
+  const teamPerms = teamPermissions(orgRole.permissions, { rolePerms: teamRole?.permissions ?? null, visibility: row.team.visibility });
+  const permissions = projectPermissions(teamPerms, { rolePerms: projectRole?.permissions ?? null, visibility: row.project.visibility });
   decide(permissions, 'project:read', permission, 'Project');
   return access(userId, permissions, { org: row.org, orgRole, team: row.team, teamRole, project: row.project, projectRole });
 }

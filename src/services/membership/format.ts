@@ -15,8 +15,8 @@ export function displayName(u: { firstName: string | null; lastName: string | nu
 }
 
 /** Paginate an in-memory list (lists filtered by the permission functions). */
-export function page<T>(items: T[], limit: number, offset: number): { items: T[]; total: number } {
-  return { items: items.slice(offset, offset + limit), total: items.length };
+export function page<T>(items: T[], paging: Paging): { items: T[]; total: number } {
+  return { items: items.slice(paging.offset, paging.offset + paging.limit), total: items.length };
 }
 
 export interface Paging {
@@ -67,6 +67,7 @@ export interface ScopeMember {
 }
 
 /** A member as member lists and role changes show it (the caller decides whether the email is visible). */
-export function scopeMemberView(u: Pick<User, 'id' | 'email' | 'firstName' | 'lastName' | 'username' | 'imageUrl'>, role: { id: string; name: string }, joinedAt: Date): ScopeMember {
+export function scopeMemberView(u: Pick<User, 'id' | 'email' | 'firstName' | 'lastName' | 'username' | 'imageUrl'>, membership: { role: { id: string; name: string }; joinedAt: Date }): ScopeMember {
+  const { role, joinedAt } = membership;
   return { userId: u.id, name: displayName(u), email: u.email, avatarUrl: u.imageUrl, role: { id: role.id, name: role.name }, joinedAt: iso(joinedAt) };
 }

@@ -23,7 +23,8 @@ export function orgPermissions(orgRolePerms: readonly string[]): Set<Permission>
  * team role ∪ what the org role grants on every team ∪ `team:read` for every org member when the team
  * is not PRIVATE.
  */
-export function teamPermissions(orgRolePerms: readonly string[], teamRolePerms: readonly string[] | null, visibility: Team['visibility']): Set<Permission> {
+export function teamPermissions(orgRolePerms: readonly string[], team: { rolePerms: readonly string[] | null; visibility: Team['visibility'] }): Set<Permission> {
+  const { rolePerms: teamRolePerms, visibility } = team;
   const set = new Set<Permission>([...scoped(orgRolePerms, 'team:', 'project:'), ...scoped(teamRolePerms, 'team:', 'project:')]);
   if (visibility !== 'PRIVATE') set.add('team:read');
   return set;
@@ -34,7 +35,8 @@ export function teamPermissions(orgRolePerms: readonly string[], teamRolePerms: 
  * permissions (team role + org role) ∪ `project:read` for whoever reads the team when the project is
  * not PRIVATE.
  */
-export function projectPermissions(teamPerms: ReadonlySet<Permission>, projectRolePerms: readonly string[] | null, visibility: Project['visibility']): Set<Permission> {
+export function projectPermissions(teamPerms: ReadonlySet<Permission>, project: { rolePerms: readonly string[] | null; visibility: Project['visibility'] }): Set<Permission> {
+  const { rolePerms: projectRolePerms, visibility } = project;
   const set = new Set<Permission>([...[...teamPerms].filter((p) => p.startsWith('project:')), ...scoped(projectRolePerms, 'project:')]);
   if (visibility !== 'PRIVATE' && teamPerms.has('team:read')) set.add('project:read');
   return set;
@@ -46,7 +48,8 @@ export function projectPermissions(teamPerms: ReadonlySet<Permission>, projectRo
  * level. `held` is the caller's effective permission set for the scope (for org roles: the caller's org
  * role permissions, which include the inherited team/project grants).
  */
-export function assertCanGrant(held: ReadonlySet<string> | readonly string[], rolePermissions: readonly string[], what: string): void {
+export function assertCanGrant(held: ReadonlySet<string> | readonly string[], role: { permissions: readonly string[]; what: string }): void {
+  const { permissions: rolePermissions, what } = role;
   const set = held instanceof Set ? held : new Set(held as readonly string[]);
   const missing = known(rolePermissions).filter((p) => !set.has(p));
   if (missing.length > 0) {

@@ -92,7 +92,7 @@ export async function assertInviterStillAuthorized(ctx: ServiceContext, input: {
       input.scope === 'team'
         ? (await authorize(ctx, { target: { team: team!.id }, permission: 'team:members:invite', userId: invite.createdBy })).permissions
         : (await authorize(ctx, { target: { org: org.id }, permission: 'org:members:invite', userId: invite.createdBy })).orgRole.permissions;
-    assertCanGrant(held, role.permissions, 'grant this role');
+    assertCanGrant(held, { permissions: role.permissions, what: 'grant this role' });
   } catch (err) {
     if (!(err instanceof AppError) || (err.code !== 'NOT_FOUND' && err.code !== 'FORBIDDEN')) throw err;
     throw new AppError('GONE', 'This invitation is no longer valid: the person who sent it can no longer invite you to this role', { details: { status: 'void' } });

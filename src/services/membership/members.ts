@@ -102,7 +102,7 @@ export async function listMembers(ctx: ServiceContext, input: { target: Target }
       .offset(input.offset),
     db.select({ n: count() }).from(d.members).innerJoin(users, eq(users.id, d.members.userId)).where(where),
   ]);
-  const items = rows.map((r) => scopeMemberView(r.user, { id: r.roleId, name: r.roleName }, r.joinedAt));
+  const items = rows.map((r) => scopeMemberView(r.user, { role: { id: r.roleId, name: r.roleName }, joinedAt: r.joinedAt }));
   return { total: total?.n ?? 0, items: await withVisibleEmails(ctx, userId, can(d.manage), items) };
 }
 
@@ -117,8 +117,8 @@ export async function changeRole(ctx: ServiceContext, input: { target: Target; u
     const { scope: s, d, id, held, userId } = await authorizeScope(ctx, { target: input.target, permission: 'manage', lock: true });
     const member = await memberOf(ctx, s, id, input.userId, { activeOnly: true });
     const next = await resolveRole(ctx, { scope: s, scopeId: id, ref: input.role });
-    assertCanGrant(held, member.role.permissions, `change the role of a ${d.rolePrefix}${member.role.name}`);
-    assertCanGrant(held, next.permissions, `assign the ${d.rolePrefix}${next.name} role`);
+    assertCanGrant(held, { permissions: member.role.permissions, what: `change the role of a ${d.rolePrefix}${member.role.name}` });
+    assertCanGrant(held, { permissions: next.permissions, what: `assign the ${d.rolePrefix}${next.name} role` });
     if (next.id !== member.role.id) {
       await assertNotLastOwner(ctx, s, id, member.role, 'be demoted');
       await ctx.db.write.update(d.members).set({ roleId: next.id }).where(eq(d.members.id, member.memberId));
@@ -134,7 +134,7 @@ export async function changeRole(ctx: ServiceContext, input: { target: Target; u
       // Their organization list shows their org role.
       if (s === 'organization') ctx.afterCommit(() => invalidateOrgLists(ctx, [input.userId]));
     }
-    return scopeMemberView(member.user, next, member.joinedAt);
+    return scopeMemberView(member.user, { role: next, joinedAt: member.joinedAt });
   });
 }
 
@@ -157,7 +157,7 @@ async function remove(ctx: ServiceContext, target: Target, memberId: string): Pr
   await withTransaction(ctx, async (_tx, ctx) => {
     const { scope: s, d, id, held } = await authorizeScope(ctx, { target, permission: self ? 'read' : 'manage', lock: true });
     const member = await memberOf(ctx, s, id, memberId, { activeOnly: false });
-    if (!self) assertCanGrant(held, member.role.permissions, `remove a ${d.rolePrefix}${member.role.name}`);
+    if (!self) assertCanGrant(held, { permissions: member.role.permissions, what: `remove a ${d.rolePrefix}${member.role.name}` });
     await assertNotLastOwner(ctx, s, id, member.role, self ? 'leave' : 'be removed');
     // Everyone's organization list shows the member count.
     const affected = s === 'organization' ? await scopeMemberIds(ctx, { scope: s, scopeId: id }) : [];
@@ -190,6 +190,22 @@ export function removeMember(ctx: ServiceContext, input: { target: Target; userI
 export async function leave(ctx: ServiceContext, target: Target): Promise<{ userId: string; removed: true }> {
   if (!ctx.userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
   return remove(ctx, target, ctx.userId);
+}
+
+/**
+ * A new organization, team or project: its default roles, and its creator as the Owner. Runs inside the
+ * creating transaction; returns the roles (the Owner role as `owner`).
+ */
+export async function seedMembership(ctx: ServiceContext, input: { scope: Scope; scopeId: string; ownerId: string }) {
+  const d = describe(input.scope);
+  const db = ctx.db.write;
+  const roles = await db
+    .insert(d.roles)
+    .values(d.defaultRoles.map((r) => ({ [d.scopeKey]: input.scopeId, name: r.name, description: r.description, permissions: [...r.permissions], isDefault: true }) as typeof d.roles.$inferInsert))
+    .returning();
+  const owner = roles.find((r) => isOwnerRole(input.scope, r))!;
+  await db.insert(d.members).values({ [d.scopeKey]: input.scopeId, userId: input.ownerId, roleId: owner.id } as typeof d.members.$inferInsert);
+  return { roles, owner };
 }
 
 /** GET …/roles — whoever can read the scope; most powerful first. */

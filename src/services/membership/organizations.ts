@@ -1,20 +1,19 @@
 import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../../db/client';
-import { organizationMembers, organizationRoles, organizations, projects, teamMembers, teamRoles, teams, type Organization } from '../../db/schema';
+import { organizationMembers, organizationRoles, organizations, teamMembers, teamRoles, teams, type Organization } from '../../db/schema';
 import { cached } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
 import type { OrganizationView } from '../../lib/cached-views';
 import { AppError } from '../../lib/errors';
 import { withTransaction, type ServiceContext } from '../context';
 import { audit } from './audit';
+import { seedMembership } from './members';
 import { authorize, type RoleRef } from './authz';
 import { invalidateOrgLists, limitedCaller } from './caller';
 import { conflictOn, diff, iso, isUuid, page, type Paging } from './format';
 import { teamPermissions } from './grants';
-import { DEFAULT_ORG_ROLES } from './permissions';
 import { scopeMemberIds } from './queries';
-import { isOwnerRole } from './scopes';
-import { TEAM_COUNTS } from './teams';
+import { deleteTeamProjects, TEAM_COUNTS } from './teams';
 
 export type { OrganizationView } from '../../lib/cached-views';
 
@@ -103,43 +102,40 @@ async function nameTaken(tx: Queryable, name: string, exceptId?: string): Promis
 export async function createOrganization(ctx: ServiceContext, input: CreateOrganizationInput): Promise<OrganizationView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
   const result = await withTransaction(ctx, async (tx, ctx) => {
-      const [slugTaken] = await tx
-        .select({ id: organizations.id })
-        .from(organizations)
-        .where(and(eq(organizations.slug, input.slug), isNull(organizations.deletedAt)))
-        .limit(1);
-      if (slugTaken) {
-        const suggestion = await suggestSlug(tx, input.slug);
-        throw new AppError('CONFLICT', 'An organization with this slug already exists', { details: { field: 'slug', suggestion } });
-      }
-      if (await nameTaken(tx, input.name)) throw new AppError('CONFLICT', 'An organization with this name already exists', { details: { field: 'name' } });
-      const [org] = await tx
-        .insert(organizations)
-        .values({
-          name: input.name,
-          slug: input.slug,
-          description: input.description ?? null,
-          website: input.website ?? null,
-          logoUrl: input.logoUrl ?? null,
-          location: input.location ?? null,
-          timezone: input.timezone ?? null,
-          isPublic: input.isPublic ?? true,
-          joinEnabled: input.joinEnabled ?? false,
-        })
-        .returning();
-      const roles = await tx
-        .insert(organizationRoles)
-        .values(DEFAULT_ORG_ROLES.map((r) => ({ orgId: org!.id, name: r.name, description: r.description, permissions: [...r.permissions], isDefault: true })))
-        .returning();
-      const owner = roles.find((r) => isOwnerRole('organization', r))!;
-      await tx.insert(organizationMembers).values({ orgId: org!.id, userId, roleId: owner.id });
-      await audit(ctx, { scope: 'organization', scopeId: org!.id,
-        actorId: userId,
-        action: 'organization.create',
-        changes: { after: { name: org!.name, slug: org!.slug, isPublic: org!.isPublic, joinEnabled: org!.joinEnabled } },
-      });
-      return view(org!, { memberCount: 1, teamCount: 0 }, { id: owner.id, name: owner.name, permissions: owner.permissions });
-    }).catch((err) => conflictOn(err, ORG_UNIQUE));
+    const [slugTaken] = await tx
+      .select({ id: organizations.id })
+      .from(organizations)
+      .where(and(eq(organizations.slug, input.slug), isNull(organizations.deletedAt)))
+      .limit(1);
+    if (slugTaken) {
+      const suggestion = await suggestSlug(tx, input.slug);
+      throw new AppError('CONFLICT', 'An organization with this slug already exists', { details: { field: 'slug', suggestion } });
+    }
+    if (await nameTaken(tx, input.name)) throw new AppError('CONFLICT', 'An organization with this name already exists', { details: { field: 'name' } });
+    const [org] = await tx
+      .insert(organizations)
+      .values({
+        name: input.name,
+        slug: input.slug,
+        description: input.description ?? null,
+        website: input.website ?? null,
+        logoUrl: input.logoUrl ?? null,
+        location: input.location ?? null,
+        timezone: input.timezone ?? null,
+        isPublic: input.isPublic ?? true,
+        joinEnabled: input.joinEnabled ?? false,
+      })
+      .returning();
+    const { owner } = await seedMembership(ctx, { scope: 'organization', scopeId: org!.id, ownerId: userId });
+    await audit(ctx, {
+      scope: 'organization',
+      scopeId: org!.id,
+      actorId: userId,
+      action: 'organization.create',
+      changes: { after: { name: org!.name, slug: org!.slug, isPublic: org!.isPublic, joinEnabled: org!.joinEnabled } },
+    });
+    return view(org!, { memberCount: 1, teamCount: 0 }, { id: owner.id, name: owner.name, permissions: owner.permissions });
+  }).catch((err) => conflictOn(err, ORG_UNIQUE));
   await invalidateOrgLists(ctx, [userId]);
   return result;
 }
@@ -159,12 +155,12 @@ export async function listMyOrganizations(ctx: ServiceContext, paging: Paging): 
       view(r.org, { memberCount: Number(r.memberCount), teamCount: Number(r.teamCount) }, { id: r.role.id, name: r.role.name, permissions: r.role.permissions }),
     );
   });
-  return page(all, paging.limit, paging.offset);
+  return page(all, paging);
 }
 
 /** GET /organization/:orgId — any member. */
 export async function getOrganization(ctx: ServiceContext, orgRef: string): Promise<OrganizationView> {
-  const userId = await limitedCaller(ctx, 'orgRead');
+  await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx, { target: { org: orgRef }, permission: 'org:read' });
   return view(a.org, await counts(ctx.db.write, a.org.id), a.orgRole);
 }
@@ -174,16 +170,16 @@ export async function updateOrganization(ctx: ServiceContext, input: UpdateOrgan
   const { org: orgRef, ...patch } = input;
   const userId = await limitedCaller(ctx, 'orgUpdate');
   const { result, members } = await withTransaction(ctx, async (tx, ctx) => {
-      const a = await authorize(ctx, { target: { org: orgRef }, permission: 'org:update', lock: true });
-      const changes = diff(a.org as unknown as Record<string, unknown>, patch as Record<string, unknown>);
-      if (!changes) return { result: view(a.org, await counts(tx, a.org.id), a.orgRole), members: [] as string[] };
-      if (patch.name !== undefined && patch.name.toLowerCase() !== a.org.name.toLowerCase() && (await nameTaken(tx, patch.name, a.org.id))) {
-        throw new AppError('CONFLICT', 'An organization with this name already exists', { details: { field: 'name' } });
-      }
-      const [org] = await tx.update(organizations).set(changes.after as Partial<Organization>).where(eq(organizations.id, a.org.id)).returning();
-      await audit(ctx, { scope: 'organization', scopeId: org!.id, actorId: userId, action: 'organization.update', changes });
-      return { result: view(org!, await counts(tx, org!.id), a.orgRole), members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: org!.id }) };
-    }).catch((err) => conflictOn(err, ORG_UNIQUE));
+    const a = await authorize(ctx, { target: { org: orgRef }, permission: 'org:update', lock: true });
+    const changes = diff(a.org as unknown as Record<string, unknown>, patch as Record<string, unknown>);
+    if (!changes) return { result: view(a.org, await counts(tx, a.org.id), a.orgRole), members: [] as string[] };
+    if (patch.name !== undefined && patch.name.toLowerCase() !== a.org.name.toLowerCase() && (await nameTaken(tx, patch.name, a.org.id))) {
+      throw new AppError('CONFLICT', 'An organization with this name already exists', { details: { field: 'name' } });
+    }
+    const [org] = await tx.update(organizations).set(changes.after as Partial<Organization>).where(eq(organizations.id, a.org.id)).returning();
+    await audit(ctx, { scope: 'organization', scopeId: org!.id, actorId: userId, action: 'organization.update', changes });
+    return { result: view(org!, await counts(tx, org!.id), a.orgRole), members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: org!.id }) };
+  }).catch((err) => conflictOn(err, ORG_UNIQUE));
   await invalidateOrgLists(ctx, members);
   return result;
 }
@@ -205,19 +201,15 @@ export async function deleteOrganization(ctx: ServiceContext, orgRef: string): P
       .where(and(eq(teams.orgId, a.org.id), isNull(teams.deletedAt)))
       .returning({ id: teams.id });
     const teamIds = deletedTeams.map((t) => t.id);
-    const deletedProjects = teamIds.length
-      ? await tx
-          .update(projects)
-          .set({ deletedAt: at })
-          .where(and(inArray(projects.teamId, teamIds), isNull(projects.deletedAt)))
-          .returning({ id: projects.id })
-      : [];
+    const deletedProjects = await deleteTeamProjects(ctx, { teamIds, at });
     await tx.update(organizations).set({ deletedAt: at }).where(eq(organizations.id, a.org.id));
-    await audit(ctx, { scope: 'organization', scopeId: a.org.id,
+    await audit(ctx, {
+      scope: 'organization',
+      scopeId: a.org.id,
       actorId: userId,
       action: 'organization.delete',
       level: 'WARN',
-      changes: { before: { name: a.org.name, slug: a.org.slug }, teams: teamIds.length, projects: deletedProjects.length },
+      changes: { before: { name: a.org.name, slug: a.org.slug }, teams: teamIds.length, projects: deletedProjects },
     });
     return { id: a.org.id, at, members };
   });
@@ -258,7 +250,7 @@ export async function listOrgTeams(ctx: ServiceContext, input: { org: string } &
     .where(and(eq(teams.orgId, a.org.id), isNull(teams.deletedAt)))
     .orderBy(asc(sql`lower(${teams.name})`), asc(teams.id));
   const visible = rows
-    .filter((r) => teamPermissions(a.orgRole.permissions, r.rolePerms, r.team.visibility).has('team:read'))
+    .filter((r) => teamPermissions(a.orgRole.permissions, { rolePerms: r.rolePerms, visibility: r.team.visibility }).has('team:read'))
     .map((r) => ({
       id: r.team.id,
       name: r.team.name,
@@ -270,5 +262,5 @@ export async function listOrgTeams(ctx: ServiceContext, input: { org: string } &
       role: r.roleId && r.roleName ? { id: r.roleId, name: r.roleName } : null,
       createdAt: iso(r.team.createdAt),
     }));
-  return page(visible, input.limit, input.offset);
+  return page(visible, input);
 }

@@ -47,29 +47,31 @@ async function authorizeLockingHierarchy(ctx: ServiceContext, target: ProjectTar
 export async function addProjectMember(ctx: ServiceContext, input: { target: ProjectTarget; userId: string; role: string }): Promise<ScopeMember> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
   return withTransaction(ctx, async (tx, ctx) => {
-      const a = await authorizeLockingHierarchy(ctx, input.target);
-      const [teammate] = await tx
-        .select({ user: users })
-        .from(teamMembers)
-        .innerJoin(users, and(eq(users.id, teamMembers.userId), isNull(users.deletedAt)))
-        .where(and(eq(teamMembers.teamId, a.team.id), eq(teamMembers.userId, input.userId)))
-        .limit(1);
-      if (!teammate) throw new AppError('NOT_FOUND', 'No such member of the team');
-      const role = await resolveRole(ctx, { scope: 'project', scopeId: a.project.id, ref: input.role });
-      assertCanGrant(a.permissions, role.permissions, `assign the project ${role.name} role`);
-      const [row] = await tx
-        .insert(projectMembers)
-        .values({ projectId: a.project.id, userId: input.userId, roleId: role.id })
-        .onConflictDoNothing({ target: [projectMembers.projectId, projectMembers.userId] })
-        .returning();
-      if (!row) throw new AppError('CONFLICT', MEMBER_UNIQUE.project_members_project_user_uq);
-      await audit(ctx, { scope: 'project', scopeId: a.project.id,
-        actorId: userId,
-        action: 'member.add',
-        targetType: 'user',
-        targetId: input.userId,
-        changes: { after: { role: role.name } },
-      });
-      return scopeMemberView(teammate.user, role, row.joinedAt);
-    }).catch((err) => conflictOn(err, MEMBER_UNIQUE));
+    const a = await authorizeLockingHierarchy(ctx, input.target);
+    const [teammate] = await tx
+      .select({ user: users })
+      .from(teamMembers)
+      .innerJoin(users, and(eq(users.id, teamMembers.userId), isNull(users.deletedAt)))
+      .where(and(eq(teamMembers.teamId, a.team.id), eq(teamMembers.userId, input.userId)))
+      .limit(1);
+    if (!teammate) throw new AppError('NOT_FOUND', 'No such member of the team');
+    const role = await resolveRole(ctx, { scope: 'project', scopeId: a.project.id, ref: input.role });
+    assertCanGrant(a.permissions, { permissions: role.permissions, what: `assign the project ${role.name} role` });
+    const [row] = await tx
+      .insert(projectMembers)
+      .values({ projectId: a.project.id, userId: input.userId, roleId: role.id })
+      .onConflictDoNothing({ target: [projectMembers.projectId, projectMembers.userId] })
+      .returning();
+    if (!row) throw new AppError('CONFLICT', MEMBER_UNIQUE.project_members_project_user_uq);
+    await audit(ctx, {
+      scope: 'project',
+      scopeId: a.project.id,
+      actorId: userId,
+      action: 'member.add',
+      targetType: 'user',
+      targetId: input.userId,
+      changes: { after: { role: role.name } },
+    });
+    return scopeMemberView(teammate.user, { role, joinedAt: row.joinedAt });
+  }).catch((err) => conflictOn(err, MEMBER_UNIQUE));
 }

@@ -1,14 +1,13 @@
-import { and, eq, isNull, ne, sql } from 'drizzle-orm';
-import type { Queryable } from '../../db/client';
-import { projectMembers, projectRoles, projects, type Project } from '../../db/schema';
-import { AppError } from '../../lib/errors';
+import { eq } from 'drizzle-orm';
+import { projects, type Project } from '../../db/schema';
 import { withTransaction, type ServiceContext } from '../context';
 import { githubWebhookLink, newGithubWebhookSecret, type GithubWebhookLink } from '../github/secret';
 import { audit } from './audit';
+import { seedMembership } from './members';
 import { authorize, type ProjectAccess, type ProjectTarget, type TeamTarget } from './authz';
 import { limitedCaller } from './caller';
 import { conflictOn, diff, iso } from './format';
-import { DEFAULT_PROJECT_ROLES } from './permissions';
+import { assertNameFree, PROJECT_UNIQUE } from './names';
 import type { Visibility } from './teams';
 
 export interface ProjectView {
@@ -47,10 +46,6 @@ export interface UpdateProjectInput extends ProjectFields {
   name?: string;
 }
 
-const PROJECT_UNIQUE = {
-  projects_team_slug_active_uq: 'A project with this slug already exists in the team',
-  projects_team_name_active_uq: 'A project with this name already exists in the team',
-};
 
 function view(a: Pick<ProjectAccess, 'org' | 'team' | 'projectRole' | 'permissions'>, p: Project): ProjectView {
   return {
@@ -71,25 +66,6 @@ function view(a: Pick<ProjectAccess, 'org' | 'team' | 'projectRole' | 'permissio
   };
 }
 
-async function assertFreeInTeam(tx: Queryable, teamId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
-  const except = exceptId ? ne(projects.id, exceptId) : undefined;
-  if (fields.slug !== undefined) {
-    const [hit] = await tx
-      .select({ id: projects.id })
-      .from(projects)
-      .where(and(eq(projects.teamId, teamId), eq(projects.slug, fields.slug), isNull(projects.deletedAt), except))
-      .limit(1);
-    if (hit) throw new AppError('CONFLICT', PROJECT_UNIQUE.projects_team_slug_active_uq, { details: { field: 'slug' } });
-  }
-  if (fields.name !== undefined) {
-    const [hit] = await tx
-      .select({ id: projects.id })
-      .from(projects)
-      .where(and(eq(projects.teamId, teamId), sql`lower(${projects.name}) = lower(${fields.name})`, isNull(projects.deletedAt), except))
-      .limit(1);
-    if (hit) throw new AppError('CONFLICT', PROJECT_UNIQUE.projects_team_name_active_uq, { details: { field: 'name' } });
-  }
-}
 
 // ── GitHub webhook secret (per project, src/services/github/secret.ts) ──
 // Setting or changing githubRepo mints a fresh secret, clearing it clears the secret. The plaintext is in
@@ -105,38 +81,36 @@ const withGithub = (ctx: ServiceContext, v: ProjectView, webhookSecret: string |
 export async function createProject(ctx: ServiceContext, input: CreateProjectInput): Promise<ProjectWriteView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
   return withTransaction(ctx, async (tx, ctx) => {
-      const a = await authorize(ctx, { target: input.team, permission: 'team:projects:create' });
-      await assertFreeInTeam(tx, a.team.id, { slug: input.slug, name: input.name });
-      const webhookSecret = input.githubRepo ? newGithubWebhookSecret() : null;
-      const [project] = await tx
-        .insert(projects)
-        .values({
-          teamId: a.team.id,
-          name: input.name,
-          slug: input.slug,
-          description: input.description ?? null,
-          website: input.website ?? null,
-          visibility: input.visibility ?? 'INTERNAL',
-          githubRepo: input.githubRepo ?? null,
-          githubWebhookSecret: webhookSecret,
-          createdBy: userId,
-        })
-        .returning();
-      const roles = await tx
-        .insert(projectRoles)
-        .values(DEFAULT_PROJECT_ROLES.map((r) => ({ projectId: project!.id, name: r.name, description: r.description, permissions: [...r.permissions], isDefault: true })))
-        .returning();
-      await tx.insert(projectMembers).values({ projectId: project!.id, userId, roleId: roles.find((r) => r.name === 'Owner')!.id });
-      const created = { name: project!.name, slug: project!.slug, visibility: project!.visibility, githubRepo: project!.githubRepo };
-      await audit(ctx, { scope: 'project', scopeId: project!.id, actorId: userId, action: 'project.create', changes: { after: created, ...(webhookSecret ? { webhookSecret: 'generated' } : {}) } });
-      await audit(ctx, { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'project.create', targetType: 'project', targetId: project!.id, changes: { after: created } });
-      return withGithub(ctx, view(await authorize(ctx, { target: { project: project!.id }, permission: 'project:read' }), project!), webhookSecret);
-    }).catch((err) => conflictOn(err, PROJECT_UNIQUE));
+    const a = await authorize(ctx, { target: input.team, permission: 'team:projects:create' });
+    await assertNameFree(ctx, { level: 'project', parentId: a.team.id, slug: input.slug, name: input.name });
+    const webhookSecret = input.githubRepo ? newGithubWebhookSecret() : null;
+    const [project] = await tx
+      .insert(projects)
+      .values({
+        teamId: a.team.id,
+        name: input.name,
+        slug: input.slug,
+        description: input.description ?? null,
+        website: input.website ?? null,
+        visibility: input.visibility ?? 'INTERNAL',
+        githubRepo: input.githubRepo ?? null,
+        githubWebhookSecret: webhookSecret,
+        createdBy: userId,
+      })
+      .returning();
+    await seedMembership(ctx, { scope: 'project', scopeId: project!.id, ownerId: userId });
+    const created = { name: project!.name, slug: project!.slug, visibility: project!.visibility, githubRepo: project!.githubRepo };
+    await audit(ctx, [
+      { scope: 'project', scopeId: project!.id, actorId: userId, action: 'project.create', changes: { after: created, ...(webhookSecret ? { webhookSecret: 'generated' } : {}) } },
+      { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'project.create', targetType: 'project', targetId: project!.id, changes: { after: created } },
+    ]);
+    return withGithub(ctx, view(await authorize(ctx, { target: { project: project!.id }, permission: 'project:read' }), project!), webhookSecret);
+  }).catch((err) => conflictOn(err, PROJECT_UNIQUE));
 }
 
 /** GET /project/:projectId — whoever can read the project. */
 export async function getProject(ctx: ServiceContext, target: ProjectTarget): Promise<ProjectView> {
-  const userId = await limitedCaller(ctx, 'orgRead');
+  await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx, { target, permission: 'project:read' });
   return view(a, a.project);
 }
@@ -146,23 +120,23 @@ export async function updateProject(ctx: ServiceContext, input: UpdateProjectInp
   const { target, ...patch } = input;
   const userId = await limitedCaller(ctx, 'orgUpdate');
   return withTransaction(ctx, async (tx, ctx) => {
-      const a = await authorize(ctx, { target, permission: 'project:update', lock: true });
-      const changes = diff(a.project as unknown as Record<string, unknown>, patch as Record<string, unknown>);
-      if (!changes) return view(a, a.project);
-      if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.project.name.toLowerCase()) {
-        await assertFreeInTeam(tx, a.team.id, { name: String(changes.after.name) }, a.project.id);
-      }
-      const relinked = changes.after.githubRepo !== undefined; // GitHub webhook secret: fresh on a new repository, cleared on unlink
-      const webhookSecret = relinked && changes.after.githubRepo ? newGithubWebhookSecret() : null;
-      const [project] = await tx
-        .update(projects)
-        .set({ ...(changes.after as Partial<Project>), ...(relinked ? { githubWebhookSecret: webhookSecret } : {}), updatedBy: userId })
-        .where(eq(projects.id, a.project.id))
-        .returning();
-      const audited = relinked ? { ...changes, webhookSecret: webhookSecret ? 'rotated' : 'cleared' } : changes;
-      await audit(ctx, { scope: 'project', scopeId: project!.id, actorId: userId, action: 'project.update', changes: audited });
-      return withGithub(ctx, view(await authorize(ctx, { target: { project: project!.id }, permission: 'project:read' }), project!), webhookSecret);
-    }).catch((err) => conflictOn(err, PROJECT_UNIQUE));
+    const a = await authorize(ctx, { target, permission: 'project:update', lock: true });
+    const changes = diff(a.project as unknown as Record<string, unknown>, patch as Record<string, unknown>);
+    if (!changes) return view(a, a.project);
+    if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.project.name.toLowerCase()) {
+      await assertNameFree(ctx, { level: 'project', parentId: a.team.id, name: String(changes.after.name), exceptId: a.project.id });
+    }
+    const relinked = changes.after.githubRepo !== undefined; // GitHub webhook secret: fresh on a new repository, cleared on unlink
+    const webhookSecret = relinked && changes.after.githubRepo ? newGithubWebhookSecret() : null;
+    const [project] = await tx
+      .update(projects)
+      .set({ ...(changes.after as Partial<Project>), ...(relinked ? { githubWebhookSecret: webhookSecret } : {}), updatedBy: userId })
+      .where(eq(projects.id, a.project.id))
+      .returning();
+    const audited = relinked ? { ...changes, webhookSecret: webhookSecret ? 'rotated' : 'cleared' } : changes;
+    await audit(ctx, { scope: 'project', scopeId: project!.id, actorId: userId, action: 'project.update', changes: audited });
+    return withGithub(ctx, view(await authorize(ctx, { target: { project: project!.id }, permission: 'project:read' }), project!), webhookSecret);
+  }).catch((err) => conflictOn(err, PROJECT_UNIQUE));
 }
 
 /** DELETE /project/:projectId — `project:delete` (project Owner, team Owner/Admin, org Owner/Co-Owner). Soft delete. */
@@ -173,8 +147,10 @@ export async function deleteProject(ctx: ServiceContext, target: ProjectTarget):
     const at = new Date();
     await tx.update(projects).set({ deletedAt: at, updatedBy: userId }).where(eq(projects.id, a.project.id));
     const details = { before: { name: a.project.name, slug: a.project.slug } };
-    await audit(ctx, { scope: 'project', scopeId: a.project.id, actorId: userId, action: 'project.delete', level: 'WARN', changes: details });
-    await audit(ctx, { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'project.delete', level: 'WARN', targetType: 'project', targetId: a.project.id, changes: details });
+    await audit(ctx, [
+      { scope: 'project', scopeId: a.project.id, actorId: userId, action: 'project.delete', level: 'WARN', changes: details },
+      { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'project.delete', level: 'WARN', targetType: 'project', targetId: a.project.id, changes: details },
+    ]);
     return { id: a.project.id, deletedAt: iso(at) };
   });
 }

@@ -16,7 +16,7 @@ import {
   teams,
 } from '../../db/schema';
 import type { OrgTarget, ProjectTarget, TeamTarget } from './authz';
-import { ORG_OWNER_ROLE, PROJECT_OWNER_ROLE, TEAM_OWNER_ROLE, type Permission } from './permissions';
+import { DEFAULT_ORG_ROLES, DEFAULT_PROJECT_ROLES, DEFAULT_TEAM_ROLES, ORG_OWNER_ROLE, PROJECT_OWNER_ROLE, TEAM_OWNER_ROLE, type Permission, type RoleDefinition } from './permissions';
 
 /*
  * Organizations, teams and projects are one concept at three scopes: each has roles, members (one role
@@ -42,6 +42,8 @@ const SCOPES = {
     /** The property name of the scope column in the member, role and audit-log tables. */
     scopeKey: 'orgId',
     ownerRole: ORG_OWNER_ROLE,
+    /** Created with the scope; its creator gets the Owner role. */
+    defaultRoles: DEFAULT_ORG_ROLES,
     /** How messages name the scope ("…of the team"); the organization is the default and goes unnamed. */
     noun: 'organization',
     of: '',
@@ -61,6 +63,7 @@ const SCOPES = {
     auditScopeId: teamAuditLogs.teamId,
     scopeKey: 'teamId',
     ownerRole: TEAM_OWNER_ROLE,
+    defaultRoles: DEFAULT_TEAM_ROLES,
     noun: 'team',
     of: ' of the team',
     rolePrefix: 'team ',
@@ -78,6 +81,7 @@ const SCOPES = {
     auditScopeId: projectAuditLogs.projectId,
     scopeKey: 'projectId',
     ownerRole: PROJECT_OWNER_ROLE,
+    defaultRoles: DEFAULT_PROJECT_ROLES,
     noun: 'project',
     of: ' of the project',
     rolePrefix: 'project ',
@@ -87,7 +91,8 @@ const SCOPES = {
   },
 } as const satisfies Record<Scope, { read: Permission; manage: Permission } & Record<string, unknown>>;
 
-type Descriptor = Omit<(typeof SCOPES)['organization'], 'scopeKey' | 'noun' | 'of' | 'rolePrefix' | 'roleField' | 'ownerRole' | 'read' | 'manage'> & {
+type Descriptor = Omit<(typeof SCOPES)['organization'], 'scopeKey' | 'noun' | 'of' | 'rolePrefix' | 'roleField' | 'ownerRole' | 'defaultRoles' | 'read' | 'manage'> & {
+  defaultRoles: readonly RoleDefinition[];
   scopeKey: 'orgId';
   noun: string;
   of: string;

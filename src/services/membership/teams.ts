@@ -1,14 +1,14 @@
-import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Queryable } from '../../db/client';
-import { projectMembers, projectRoles, projects, teamMembers, teamRoles, teams, type Team } from '../../db/schema';
-import { AppError } from '../../lib/errors';
+import { projectMembers, projectRoles, projects, teams, type Team } from '../../db/schema';
 import { withTransaction, type ServiceContext } from '../context';
 import { audit } from './audit';
+import { seedMembership } from './members';
 import { authorize, type TeamAccess, type TeamTarget } from './authz';
 import { invalidateOrgLists, limitedCaller } from './caller';
 import { conflictOn, diff, iso, page, type Paging } from './format';
 import { projectPermissions } from './grants';
-import { DEFAULT_TEAM_ROLES } from './permissions';
+import { assertNameFree, TEAM_UNIQUE } from './names';
 import { scopeMemberIds } from './queries';
 
 export type Visibility = 'PUBLIC' | 'PRIVATE' | 'INTERNAL';
@@ -55,10 +55,6 @@ export interface UpdateTeamInput extends TeamFields {
   name?: string;
 }
 
-const TEAM_UNIQUE = {
-  teams_org_slug_active_uq: 'A team with this slug already exists in the organization',
-  teams_org_name_active_uq: 'A team with this name already exists in the organization',
-};
 
 /** A team's active members and live projects, as columns of a query over `teams`. */
 export const TEAM_COUNTS = {
@@ -95,62 +91,44 @@ function view(a: Pick<TeamAccess, 'org' | 'teamRole' | 'permissions'>, team: Tea
   };
 }
 
-async function assertFreeInOrg(tx: Queryable, orgId: string, fields: { name?: string; slug?: string }, exceptId?: string): Promise<void> {
-  const except = exceptId ? ne(teams.id, exceptId) : undefined;
-  if (fields.slug !== undefined) {
-    const [hit] = await tx.select({ id: teams.id }).from(teams).where(and(eq(teams.orgId, orgId), eq(teams.slug, fields.slug), isNull(teams.deletedAt), except)).limit(1);
-    if (hit) throw new AppError('CONFLICT', TEAM_UNIQUE.teams_org_slug_active_uq, { details: { field: 'slug' } });
-  }
-  if (fields.name !== undefined) {
-    const [hit] = await tx
-      .select({ id: teams.id })
-      .from(teams)
-      .where(and(eq(teams.orgId, orgId), sql`lower(${teams.name}) = lower(${fields.name})`, isNull(teams.deletedAt), except))
-      .limit(1);
-    if (hit) throw new AppError('CONFLICT', TEAM_UNIQUE.teams_org_name_active_uq, { details: { field: 'name' } });
-  }
-}
 
 /** POST /team — `org:teams:create` in the organization; the creator becomes the team's Owner. */
 export async function createTeam(ctx: ServiceContext, input: CreateTeamInput): Promise<TeamView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
   const { result, members } = await withTransaction(ctx, async (tx, ctx) => {
-      const a = await authorize(ctx, { target: { org: input.org }, permission: 'org:teams:create' });
-      await assertFreeInOrg(tx, a.org.id, { slug: input.slug, name: input.name });
-      const [team] = await tx
-        .insert(teams)
-        .values({
-          orgId: a.org.id,
-          name: input.name,
-          slug: input.slug,
-          description: input.description ?? null,
-          website: input.website ?? null,
-          logoUrl: input.logoUrl ?? null,
-          location: input.location ?? null,
-          timezone: input.timezone ?? null,
-          visibility: input.visibility ?? 'INTERNAL',
-          joinEnabled: input.joinEnabled ?? false,
-        })
-        .returning();
-      const roles = await tx
-        .insert(teamRoles)
-        .values(DEFAULT_TEAM_ROLES.map((r) => ({ teamId: team!.id, name: r.name, description: r.description, permissions: [...r.permissions], isDefault: true })))
-        .returning();
-      const owner = roles.find((r) => r.name === 'Owner')!;
-      await tx.insert(teamMembers).values({ teamId: team!.id, userId, roleId: owner.id });
-      const created = { name: team!.name, slug: team!.slug, visibility: team!.visibility };
-      await audit(ctx, { scope: 'team', scopeId: team!.id, actorId: userId, action: 'team.create', changes: { after: created } });
-      await audit(ctx, { scope: 'organization', scopeId: a.org.id, actorId: userId, action: 'team.create', targetType: 'team', targetId: team!.id, changes: { after: created } });
-      const access = await authorize(ctx, { target: { team: team!.id }, permission: 'team:read' });
-      return { result: view(access, team!, { memberCount: 1, projectCount: 0 }), members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: a.org.id }) };
-    }).catch((err) => conflictOn(err, TEAM_UNIQUE));
+    const a = await authorize(ctx, { target: { org: input.org }, permission: 'org:teams:create' });
+    await assertNameFree(ctx, { level: 'team', parentId: a.org.id, slug: input.slug, name: input.name });
+    const [team] = await tx
+      .insert(teams)
+      .values({
+        orgId: a.org.id,
+        name: input.name,
+        slug: input.slug,
+        description: input.description ?? null,
+        website: input.website ?? null,
+        logoUrl: input.logoUrl ?? null,
+        location: input.location ?? null,
+        timezone: input.timezone ?? null,
+        visibility: input.visibility ?? 'INTERNAL',
+        joinEnabled: input.joinEnabled ?? false,
+      })
+      .returning();
+    await seedMembership(ctx, { scope: 'team', scopeId: team!.id, ownerId: userId });
+    const created = { name: team!.name, slug: team!.slug, visibility: team!.visibility };
+    await audit(ctx, [
+      { scope: 'team', scopeId: team!.id, actorId: userId, action: 'team.create', changes: { after: created } },
+      { scope: 'organization', scopeId: a.org.id, actorId: userId, action: 'team.create', targetType: 'team', targetId: team!.id, changes: { after: created } },
+    ]);
+    const access = await authorize(ctx, { target: { team: team!.id }, permission: 'team:read' });
+    return { result: view(access, team!, { memberCount: 1, projectCount: 0 }), members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: a.org.id }) };
+  }).catch((err) => conflictOn(err, TEAM_UNIQUE));
   await invalidateOrgLists(ctx, members);
   return result;
 }
 
 /** GET /team/:teamId — whoever can read the team (members; org members for non-private teams). */
 export async function getTeam(ctx: ServiceContext, target: TeamTarget): Promise<TeamView> {
-  const userId = await limitedCaller(ctx, 'orgRead');
+  await limitedCaller(ctx, 'orgRead');
   const a = await authorize(ctx, { target, permission: 'team:read' });
   return view(a, a.team, await teamCounts(ctx.db.write, a.team.id));
 }
@@ -160,18 +138,29 @@ export async function updateTeam(ctx: ServiceContext, input: UpdateTeamInput & {
   const { target, ...patch } = input;
   const userId = await limitedCaller(ctx, 'orgUpdate');
   return withTransaction(ctx, async (tx, ctx) => {
-      const a = await authorize(ctx, { target, permission: 'team:update', lock: true });
-      const changes = diff(a.team as unknown as Record<string, unknown>, patch as Record<string, unknown>);
-      if (!changes) return view(a, a.team, await teamCounts(tx, a.team.id));
-      if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.team.name.toLowerCase()) {
-        await assertFreeInOrg(tx, a.org.id, { name: String(changes.after.name) }, a.team.id);
-      }
-      const [team] = await tx.update(teams).set(changes.after as Partial<Team>).where(eq(teams.id, a.team.id)).returning();
-      await audit(ctx, { scope: 'team', scopeId: team!.id, actorId: userId, action: 'team.update', changes });
-      // Visibility may change what the caller can do: recompute from the database.
-      const fresh = await authorize(ctx, { target: { team: team!.id }, permission: 'team:read' });
-      return view(fresh, team!, await teamCounts(tx, team!.id));
-    }).catch((err) => conflictOn(err, TEAM_UNIQUE));
+    const a = await authorize(ctx, { target, permission: 'team:update', lock: true });
+    const changes = diff(a.team as unknown as Record<string, unknown>, patch as Record<string, unknown>);
+    if (!changes) return view(a, a.team, await teamCounts(tx, a.team.id));
+    if (changes.after.name !== undefined && String(changes.after.name).toLowerCase() !== a.team.name.toLowerCase()) {
+      await assertNameFree(ctx, { level: 'team', parentId: a.org.id, name: String(changes.after.name), exceptId: a.team.id });
+    }
+    const [team] = await tx.update(teams).set(changes.after as Partial<Team>).where(eq(teams.id, a.team.id)).returning();
+    await audit(ctx, { scope: 'team', scopeId: team!.id, actorId: userId, action: 'team.update', changes });
+    // Visibility may change what the caller can do: recompute from the database.
+    const fresh = await authorize(ctx, { target: { team: team!.id }, permission: 'team:read' });
+    return view(fresh, team!, await teamCounts(tx, team!.id));
+  }).catch((err) => conflictOn(err, TEAM_UNIQUE));
+}
+
+/** Soft-deletes the live projects of these teams (with their team or organization); returns how many. */
+export async function deleteTeamProjects(ctx: ServiceContext, input: { teamIds: string[]; at: Date }): Promise<number> {
+  if (!input.teamIds.length) return 0;
+  const gone = await ctx.db.write
+    .update(projects)
+    .set({ deletedAt: input.at })
+    .where(and(inArray(projects.teamId, input.teamIds), isNull(projects.deletedAt)))
+    .returning({ id: projects.id });
+  return gone.length;
 }
 
 /** DELETE /team/:teamId — `team:delete` (team Owner, org Owner/Co-Owner). Soft delete of the team and its projects. */
@@ -180,15 +169,13 @@ export async function deleteTeam(ctx: ServiceContext, target: TeamTarget): Promi
   const { id, at, members } = await withTransaction(ctx, async (tx, ctx) => {
     const a = await authorize(ctx, { target, permission: 'team:delete', lock: true });
     const at = new Date();
-    const gone = await tx
-      .update(projects)
-      .set({ deletedAt: at })
-      .where(and(eq(projects.teamId, a.team.id), isNull(projects.deletedAt)))
-      .returning({ id: projects.id });
+    const gone = await deleteTeamProjects(ctx, { teamIds: [a.team.id], at });
     await tx.update(teams).set({ deletedAt: at }).where(eq(teams.id, a.team.id));
-    const details = { before: { name: a.team.name, slug: a.team.slug }, projects: gone.length };
-    await audit(ctx, { scope: 'team', scopeId: a.team.id, actorId: userId, action: 'team.delete', level: 'WARN', changes: details });
-    await audit(ctx, { scope: 'organization', scopeId: a.org.id, actorId: userId, action: 'team.delete', level: 'WARN', targetType: 'team', targetId: a.team.id, changes: details });
+    const entry = { actorId: userId, action: 'team.delete', level: 'WARN' as const, changes: { before: { name: a.team.name, slug: a.team.slug }, projects: gone } };
+    await audit(ctx, [
+      { scope: 'team', scopeId: a.team.id, ...entry },
+      { scope: 'organization', scopeId: a.org.id, targetType: 'team', targetId: a.team.id, ...entry },
+    ]);
     return { id: a.team.id, at, members: await scopeMemberIds(ctx, { scope: 'organization', scopeId: a.org.id }) };
   });
   await invalidateOrgLists(ctx, members);
@@ -218,7 +205,7 @@ export async function listTeamProjects(ctx: ServiceContext, input: { target: Tea
     .where(and(eq(projects.teamId, a.team.id), isNull(projects.deletedAt)))
     .orderBy(asc(sql`lower(${projects.name})`), asc(projects.id));
   const visible = rows
-    .filter((r) => projectPermissions(a.permissions, r.rolePerms, r.project.visibility).has('project:read'))
+    .filter((r) => projectPermissions(a.permissions, { rolePerms: r.rolePerms, visibility: r.project.visibility }).has('project:read'))
     .map((r) => ({
       id: r.project.id,
       name: r.project.name,
@@ -229,5 +216,5 @@ export async function listTeamProjects(ctx: ServiceContext, input: { target: Tea
       role: r.roleId && r.roleName ? { id: r.roleId, name: r.roleName } : null,
       createdAt: iso(r.project.createdAt),
     }));
-  return page(visible, input.limit, input.offset);
+  return page(visible, input);
 }
