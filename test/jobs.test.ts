@@ -42,11 +42,8 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     const orgRole = (await db.sql<{ id: string }>(`insert into organization_roles (org_id, name) values ($1, 'Member') returning id`, [org])).rows[0]!.id;
     const team = (await db.sql<{ id: string }>(`insert into teams (org_id, name, slug) values ($1, 'Cleanup Team', 'cleanup-team') returning id`, [org])).rows[0]!.id;
     const teamRole = (await db.sql<{ id: string }>(`insert into team_roles (team_id, name) values ($1, 'Member') returning id`, [team])).rows[0]!.id;
-    const project = (await db.sql<{ id: string }>(`insert into projects (team_id, name, slug, created_by) values ($1, 'P', 'cleanup-p', $2) returning id`, [team, owner.id])).rows[0]!.id;
-    const projectRole = (await db.sql<{ id: string }>(`insert into project_roles (project_id, name) values ($1, 'Member') returning id`, [project])).rows[0]!.id;
-    const invite = async (table: 'organization_invites' | 'team_invites' | 'project_invites', f: { created: number; expires: number; used?: number; declined?: number; revoked?: number }) => {
-      const [scope, scopeId, roleId] =
-        table === 'organization_invites' ? ['org_id', org, orgRole] : table === 'team_invites' ? ['team_id', team, teamRole] : ['project_id', project, projectRole];
+    const invite = async (table: 'organization_invites' | 'team_invites', f: { created: number; expires: number; used?: number; declined?: number; revoked?: number }) => {
+      const [scope, scopeId, roleId] = table === 'organization_invites' ? ['org_id', org, orgRole] : ['team_id', team, teamRole];
       const declined = table === 'organization_invites' ? '' : ', declined_at';
       const values = [scopeId, `x-${crypto.randomUUID()}@example.test`, roleId, hex64(), at(f.expires), owner.id, at(f.created), f.used ? at(f.used) : null, f.used ? owner.id : null, f.revoked ? at(f.revoked) : null];
       if (declined) values.push(f.declined ? at(f.declined) : null);
@@ -62,12 +59,12 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
       await invite('organization_invites', { created: T - 40 * DAY, expires: T - 31 * DAY }),
       await invite('organization_invites', { created: T - 40 * DAY, expires: T + 5 * DAY, used: T - 31 * DAY }),
       await invite('team_invites', { created: T - 40 * DAY, expires: T + 5 * DAY, declined: T - 31 * DAY }),
-      await invite('project_invites', { created: T - 50 * DAY, expires: T - 43 * DAY }),
+      await invite('team_invites', { created: T - 50 * DAY, expires: T - 43 * DAY }),
     ];
     const keptInvites = [
       await invite('organization_invites', { created: T - 36 * DAY, expires: T - 29 * DAY }),
       await invite('team_invites', { created: T - 20 * DAY, expires: T + 5 * DAY, revoked: T - 10 * DAY }),
-      await invite('project_invites', { created: T - DAY, expires: T + 6 * DAY }),
+      await invite('team_invites', { created: T - DAY, expires: T + 6 * DAY }),
     ];
 
     // ── notifications (read and older than 90 days)
@@ -188,7 +185,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
       cancelledPayments: 1,
     });
 
-    const allInvites = await ids(`select id from organization_invites union all select id from team_invites union all select id from project_invites`);
+    const allInvites = await ids(`select id from organization_invites union all select id from team_invites`);
     expect(allInvites).toEqual([...keptInvites].sort());
     expect((await db.sql(`select key from idempotency_keys where user_id = $1`, [owner.id])).rows).toEqual([{ key: 'live' }]);
     expect((await db.sql(`select subject from dev_emails where subject in ('old', 'new')`)).rows).toEqual([{ subject: 'new' }]);
@@ -257,7 +254,7 @@ describe('daily-cleanup (cron 0 6 * * *)', () => {
     const snapshot = async () =>
       JSON.stringify(
         await Promise.all(
-          ['organization_invites', 'team_invites', 'project_invites', 'notifications', 'outbox', 'processed_events', 'webhook_deliveries', 'feedback', 'weekly_feedback_mailings', 'users', 'profiles', 'payments', 'support_tickets', 'activity_logs', 'handler_failures'].map(
+          ['organization_invites', 'team_invites', 'notifications', 'outbox', 'processed_events', 'webhook_deliveries', 'feedback', 'weekly_feedback_mailings', 'users', 'profiles', 'payments', 'support_tickets', 'activity_logs', 'handler_failures'].map(
             async (t) => (await db.sql(`select * from ${t} order by 1, 2`)).rows,
           ),
         ),

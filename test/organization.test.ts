@@ -1,5 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DEFAULT_ORG_ROLES } from '../src/services/orgs/permissions';
+import { openServiceContext } from '../src/services/context';
+import { audit } from '../src/services/membership/audit';
+import { DEFAULT_ORG_ROLES } from '../src/services/membership/permissions';
 import { useTestDatabase } from './helpers/db';
 import { api, createOrg, createProject, createTeam, inviteCodeFromMailbox, memberWithRole, resetLimits, unique } from './helpers/orgs';
 import { signUp } from './helpers/users';
@@ -167,6 +169,16 @@ describe('PATCH /organization/:orgId', () => {
     expect((await req(owner, 'PATCH', `${ORG}/${org.id}`, { slug: 'new-slug' })).status).toBe(400);
     const clash = await req(owner, 'PATCH', `${ORG}/${org.id}`, { name: other.name.toUpperCase() });
     expect([clash.status, clash.body.error.code]).toEqual([409, 'CONFLICT']);
+  });
+
+  it('audit rows are only written inside the transaction of the change they record', async () => {
+    const { ctx, finish } = openServiceContext(db.env, { actor: { kind: 'system', job: 'test' } });
+    try {
+      await expect(audit(ctx, { scope: 'organization', scopeId: crypto.randomUUID(), actorId: null, action: 'test.outside' })).rejects.toThrow(/transaction/);
+    } finally {
+      await finish();
+    }
+    expect((await db.sql(`select 1 from organization_audit_logs where action = 'test.outside'`)).rows).toHaveLength(0);
   });
 
   it('a failed audit insert rolls the change back', async () => {

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_PROJECT_ROLES } from '../src/services/orgs/permissions';
+import { DEFAULT_PROJECT_ROLES } from '../src/services/membership/permissions';
 import { useTestDatabase } from './helpers/db';
 import { addTeamMember, api, createOrg, createProject, createTeam, memberWithRole, resetLimits, unique } from './helpers/orgs';
 import { signUp } from './helpers/users';

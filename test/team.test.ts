@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_TEAM_ROLES } from '../src/services/orgs/permissions';
+import { DEFAULT_TEAM_ROLES } from '../src/services/membership/permissions';
 import { useTestDatabase } from './helpers/db';
 import {
   addTeamMember,
@@ -244,6 +244,12 @@ describe('team invites', () => {
     expect((await teamAudit(team.id)).map((a) => a.action)).toEqual(['team.create', 'project.create', 'project.create', 'invite.create', 'invite.accept']);
     const orgAudit = (await db.sql<{ action: string }>(`select action from organization_audit_logs where org_id = $1 order by created_at`, [org.id])).rows.map((a) => a.action);
     expect(orgAudit).toContain('member.join');
+    // joining the organization through the team invite is a membership change of the invitee's too
+    const activity = (await db.sql<{ action: string; metadata: any }>(`select action, metadata from activity_logs where user_id = $1 and action like 'membership.%' order by created_at, action`, [invitee.id])).rows;
+    expect(activity.map((r) => [r.action, r.metadata.scope])).toEqual([
+      ['membership.invite.accept', 'team'],
+      ['membership.member.join', 'organization'],
+    ]);
   });
 
   it('lifecycle: wrong email 403; used, expired, revoked and declined → 410 for preview and accept', async () => {

@@ -33,7 +33,7 @@ export function cacheKeys(config: Pick<Config, 'CACHE_NAMESPACE'>) {
     /** Credits balance; deleted after every ledger write commits (services/credits/ledger.ts). */
     creditBalance: (userId: string) => key<{ balance: number }>(`${ns}:credits:balance:${userId}`, 300),
     /** The caller's organizations with their role and counts; deleted for every affected member after each
-     * membership, role, team-count or organization change commits (services/orgs). */
+     * membership, role, team-count or organization change commits (services/membership). */
     orgList: (userId: string) => key<OrganizationView[]>(`${ns}:orgs:list:${userId}`, 300),
   };
 }

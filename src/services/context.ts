@@ -77,10 +77,9 @@ export async function withSavepoint<T>(ctx: ServiceContext, fn: (tx: Transaction
 }
 
 /**
- * `ctx.db` inside an open transaction. For code that still holds a bare transaction rather than a context
- * (it builds `{ db: transactionHandle(tx) }` to call a service that needs only the database).
+ * `ctx.db` inside an open transaction: reads and writes both go to it, and a nested transaction is a savepoint.
  */
-export function transactionHandle(tx: Transaction): DbHandle {
+function transactionHandle(tx: Transaction): DbHandle {
   return { read: tx, write: tx, tx, transaction: (work) => tx.transaction(work) };
 }
 

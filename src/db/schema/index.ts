@@ -1,7 +1,7 @@
 // The whole data model. drizzle-kit reads this file (drizzle.config.ts); src/db/client.ts passes it to drizzle().
 export * from './enums';
 export * from './users';
-export * from './orgs';
+export * from './membership';
 export * from './plans';
 export * from './payments';
 export * from './credits';

@@ -11,7 +11,6 @@ import {
   organizationRoles,
   organizations,
   projectAuditLogs,
-  projectInvites,
   projectMembers,
   projectRoles,
   projects,
@@ -20,7 +19,7 @@ import {
   teamMembers,
   teamRoles,
   teams,
-} from './orgs';
+} from './membership';
 import { reports, supportTickets } from './support';
 import { activityLogs, profileStars, profileViews, profiles, settings, users } from './users';
 
@@ -165,7 +164,6 @@ export const projectsRelations = relations(projects, ({ one, many }) => ({
   team: one(teams, { fields: [projects.teamId], references: [teams.id] }),
   roles: many(projectRoles),
   members: many(projectMembers),
-  invites: many(projectInvites),
   auditLogs: many(projectAuditLogs),
 }));
 
@@ -178,11 +176,6 @@ export const projectMembersRelations = relations(projectMembers, ({ one }) => ({
   project: one(projects, { fields: [projectMembers.projectId], references: [projects.id] }),
   user: one(users, { fields: [projectMembers.userId], references: [users.id] }),
   role: one(projectRoles, { fields: [projectMembers.roleId], references: [projectRoles.id] }),
-}));
-
-export const projectInvitesRelations = relations(projectInvites, ({ one }) => ({
-  project: one(projects, { fields: [projectInvites.projectId], references: [projects.id] }),
-  role: one(projectRoles, { fields: [projectInvites.roleId], references: [projectRoles.id] }),
 }));
 
 export const projectAuditLogsRelations = relations(projectAuditLogs, ({ one }) => ({

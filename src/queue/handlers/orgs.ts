@@ -3,17 +3,17 @@ import { organizations, teamMembers, teamRoles, teams, users } from '../../db/sc
 import { sendEmail } from '../../services/email/send';
 import { templates } from '../../services/email/templates';
 import { createNotification } from '../../services/notifications/create';
-import { mintInviteCode } from '../../services/orgs/invites';
+import { mintInviteCode } from '../../services/membership/invite-mint';
 import type { EventHandler, HandlerContext } from '../types';
 
 /**
  * Invite emails. The handler mints the invite's code in its own transaction and sends it (see the
- * comment at the top of services/orgs/invites.ts): the code never travels in an event payload. The
+ * comment at the top of services/membership/invite-codes.ts): the code never travels in an event payload. The
  * idempotency key includes the new code's hash, so a retry after an uncommitted send mails the code that
  * is actually stored.
  */
 async function sendInviteEmail(ctx: HandlerContext, scope: 'organization' | 'team', inviteId: string): Promise<void> {
-  const minted = await mintInviteCode(ctx.tx, scope, inviteId);
+  const minted = await mintInviteCode(ctx, { scope, inviteId });
   if (!minted) return; // revoked, used, expired or deleted before we got here: nothing to send
   const url = `${ctx.config.FRONTEND_URL.replace(/\/+$/, '')}/invite/${scope}/${minted.code}`;
   const email =

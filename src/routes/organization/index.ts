@@ -2,22 +2,22 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import {
-  acceptOrgInvite,
-  changeMemberRole,
+  acceptInvite,
+  changeRole,
+  createInvite,
   createOrganization,
-  createOrgInvite,
   deleteOrganization,
   getOrganization,
+  listAuditLog,
+  listInvites,
   listMembers,
   listMyOrganizations,
-  listOrgAudit,
-  listOrgInvites,
-  listOrgRoles,
   listOrgTeams,
+  listRoles,
   removeMember,
-  revokeOrgInvite,
+  revokeInvite,
   updateOrganization,
-} from '../../services/orgs';
+} from '../../services/membership';
 import {
   atLeastOne,
   AuditLogEntry,
@@ -163,7 +163,7 @@ export const organizationRoutes = createRouter()
         410: err('Expired, used or revoked, or void: its inviter may no longer invite to this role (details.status)'),
       },
     }),
-    async (c) => c.json({ data: await acceptOrgInvite(serviceContext(c), c.req.valid('json').code) }, 200),
+    async (c) => c.json({ data: await acceptInvite(serviceContext(c), { scope: 'organization', code: c.req.valid('json').code }) }, 200),
   )
   .openapi(
     createRoute({
@@ -187,7 +187,7 @@ export const organizationRoutes = createRouter()
       request: { params: OrgParam, ...body(UpdateOrganization) },
       responses: { 200: json(data(Organization), 'Updated'), ...common, ...forbidden, ...conflict('Name taken') },
     }),
-    async (c) => c.json({ data: await updateOrganization(serviceContext(c), c.req.valid('param').orgId, c.req.valid('json')) }, 200),
+    async (c) => c.json({ data: await updateOrganization(serviceContext(c), { ...c.req.valid('json'), org: c.req.valid('param').orgId }) }, 200),
   )
   .openapi(
     createRoute({
@@ -213,7 +213,7 @@ export const organizationRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listOrgTeams(serviceContext(c), c.req.valid('param').orgId, q);
+      const r = await listOrgTeams(serviceContext(c), { ...q, org: c.req.valid('param').orgId });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -229,7 +229,7 @@ export const organizationRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listOrgAudit(serviceContext(c), c.req.valid('param').orgId, q);
+      const r = await listAuditLog(serviceContext(c), { ...q, target: { org: c.req.valid('param').orgId } });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -245,7 +245,7 @@ export const organizationRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listMembers(serviceContext(c), c.req.valid('param').orgId, q);
+      const r = await listMembers(serviceContext(c), { ...q, target: { org: c.req.valid('param').orgId } });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -261,7 +261,7 @@ export const organizationRoutes = createRouter()
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json({ data: await changeMemberRole(serviceContext(c), p.orgId, p.userId, c.req.valid('json').role) }, 200);
+      return c.json({ data: await changeRole(serviceContext(c), { target: { org: p.orgId }, userId: p.userId, role: c.req.valid('json').role }) }, 200);
     },
   )
   .openapi(
@@ -281,7 +281,7 @@ export const organizationRoutes = createRouter()
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json({ data: await removeMember(serviceContext(c), p.orgId, p.userId) }, 200);
+      return c.json({ data: await removeMember(serviceContext(c), { target: { org: p.orgId }, userId: p.userId }) }, 200);
     },
   )
   .openapi(
@@ -294,7 +294,7 @@ export const organizationRoutes = createRouter()
       request: { params: OrgParam },
       responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
     }),
-    async (c) => c.json({ data: await listOrgRoles(serviceContext(c), c.req.valid('param').orgId) }, 200),
+    async (c) => c.json({ data: await listRoles(serviceContext(c), { org: c.req.valid('param').orgId }) }, 200),
   )
   .openapi(
     createRoute({
@@ -312,7 +312,7 @@ export const organizationRoutes = createRouter()
         ...conflict('Already a member, or a pending invitation for this email exists'),
       },
     }),
-    async (c) => c.json({ data: await createOrgInvite(serviceContext(c), c.req.valid('param').orgId, c.req.valid('json')) }, 201),
+    async (c) => c.json({ data: await createInvite(serviceContext(c), { ...c.req.valid('json'), target: { org: c.req.valid('param').orgId } }) }, 201),
   )
   .openapi(
     createRoute({
@@ -326,7 +326,7 @@ export const organizationRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listOrgInvites(serviceContext(c), c.req.valid('param').orgId, q);
+      const r = await listInvites(serviceContext(c), { ...q, target: { org: c.req.valid('param').orgId } });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -342,6 +342,6 @@ export const organizationRoutes = createRouter()
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json({ data: await revokeOrgInvite(serviceContext(c), p.orgId, p.inviteId) }, 200);
+      return c.json({ data: await revokeInvite(serviceContext(c), { target: { org: p.orgId }, inviteId: p.inviteId }) }, 200);
     },
   );

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { rotateGithubWebhookSecret } from '../../services/github';
-import { createProject, deleteProject, getProject, updateProject } from '../../services/orgs';
+import { createProject, deleteProject, getProject, updateProject } from '../../services/membership';
 import { atLeastOne, body, common, conflict, data, forbidden, IdOrSlug, json, Name, RoleRefOut, security, Slug, Visibility } from '../organization/schemas';
 
 // Addressing: `:projectId` is the project's uuid, or its slug together with `?teamId=` (team uuid, or team
@@ -118,7 +118,7 @@ export const projectRoutes = createRouter()
       request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject) },
       responses: { 200: json(data(ProjectWritten), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the team') },
     }),
-    async (c) => c.json({ data: await updateProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 200, noStore),
+    async (c) => c.json({ data: await updateProject(serviceContext(c), { ...c.req.valid('json'), target: target(c.req.valid('param').projectId, c.req.valid('query')) }) }, 200, noStore),
   )
   .openapi(
     createRoute({

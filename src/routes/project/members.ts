@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
-import { addProjectMember, changeProjectMemberRole, listProjectMembers, listProjectRoles, removeProjectMember } from '../../services/orgs';
+import { addProjectMember, changeRole, listMembers, listRoles, removeMember } from '../../services/membership';
 import { body, common, conflict, data, forbidden, IdOrSlug, json, list, Member, Paging, Role, RoleInput } from '../organization/schemas';
 
 // Project members and roles, mounted on /api/v1/project next to the project routes (./index.ts).
@@ -41,7 +41,7 @@ export const projectMemberRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listProjectMembers(serviceContext(c), target(c.req.valid('param').projectId, q), q);
+      const r = await listMembers(serviceContext(c), { ...q, target: target(c.req.valid('param').projectId, q) });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -60,7 +60,7 @@ export const projectMemberRoutes = createRouter()
         ...conflict('Already a member of the project'),
       },
     }),
-    async (c) => c.json({ data: await addProjectMember(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 201),
+    async (c) => c.json({ data: await addProjectMember(serviceContext(c), { ...c.req.valid('json'), target: target(c.req.valid('param').projectId, c.req.valid('query')) }) }, 201),
   )
   .openapi(
     createRoute({
@@ -74,7 +74,7 @@ export const projectMemberRoutes = createRouter()
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json({ data: await changeProjectMemberRole(serviceContext(c), target(p.projectId, c.req.valid('query')), p.userId, c.req.valid('json').role) }, 200);
+      return c.json({ data: await changeRole(serviceContext(c), { target: target(p.projectId, c.req.valid('query')), userId: p.userId, role: c.req.valid('json').role }) }, 200);
     },
   )
   .openapi(
@@ -94,7 +94,7 @@ export const projectMemberRoutes = createRouter()
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json({ data: await removeProjectMember(serviceContext(c), target(p.projectId, c.req.valid('query')), p.userId) }, 200);
+      return c.json({ data: await removeMember(serviceContext(c), { target: target(p.projectId, c.req.valid('query')), userId: p.userId }) }, 200);
     },
   )
   .openapi(
@@ -107,5 +107,5 @@ export const projectMemberRoutes = createRouter()
       request: { params: ProjectParam, query: ProjectQuery },
       responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
     }),
-    async (c) => c.json({ data: await listProjectRoles(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
+    async (c) => c.json({ data: await listRoles(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
   );

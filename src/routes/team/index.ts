@@ -2,28 +2,28 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import {
-  acceptTeamInvite,
-  changeTeamMemberRole,
+  acceptInvite,
+  changeRole,
   checkTeamInvitesBulk,
+  createInvite,
   createTeam,
-  createTeamInvite,
   createTeamInvitesBulk,
   declineTeamInvite,
   deleteTeam,
   getTeam,
-  listTeamAudit,
-  listTeamInvites,
-  listTeamMembers,
+  listAuditLog,
+  listInvites,
+  listMembers,
+  listRoles,
   listTeamProjects,
-  listTeamRoles,
   MAX_CSV_ROWS,
   MAX_INVITES_PER_CALL,
   previewTeamInvite,
-  removeTeamMember,
-  revokeTeamInvite,
+  removeMember,
+  revokeInvite,
   ROW_ERROR_CODES,
   updateTeam,
-} from '../../services/orgs';
+} from '../../services/membership';
 import {
   atLeastOne,
   AuditLogEntry,
@@ -227,7 +227,7 @@ export const teamRoutes = createRouter()
     }),
     async (c) => {
       const { teamId, orgId, ...input } = c.req.valid('json');
-      return c.json({ data: await createTeamInvite(serviceContext(c), target(teamId, orgId), input) }, 201);
+      return c.json({ data: await createInvite(serviceContext(c), { ...input, target: target(teamId, orgId) }) }, 201);
     },
   )
   .openapi(
@@ -250,9 +250,9 @@ export const teamRoutes = createRouter()
       const { teamId, orgId, ...input } = c.req.valid('json');
       const ctx = serviceContext(c);
       if (c.req.valid('query').dryRun === 'true') {
-        return c.json({ data: await checkTeamInvitesBulk(ctx, target(teamId, orgId), input) }, 200);
+        return c.json({ data: await checkTeamInvitesBulk(ctx, { ...input, target: target(teamId, orgId) }) }, 200);
       }
-      return c.json({ data: await createTeamInvitesBulk(ctx, target(teamId, orgId), input) }, 201);
+      return c.json({ data: await createTeamInvitesBulk(ctx, { ...input, target: target(teamId, orgId) }) }, 201);
     },
   )
   .openapi(
@@ -300,7 +300,7 @@ export const teamRoutes = createRouter()
         ...gone,
       },
     }),
-    async (c) => c.json({ data: await acceptTeamInvite(serviceContext(c), c.req.valid('json').code) }, 200),
+    async (c) => c.json({ data: await acceptInvite(serviceContext(c), { scope: 'team', code: c.req.valid('json').code }) }, 200),
   )
   .openapi(
     createRoute({
@@ -341,7 +341,7 @@ export const teamRoutes = createRouter()
       request: { params: TeamParam, query: TeamQuery, ...body(UpdateTeam) },
       responses: { 200: json(data(Team), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the organization') },
     }),
-    async (c) => c.json({ data: await updateTeam(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId), c.req.valid('json')) }, 200),
+    async (c) => c.json({ data: await updateTeam(serviceContext(c), { ...c.req.valid('json'), target: target(c.req.valid('param').teamId, c.req.valid('query').orgId) }) }, 200),
   )
   .openapi(
     createRoute({
@@ -367,7 +367,7 @@ export const teamRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listTeamInvites(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      const r = await listInvites(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -383,7 +383,7 @@ export const teamRoutes = createRouter()
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json({ data: await revokeTeamInvite(serviceContext(c), target(p.teamId, c.req.valid('query').orgId), p.inviteId) }, 200);
+      return c.json({ data: await revokeInvite(serviceContext(c), { target: target(p.teamId, c.req.valid('query').orgId), inviteId: p.inviteId }) }, 200);
     },
   )
   .openapi(
@@ -398,7 +398,7 @@ export const teamRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listTeamMembers(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      const r = await listMembers(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -415,7 +415,7 @@ export const teamRoutes = createRouter()
     async (c) => {
       const p = c.req.valid('param');
       const b = c.req.valid('json');
-      return c.json({ data: await changeTeamMemberRole(serviceContext(c), target(p.teamId, c.req.valid('query').orgId), p.userId, (b.roleId ?? b.role)!) }, 200);
+      return c.json({ data: await changeRole(serviceContext(c), { target: target(p.teamId, c.req.valid('query').orgId), userId: p.userId, role: (b.roleId ?? b.role)! }) }, 200);
     },
   )
   .openapi(
@@ -435,7 +435,7 @@ export const teamRoutes = createRouter()
     }),
     async (c) => {
       const p = c.req.valid('param');
-      return c.json({ data: await removeTeamMember(serviceContext(c), target(p.teamId, c.req.valid('query').orgId), p.userId) }, 200);
+      return c.json({ data: await removeMember(serviceContext(c), { target: target(p.teamId, c.req.valid('query').orgId), userId: p.userId }) }, 200);
     },
   )
   .openapi(
@@ -448,7 +448,7 @@ export const teamRoutes = createRouter()
       request: { params: TeamParam, query: TeamQuery },
       responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
     }),
-    async (c) => c.json({ data: await listTeamRoles(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
+    async (c) => c.json({ data: await listRoles(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
   )
   .openapi(
     createRoute({
@@ -462,7 +462,7 @@ export const teamRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listTeamProjects(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      const r = await listTeamProjects(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   )
@@ -478,7 +478,7 @@ export const teamRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const r = await listTeamAudit(serviceContext(c), target(c.req.valid('param').teamId, q.orgId), q);
+      const r = await listAuditLog(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
       return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
     },
   );

@@ -22,10 +22,9 @@ export interface ActivityEntry {
 
 /**
  * Append one row to the user's activity log, on `ctx.db.write`: inside `withTransaction` that is the
- * transaction of the action it records. It needs only the database, so code that holds a bare
- * transaction can pass `{ db: transactionHandle(tx) }`.
+ * transaction of the action it records.
  */
-export async function logActivity(ctx: Pick<ServiceContext, 'db'>, entry: ActivityEntry): Promise<void> {
+export async function logActivity(ctx: ServiceContext, entry: ActivityEntry): Promise<void> {
   await ctx.db.write.insert(activityLogs).values({ userId: entry.userId, action: entry.action, level: entry.level ?? 'INFO', metadata: entry.metadata ?? null });
 }
 

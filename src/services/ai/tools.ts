@@ -1,22 +1,12 @@
 import { SchemaType, type FunctionCall, type FunctionDeclaration, type Tool } from '@google/generative-ai';
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import {
-  activityLogs,
-  organizationMembers,
-  organizationRoles,
-  organizations,
-  projectMembers,
-  projectRoles,
-  projects,
-  teamMembers,
-  teamRoles,
-  teams,
-} from '../../db/schema';
+import { activityLogs } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import type { ServiceContext } from '../context';
 import { getBalance, listCreditHistory } from '../credits';
+import { userMemberships } from '../membership/queries';
 import { listNotifications } from '../notifications';
 import { listPlans } from '../plans';
 import { getOwnProfile } from '../profiles';
@@ -153,31 +143,19 @@ const TOOLS = {
     declaration: { name: 'get_user_organizations', description: 'Organizations the signed-in user belongs to, with their role.' },
     args: noArgs,
     async run({ ctx, userId }) {
-      const rows = await ctx.db.read
-        .select({
-          name: organizations.name,
-          slug: organizations.slug,
-          isPublic: organizations.isPublic,
-          description: organizations.description,
-          website: organizations.website,
-          role: organizationRoles.name,
-          joinedAt: organizationMembers.joinedAt,
-          memberCount: sql<number>`(select count(*)::int from organization_members m2 where m2.org_id = ${organizations.id})`,
-          teamCount: sql<number>`(select count(*)::int from teams t2 where t2.org_id = ${organizations.id} and t2.deleted_at is null)`,
-        })
-        .from(organizationMembers)
-        .innerJoin(organizations, and(eq(organizations.id, organizationMembers.orgId), isNull(organizations.deletedAt)))
-        .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
-        .where(eq(organizationMembers.userId, userId))
-        .orderBy(desc(organizationMembers.joinedAt))
-        .limit(MEMBERSHIP_CAP);
+      const rows = await userMemberships(ctx, { userId, scope: 'organization', live: true, limit: MEMBERSHIP_CAP, counts: true });
       return {
         count: rows.length,
-        organizations: rows.map(({ isPublic, ...r }) => ({
-          ...r,
-          visibility: isPublic ? 'PUBLIC' : 'PRIVATE',
+        organizations: rows.map((r) => ({
+          name: r.name,
+          slug: r.slug,
+          visibility: r.visibility,
           description: clip(r.description, 300),
+          website: r.website,
+          role: r.role,
           joinedAt: iso(r.joinedAt),
+          memberCount: r.memberCount,
+          teamCount: r.childCount,
         })),
       };
     },
@@ -187,27 +165,20 @@ const TOOLS = {
     declaration: { name: 'get_user_teams', description: 'Teams the signed-in user belongs to, with organization and role.' },
     args: noArgs,
     async run({ ctx, userId }) {
-      const rows = await ctx.db.read
-        .select({
-          name: teams.name,
-          slug: teams.slug,
-          visibility: teams.visibility,
-          organization: organizations.name,
-          organizationSlug: organizations.slug,
-          description: teams.description,
-          role: teamRoles.name,
-          joinedAt: teamMembers.joinedAt,
-          memberCount: sql<number>`(select count(*)::int from team_members m2 where m2.team_id = ${teams.id})`,
-          projectCount: sql<number>`(select count(*)::int from projects p2 where p2.team_id = ${teams.id} and p2.deleted_at is null)`,
-        })
-        .from(teamMembers)
-        .innerJoin(teams, and(eq(teams.id, teamMembers.teamId), isNull(teams.deletedAt)))
-        .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
-        .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
-        .where(eq(teamMembers.userId, userId))
-        .orderBy(desc(teamMembers.joinedAt))
-        .limit(MEMBERSHIP_CAP);
-      return { count: rows.length, teams: rows.map((r) => ({ ...r, description: clip(r.description, 300), joinedAt: iso(r.joinedAt) })) };
+      const rows = await userMemberships(ctx, { userId, scope: 'team', live: true, limit: MEMBERSHIP_CAP, counts: true });
+      const teams = rows.map((r) => ({
+        name: r.name,
+        slug: r.slug,
+        visibility: r.visibility,
+        organization: r.organization.name,
+        organizationSlug: r.organization.slug,
+        description: clip(r.description, 300),
+        role: r.role,
+        joinedAt: iso(r.joinedAt),
+        memberCount: r.memberCount,
+        projectCount: r.childCount,
+      }));
+      return { count: rows.length, teams };
     },
   }),
 
@@ -215,27 +186,19 @@ const TOOLS = {
     declaration: { name: 'get_user_projects', description: 'Projects the signed-in user belongs to, with team, organization and role.' },
     args: noArgs,
     async run({ ctx, userId }) {
-      const rows = await ctx.db.read
-        .select({
-          name: projects.name,
-          slug: projects.slug,
-          visibility: projects.visibility,
-          team: teams.name,
-          organization: organizations.name,
-          description: projects.description,
-          githubRepo: projects.githubRepo,
-          role: projectRoles.name,
-          joinedAt: projectMembers.joinedAt,
-        })
-        .from(projectMembers)
-        .innerJoin(projects, and(eq(projects.id, projectMembers.projectId), isNull(projects.deletedAt)))
-        .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
-        .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
-        .innerJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
-        .where(eq(projectMembers.userId, userId))
-        .orderBy(desc(projectMembers.joinedAt))
-        .limit(MEMBERSHIP_CAP);
-      return { count: rows.length, projects: rows.map((r) => ({ ...r, description: clip(r.description, 300), joinedAt: iso(r.joinedAt) })) };
+      const rows = await userMemberships(ctx, { userId, scope: 'project', live: true, limit: MEMBERSHIP_CAP });
+      const projects = rows.map((r) => ({
+        name: r.name,
+        slug: r.slug,
+        visibility: r.visibility,
+        team: r.team,
+        organization: r.organization.name,
+        description: clip(r.description, 300),
+        githubRepo: r.githubRepo,
+        role: r.role,
+        joinedAt: iso(r.joinedAt),
+      }));
+      return { count: rows.length, projects };
     },
   }),
 

@@ -6,21 +6,12 @@ import {
   creditTransactions,
   feedback,
   notifications,
-  organizationMembers,
-  organizationRoles,
-  organizations,
   payments,
   profileStars,
   profiles,
-  projectMembers,
-  projectRoles,
-  projects,
   reports,
   settings,
   supportTickets,
-  teamMembers,
-  teamRoles,
-  teams,
   users,
 } from '../../db/schema';
 import { EXPORT_POLICY, userState, type StrictLimitResult } from '../../durable/user-state';
@@ -31,6 +22,8 @@ import { requireCaller, type ServiceContext, withSavepoint, withTransaction } fr
 import { liveAccount } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
+import { userMemberships } from '../membership/queries';
+import type { Scope } from '../membership/scopes';
 import { failClosed, tooMany } from '../phone/strict';
 import { resolveSettings } from '../settings/schema';
 
@@ -79,6 +72,7 @@ export async function buildDataExport(ctx: ServiceContext, input: { userId: stri
   const { userId, now = new Date() } = input;
   const db = ctx.db.write;
   const cap = EXPORT_ROW_CAP + 1;
+  const memberships = (scope: Scope) => userMemberships(ctx, { userId, scope, live: false, limit: cap });
   const [user] = await db
     .select({
       id: users.id,
@@ -114,29 +108,10 @@ export async function buildDataExport(ctx: ServiceContext, input: { userId: stri
   ] = await sequential([
     () => db.select().from(profiles).where(eq(profiles.userId, userId)),
     () => db.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, userId)),
-    () => db
-      .select({ id: organizations.id, name: organizations.name, slug: organizations.slug, role: organizationRoles.name, joinedAt: organizationMembers.joinedAt, deletedAt: organizations.deletedAt })
-      .from(organizationMembers)
-      .innerJoin(organizations, eq(organizations.id, organizationMembers.orgId))
-      .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
-      .where(eq(organizationMembers.userId, userId))
-      .limit(cap),
-    () => db
-      .select({ id: teams.id, name: teams.name, slug: teams.slug, organization: organizations.name, role: teamRoles.name, joinedAt: teamMembers.joinedAt, deletedAt: teams.deletedAt })
-      .from(teamMembers)
-      .innerJoin(teams, eq(teams.id, teamMembers.teamId))
-      .innerJoin(organizations, eq(organizations.id, teams.orgId))
-      .innerJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
-      .where(eq(teamMembers.userId, userId))
-      .limit(cap),
-    () => db
-      .select({ id: projects.id, name: projects.name, slug: projects.slug, team: teams.name, role: projectRoles.name, joinedAt: projectMembers.joinedAt, deletedAt: projects.deletedAt })
-      .from(projectMembers)
-      .innerJoin(projects, eq(projects.id, projectMembers.projectId))
-      .innerJoin(teams, eq(teams.id, projects.teamId))
-      .innerJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
-      .where(eq(projectMembers.userId, userId))
-      .limit(cap),
+    async () => (await memberships('organization')).map((m) => ({ id: m.id, name: m.name, slug: m.slug, role: m.role, joinedAt: m.joinedAt, deletedAt: m.deletedAt })),
+    async () =>
+      (await memberships('team')).map((m) => ({ id: m.id, name: m.name, slug: m.slug, organization: m.organization.name, role: m.role, joinedAt: m.joinedAt, deletedAt: m.deletedAt })),
+    async () => (await memberships('project')).map((m) => ({ id: m.id, name: m.name, slug: m.slug, team: m.team, role: m.role, joinedAt: m.joinedAt, deletedAt: m.deletedAt })),
     () => db
       .select({
         id: payments.id,

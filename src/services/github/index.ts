@@ -6,6 +6,7 @@ import { timingSafeEqual, verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { withTransaction, type ServiceContext } from '../context';
 import { claimWebhookDelivery } from '../webhooks';
+import { audit } from '../membership/audit';
 import { newGithubWebhookSecret } from './secret';
 
 export * from './rotate-secret';
@@ -218,19 +219,17 @@ export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDe
     const activity = toActivity(input.event, input.payload, input.deliveryId);
     if (!activity) return { event: input.event, outcome: 'ignored' as const, projects: 0 };
     for (const projectId of verified) {
-      const [row] = await tx
-        .insert(projectAuditLogs)
-        .values({
-          projectId,
-          actorId: null,
-          action: activity.action,
-          targetType: 'repository',
-          targetId: activity.repository,
-          level: 'INFO',
-          changes: activity.changes,
-        })
-        .returning({ id: projectAuditLogs.id });
-      await emit(tx, ctx.events, 'project.github_activity', { projectId, auditLogId: row!.id });
+      const [auditLogId] = await audit(ctx, {
+        scope: 'project',
+        scopeId: projectId,
+        actorId: null,
+        action: activity.action,
+        targetType: 'repository',
+        targetId: activity.repository,
+        level: 'INFO',
+        changes: activity.changes,
+      });
+      await emit(tx, ctx.events, 'project.github_activity', { projectId, auditLogId: auditLogId! });
     }
     return { event: input.event, outcome: 'recorded' as const, projects: verified.length };
   });

@@ -2,9 +2,9 @@ import { eq } from 'drizzle-orm';
 import { projects } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { withTransaction, type ServiceContext } from '../context';
-import { audit } from '../orgs/audit';
-import { authorize, type ProjectTarget } from '../orgs/authz';
-import { limitedCaller } from '../orgs/shared';
+import { audit } from '../membership/audit';
+import { authorize, type ProjectTarget } from '../membership/authz';
+import { limitedCaller } from '../membership/caller';
 import { githubWebhookLink, newGithubWebhookSecret, type GithubWebhookLink } from './secret';
 
 /**
@@ -13,13 +13,15 @@ import { githubWebhookLink, newGithubWebhookSecret, type GithubWebhookLink } fro
  */
 export async function rotateGithubWebhookSecret(ctx: ServiceContext, target: ProjectTarget): Promise<GithubWebhookLink> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
-  return withTransaction(ctx, async (tx) => {
-    const a = await authorize(tx, userId, target, 'project:update', { lock: true });
+  return withTransaction(ctx, async (tx, ctx) => {
+    const a = await authorize(ctx, { target, permission: 'project:update', lock: true });
     const repo = a.project.githubRepo;
     if (!repo) throw new AppError('CONFLICT', 'No GitHub repository is linked to this project', { details: { field: 'githubRepo' } });
     const secret = newGithubWebhookSecret();
     await tx.update(projects).set({ githubWebhookSecret: secret, updatedBy: userId }).where(eq(projects.id, a.project.id));
-    await audit(tx, 'project', a.project.id, {
+    await audit(ctx, {
+      scope: 'project',
+      scopeId: a.project.id,
       actorId: userId,
       action: 'project.github_secret_rotate',
       targetType: 'repository',

@@ -11,7 +11,6 @@ import {
   organizationInvites,
   outbox,
   processedEvents,
-  projectInvites,
   teamInvites,
   webhookDeliveries,
   weeklyFeedbackMailings,
@@ -68,17 +67,7 @@ export async function dailyCleanup(ctx: ServiceContext, now: Date): Promise<Reco
     .where(
       or(lt(teamInvites.expiresAt, inviteCutoff), lt(teamInvites.usedAt, inviteCutoff), lt(teamInvites.declinedAt, inviteCutoff), lt(teamInvites.revokedAt, inviteCutoff)),
     );
-  const projectInvitesGone = await w
-    .delete(projectInvites)
-    .where(
-      or(
-        lt(projectInvites.expiresAt, inviteCutoff),
-        lt(projectInvites.usedAt, inviteCutoff),
-        lt(projectInvites.declinedAt, inviteCutoff),
-        lt(projectInvites.revokedAt, inviteCutoff),
-      ),
-    );
-  counts.invites = (orgInvites.rowCount ?? 0) + (teamInvitesGone.rowCount ?? 0) + (projectInvitesGone.rowCount ?? 0);
+  counts.invites = (orgInvites.rowCount ?? 0) + (teamInvitesGone.rowCount ?? 0);
 
   // 2. Read notifications older than 90 days (unread ones stay).
   const readNotifications = await w

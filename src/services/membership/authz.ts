@@ -1,5 +1,6 @@
 import { and, eq, isNull, type SQL } from 'drizzle-orm';
-import type { Database, Transaction } from '../../db/client';
+import type { PgSelect } from 'drizzle-orm/pg-core';
+import type { Queryable } from '../../db/client';
 import {
   organizationMembers,
   organizationRoles,
@@ -16,11 +17,14 @@ import {
 } from '../../db/schema';
 import type { RoleRef } from '../../lib/cached-views';
 import { AppError } from '../../lib/errors';
-import { ALL_PERMISSIONS, type OrgPermission, type Permission, type ProjectPermission, type TeamPermission } from './permissions';
+import type { ServiceContext } from '../context';
+import { isUuid } from './format';
+import { orgPermissions, projectPermissions, teamPermissions } from './grants';
+import type { OrgPermission, Permission, ProjectPermission, TeamPermission } from './permissions';
 
 /**
  * The one place that decides who may do what on organizations, teams and projects. Every service of
- * src/services/orgs calls `authorize` before it reads or changes anything (and `assertCanGrant` before it
+ * src/services/membership calls `authorize` before it reads or changes anything (and `assertCanGrant` before it
  * hands out a role); list endpoints filter with the same pure functions `teamPermissions` /
  * `projectPermissions`, so a list never shows what a direct read would refuse.
  *
@@ -76,45 +80,10 @@ export interface ProjectAccess extends TeamAccess {
   projectRole: RoleRef | null;
 }
 
-type Db = Database | Transaction;
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string): boolean => UUID_RE.test(s);
-
-const KNOWN = new Set<string>(ALL_PERMISSIONS);
-const known = (perms: readonly string[] | null | undefined): Permission[] => (perms ?? []).filter((p): p is Permission => KNOWN.has(p));
-const scoped = (perms: readonly string[] | null | undefined, ...prefixes: string[]): Permission[] =>
-  known(perms).filter((p) => prefixes.some((prefix) => p.startsWith(prefix)));
-
-/** Effective permissions at organization level: the org role's `org:*` permissions. */
-export function orgPermissions(orgRolePerms: readonly string[]): Set<Permission> {
-  return new Set(scoped(orgRolePerms, 'org:'));
-}
-
-/**
- * Effective permissions on a team (team:* and the project:* grants that flow down to its projects):
- * team role ∪ what the org role grants on every team ∪ `team:read` for every org member when the team
- * is not PRIVATE.
- */
-export function teamPermissions(orgRolePerms: readonly string[], teamRolePerms: readonly string[] | null, visibility: Team['visibility']): Set<Permission> {
-  const set = new Set<Permission>([...scoped(orgRolePerms, 'team:', 'project:'), ...scoped(teamRolePerms, 'team:', 'project:')]);
-  if (visibility !== 'PRIVATE') set.add('team:read');
-  return set;
-}
-
-/**
- * Effective permissions on a project: project role ∪ the project:* grants of the caller's team-level
- * permissions (team role + org role) ∪ `project:read` for whoever reads the team when the project is
- * not PRIVATE.
- */
-export function projectPermissions(teamPerms: ReadonlySet<Permission>, projectRolePerms: readonly string[] | null, visibility: Project['visibility']): Set<Permission> {
-  const set = new Set<Permission>([...[...teamPerms].filter((p) => p.startsWith('project:')), ...scoped(projectRolePerms, 'project:')]);
-  if (visibility !== 'PRIVATE' && teamPerms.has('team:read')) set.add('project:read');
-  return set;
-}
+type Db = Queryable;
 
 /** The uuid-or-slug condition for an organization reference. */
-export function orgRefCondition(ref: string): SQL {
+function orgRefCondition(ref: string): SQL {
   const value = ref.toLowerCase();
   return isUuid(value) ? eq(organizations.id, value) : eq(organizations.slug, value);
 }
@@ -160,28 +129,34 @@ const access = <T extends object>(userId: string, permissions: Set<Permission>, 
   ...rest,
 });
 
-export interface AuthorizeOptions {
+export interface AuthorizeInput<T, P extends Permission> {
+  target: T;
+  permission: P;
   /** Lock the target row (org, team or project) FOR UPDATE — serialises membership and lifecycle changes. */
   lock?: boolean;
+  /** Whose access to decide; the caller by default (invites check their inviter's standing with it). */
+  userId?: string;
 }
 
-export function authorize(db: Db, userId: string | undefined, target: ProjectTarget, permission: ProjectPermission, options?: AuthorizeOptions): Promise<ProjectAccess>;
-export function authorize(db: Db, userId: string | undefined, target: TeamTarget, permission: TeamPermission | ProjectPermission, options?: AuthorizeOptions): Promise<TeamAccess>;
-export function authorize(db: Db, userId: string | undefined, target: OrgTarget, permission: OrgPermission, options?: AuthorizeOptions): Promise<OrgAccess>;
+/** Reads `ctx.db.write`: inside `withTransaction` that is the transaction, so `lock` holds until it commits. */
+export function authorize(ctx: ServiceContext, input: AuthorizeInput<ProjectTarget, ProjectPermission>): Promise<ProjectAccess>;
+export function authorize(ctx: ServiceContext, input: AuthorizeInput<TeamTarget, TeamPermission | ProjectPermission>): Promise<TeamAccess>;
+export function authorize(ctx: ServiceContext, input: AuthorizeInput<OrgTarget, OrgPermission>): Promise<OrgAccess>;
+export function authorize(ctx: ServiceContext, input: AuthorizeInput<OrgTarget | TeamTarget | ProjectTarget, Permission>): Promise<OrgAccess | TeamAccess | ProjectAccess>;
 export async function authorize(
-  db: Db,
-  userId: string | undefined,
-  target: OrgTarget | TeamTarget | ProjectTarget,
-  permission: Permission,
-  options: AuthorizeOptions = {},
+  ctx: ServiceContext,
+  input: AuthorizeInput<OrgTarget | TeamTarget | ProjectTarget, Permission>,
 ): Promise<OrgAccess | TeamAccess | ProjectAccess> {
+  const userId = input.userId ?? ctx.userId;
   if (!userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  if ('project' in target) return authorizeProject(db, userId, target, permission, options);
-  if ('team' in target) return authorizeTeam(db, userId, target, permission, options);
-  return authorizeOrg(db, userId, target, permission, options);
+  const { target, permission } = input;
+  const db = ctx.db.write;
+  if ('project' in target) return authorizeProject(db, userId, target, permission, input.lock);
+  if ('team' in target) return authorizeTeam(db, userId, target, permission, input.lock);
+  return authorizeOrg(db, userId, target, permission, input.lock);
 }
 
-async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permission: Permission, options: AuthorizeOptions): Promise<OrgAccess> {
+async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permission: Permission, lock = false): Promise<OrgAccess> {
   const q = db
     .select({ org: organizations, roleId: organizationRoles.id, roleName: organizationRoles.name, rolePerms: organizationRoles.permissions })
     .from(organizations)
@@ -189,7 +164,7 @@ async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permissio
     .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
     .where(and(orgRefCondition(target.org), isNull(organizations.deletedAt)))
     .limit(1);
-  const [row] = options.lock ? await q.for('update', { of: organizations }) : await q;
+  const [row] = lock ? await q.for('update', { of: organizations }) : await q;
   if (!row) throw new AppError('NOT_FOUND', 'Organization not found');
   const orgRole = role(row.roleId, row.roleName, row.rolePerms)!;
   const permissions = orgPermissions(orgRole.permissions);
@@ -197,83 +172,72 @@ async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permissio
   return access(userId, permissions, { org: row.org, orgRole });
 }
 
-async function authorizeTeam(db: Db, userId: string, target: TeamTarget, permission: Permission, options: AuthorizeOptions): Promise<TeamAccess> {
-  const q = db
-    .select({
-      team: teams,
-      org: organizations,
-      orgRoleId: organizationRoles.id,
-      orgRoleName: organizationRoles.name,
-      orgRolePerms: organizationRoles.permissions,
-      teamRoleId: teamRoles.id,
-      teamRoleName: teamRoles.name,
-      teamRolePerms: teamRoles.permissions,
-    })
-    .from(teams)
+/** The caller's organization role (they must be a member) and team role (if any) of the team in the query. */
+const ORG_AND_TEAM_ROLES = {
+  orgRoleId: organizationRoles.id,
+  orgRoleName: organizationRoles.name,
+  orgRolePerms: organizationRoles.permissions,
+  teamRoleId: teamRoles.id,
+  teamRoleName: teamRoles.name,
+  teamRolePerms: teamRoles.permissions,
+};
+
+function withOrgAndTeamRoles<T extends PgSelect>(q: T, userId: string) {
+  return q
     .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
     .innerJoin(organizationMembers, and(eq(organizationMembers.orgId, organizations.id), eq(organizationMembers.userId, userId)))
     .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
     .leftJoin(teamMembers, and(eq(teamMembers.teamId, teams.id), eq(teamMembers.userId, userId)))
-    .leftJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
+    .leftJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId));
+}
+
+async function authorizeTeam(db: Db, userId: string, target: TeamTarget, permission: Permission, lock = false): Promise<TeamAccess> {
+  const base = db
+    .select({
+      team: teams,
+      org: organizations,
+      ...ORG_AND_TEAM_ROLES,
+    })
+    .from(teams)
+    .$dynamic();
+  const q = withOrgAndTeamRoles(base, userId)
     .where(and(teamRefCondition(target), isNull(teams.deletedAt)))
     .limit(1);
-  const [row] = options.lock ? await q.for('update', { of: teams }) : await q;
+  const [row] = lock ? await q.for('update', { of: teams }) : await q;
   if (!row) throw new AppError('NOT_FOUND', 'Team not found');
   const orgRole = role(row.orgRoleId, row.orgRoleName, row.orgRolePerms)!;
   const teamRole = role(row.teamRoleId, row.teamRoleName, row.teamRolePerms);
-  const permissions = teamPermissions(orgRole.permissions, teamRole?.permissions ?? null, row.team.visibility);
+  const permissions = teamPermissions(orgRole.permissions, { rolePerms: teamRole?.permissions ?? null, visibility: row.team.visibility });
   decide(permissions, 'team:read', permission, 'Team');
   return access(userId, permissions, { org: row.org, orgRole, team: row.team, teamRole });
 }
 
-async function authorizeProject(db: Db, userId: string, target: ProjectTarget, permission: Permission, options: AuthorizeOptions): Promise<ProjectAccess> {
-  const q = db
+async function authorizeProject(db: Db, userId: string, target: ProjectTarget, permission: Permission, lock = false): Promise<ProjectAccess> {
+  const base = db
     .select({
       project: projects,
       team: teams,
       org: organizations,
-      orgRoleId: organizationRoles.id,
-      orgRoleName: organizationRoles.name,
-      orgRolePerms: organizationRoles.permissions,
-      teamRoleId: teamRoles.id,
-      teamRoleName: teamRoles.name,
-      teamRolePerms: teamRoles.permissions,
+      ...ORG_AND_TEAM_ROLES,
       projectRoleId: projectRoles.id,
       projectRoleName: projectRoles.name,
       projectRolePerms: projectRoles.permissions,
     })
     .from(projects)
     .innerJoin(teams, and(eq(teams.id, projects.teamId), isNull(teams.deletedAt)))
-    .innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
-    .innerJoin(organizationMembers, and(eq(organizationMembers.orgId, organizations.id), eq(organizationMembers.userId, userId)))
-    .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
-    .leftJoin(teamMembers, and(eq(teamMembers.teamId, teams.id), eq(teamMembers.userId, userId)))
-    .leftJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId))
+    .$dynamic();
+  const q = withOrgAndTeamRoles(base, userId)
     .leftJoin(projectMembers, and(eq(projectMembers.projectId, projects.id), eq(projectMembers.userId, userId)))
     .leftJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
     .where(and(projectRefCondition(target), isNull(projects.deletedAt)))
     .limit(1);
-  const [row] = options.lock ? await q.for('update', { of: projects }) : await q;
+  const [row] = lock ? await q.for('update', { of: projects }) : await q;
   if (!row) throw new AppError('NOT_FOUND', 'Project not found');
   const orgRole = role(row.orgRoleId, row.orgRoleName, row.orgRolePerms)!;
   const teamRole = role(row.teamRoleId, row.teamRoleName, row.teamRolePerms);
   const projectRole = role(row.projectRoleId, row.projectRoleName, row.projectRolePerms);
-  const teamPerms = teamPermissions(orgRole.permissions, teamRole?.permissions ?? null, row.team.visibility);
-  const permissions = projectPermissions(teamPerms, projectRole?.permissions ?? null, row.project.visibility);
+  const teamPerms = teamPermissions(orgRole.permissions, { rolePerms: teamRole?.permissions ?? null, visibility: row.team.visibility });
+  const permissions = projectPermissions(teamPerms, { rolePerms: projectRole?.permissions ?? null, visibility: row.project.visibility });
   decide(permissions, 'project:read', permission, 'Project');
   return access(userId, permissions, { org: row.org, orgRole, team: row.team, teamRole, project: row.project, projectRole });
-}
-
-/**
- * No privilege escalation: a caller may hand out (invite with, assign) a role, or change or remove a
- * member holding a role, only when every permission of that role is one the caller holds at the same
- * level. `held` is the caller's effective permission set for the scope (for org roles: the caller's org
- * role permissions, which include the inherited team/project grants).
- */
-export function assertCanGrant(held: ReadonlySet<string> | readonly string[], rolePermissions: readonly string[], what: string): void {
-  const set = held instanceof Set ? held : new Set(held as readonly string[]);
-  const missing = known(rolePermissions).filter((p) => !set.has(p));
-  if (missing.length > 0) {
-    throw new AppError('FORBIDDEN', `You cannot ${what}: it needs permissions you do not hold`, { details: { missing } });
-  }
 }

@@ -20,7 +20,7 @@ import { users } from './users';
 //   <scope>_roles       named roles holding a flat list of permission strings ('org:read', 'team:update', …)
 //   <scope>_members     one row per (scope, user) with exactly one role; the role must belong to the same scope
 //                       (composite FK (role_id, <scope>_id) → <scope>_roles (id, <scope>_id))
-//   <scope>_invites     invite codes, stored only as SHA-256 hex (code_hash), never the code itself
+//   <scope>_invites     (organizations and teams) invite codes, stored only as SHA-256 hex (code_hash), never the code itself
 //   <scope>_audit_logs  append-only (triggers refuse UPDATE and DELETE; an UPDATE changing only actor_id — the
 //                       ON UPDATE CASCADE of a user re-key — is let through)
 // Orgs, teams and projects are soft-deleted (deleted_at): names and slugs are unique among live rows only.
@@ -400,41 +400,6 @@ export const projectMembers = pgTable(
   ],
 );
 
-export const projectInvites = pgTable(
-  'project_invites',
-  {
-    id: uuidPk(),
-    projectId: uuid('project_id')
-      .notNull()
-      .references(() => projects.id, { onDelete: 'cascade' }),
-    email: text('email').notNull(),
-    roleId: uuid('role_id').notNull(),
-    codeHash: text('code_hash').notNull().unique('project_invites_code_hash_uq'),
-    expiresAt: timestamptz('expires_at').notNull(),
-    createdBy: text('created_by')
-      .notNull()
-      .references(() => users.id, { onUpdate: 'cascade' }),
-    createdAt: createdAt(),
-    usedAt: timestamptz('used_at'),
-    usedBy: text('used_by').references(() => users.id, { onUpdate: 'cascade' }),
-    declinedAt: timestamptz('declined_at'),
-    revokedAt: timestamptz('revoked_at'),
-  },
-  (t) => [
-    index('project_invites_project_email_idx').on(t.projectId, t.email),
-    index('project_invites_project_created_idx').on(t.projectId, t.createdAt),
-    foreignKey({
-      name: 'project_invites_role_same_project_fk',
-      columns: [t.roleId, t.projectId],
-      foreignColumns: [projectRoles.id, projectRoles.projectId],
-    }).onDelete('cascade'),
-    codeHashCheck('project_invites_code_hash_chk', t.codeHash),
-    check('project_invites_expiry_chk', sql`${t.expiresAt} > ${t.createdAt}`),
-    check('project_invites_used_pair_chk', sql`(${t.usedAt} is null) = (${t.usedBy} is null)`),
-    check('project_invites_one_outcome_chk', sql`num_nonnulls(${t.usedAt}, ${t.declinedAt}, ${t.revokedAt}) <= 1`),
-  ],
-);
-
 /** Append-only (triggers project_audit_logs_no_update / _no_delete). */
 export const projectAuditLogs = pgTable(
   'project_audit_logs',
@@ -475,6 +440,5 @@ export type Project = typeof projects.$inferSelect;
 export type NewProject = typeof projects.$inferInsert;
 export type ProjectRole = typeof projectRoles.$inferSelect;
 export type ProjectMember = typeof projectMembers.$inferSelect;
-export type ProjectInvite = typeof projectInvites.$inferSelect;
 export type ProjectAuditLog = typeof projectAuditLogs.$inferSelect;
 export type NewProjectAuditLog = typeof projectAuditLogs.$inferInsert;
