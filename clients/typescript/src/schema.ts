@@ -1952,6 +1952,33 @@ export interface components {
         NotificationIds: {
             ids: string[];
         };
+        /**
+         * @example {
+         *       "id": "1f0c9d2e-8a4b-4c6d-9e1f-2a3b4c5d6e7f",
+         *       "name": "Acme Labs",
+         *       "slug": "acme-labs",
+         *       "description": "Hackathons for the Acme community",
+         *       "website": null,
+         *       "logoUrl": null,
+         *       "location": null,
+         *       "timezone": "Asia/Kolkata",
+         *       "isPublic": true,
+         *       "joinEnabled": false,
+         *       "createdAt": "2026-03-01T09:30:00.000Z",
+         *       "updatedAt": "2026-03-01T09:30:00.000Z",
+         *       "memberCount": 1,
+         *       "teamCount": 0,
+         *       "role": {
+         *         "id": "5d6e7f80-1a2b-4c3d-8e4f-a0b1c2d3e4f5",
+         *         "name": "Owner",
+         *         "permissions": [
+         *           "org:update",
+         *           "org:delete",
+         *           "org:members:invite"
+         *         ]
+         *       }
+         *     }
+         */
         Organization: {
             /** Format: uuid */
             id: string;
@@ -5410,6 +5437,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Labs",
+                 *       "slug": "acme-labs",
+                 *       "description": "Hackathons for the Acme community",
+                 *       "timezone": "Asia/Kolkata",
+                 *       "isPublic": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateOrganization"];
             };
         };
@@ -5526,6 +5562,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "k3VqX8dM2pLr7TzN4wYc9BfH6sJa"
+                 *     }
+                 */
                 "application/json": {
                     code: string;
                 };
@@ -5912,6 +5953,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Quarterly hackathons",
+                 *       "website": "https://acme.example",
+                 *       "joinEnabled": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateOrganization"];
             };
         };
@@ -6509,6 +6557,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "Maintainer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChangeMemberRole"];
             };
         };
@@ -6743,6 +6796,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "grace@example.com",
+                 *       "role": "Member",
+                 *       "expiresInDays": 7
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateOrganizationInvite"];
             };
         };
@@ -7154,6 +7214,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "orgId": "acme-labs",
+                 *       "name": "Platform",
+                 *       "slug": "platform",
+                 *       "visibility": "INTERNAL"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateTeam"];
             };
         };
@@ -7288,6 +7356,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "teamId": "platform",
+                 *       "orgId": "acme-labs",
+                 *       "email": "grace@example.com",
+                 *       "role": "Member"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateTeamInvite"];
             };
         };
@@ -7443,6 +7519,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "teamId": "platform",
+                 *       "orgId": "acme-labs",
+                 *       "invites": [
+                 *         {
+                 *           "email": "grace@example.com"
+                 *         },
+                 *         {
+                 *           "email": "alan@example.com",
+                 *           "role": "Admin"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateTeamInvitesBulk"];
             };
         };
@@ -7680,6 +7771,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "k3VqX8dM2pLr7TzN4wYc9BfH6sJa"
+                 *     }
+                 */
                 "application/json": {
                     code: string;
                 };
@@ -7852,6 +7948,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "k3VqX8dM2pLr7TzN4wYc9BfH6sJa"
+                 *     }
+                 */
                 "application/json": {
                     code: string;
                 };
@@ -8220,6 +8321,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Owns the judging platform",
+                 *       "visibility": "PRIVATE"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateTeam"];
             };
         };
@@ -8869,6 +8976,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "Admin"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChangeTeamMemberRole"];
             };
         };
@@ -9327,6 +9439,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "teamId": "platform",
+                 *       "orgId": "acme-labs",
+                 *       "name": "Scoreboard",
+                 *       "slug": "scoreboard",
+                 *       "githubRepo": "acme-labs/scoreboard"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateProject"];
             };
         };
@@ -9693,6 +9814,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Live scores for the finals",
+                 *       "visibility": "PUBLIC"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateProject"];
             };
         };
@@ -10075,6 +10202,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "userId": "user_2abcDEF",
+                 *       "role": "Editor"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AddProjectMember"];
             };
         };
@@ -10359,6 +10492,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "Viewer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChangeProjectMemberRole"];
             };
         };

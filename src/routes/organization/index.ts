@@ -37,7 +37,25 @@ const Organization = z
     teamCount: z.number().int(),
     role: RoleWithPermissions.openapi({ description: "The caller's role" }),
   })
-  .openapi('Organization');
+  .openapi('Organization', {
+    example: {
+      id: '1f0c9d2e-8a4b-4c6d-9e1f-2a3b4c5d6e7f',
+      name: 'Acme Labs',
+      slug: 'acme-labs',
+      description: 'Hackathons for the Acme community',
+      website: null,
+      logoUrl: null,
+      location: null,
+      timezone: 'Asia/Kolkata',
+      isPublic: true,
+      joinEnabled: false,
+      createdAt: '2026-03-01T09:30:00.000Z',
+      updatedAt: '2026-03-01T09:30:00.000Z',
+      memberCount: 1,
+      teamCount: 0,
+      role: { id: '5d6e7f80-1a2b-4c3d-8e4f-a0b1c2d3e4f5', name: 'Owner', permissions: ['org:update', 'org:delete', 'org:members:invite'] },
+    },
+  });
 
 const TeamSummary = z
   .object({
@@ -109,7 +127,7 @@ export const organizationRoutes = createRouter()
       tags,
       summary: 'Create an organization (the caller becomes its Owner)',
       auth: 'session',
-      request: body(CreateOrganization),
+      request: body(CreateOrganization, { name: 'Acme Labs', slug: 'acme-labs', description: 'Hackathons for the Acme community', timezone: 'Asia/Kolkata', isPublic: true }),
       responses: {
         201: json(data(Organization), 'Created with the default roles Owner, Co-Owner, Maintainer, Member'),
         ...common,
@@ -126,7 +144,7 @@ export const organizationRoutes = createRouter()
       tags,
       summary: 'Accept an organization invitation sent to the caller’s email',
       auth: 'session',
-      request: body(CodeBody),
+      request: body(CodeBody, { code: 'k3VqX8dM2pLr7TzN4wYc9BfH6sJa' }),
       responses: {
         200: json(data(z.object({ organization: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }), role: RoleRefOut })), 'Joined'),
         ...common,
@@ -160,7 +178,7 @@ export const organizationRoutes = createRouter()
       tags,
       summary: 'Update name, visibility, join setting, time zone or profile fields (org:update)',
       auth: 'session',
-      request: { params: OrgParam, ...body(UpdateOrganization) },
+      request: { params: OrgParam, ...body(UpdateOrganization, { description: 'Quarterly hackathons', website: 'https://acme.example', joinEnabled: false }) },
       responses: { 200: json(data(Organization), 'Updated'), ...common, ...forbidden, ...conflict('Name taken') },
     }),
     async (c) => c.json({ data: await updateOrganization(serviceContext(c), c.req.valid('param').orgId, c.req.valid('json')) }, 200),
@@ -237,7 +255,7 @@ export const organizationRoutes = createRouter()
       tags,
       summary: "Change a member's role (org:members:manage; only to and from roles within the caller's own permissions)",
       auth: 'session',
-      request: { params: MemberParam, ...body(z.object({ role: RoleInput }).strict().openapi('ChangeMemberRole')) },
+      request: { params: MemberParam, ...body(z.object({ role: RoleInput }).strict().openapi('ChangeMemberRole'), { role: 'Maintainer' }) },
       responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner cannot be demoted') },
     }),
     async (c) => {
@@ -287,7 +305,7 @@ export const organizationRoutes = createRouter()
       tags,
       summary: 'Invite someone by email (org:members:invite); the code is sent by email only',
       auth: 'session',
-      request: { params: OrgParam, ...body(OrgInviteBody) },
+      request: { params: OrgParam, ...body(OrgInviteBody, { email: 'grace@example.com', role: 'Member', expiresInDays: 7 }) },
       responses: {
         201: json(data(Invite), 'Invitation created; the email follows'),
         ...common,

@@ -87,7 +87,7 @@ export const projectRoutes = createRouter()
       tags,
       summary: 'Create a project in a team (team:projects:create); the caller becomes its Owner',
       auth: 'session',
-      request: body(CreateProject),
+      request: body(CreateProject, { teamId: 'platform', orgId: 'acme-labs', name: 'Scoreboard', slug: 'scoreboard', githubRepo: 'acme-labs/scoreboard' }),
       responses: { 201: json(data(ProjectWritten), 'Created with the roles Owner, Editor, Viewer'), ...common, ...forbidden, ...conflict('Name or slug taken in the team') },
     }),
     async (c) => {
@@ -116,7 +116,7 @@ export const projectRoutes = createRouter()
       tags,
       summary: 'Update the project (project:update)',
       auth: 'session',
-      request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject) },
+      request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject, { description: 'Live scores for the finals', visibility: 'PUBLIC' }) },
       responses: { 200: json(data(ProjectWritten), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the team') },
     }),
     async (c) => c.json({ data: await updateProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query')), c.req.valid('json')) }, 200, noStore),

@@ -52,7 +52,7 @@ export const projectMemberRoutes = createRouter()
       tags,
       summary: 'Add a member of the team to the project (project:members:manage; only roles within the caller’s own permissions)',
       auth: 'session',
-      request: { params: ProjectParam, query: ProjectQuery, ...body(AddProjectMember) },
+      request: { params: ProjectParam, query: ProjectQuery, ...body(AddProjectMember, { userId: 'user_2abcDEF', role: 'Editor' }) },
       responses: {
         201: json(data(Member), 'Added'),
         ...common,
@@ -70,7 +70,7 @@ export const projectMemberRoutes = createRouter()
       tags,
       summary: "Change a project member's role (project:members:manage; only to and from roles within the caller's own permissions)",
       auth: 'session',
-      request: { params: MemberParam, query: ProjectQuery, ...body(ChangeProjectMemberRole) },
+      request: { params: MemberParam, query: ProjectQuery, ...body(ChangeProjectMemberRole, { role: 'Viewer' }) },
       responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner of the project cannot be demoted') },
     }),
     async (c) => {

@@ -171,7 +171,7 @@ export const teamRoutes = createRouter()
       tags,
       summary: 'Create a team in an organization (org:teams:create); the caller becomes its Owner',
       auth: 'session',
-      request: body(CreateTeam),
+      request: body(CreateTeam, { orgId: 'acme-labs', name: 'Platform', slug: 'platform', visibility: 'INTERNAL' }),
       responses: { 201: json(data(Team), 'Created with the roles Owner, Admin, Member'), ...common, ...forbidden, ...conflict('Name or slug taken in the organization') },
     }),
     async (c) => {
@@ -187,7 +187,7 @@ export const teamRoutes = createRouter()
       tags,
       summary: 'Invite someone to the team by email (team:members:invite)',
       auth: 'session',
-      request: body(SingleInvite),
+      request: body(SingleInvite, { teamId: 'platform', orgId: 'acme-labs', email: 'grace@example.com', role: 'Member' }),
       responses: {
         201: json(data(Invite), 'Invitation created; the email with the code follows'),
         ...common,
@@ -209,7 +209,11 @@ export const teamRoutes = createRouter()
       tags,
       summary: 'Invite up to 100 people at once, from a JSON list or CSV text (all or nothing, within the invite-mail cap); ?dryRun=true only checks the rows',
       auth: 'session',
-      request: { query: BulkQuery, ...body(BulkInvites) },
+      request: { query: BulkQuery, ...body(BulkInvites, {
+        teamId: 'platform',
+        orgId: 'acme-labs',
+        invites: [{ email: 'grace@example.com' }, { email: 'alan@example.com', role: 'Admin' }],
+      }) },
       responses: {
         200: json(data(BulkInviteCheck), 'dryRun=true: the result for every row; nothing was stored or sent'),
         201: json(data(z.array(Invite)), 'All invitations created; the emails follow'),
@@ -265,7 +269,7 @@ export const teamRoutes = createRouter()
       tags,
       summary: "Accept a team invitation sent to the caller's email (joins the organization as Member if needed)",
       auth: 'session',
-      request: body(CodeBody),
+      request: body(CodeBody, { code: 'k3VqX8dM2pLr7TzN4wYc9BfH6sJa' }),
       responses: {
         200: json(data(Joined), 'Joined'),
         ...common,
@@ -284,7 +288,7 @@ export const teamRoutes = createRouter()
       tags,
       summary: "Decline a team invitation sent to the caller's email",
       auth: 'session',
-      request: body(CodeBody),
+      request: body(CodeBody, { code: 'k3VqX8dM2pLr7TzN4wYc9BfH6sJa' }),
       responses: {
         200: json(data(z.object({ declined: z.literal(true) })), 'Declined'),
         ...common,
@@ -315,7 +319,7 @@ export const teamRoutes = createRouter()
       tags,
       summary: 'Update the team (team:update)',
       auth: 'session',
-      request: { params: TeamParam, query: TeamQuery, ...body(UpdateTeam) },
+      request: { params: TeamParam, query: TeamQuery, ...body(UpdateTeam, { description: 'Owns the judging platform', visibility: 'PRIVATE' }) },
       responses: { 200: json(data(Team), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the organization') },
     }),
     async (c) => c.json({ data: await updateTeam(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId), c.req.valid('json')) }, 200),
@@ -391,7 +395,7 @@ export const teamRoutes = createRouter()
       tags,
       summary: "Change a team member's role (team:members:manage; only to and from roles within the caller's own permissions)",
       auth: 'session',
-      request: { params: MemberParam, query: TeamQuery, ...body(ChangeTeamMemberRole) },
+      request: { params: MemberParam, query: TeamQuery, ...body(ChangeTeamMemberRole, { role: 'Admin' }) },
       responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner of the team cannot be demoted') },
     }),
     async (c) => {
