@@ -4,6 +4,7 @@ import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
 import { accessOf, openApiDocument, operations, type OpenApiParameter, type Operation } from './helpers/openapi';
 import { razorpayVars } from './helpers/razorpay';
+import { signUp } from './helpers/users';
 
 // Every operation of /openapi.json, called anonymously: what the document says about access is what the worker
 // does. A route added without its session guard, or marked public while it refuses anonymous callers, fails here.
@@ -90,5 +91,18 @@ describe('security sweep over /openapi.json', () => {
       expect([label(operation), r.status, r.body.error?.code]).toEqual([label(operation), 401, 'AUTH_REQUIRED']);
       expect(operation.op.responses, label(operation)).toHaveProperty('401');
     }
+  });
+
+  it('a path that matches no route under a guarded area answers like the area: 401 without access, 404 with it', async () => {
+    const user = await signUp(db);
+    for (const path of ['/api/v1/settings/nope', '/api/v1/notifications/nope/deeper', '/api/v1/reports/nope', '/api/v1/ai/nope']) {
+      const anonymous = await call<ErrorBody>(db.env, path);
+      expect([path, anonymous.status, anonymous.body.error?.code]).toEqual([path, 401, 'AUTH_REQUIRED']);
+      const signedIn = await call<ErrorBody>(db.env, path, { token: user.token });
+      expect([path, signedIn.status, signedIn.body.error?.code]).toEqual([path, 404, 'NOT_FOUND']);
+    }
+    expect((await call<ErrorBody>(db.env, '/admin/nope', { method: 'POST' })).status).toBe(401);
+    const operator = await call<ErrorBody>(db.env, '/admin/nope', { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect([operator.status, operator.body.error?.code]).toEqual([404, 'NOT_FOUND']);
   });
 });

@@ -1,6 +1,6 @@
 import { createRoute, z, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { ERROR_CODES, type ErrorCode } from '../lib/errors';
+import { AppError, ERROR_CODES, type ErrorCode } from '../lib/errors';
 import { requireBearerToken } from '../lib/http';
 import { requireUser } from '../middleware/auth';
 import { requireStepUp } from '../middleware/step-up';
@@ -260,6 +260,19 @@ type KitRoute<R extends KitRouteConfig> = Omit<R, 'auth' | 'middleware' | 'respo
   getRoutingPath(): string;
 };
 type Returned<T> = { [K in keyof T as T[K] extends ErrorDoc ? never : K]: T[K] };
+
+/**
+ * For an area whose every route has the same `auth` (settings, notifications, the operator routes…): a path under
+ * it that matches no route answers a caller without that access as its routes do (401), and 404 only past the
+ * guard, so an anonymous caller learns nothing about which paths exist. Call it after the area's last route.
+ */
+export function guardUnmatched(router: App, auth: 'session' | 'operator'): void {
+  const guards = ACCESS[auth].guards as readonly Middleware[];
+  router.all('*', async (c) => {
+    for (const guard of guards) await guard(c, async () => {}); // a guard refuses by throwing
+    throw new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`);
+  });
+}
 
 /** The signed-in caller of an `auth: 'session'` route (its guard has already refused anonymous calls). */
 export function sessionUserId(c: Context<AppEnv>): string {

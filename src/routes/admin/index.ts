@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { type AppEnv, createRouter, serviceContext } from '../../router';
 import { listDeadLetters, replayDeadLetter, replayDeadLetters } from '../../services/admin/dead-letters';
 import type { ServiceContext } from '../../services/context';
-import { data, errors, json, paged, pageOf, route, z } from '../kit';
+import { data, errors, guardUnmatched, json, paged, pageOf, route, z } from '../kit';
 
 const EventType = z
   .string()
@@ -125,3 +125,5 @@ export const adminRoutes = createRouter()
       return c.json({ data }, 200);
     },
   );
+
+guardUnmatched(adminRoutes, 'operator');

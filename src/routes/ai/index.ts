@@ -11,7 +11,7 @@ import {
   streamTurn,
   type AiLimits,
 } from '../../services/ai';
-import { body, data, errors, json, route, z } from '../kit';
+import { body, data, errors, guardUnmatched, json, route, z } from '../kit';
 
 const assistantRequest = body(assistantRequestSchema.openapi('AssistantRequest'), {
   message: 'Set my job title to Staff Engineer',
@@ -94,7 +94,7 @@ const actionRoute = (verb: 'confirm' | 'cancel') =>
  * /api/v1/ai. `limits` exists so tests can shorten the heartbeat, the duration cap and the model timeout.
  */
 export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
-  return createRouter()
+  const router = createRouter()
     .openapi(
       route({
         method: 'post',
@@ -175,6 +175,8 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
     )
     .openapi(actionRoute('confirm'), async (c) => c.json({ data: await confirmAction(serviceContext(c), c.req.valid('param').actionId) }, 200))
     .openapi(actionRoute('cancel'), async (c) => c.json({ data: await cancelAction(serviceContext(c), c.req.valid('param').actionId) }, 200));
+  guardUnmatched(router, 'session');
+  return router;
 }
 
 export const aiRoutes = createAiRoutes();

@@ -9,7 +9,7 @@ import {
   markRead,
   markUnread,
 } from '../../services/notifications';
-import { body, data, errors, json, PageMeta, route, sessionUserId, z } from '../kit';
+import { body, data, errors, guardUnmatched, json, PageMeta, route, sessionUserId, z } from '../kit';
 import { notificationStreamRoutes } from './stream';
 
 const NotificationType = z.enum(notificationType.enumValues).openapi('NotificationType');
@@ -166,3 +166,5 @@ export const notificationRoutes = createRouter()
     }),
     async (c) => c.json({ data: await deleteReadNotifications(serviceContext(c)) }, 200),
   );
+
+guardUnmatched(notificationRoutes, 'session');

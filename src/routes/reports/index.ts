@@ -1,7 +1,7 @@
 import { reportEntityType, reportState } from '../../db/schema';
 import { createRouter, serviceContext } from '../../router';
 import { createReport, listReports, REPORT_REASONS } from '../../services/reports';
-import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
+import { body, data, errors, guardUnmatched, json, paged, pageOf, route, z } from '../kit';
 
 const Report = z
   .object({
@@ -80,3 +80,5 @@ export const reportRoutes = createRouter()
       return paged(c, await listReports(serviceContext(c), { limit, offset }), { limit, offset });
     },
   );
+
+guardUnmatched(reportRoutes, 'session');

@@ -1,7 +1,7 @@
 import { createRouter, serviceContext } from '../../router';
 import { getSettings, resetSettings, updateSettings } from '../../services/settings';
 import { settingsPatchSchema, userSettingsSchema } from '../../services/settings/schema';
-import { body, data, errors, json, route, sessionUserId } from '../kit';
+import { body, data, errors, guardUnmatched, json, route, sessionUserId } from '../kit';
 
 const Settings = userSettingsSchema.openapi('Settings');
 const SettingsPatch = settingsPatchSchema.openapi('SettingsPatch', {
@@ -58,3 +58,5 @@ export const settingsRoutes = createRouter()
     }),
     async (c) => c.json({ data: await resetSettings(serviceContext(c)) }, 200),
   );
+
+guardUnmatched(settingsRoutes, 'session');
