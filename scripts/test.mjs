@@ -5,7 +5,8 @@
 // engine), the local Neon endpoints (WebSocket + SQL over HTTP), the Upstash REST bridge (plus one on the
 // in-memory engine) and the QStash emulator — migrates the template database, runs vitest (inside workerd),
 // prints `N passed, N failed` as the last line, tears everything down and exits with vitest's code. The Node-side
-// checks (stand-in selftest, the dependency rule of src/) run first and count in that line.
+// checks (stand-in selftest, the dependency rule of src/, the OpenAPI document's validation and lint) run first and
+// count in that line.
 // Contract with vitest.config.ts (environment variables):
 //   TEST_PG_HOST TEST_PG_PORT TEST_PG_USER TEST_PG_PASSWORD TEST_TEMPLATE_DB TEST_NEON_PROXY TEST_NEON_PROXY_CONSTRAINED
 //   TEST_NEON_PROXY_SLOW TEST_HANGING_ADDR TEST_CLOSED_PORT
@@ -106,15 +107,18 @@ async function nodeCheck(script, label) {
 const standInSelftest = () => nodeCheck(['stack', 'selftest.mjs'], 'selftest');
 /** The dependency rule of src/ (layers, no upward imports, no cycles); a failure names the offending import. */
 const dependencyRule = () => nodeCheck(['check-dependencies.mjs'], 'dependencies');
+/** The committed OpenAPI document: valid OpenAPI 3.1, and clean under Redocly's recommended rules. */
+const openapiCheck = () => nodeCheck(['check-openapi.mjs'], 'openapi');
 
 let code = 1;
 let summary = '0 passed, 1 failed';
 try {
-  const checks = Promise.all([standInSelftest(), dependencyRule()]); // run while the stack starts
+  const checks = Promise.all([standInSelftest(), dependencyRule(), openapiCheck()]); // run while the stack starts
   const s = await startStack();
-  const [selftest, deps] = await checks;
-  say(`stand-in selftest: ${selftest.passed} passed, ${selftest.failed} failed; dependency rule: ${deps.passed} passed, ${deps.failed} failed`);
-  const stand = { passed: selftest.passed + deps.passed, failed: selftest.failed + deps.failed };
+  const [selftest, deps, openapi] = await checks;
+  say(`stand-in selftest: ${selftest.passed} passed, ${selftest.failed} failed; dependency rule: ${deps.passed} passed, ${deps.failed} failed; `
+    + `OpenAPI document: ${openapi.passed} passed, ${openapi.failed} failed`);
+  const stand = { passed: selftest.passed + deps.passed + openapi.passed, failed: selftest.failed + deps.failed + openapi.failed };
   say(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s: postgres :${s.pgPort} (${TEMPLATE_DB}, ${s.migrated}), `
     + `redis: ${s.redis}, neon (ws + http) :${s.proxyPort}, upstash :${s.bridgePort} (in-memory :${s.memoryBridgePort}), `
     + `qstash :${s.qstashPort}, hanging :${s.hangingPort}`);

@@ -1,14 +1,3 @@
-import { z } from '@hono/zod-openapi';
-import { ERROR_CODES } from '../lib/errors';
-
-/** The error envelope, for OpenAPI responses. */
-export const ErrorResponse = z
-  .object({
-    error: z.object({
-      code: z.enum(ERROR_CODES),
-      message: z.string(),
-      requestId: z.string(),
-      details: z.unknown().optional(),
-    }),
-  })
-  .openapi('Error');
+// The shared OpenAPI pieces live in the route kit (./kit): import from there. This re-export keeps older imports
+// of the error envelope compiling.
+export { ErrorResponse } from './kit';

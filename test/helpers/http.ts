@@ -48,3 +48,19 @@ export async function call<T = any>(env: Env, path: string, options: CallOptions
   }
   return { res, status: res.status, body: parsed as T, headers: res.headers };
 }
+
+/**
+ * A `fetch` that hands each request to the real worker with the given env (waiting for its waitUntil work), for
+ * clients that take a fetch function, such as the generated API client.
+ */
+export function workerFetch(env: Env, options: { ip?: string } = {}): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const headers = new Headers(request.headers);
+    headers.set('CF-Connecting-IP', options.ip ?? `198.51.100.${Math.floor(Math.random() * 250) + 1}`);
+    const forwarded = new Request(request, { headers });
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(forwarded as Request<unknown, IncomingRequestCfProperties>, env, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
+}

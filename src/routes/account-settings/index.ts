@@ -1,18 +1,12 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { setCookie } from 'hono/cookie';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { listActivity } from '../../services/activity';
 import { requestDataExport } from '../../services/export';
 import { sendStepUpCode, STEP_UP_COOKIE, STEP_UP_TTL_SECONDS, stepUpStatus, verifyStepUpCode } from '../../services/stepup';
-import { clientInfo, presentedStepUpToken, requireStepUp } from '../../middleware/step-up';
-import { ErrorResponse } from '../schemas';
+import { clientInfo, presentedStepUpToken } from '../../middleware/step-up';
+import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
 
-const security = [{ clerkSession: [] }];
-const stepUpSecurity = [{ clerkSession: [], stepUpToken: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
-const stepUpRefused = err('No valid step-up token for this user and client (details.reason STEP_UP_REQUIRED)');
+const tags = ['account-settings'];
 
 const VerifyRequest = z
   .object({
@@ -57,43 +51,47 @@ const Page = z.object({
 /** /api/v1/account-settings: email step-up verification, the activity log and the data export. */
 export const accountSettingsRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/send-otp',
-      tags: ['account-settings'],
+      operationId: 'account.stepUp.sendCode',
+      tags,
       summary: 'Email a step-up verification code',
       description: '8 characters, valid 10 minutes. 60 s between sends, 5 sends per 30 minutes. The body is ignored.',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       responses: {
-        200: { description: 'Code sent to the account email', content: json(z.object({ data: CodeSent })) },
-        401: err('Not signed in'),
-        409: err('The account has no email address yet'),
-        429: err('Cooldown, send limit, or verification locked (Retry-After)'),
-        503: err('Email or verification state unavailable'),
+        200: json(data(CodeSent), 'Code sent to the account email', { data: { sent: true, expiresIn: 600, resendAfter: 60, sendsRemaining: 4 } }),
+        ...errors({
+          401: 'Not signed in',
+          409: 'The account has no email address yet',
+          429: 'Cooldown, send limit, or verification locked (Retry-After)',
+          503: 'Email or verification state unavailable',
+        }),
       },
     }),
     async (c) => c.json({ data: await sendStepUpCode(serviceContext(c), clientInfo(c)) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/verify-otp',
-      tags: ['account-settings'],
+      operationId: 'account.stepUp.verify',
+      tags,
       summary: 'Verify the emailed code and receive a step-up token (10 minutes, bound to this client)',
       description:
         'Case-insensitive. The 5th wrong code within 30 minutes locks verification for 30 minutes. The token is set as the ' +
         '`fa_stepup` cookie (httpOnly, Secure, SameSite=Strict) and returned for API clients (`X-Step-Up-Token`). ' +
         'It is bound to the user, the User-Agent and the client IP.',
-      security,
-      middleware: [requireUser] as const,
-      request: { body: { required: true, content: json(VerifyRequest) } },
+      auth: 'session',
+      request: body(VerifyRequest, { otp: 'K7QM4XPA' }),
       responses: {
-        200: { description: 'Verified', content: json(z.object({ data: StepUpGranted })) },
-        400: err('Malformed, wrong (details.remainingAttempts) or expired code'),
-        401: err('Not signed in'),
-        429: err('Verification locked (Retry-After)'),
-        503: err('Verification state unavailable'),
+        200: json(data(StepUpGranted), 'Verified'),
+        ...errors({
+          400: 'Malformed, wrong (details.remainingAttempts) or expired code',
+          401: 'Not signed in',
+          429: 'Verification locked (Retry-After)',
+          503: 'Verification state unavailable',
+        }),
       },
     }),
     async (c) => {
@@ -104,16 +102,16 @@ export const accountSettingsRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/status',
-      tags: ['account-settings'],
+      operationId: 'account.stepUp.status',
+      tags,
       summary: 'Whether this client holds a valid step-up token',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       responses: {
-        200: { description: 'Step-up state', content: json(z.object({ data: StepUpStatus })) },
-        401: err('Not signed in'),
+        200: json(data(StepUpStatus), 'Step-up state'),
+        ...errors({ 401: 'Not signed in' }),
       },
     }),
     async (c) => {
@@ -122,53 +120,38 @@ export const accountSettingsRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/logs',
-      tags: ['account-settings'],
+      operationId: 'account.activity.list',
+      tags,
       summary: 'My activity log, newest first (step-up required)',
-      security: stepUpSecurity,
-      middleware: [requireUser, requireStepUp] as const,
+      auth: 'stepUp',
       request: { query: Page },
       responses: {
-        200: {
-          description: 'One page of the activity log',
-          content: json(z.object({ data: z.array(ActivityRow), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) })),
-        },
-        400: err('Invalid limit or offset'),
-        401: err('Not signed in'),
-        403: stepUpRefused,
+        200: json(pageOf(ActivityRow), 'One page of the activity log'),
+        ...errors({ 400: 'Invalid limit or offset', 401: 'Not signed in' }),
       },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const page = await listActivity(serviceContext(c), q);
       c.header('Cache-Control', 'private, no-store');
-      return c.json({ data: page.items, meta: { total: page.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, page, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/export-data',
-      tags: ['account-settings'],
+      operationId: 'account.export.request',
+      tags,
       summary: 'Email me a JSON export of my data (step-up required, once per 24 h)',
-      security: stepUpSecurity,
-      middleware: [requireUser, requireStepUp] as const,
+      auth: 'stepUp',
       responses: {
-        202: { description: 'Export queued; it arrives by email', content: json(z.object({ data: z.object({ status: z.literal('queued') }) })) },
-        401: err('Not signed in'),
-        403: stepUpRefused,
-        429: err('One export per 24 hours (Retry-After)'),
-        503: err('Export state unavailable'),
+        202: json(data(z.object({ status: z.literal('queued') })), 'Export queued; it arrives by email'),
+        ...errors({ 401: 'Not signed in', 429: 'One export per 24 hours (Retry-After)', 503: 'Export state unavailable' }),
       },
     }),
     async (c) => c.json({ data: await requestDataExport(serviceContext(c), { ip: clientInfo(c).ip }) }, 202),
   );
-
-accountSettingsRoutes.openAPIRegistry.registerComponent('securitySchemes', 'stepUpToken', {
-  type: 'apiKey',
-  in: 'header',
-  name: 'X-Step-Up-Token',
-  description: 'Step-up token from POST /api/v1/account-settings/verify-otp (browsers: the fa_stepup cookie)',
-});

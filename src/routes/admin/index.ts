@@ -1,10 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { requireBearerToken } from '../../lib/http';
 import { type AppEnv, createRouter } from '../../router';
 import { listDeadLetters, replayDeadLetter, replayDeadLetters } from '../../services/admin/dead-letters';
 import { contextFor, type ServiceContext } from '../../services/context';
-import { ErrorResponse } from '../schemas';
+import { data, errors, guardUnmatched, json, paged, pageOf, route, z } from '../kit';
 
 const EventType = z
   .string()
@@ -43,39 +41,26 @@ const ListQuery = z.object({
 const ReplayAllQuery = z.object({ eventType: EventType.optional() });
 const ReplayAllBody = z.object({ eventType: EventType.optional() }).strict().openapi('ReplayDeadLetters');
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const security = [{ adminToken: [] }];
-const guarded = {
-  401: json(ErrorResponse, 'Missing or wrong operator token'),
-  404: json(ErrorResponse, 'ADMIN_TOKEN is not configured (or no such dead letter)'),
-};
-const invalid = { 400: json(ErrorResponse, 'Invalid query, path or body') };
+const guarded = errors({ 401: 'Missing or wrong operator token', 404: 'ADMIN_TOKEN is not configured (or no such dead letter)' });
+const invalid = errors({ 400: 'Invalid query, path or body' });
+const tags = ['admin'];
 
 /** The service context of a caller the operator token vouched for. */
 const operatorContext = (c: Context<AppEnv>): ServiceContext => contextFor(c.get('services'), { kind: 'operator' });
 
-const router = createRouter();
-router.use('*', async (c, next) => {
-  requireBearerToken(c, c.get('config').ADMIN_TOKEN, 'operator token');
-  c.header('Cache-Control', 'no-store');
-  await next();
-});
-
-/** Operator routes (bearer ADMIN_TOKEN): inspect and replay dead letters. */
-export const adminRoutes = router
+/** Operator routes (bearer ADMIN_TOKEN, `auth: 'operator'`): inspect and replay dead letters. */
+export const adminRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/dead-letters',
-      tags: ['admin'],
+      operationId: 'admin.deadLetter.list',
+      tags,
       summary: 'Dead letters, newest first (operator token)',
-      security,
+      auth: 'operator',
       request: { query: ListQuery },
       responses: {
-        200: json(
-          z.object({ data: z.array(DeadLetter), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) }),
-          'A page of dead letters; total counts the filtered set',
-        ),
+        200: json(pageOf(DeadLetter), 'A page of dead letters; total counts the filtered set'),
         ...invalid,
         ...guarded,
       },
@@ -83,31 +68,29 @@ export const adminRoutes = router
     async (c) => {
       const q = c.req.valid('query');
       const page = await listDeadLetters(operatorContext(c), q);
-      return c.json({ data: page.items, meta: { total: page.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, page, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/dead-letters/replay',
-      tags: ['admin'],
+      operationId: 'admin.deadLetter.replayAll',
+      tags,
       summary: 'Replay every unresolved dead letter, or those of one event type (operator token)',
       description:
         'Re-enqueues each event for its dead-lettered handler only, oldest first, at most 500 per call (`more` says whether to call again). ' +
         'Repeating a replay is harmless: a handler that has already run does nothing. The event type may be given as `?eventType=` or in the body.',
-      security,
+      auth: 'operator',
       request: {
         query: ReplayAllQuery,
-        body: { required: false, content: { 'application/json': { schema: ReplayAllBody } } },
+        body: { required: false, content: { 'application/json': { schema: ReplayAllBody, example: { eventType: 'user.created' } } } },
       },
       responses: {
-        200: json(
-          z.object({ data: z.object({ replayed: z.number().int(), notReplayable: z.number().int(), more: z.boolean() }) }),
-          'How many dead letters were re-enqueued',
-        ),
+        200: json(data(z.object({ replayed: z.number().int(), notReplayable: z.number().int(), more: z.boolean() })), 'How many dead letters were re-enqueued'),
         ...invalid,
         ...guarded,
-        503: json(ErrorResponse, 'The event queue refused the messages (nothing was marked replayed)'),
+        ...errors({ 503: 'The event queue refused the messages (nothing was marked replayed)' }),
       },
     }),
     async (c) => {
@@ -118,20 +101,23 @@ export const adminRoutes = router
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/dead-letters/{id}/replay',
-      tags: ['admin'],
+      operationId: 'admin.deadLetter.replay',
+      tags,
       summary: 'Replay one dead letter (operator token)',
       description: 'Re-enqueues the original event for the dead-lettered handler only. Repeating it is harmless.',
-      security,
+      auth: 'operator',
       request: { params: z.object({ id: z.uuid() }) },
       responses: {
-        200: json(z.object({ data: DeadLetter }), 'The dead letter, now replayed'),
+        200: json(data(DeadLetter), 'The dead letter, now replayed'),
         ...invalid,
         ...guarded,
-        409: json(ErrorResponse, 'Already resolved, or the event can never be dispatched'),
-        503: json(ErrorResponse, 'The event queue refused the message (nothing was marked replayed)'),
+        ...errors({
+          409: 'Already resolved, or the event can never be dispatched',
+          503: 'The event queue refused the message (nothing was marked replayed)',
+        }),
       },
     }),
     async (c) => {
@@ -139,3 +125,5 @@ export const adminRoutes = router
       return c.json({ data }, 200);
     },
   );
+
+guardUnmatched(adminRoutes, 'operator');

@@ -1,6 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import {
   assistantRequestSchema,
@@ -13,22 +11,26 @@ import {
   streamTurn,
   type AiLimits,
 } from '../../services/ai';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, guardUnmatched, json, route, z } from '../kit';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const security = [{ clerkSession: [] }];
-const body = { body: { required: true, content: { 'application/json': { schema: assistantRequestSchema.openapi('AssistantRequest') } } } };
+const assistantRequest = body(assistantRequestSchema.openapi('AssistantRequest'), {
+  message: 'Set my job title to Staff Engineer',
+  sessionId: '3b0e8f4c-2a1d-4c6e-9f7b-5d8a1e2c4b6f',
+});
 const rateLimitHeaders = {
   'X-RateLimit-Limit': { schema: { type: 'integer' as const }, description: 'Free AI requests per UTC day' },
   'X-RateLimit-Remaining': { schema: { type: 'integer' as const }, description: 'Free AI requests left today' },
   'X-RateLimit-Reset': { schema: { type: 'integer' as const }, description: 'Epoch seconds of the next UTC midnight' },
 };
+const quota = errors({ 429: 'Daily free quota used and no paid overflow (switched off, or not enough credits); Retry-After until the next UTC day' });
 const refusals = {
-  400: json(ErrorResponse, 'Invalid body (message 1–4000 chars, sessionId a UUID)'),
-  401: json(ErrorResponse, 'No valid session'),
-  404: json(ErrorResponse, "The sessionId belongs to another user's conversation"),
-  429: { ...json(ErrorResponse, 'Daily free quota used and no paid overflow (switched off, or not enough credits); Retry-After until the next UTC day'), headers: rateLimitHeaders },
-  503: json(ErrorResponse, 'Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded)'),
+  ...errors({
+    400: 'Invalid body (message 1–4000 chars, sessionId a UUID)',
+    401: 'No valid session',
+    404: "The sessionId belongs to another user's conversation",
+    503: 'Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded)',
+  }),
+  429: { ...quota[429], headers: rateLimitHeaders },
 };
 
 const PendingAction = z
@@ -67,21 +69,24 @@ const CONFIRM_FLOW =
   'POST …/cancel discards it. Each action can be confirmed or cancelled once.';
 
 const actionRoute = (verb: 'confirm' | 'cancel') =>
-  createRoute({
+  route({
     method: 'post',
     path: `/actions/{actionId}/${verb}`,
+    operationId: verb === 'confirm' ? 'ai.action.confirm' : 'ai.action.cancel',
+    auth: 'session',
     tags: ['ai'],
     summary: verb === 'confirm' ? 'Confirm a change the assistant proposed (applies it)' : 'Cancel a change the assistant proposed (nothing is written)',
     description: CONFIRM_FLOW,
-    security,
     request: { params: z.object({ actionId: z.uuid() }) },
     responses: {
-      200: json(z.object({ data: ResolvedAction }), verb === 'confirm' ? 'Applied to the profile' : 'Discarded'),
-      400: json(ErrorResponse, verb === 'confirm' ? 'actionId is not a UUID, or the change is refused by the profile rules' : 'actionId is not a UUID'),
-      401: json(ErrorResponse, 'No valid session'),
-      404: json(ErrorResponse, "No such action of the caller's (another user's action looks the same)"),
-      409: json(ErrorResponse, 'Already confirmed or cancelled (details.status): an action is used once'),
-      410: json(ErrorResponse, 'Expired: more than 10 minutes after it was proposed (code GONE)'),
+      200: json(data(ResolvedAction), verb === 'confirm' ? 'Applied to the profile' : 'Discarded'),
+      ...errors({
+        400: verb === 'confirm' ? 'actionId is not a UUID, or the change is refused by the profile rules' : 'actionId is not a UUID',
+        401: 'No valid session',
+        404: "No such action of the caller's (another user's action looks the same)",
+        409: 'Already confirmed or cancelled (details.status): an action is used once',
+        410: 'Expired: more than 10 minutes after it was proposed (code GONE)',
+      }),
     },
   });
 
@@ -89,19 +94,18 @@ const actionRoute = (verb: 'confirm' | 'cancel') =>
  * /api/v1/ai. `limits` exists so tests can shorten the heartbeat, the duration cap and the model timeout.
  */
 export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
-  const router = createRouter();
-  router.use('*', requireUser);
-  return router
+  const router = createRouter()
     .openapi(
-      createRoute({
+      route({
         method: 'post',
         path: '/chat',
+        operationId: 'ai.chat',
         tags: ['ai'],
         summary: 'Ask the assistant; the whole answer at once',
         description: '30 free requests per user per UTC day; beyond that 1 credit each (refunded if the model fails) when paid overflow is on. ' + CONFIRM_FLOW,
-        security,
-        request: body,
-        responses: { 200: { ...json(z.object({ data: ChatAnswer }), 'The answer and the tools it used'), headers: rateLimitHeaders }, ...refusals },
+        auth: 'session',
+        request: assistantRequest,
+        responses: { 200: { ...json(data(ChatAnswer), 'The answer and the tools it used'), headers: rateLimitHeaders }, ...refusals },
       }),
       async (c) => {
         const { headers, ...data } = await chat(serviceContext(c), { request: c.req.valid('json'), limits });
@@ -109,17 +113,18 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
       },
     )
     .openapi(
-      createRoute({
+      route({
         method: 'post',
         path: '/stream',
+        operationId: 'ai.stream',
         tags: ['ai'],
         summary: 'Ask the assistant; the answer as Server-Sent Events',
         description:
           'Frames `event: <type>` + `data: <json>`: connected {sessionId} → chunk {text} / tool {name, pendingAction?} … → complete {sessionId, toolsUsed}, or error {code, message}. ' +
           'A `: ping` comment every 15 s; the answer is capped at 60 s. Refusals (400/401/404/429/503) come before the stream, as JSON. ' +
           CONFIRM_FLOW,
-        security,
-        request: body,
+        auth: 'session',
+        request: assistantRequest,
         responses: {
           200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } }, headers: rateLimitHeaders },
           ...refusals,
@@ -144,18 +149,21 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
       },
     )
     .openapi(
-      createRoute({
+      route({
         method: 'delete',
         path: '/session/{sessionId}',
+        operationId: 'ai.session.delete',
         tags: ['ai'],
         summary: 'Delete one of my assistant conversations',
-        security,
+        auth: 'session',
         request: { params: z.object({ sessionId: z.uuid() }) },
         responses: {
-          200: json(z.object({ data: z.object({ deleted: z.literal(true), sessionId: z.uuid() }) }), 'Deleted with its messages'),
-          400: json(ErrorResponse, 'sessionId is not a UUID'),
-          401: json(ErrorResponse, 'No valid session'),
-          404: json(ErrorResponse, "No such session of the caller's (another user's session looks the same)"),
+          200: json(data(z.object({ deleted: z.literal(true), sessionId: z.uuid() })), 'Deleted with its messages'),
+          ...errors({
+            400: 'sessionId is not a UUID',
+            401: 'No valid session',
+            404: "No such session of the caller's (another user's session looks the same)",
+          }),
         },
       }),
       async (c) => {
@@ -166,6 +174,8 @@ export function createAiRoutes(limits: AiLimits = DEFAULT_AI_LIMITS) {
     )
     .openapi(actionRoute('confirm'), async (c) => c.json({ data: await confirmAction(serviceContext(c), c.req.valid('param').actionId) }, 200))
     .openapi(actionRoute('cancel'), async (c) => c.json({ data: await cancelAction(serviceContext(c), c.req.valid('param').actionId) }, 200));
+  guardUnmatched(router, 'session');
+  return router;
 }
 
 export const aiRoutes = createAiRoutes();

@@ -1,13 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { creditTransactionType } from '../../db/schema';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { getBalance, listCreditHistory } from '../../services/credits';
-import { ErrorResponse } from '../schemas';
-
-const security = [{ clerkSession: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
+import { data, errors, json, paged, pageOf, route, z } from '../kit';
 
 const CreditType = z.enum(creditTransactionType.enumValues).openapi('CreditTransactionType');
 
@@ -44,16 +38,16 @@ const HistoryQuery = z.object({
 /** Only GET /balance and GET /history live here for now; eligibility, claim and the OTP routes come later. */
 export const creditRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/balance',
+      operationId: 'credit.balance.get',
       tags: ['credits'],
       summary: "The caller's credit balance",
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       responses: {
-        200: { description: 'Current balance', content: json(z.object({ data: z.object({ balance: z.number().int() }) })) },
-        401: err('Not signed in'),
+        200: json(data(z.object({ balance: z.number().int() })), 'Current balance'),
+        ...errors({ 401: 'Not signed in' }),
       },
     }),
     async (c) => {
@@ -62,27 +56,23 @@ export const creditRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/history',
+      operationId: 'credit.history.list',
       tags: ['credits'],
       summary: "The caller's credit ledger, newest first, with each row's payment",
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       request: { query: HistoryQuery },
       responses: {
-        200: {
-          description: 'One page of ledger rows',
-          content: json(z.object({ data: z.array(CreditTransaction), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) })),
-        },
-        400: err('Invalid limit, offset or type'),
-        401: err('Not signed in'),
+        200: json(pageOf(CreditTransaction), 'One page of ledger rows'),
+        ...errors({ 400: 'Invalid limit, offset or type', 401: 'Not signed in' }),
       },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const page = await listCreditHistory(serviceContext(c), q);
       c.header('Cache-Control', 'private, no-store');
-      return c.json({ data: page.items, meta: { total: page.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, page, q);
     },
   );

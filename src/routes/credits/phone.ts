@@ -1,14 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { clientIp } from '../../lib/http';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { sendPhoneOtp, verifyPhoneOtp } from '../../services/phone';
 import { claimFreeCredits, getEligibility } from '../../services/phone/free-credits';
-import { ErrorResponse } from '../schemas';
-
-const security = [{ clerkSession: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
+import { body, data, errors, json, route, z } from '../kit';
 
 const PhoneOtpRequest = z
   .object({
@@ -56,9 +50,11 @@ const Claimed = z
   .openapi('FreeCreditsClaimed');
 
 const sendRoute = (path: string, channel: 'sms' | 'voice') =>
-  createRoute({
+  route({
     method: 'post',
     path,
+    operationId: channel === 'sms' ? 'credit.phone.sendSmsCode' : 'credit.phone.sendVoiceCode',
+    auth: 'session',
     tags: ['credits'],
     summary: channel === 'sms' ? 'Text a verification code to a phone number' : 'Call a phone number and read out a verification code',
     description:
@@ -66,39 +62,41 @@ const sendRoute = (path: string, channel: 'sms' | 'voice') =>
       'Per number, across all accounts: at most 3 codes per hour and 10 per 24 h (429, reason NUMBER_LIMIT). The deployment sends at most ' +
       'PHONE_OTP_GLOBAL_HOURLY_CAP codes an hour (503, reason SEND_CAPACITY); PHONE_OTP_ALLOWED_COUNTRIES may restrict the countries served. ' +
       'Requesting a code never blocks the number for anyone else: the first account to verify it owns it.',
-    security,
-    middleware: [requireUser] as const,
-    request: { body: { required: true, content: json(PhoneOtpRequest) } },
+    request: body(PhoneOtpRequest, { phoneNumber: '9876543210', countryCode: '+91' }),
     responses: {
-      200: { description: 'Code sent', content: json(z.object({ data: PhoneOtpSent })) },
-      400: err('Invalid, non-mobile or disposable number, a country not served (COUNTRY_NOT_ALLOWED); unknown key'),
-      401: err('Not signed in'),
-      409: err('Already verified, or the number is verified by another account'),
-      429: err('Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After'),
-      503: err('Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)'),
+      200: json(data(PhoneOtpSent), 'Code sent', { data: { channel, phoneNumber: '+919876543210', expiresIn: 900, resendAfter: 120, sendsRemaining: 2 } }),
+      ...errors({
+        400: 'Invalid, non-mobile or disposable number, a country not served (COUNTRY_NOT_ALLOWED); unknown key',
+        401: 'Not signed in',
+        409: 'Already verified, or the number is verified by another account',
+        429: 'Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After',
+        503: 'Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)',
+      }),
     },
   });
 
 const verifyRoute = (path: string, channel: 'sms' | 'voice') =>
-  createRoute({
+  route({
     method: 'post',
     path,
+    operationId: channel === 'sms' ? 'credit.phone.verifySmsCode' : 'credit.phone.verifyVoiceCode',
+    auth: 'session',
     tags: ['credits'],
     summary: channel === 'sms' ? 'Verify the code received by SMS' : 'Verify the code read out by the voice call',
     description:
       channel === 'sms'
         ? 'At most 3 verify calls per hour; 5 wrong codes kill the code. Success makes the number the caller’s verified phone.'
         : '5 wrong codes kill the code. Success makes the number the caller’s verified phone.',
-    security,
-    middleware: [requireUser] as const,
-    request: { body: { required: true, content: json(PhoneVerifyRequest) } },
+    request: body(PhoneVerifyRequest),
     responses: {
-      200: { description: 'Phone verified', content: json(z.object({ data: PhoneVerified })) },
-      400: err('Malformed, wrong (details.remainingAttempts), expired or exhausted code'),
-      401: err('Not signed in'),
-      409: err('Already verified, or the number was verified by another account meanwhile'),
-      429: err('Too many verify calls (Retry-After)'),
-      503: err('Verification state unavailable'),
+      200: json(data(PhoneVerified), 'Phone verified'),
+      ...errors({
+        400: 'Malformed, wrong (details.remainingAttempts), expired or exhausted code',
+        401: 'Not signed in',
+        409: 'Already verified, or the number was verified by another account meanwhile',
+        429: 'Too many verify calls (Retry-After)',
+        503: 'Verification state unavailable',
+      }),
     },
   });
 
@@ -115,17 +113,17 @@ export const phoneVerificationRoutes = createRouter()
     c.json({ data: await verifyPhoneOtp(serviceContext(c), { channel: 'voice', code: c.req.valid('json').otp }) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/eligibility',
+      operationId: 'credit.freeCredits.eligibility',
       tags: ['credits'],
       summary: 'Whether the caller can claim the free credits',
       description: 'Computed from the database on every call: hasClaimed = an INITIAL_ALLOCATION exists; canClaim = !hasClaimed && phoneVerified.',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       responses: {
-        200: { description: 'Eligibility', content: json(z.object({ data: Eligibility })) },
-        401: err('Not signed in'),
+        200: json(data(Eligibility), 'Eligibility'),
+        ...errors({ 401: 'Not signed in' }),
       },
     }),
     async (c) => {
@@ -134,21 +132,23 @@ export const phoneVerificationRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/claim',
+      operationId: 'credit.freeCredits.claim',
       tags: ['credits'],
       summary: 'Claim the 200 free credits (once per account, verified phone required)',
       description: 'At most 3 attempts per 24 h. Concurrent claims: one grant, the others 409.',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       responses: {
-        200: { description: 'Credits granted', content: json(z.object({ data: Claimed })) },
-        401: err('Not signed in'),
-        403: err('Phone not verified (details.reason PHONE_NOT_VERIFIED)'),
-        409: err('Already claimed, or a claim is in progress'),
-        429: err('Too many claim attempts (Retry-After)'),
-        503: err('Claim state unavailable'),
+        200: json(data(Claimed), 'Credits granted'),
+        ...errors({
+          401: 'Not signed in',
+          403: 'Phone not verified (details.reason PHONE_NOT_VERIFIED)',
+          409: 'Already claimed, or a claim is in progress',
+          429: 'Too many claim attempts (Retry-After)',
+          503: 'Claim state unavailable',
+        }),
       },
     }),
     async (c) => c.json({ data: await claimFreeCredits(serviceContext(c), { ip: clientIp(c) }) }, 200),

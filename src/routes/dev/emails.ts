@@ -1,11 +1,13 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../../lib/errors';
 import { createRouter, serviceContext } from '../../router';
 import { listDevEmails } from '../../services/system/dev-mailbox';
+import { errors, json, route, z } from '../kit';
 
-const route = createRoute({
+const mailbox = route({
   method: 'get',
   path: '/emails',
+  operationId: 'dev.email.list',
+  auth: 'public',
   tags: ['development'],
   summary: 'Development mailbox (ENVIRONMENT=development only)',
   request: {
@@ -15,11 +17,14 @@ const route = createRoute({
       limit: z.coerce.number().int().min(1).max(100).default(20),
     }),
   },
-  responses: { 200: { description: 'Newest first' }, 404: { description: 'Outside development' } },
+  responses: {
+    200: json(z.object({ data: z.array(z.record(z.string(), z.unknown())), meta: z.object({ limit: z.number().int() }) }), 'Newest first'),
+    ...errors({ 404: 'Outside development' }),
+  },
 });
 
 /** Mail sent without RESEND_API_KEY lands in dev_emails; developers read it here. */
-export const devEmailRoutes = createRouter().openapi(route, async (c) => {
+export const devEmailRoutes = createRouter().openapi(mailbox, async (c) => {
   if (c.get('config').ENVIRONMENT !== 'development') throw new AppError('NOT_FOUND', `No route for GET ${c.req.path}`);
   const { to, limit } = c.req.valid('query');
   const rows = await listDevEmails(serviceContext(c), { to, limit });

@@ -1,8 +1,6 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { getFeedbackSlot, submitGeneralFeedback, submitWeeklyFeedback } from '../../services/feedback';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, json, route, z } from '../kit';
 
 const FeedbackBody = z
   .object({
@@ -24,58 +22,56 @@ const CodeParam = z.object({
   code: z.string().min(1).max(128).openapi({ param: { name: 'code', in: 'path' }, description: 'Code from the weekly feedback email' }),
 });
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const err = (description: string) => json(ErrorResponse, description);
-const body = { body: { required: true, content: { 'application/json': { schema: FeedbackBody } } } };
+const feedbackBody = body(FeedbackBody, { rating: 4, message: 'Judging was smooth; the schedule page could load faster.' });
+const tags = ['feedback'];
 
 export const feedbackRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/',
-      tags: ['feedback'],
+      operationId: 'feedback.create',
+      tags,
       summary: 'Send general feedback (signed in; 5 per hour)',
       description: 'Stored for the team; never shown or sent to other users.',
-      security: [{ clerkSession: [] }],
-      middleware: [requireUser] as const,
-      request: body,
+      auth: 'session',
+      request: feedbackBody,
       responses: {
-        201: json(z.object({ data: GeneralFeedback }), 'Stored'),
-        400: err('Invalid body'),
-        401: err('Not signed in'),
-        429: err('Too many submissions (Retry-After)'),
+        201: json(data(GeneralFeedback), 'Stored'),
+        ...errors({ 400: 'Invalid body', 401: 'Not signed in', 429: 'Too many submissions (Retry-After)' }),
       },
     }),
     async (c) => c.json({ data: await submitGeneralFeedback(serviceContext(c), c.req.valid('json')) }, 201),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{code}',
-      tags: ['feedback'],
+      operationId: 'feedback.weekly.get',
+      auth: 'public',
+      tags,
       summary: 'Check a weekly feedback link (public)',
       request: { params: CodeParam },
       responses: {
-        200: json(z.object({ data: FeedbackSlot }), 'The slot and whether it was already used'),
-        404: err('Unknown code'),
+        200: json(data(FeedbackSlot), 'The slot and whether it was already used'),
+        ...errors({ 404: 'Unknown code' }),
       },
     }),
     async (c) => c.json({ data: await getFeedbackSlot(serviceContext(c), c.req.valid('param').code) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/{code}',
-      tags: ['feedback'],
+      operationId: 'feedback.weekly.submit',
+      auth: 'public',
+      tags,
       summary: 'Answer a weekly feedback link (public, single use)',
       description: 'One attempt per code per 60 s (429); a used code answers 409.',
-      request: { params: CodeParam, ...body },
+      request: { params: CodeParam, ...feedbackBody },
       responses: {
-        200: json(z.object({ data: FeedbackSlot }), 'Stored; the code is now used'),
-        400: err('Invalid body'),
-        404: err('Unknown code'),
-        409: err('Already used'),
-        429: err('Cooldown of this code (Retry-After)'),
+        200: json(data(FeedbackSlot), 'Stored; the code is now used'),
+        ...errors({ 400: 'Invalid body', 404: 'Unknown code', 409: 'Already used', 429: 'Cooldown of this code (Retry-After)' }),
       },
     }),
     async (c) => c.json({ data: await submitWeeklyFeedback(serviceContext(c), { code: c.req.valid('param').code, ...c.req.valid('json') }) }, 200),

@@ -1,8 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { clientIpBucket } from '../../lib/http';
 import { createRouter, serviceContext } from '../../router';
 import { confirmSubscription, subscribe, unsubscribe } from '../../services/newsletter';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, json, route, z } from '../kit';
 
 const Email = z.email().max(254);
 const SubscribeBody = z.object({ email: Email }).strict().openapi('NewsletterSubscribe');
@@ -14,26 +13,25 @@ const SignedLinkBody = z
   .strict()
   .openapi('NewsletterSignedLink');
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const err = (description: string) => json(ErrorResponse, description);
-const bodyOf = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { 'application/json': { schema } } } });
+const signedLink = body(SignedLinkBody, { email: 'ada@example.com', token: 'nl1.Yt2xQ8vR4mK7pL0sN3wZ' });
+const tags = ['newsletter'];
 
 export const newsletterRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/subscribe',
-      tags: ['newsletter'],
+      operationId: 'newsletter.subscribe',
+      tags,
+      auth: 'public',
       summary: 'Subscribe an address (double opt-in; 1 per hour per client IP)',
       description:
         'Always 202 with the same body whether or not the address is known. A confirmation email with a signed link is sent to a new (or previously unsubscribed) address; ' +
         'a pending address gets at most one per 24 h; a subscribed one gets nothing.',
-      request: bodyOf(SubscribeBody),
+      request: body(SubscribeBody, { email: 'ada@example.com' }),
       responses: {
-        202: json(z.object({ data: z.object({ status: z.literal('confirmation_sent_if_needed') }) }), 'Accepted'),
-        400: err('Invalid email'),
-        429: err('Rate limited (Retry-After)'),
-        503: err('Newsletter not configured'),
+        202: json(data(z.object({ status: z.literal('confirmation_sent_if_needed') })), 'Accepted'),
+        ...errors({ 400: 'Invalid email', 429: 'Rate limited (Retry-After)', 503: 'Newsletter not configured' }),
       },
     }),
     async (c) => {
@@ -42,20 +40,24 @@ export const newsletterRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/confirm',
-      tags: ['newsletter'],
+      operationId: 'newsletter.confirm',
+      tags,
+      auth: 'public',
       summary: 'Confirm a subscription with the signed link from the confirmation email',
       description: 'The email links to `${FRONTEND_URL}/newsletter/confirm?email=…&token=…`; that page posts both here. 10 per hour per client IP.',
-      request: bodyOf(SignedLinkBody),
+      request: signedLink,
       responses: {
-        200: json(z.object({ data: z.object({ status: z.literal('subscribed') }) }), 'Subscribed (idempotent)'),
-        400: err('Invalid body'),
-        403: err('Missing or invalid token'),
-        404: err('No pending subscription for this address'),
-        429: err('Rate limited (Retry-After)'),
-        503: err('Newsletter not configured'),
+        200: json(data(z.object({ status: z.literal('subscribed') })), 'Subscribed (idempotent)'),
+        ...errors({
+          400: 'Invalid body',
+          403: 'Missing or invalid token',
+          404: 'No pending subscription for this address',
+          429: 'Rate limited (Retry-After)',
+          503: 'Newsletter not configured',
+        }),
       },
     }),
     async (c) => {
@@ -65,19 +67,18 @@ export const newsletterRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/unsubscribe',
-      tags: ['newsletter'],
+      operationId: 'newsletter.unsubscribe',
+      tags,
+      auth: 'public',
       summary: 'Unsubscribe with the signed link from one of our emails',
       description: 'Without the token from the email nobody can unsubscribe an address. Same answer whether or not it was subscribed. 10 per hour per client IP.',
-      request: bodyOf(SignedLinkBody),
+      request: signedLink,
       responses: {
-        200: json(z.object({ data: z.object({ status: z.literal('unsubscribed') }) }), 'Unsubscribed (idempotent)'),
-        400: err('Invalid body'),
-        403: err('Missing or invalid token'),
-        429: err('Rate limited (Retry-After)'),
-        503: err('Newsletter not configured'),
+        200: json(data(z.object({ status: z.literal('unsubscribed') })), 'Unsubscribed (idempotent)'),
+        ...errors({ 400: 'Invalid body', 403: 'Missing or invalid token', 429: 'Rate limited (Retry-After)', 503: 'Newsletter not configured' }),
       },
     }),
     async (c) => {

@@ -1,6 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { notificationType } from '../../db/schema';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import {
   deleteNotification,
@@ -11,7 +9,7 @@ import {
   markRead,
   markUnread,
 } from '../../services/notifications';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, guardUnmatched, json, PageMeta, route, sessionUserId, z } from '../kit';
 import { notificationStreamRoutes } from './stream';
 
 const NotificationType = z.enum(notificationType.enumValues).openapi('NotificationType');
@@ -49,35 +47,29 @@ const Ids = z
   })
   .openapi('NotificationIds');
 
-const MarkResult = z.object({ data: z.object({ updated: z.number().int(), unreadCount: z.number().int() }) });
+const MarkResult = data(z.object({ updated: z.number().int(), unreadCount: z.number().int() }));
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const security = [{ clerkSession: [] }];
-const unauthorized = { 401: json(ErrorResponse, 'No valid session') };
-const invalid = { 400: json(ErrorResponse, 'Invalid query or body') };
-const notFound = { 404: json(ErrorResponse, "Not one of the caller's notifications (nothing was changed)") };
-const idsBody = { body: { required: true, content: { 'application/json': { schema: Ids } } } };
+const unauthorized = errors({ 401: 'No valid session' });
+const invalid = errors({ 400: 'Invalid query or body' });
+const notFound = errors({ 404: "Not one of the caller's notifications (nothing was changed)" });
+const idsBody = body(Ids, { ids: ['6f1c2b8e-4d3a-4f5b-9c7e-1a2b3c4d5e6f'] });
+const tags = ['notifications'];
 
-const router = createRouter();
-// First, so /stream (ticket, no session) answers before the session check below applies.
-router.route('/', notificationStreamRoutes);
-router.use('*', requireUser);
-
-export const notificationRoutes = router
+// /stream authenticates with its ticket, not a session (see ./stream.ts).
+export const notificationRoutes = createRouter()
+  .route('/', notificationStreamRoutes)
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/',
-      tags: ['notifications'],
+      operationId: 'notification.list',
+      tags,
       summary: "The caller's notifications, newest first",
-      security,
+      auth: 'session',
       request: { query: ListQuery },
       responses: {
         200: json(
-          z.object({
-            data: z.array(Notification),
-            meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int(), unreadCount: z.number().int() }),
-          }),
+          z.object({ data: z.array(Notification), meta: PageMeta.extend({ unreadCount: z.number().int() }) }),
           'A page of notifications; total counts the filtered set, unreadCount all unread',
         ),
         ...invalid,
@@ -92,61 +84,66 @@ export const notificationRoutes = router
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/unread-count',
-      tags: ['notifications'],
+      operationId: 'notification.unreadCount',
+      tags,
       summary: 'How many notifications the caller has not read',
-      security,
-      responses: { 200: json(z.object({ data: z.object({ count: z.number().int() }) }), 'Unread count'), ...unauthorized },
+      auth: 'session',
+      responses: { 200: json(data(z.object({ count: z.number().int() })), 'Unread count'), ...unauthorized },
     }),
-    async (c) => c.json({ data: { count: await getUnreadCount(serviceContext(c), c.get('userId')!) } }, 200),
+    async (c) => c.json({ data: { count: await getUnreadCount(serviceContext(c), sessionUserId(c)) } }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/mark-read',
-      tags: ['notifications'],
+      operationId: 'notification.markRead',
+      tags,
       summary: 'Mark some of the caller’s notifications read',
-      security,
+      auth: 'session',
       request: idsBody,
       responses: { 200: json(MarkResult, 'Marked; updated counts the ones that were unread'), ...invalid, ...unauthorized, ...notFound },
     }),
     async (c) => c.json({ data: await markRead(serviceContext(c), c.req.valid('json')) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/mark-unread',
-      tags: ['notifications'],
+      operationId: 'notification.markUnread',
+      tags,
       summary: 'Mark some of the caller’s notifications unread',
-      security,
+      auth: 'session',
       request: idsBody,
       responses: { 200: json(MarkResult, 'Marked; updated counts the ones that were read'), ...invalid, ...unauthorized, ...notFound },
     }),
     async (c) => c.json({ data: await markUnread(serviceContext(c), c.req.valid('json')) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/mark-all-read',
-      tags: ['notifications'],
+      operationId: 'notification.markAllRead',
+      tags,
       summary: 'Mark every notification of the caller read',
-      security,
+      auth: 'session',
       responses: { 200: json(MarkResult, 'Marked'), ...unauthorized },
     }),
     async (c) => c.json({ data: await markAllRead(serviceContext(c)) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{id}',
-      tags: ['notifications'],
+      operationId: 'notification.delete',
+      tags,
       summary: 'Delete one of the caller’s notifications',
-      security,
+      auth: 'session',
       request: { params: z.object({ id: z.uuid() }) },
       responses: {
-        200: json(z.object({ data: z.object({ deleted: z.literal(true) }) }), 'Deleted'),
+        200: json(data(z.object({ deleted: z.literal(true) })), 'Deleted'),
         ...invalid,
         ...unauthorized,
         ...notFound,
@@ -158,13 +155,16 @@ export const notificationRoutes = router
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/',
-      tags: ['notifications'],
+      operationId: 'notification.deleteRead',
+      tags,
       summary: 'Delete all the caller’s read notifications',
-      security,
-      responses: { 200: json(z.object({ data: z.object({ deleted: z.number().int() }) }), 'How many were deleted'), ...unauthorized },
+      auth: 'session',
+      responses: { 200: json(data(z.object({ deleted: z.number().int() })), 'How many were deleted'), ...unauthorized },
     }),
     async (c) => c.json({ data: await deleteReadNotifications(serviceContext(c)) }, 200),
   );
+
+guardUnmatched(notificationRoutes, 'session');

@@ -1,11 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { PING, PONG, STREAM_CLOSE, STREAM_POLICY } from '../../durable/notification-hub';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { issueStreamTicket, openNotificationStream, RESUME_LIMIT } from '../../services/notifications/stream';
-import { ErrorResponse } from '../schemas';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+import { data, errors, json, route, z } from '../kit';
 
 const StreamTicket = z
   .object({
@@ -40,42 +36,42 @@ oldest with code ${STREAM_CLOSE.tooMany}. Code ${STREAM_CLOSE.catchUpFailed}: th
 Reconnect with \`since\` = the last notification id received to miss nothing.
 `.trim();
 
-const router = createRouter();
-
-/** The stream authenticates with its ticket, not a session: mounted ahead of the session-only routes. */
-export const notificationStreamRoutes = router
+/** The stream authenticates with its ticket, not a session. */
+export const notificationStreamRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/stream-ticket',
+      operationId: 'notification.stream.createTicket',
       tags: ['notifications'],
       summary: 'A single-use ticket to open the live notification stream',
-      security: [{ clerkSession: [] }],
-      middleware: [requireUser] as const,
+      auth: 'session',
       responses: {
-        201: json(z.object({ data: StreamTicket }), `Ticket, valid once for ${STREAM_POLICY.ticketTtlMs / 1000} s`),
-        401: json(ErrorResponse, 'No valid session'),
-        429: json(ErrorResponse, 'Too many tickets requested'),
-        503: json(ErrorResponse, 'Live notifications unavailable'),
+        201: json(data(StreamTicket), `Ticket, valid once for ${STREAM_POLICY.ticketTtlMs / 1000} s`),
+        ...errors({ 401: 'No valid session', 429: 'Too many tickets requested', 503: 'Live notifications unavailable' }),
       },
     }),
     async (c) => c.json({ data: await issueStreamTicket(serviceContext(c)) }, 201),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/stream',
+      operationId: 'notification.stream.open',
+      auth: 'streamTicket',
       tags: ['notifications'],
       summary: 'Live notifications over a WebSocket, with resume',
       description: STREAM_DESCRIPTION,
       request: { query: StreamQuery },
       responses: {
         101: { description: 'Switching Protocols: the WebSocket is open (messages above)' },
-        400: json(ErrorResponse, '`since` is not a notification id'),
-        401: json(ErrorResponse, 'Ticket missing, wrong, already used or expired (nothing is upgraded)'),
-        403: json(ErrorResponse, 'Browser origin not allowed'),
-        426: json(ErrorResponse, 'Not a WebSocket request (`Upgrade: websocket` missing)'),
-        503: json(ErrorResponse, 'Live notifications unavailable'),
+        ...errors({
+          400: '`since` is not a notification id',
+          401: 'Ticket missing, wrong, already used or expired (nothing is upgraded)',
+          403: 'Browser origin not allowed',
+          426: 'Not a WebSocket request (`Upgrade: websocket` missing)',
+          503: 'Live notifications unavailable',
+        }),
       },
     }),
     async (c) => {

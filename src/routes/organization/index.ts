@@ -1,6 +1,5 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
+import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
 import {
   acceptInvite,
   changeRole,
@@ -18,36 +17,7 @@ import {
   revokeInvite,
   updateOrganization,
 } from '../../services/membership';
-import {
-  atLeastOne,
-  AuditLogEntry,
-  body,
-  CodeBody,
-  common,
-  conflict,
-  data,
-  Email,
-  err,
-  ExpiresInDays,
-  forbidden,
-  IdOrSlug,
-  Invite,
-  inviteMailCap,
-  InviteStatusQuery,
-  json,
-  list,
-  Member,
-  Name,
-  Paging,
-  Profile,
-  Role,
-  RoleInput,
-  RoleRefOut,
-  RoleWithPermissions,
-  security,
-  Slug,
-  Visibility,
-} from './schemas';
+import { atLeastOne, AuditLogEntry, CodeBody, common, conflict, Email, ExpiresInDays, forbidden, IdOrSlug, Invite, inviteMailCap, InviteStatusQuery, Member, Name, Profile, Role, RoleInput, RoleRefOut, RoleWithPermissions, Slug, Visibility } from './schemas';
 
 const Organization = z
   .object({
@@ -67,7 +37,25 @@ const Organization = z
     teamCount: z.number().int(),
     role: RoleWithPermissions.openapi({ description: "The caller's role" }),
   })
-  .openapi('Organization');
+  .openapi('Organization', {
+    example: {
+      id: '1f0c9d2e-8a4b-4c6d-9e1f-2a3b4c5d6e7f',
+      name: 'Acme Labs',
+      slug: 'acme-labs',
+      description: 'Hackathons for the Acme community',
+      website: null,
+      logoUrl: null,
+      location: null,
+      timezone: 'Asia/Kolkata',
+      isPublic: true,
+      joinEnabled: false,
+      createdAt: '2026-03-01T09:30:00.000Z',
+      updatedAt: '2026-03-01T09:30:00.000Z',
+      memberCount: 1,
+      teamCount: 0,
+      role: { id: '5d6e7f80-1a2b-4c3d-8e4f-a0b1c2d3e4f5', name: 'Owner', permissions: ['org:update', 'org:delete', 'org:members:invite'] },
+    },
+  });
 
 const TeamSummary = z
   .object({
@@ -112,33 +100,34 @@ const OrgInviteBody = z
   .openapi('CreateOrganizationInvite');
 
 const tags = ['organization'];
-const auth = { security, middleware: requireUser };
 
 export const organizationRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/',
+      operationId: 'organization.list',
       tags,
       summary: "The caller's organizations, with their role and member/team counts",
-      ...auth,
+      auth: 'session',
       request: { query: Paging },
-      responses: { 200: json(list(Organization), 'A page, by name'), ...common },
+      responses: { 200: json(pageOf(Organization), 'A page, by name'), ...common },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listMyOrganizations(serviceContext(c), q);
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/',
+      operationId: 'organization.create',
       tags,
       summary: 'Create an organization (the caller becomes its Owner)',
-      ...auth,
-      request: body(CreateOrganization),
+      auth: 'session',
+      request: body(CreateOrganization, { name: 'Acme Labs', slug: 'acme-labs', description: 'Hackathons for the Acme community', timezone: 'Asia/Kolkata', isPublic: true }),
       responses: {
         201: json(data(Organization), 'Created with the default roles Owner, Co-Owner, Maintainer, Member'),
         ...common,
@@ -148,115 +137,125 @@ export const organizationRoutes = createRouter()
     async (c) => c.json({ data: await createOrganization(serviceContext(c), c.req.valid('json')) }, 201),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/accept-invite',
+      operationId: 'organization.invite.accept',
       tags,
       summary: 'Accept an organization invitation sent to the caller’s email',
-      ...auth,
-      request: body(CodeBody),
+      auth: 'session',
+      request: body(CodeBody, { code: 'k3VqX8dM2pLr7TzN4wYc9BfH6sJa' }),
       responses: {
         200: json(data(z.object({ organization: z.object({ id: z.uuid(), name: z.string(), slug: z.string() }), role: RoleRefOut })), 'Joined'),
         ...common,
-        403: err('The invitation was sent to a different email address'),
         ...conflict('Already a member'),
-        410: err('Expired, used or revoked, or void: its inviter may no longer invite to this role (details.status)'),
+        ...errors({
+          403: 'The invitation was sent to a different email address',
+          410: 'Expired, used or revoked, or void: its inviter may no longer invite to this role (details.status)',
+        }),
       },
     }),
     async (c) => c.json({ data: await acceptInvite(serviceContext(c), { scope: 'organization', code: c.req.valid('json').code }) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{orgId}',
+      operationId: 'organization.get',
       tags,
       summary: 'One organization (members only)',
-      ...auth,
+      auth: 'session',
       request: { params: OrgParam },
       responses: { 200: json(data(Organization), 'The organization'), ...common },
     }),
     async (c) => c.json({ data: await getOrganization(serviceContext(c), c.req.valid('param').orgId) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'patch',
       path: '/{orgId}',
+      operationId: 'organization.update',
       tags,
       summary: 'Update name, visibility, join setting, time zone or profile fields (org:update)',
-      ...auth,
-      request: { params: OrgParam, ...body(UpdateOrganization) },
+      auth: 'session',
+      request: { params: OrgParam, ...body(UpdateOrganization, { description: 'Quarterly hackathons', website: 'https://acme.example', joinEnabled: false }) },
       responses: { 200: json(data(Organization), 'Updated'), ...common, ...forbidden, ...conflict('Name taken') },
     }),
     async (c) => c.json({ data: await updateOrganization(serviceContext(c), { ...c.req.valid('json'), org: c.req.valid('param').orgId }) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{orgId}',
+      operationId: 'organization.delete',
       tags,
       summary: 'Delete the organization with its teams and projects (org:delete, Owner); audit history is kept',
-      ...auth,
+      auth: 'session',
       request: { params: OrgParam },
       responses: { 200: json(data(z.object({ id: z.uuid(), deletedAt: z.iso.datetime() })), 'Deleted'), ...common, ...forbidden },
     }),
     async (c) => c.json({ data: await deleteOrganization(serviceContext(c), c.req.valid('param').orgId) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{orgId}/teams',
+      operationId: 'organization.team.list',
       tags,
       summary: 'Teams of the organization the caller can read',
-      ...auth,
+      auth: 'session',
       request: { params: OrgParam, query: Paging },
-      responses: { 200: json(list(TeamSummary), 'A page, by name'), ...common },
+      responses: { 200: json(pageOf(TeamSummary), 'A page, by name'), ...common },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listOrgTeams(serviceContext(c), { ...q, org: c.req.valid('param').orgId });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{orgId}/audit',
+      operationId: 'organization.audit.list',
       tags,
       summary: 'Audit log, newest first (org:audit:read)',
-      ...auth,
+      auth: 'session',
       request: { params: OrgParam, query: Paging },
-      responses: { 200: json(list(AuditLogEntry), 'A page'), ...common, ...forbidden },
+      responses: { 200: json(pageOf(AuditLogEntry), 'A page'), ...common, ...forbidden },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listAuditLog(serviceContext(c), { ...q, target: { org: c.req.valid('param').orgId } });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{orgId}/members',
+      operationId: 'organization.member.list',
       tags,
       summary: 'Members with their roles, oldest first',
-      ...auth,
+      auth: 'session',
       request: { params: OrgParam, query: Paging },
-      responses: { 200: json(list(Member), 'A page'), ...common },
+      responses: { 200: json(pageOf(Member), 'A page'), ...common },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listMembers(serviceContext(c), { ...q, target: { org: c.req.valid('param').orgId } });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'patch',
       path: '/{orgId}/members/{userId}',
+      operationId: 'organization.member.updateRole',
       tags,
       summary: "Change a member's role (org:members:manage; only to and from roles within the caller's own permissions)",
-      ...auth,
-      request: { params: MemberParam, ...body(z.object({ role: RoleInput }).strict().openapi('ChangeMemberRole')) },
+      auth: 'session',
+      request: { params: MemberParam, ...body(z.object({ role: RoleInput }).strict().openapi('ChangeMemberRole'), { role: 'Maintainer' }) },
       responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner cannot be demoted') },
     }),
     async (c) => {
@@ -265,12 +264,13 @@ export const organizationRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{orgId}/members/{userId}',
+      operationId: 'organization.member.remove',
       tags,
       summary: 'Remove a member (org:members:manage), or leave (own user id); their team and project memberships go too',
-      ...auth,
+      auth: 'session',
       request: { params: MemberParam },
       responses: {
         200: json(data(z.object({ userId: z.string(), removed: z.literal(true) })), 'Removed'),
@@ -285,25 +285,27 @@ export const organizationRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{orgId}/roles',
+      operationId: 'organization.role.list',
       tags,
       summary: 'Roles of the organization and their permissions',
-      ...auth,
+      auth: 'session',
       request: { params: OrgParam },
       responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
     }),
     async (c) => c.json({ data: await listRoles(serviceContext(c), { org: c.req.valid('param').orgId }) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/{orgId}/invite',
+      operationId: 'organization.invite.create',
       tags,
       summary: 'Invite someone by email (org:members:invite); the code is sent by email only',
-      ...auth,
-      request: { params: OrgParam, ...body(OrgInviteBody) },
+      auth: 'session',
+      request: { params: OrgParam, ...body(OrgInviteBody, { email: 'grace@example.com', role: 'Member', expiresInDays: 7 }) },
       responses: {
         201: json(data(Invite), 'Invitation created; the email follows'),
         ...common,
@@ -315,28 +317,30 @@ export const organizationRoutes = createRouter()
     async (c) => c.json({ data: await createInvite(serviceContext(c), { ...c.req.valid('json'), target: { org: c.req.valid('param').orgId } }) }, 201),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{orgId}/invites',
+      operationId: 'organization.invite.list',
       tags,
       summary: 'Invitations of the organization by status, default pending (org:members:invite); never the code',
-      ...auth,
+      auth: 'session',
       request: { params: OrgParam, query: InvitesQuery },
-      responses: { 200: json(list(Invite), 'Newest first'), ...common, ...forbidden },
+      responses: { 200: json(pageOf(Invite), 'Newest first'), ...common, ...forbidden },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listInvites(serviceContext(c), { ...q, target: { org: c.req.valid('param').orgId } });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{orgId}/invites/{inviteId}',
+      operationId: 'organization.invite.revoke',
       tags,
       summary: 'Revoke a pending (or expired) invitation (org:members:invite); accepting it then answers 410',
-      ...auth,
+      auth: 'session',
       request: { params: InviteParam },
       responses: { 200: json(data(z.object({ id: z.uuid(), status: z.literal('revoked') })), 'Revoked'), ...common, ...forbidden, ...conflict('Already used or revoked') },
     }),

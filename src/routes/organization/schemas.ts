@@ -1,32 +1,23 @@
-import { z } from '@hono/zod-openapi';
-import { ErrorResponse } from '../schemas';
+import { errors, z } from '../kit';
 
-// Request and response schemas shared by /organization, /team and /project.
+// Request and response schemas shared by /organization, /team and /project, and their standard refusals.
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const security = [{ clerkSession: [] }];
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-export const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { 'application/json': { schema } } } });
-export const err = (description: string) => json(ErrorResponse, description);
-export const data = <T extends z.ZodType>(schema: T) => z.object({ data: schema });
-export const list = <T extends z.ZodType>(schema: T) =>
-  z.object({ data: z.array(schema), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) });
-
 /** The error answers every protected route of this area can give. */
-export const common = {
-  400: err('Invalid path, query or body'),
-  401: err('No valid session'),
-  404: err('No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)'),
-  429: err('Per-user rate limit of this kind of operation exceeded (Retry-After)'),
-};
-export const forbidden = { 403: err('A member lacking the permission this operation needs') };
+export const common = errors({
+  400: 'Invalid path, query or body',
+  401: 'No valid session',
+  404: 'No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)',
+  429: 'Per-user rate limit of this kind of operation exceeded (Retry-After)',
+});
+export const forbidden = errors({ 403: 'A member lacking the permission this operation needs' });
 /** Routes that send invitation emails: the fail-closed invite-mail cap. */
-export const inviteMailCap = {
-  429: err('Per-user rate limit, or the invite-mail cap (per inviter per hour, per organization per day) would be passed: nothing was created or sent (Retry-After)'),
-  503: err('The invite-mail counters cannot be reached: nothing was created or sent (Retry-After)'),
-};
-export const conflict = (what: string) => ({ 409: err(what) });
+export const inviteMailCap = errors({
+  429: 'Per-user rate limit, or the invite-mail cap (per inviter per hour, per organization per day) would be passed: nothing was created or sent (Retry-After)',
+  503: 'The invite-mail counters cannot be reached: nothing was created or sent (Retry-After)',
+});
+export const conflict = (what: string) => errors({ 409: what });
 
 /** uuid, or a slug (any case; slugs are stored lower-case). */
 export const IdOrSlug = z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, 'an id (uuid) or a slug');
@@ -64,10 +55,6 @@ export const Visibility = z.enum(['PUBLIC', 'INTERNAL', 'PRIVATE']).openapi('Vis
   description: 'PUBLIC / INTERNAL: every member of the organization can read it; PRIVATE: its members (and roles managing every team/project) only',
 });
 
-export const Paging = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
-});
 
 export const atLeastOne = (o: Record<string, unknown>) => Object.values(o).some((v) => v !== undefined);
 

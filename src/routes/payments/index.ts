@@ -1,15 +1,11 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { paymentStatus } from '../../db/schema';
 import { clientIp } from '../../lib/http';
-import { requireUser } from '../../middleware/auth';
 import { idempotency } from '../../middleware/idempotency';
 import { createRouter, serviceContext } from '../../router';
 import { createOrder, listPayments, verifyPayment } from '../../services/payments';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
 
-const security = [{ clerkSession: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
+const tags = ['payments'];
 
 const PlanId = z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, 'lower-case letters, digits and _');
 const RazorpayId = (prefix: string) => z.string().min(1).max(64).regex(/^[A-Za-z0-9_]+$/).openapi({ example: `${prefix}_Nx7pQ2bJcE3mKa` });
@@ -73,27 +69,38 @@ const HistoryQuery = z.object({
 
 export const paymentRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/create-order',
-      tags: ['payments'],
+      operationId: 'payment.order.create',
+      tags,
       summary: 'Create a Razorpay order for a plan (honours Idempotency-Key)',
       description:
         'Amount, currency and credits come from the plan table. With an `Idempotency-Key` header (1–255 printable characters), the same key and body within 24 h return the same response (`Idempotent-Replayed: true`); the same key with another body is 409 DUPLICATE_REQUEST.',
-      security,
-      middleware: [requireUser, idempotency] as const,
+      auth: 'session',
+      middleware: [idempotency] as const,
       request: {
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }),
-        body: { required: true, content: json(CreateOrderBody) },
+        ...body(CreateOrderBody, { planId: 'business_plan' }),
       },
       responses: {
-        200: { description: 'Order created (or replayed)', content: json(z.object({ data: CreatedOrder })) },
-        400: err('Invalid body, invalid Idempotency-Key, or a plan that cannot be bought online'),
-        401: err('Not signed in'),
-        404: err('Unknown or inactive plan'),
-        409: err('Idempotency-Key reused with a different request, or still in progress'),
-        429: err('Too many payment requests'),
-        503: err('Payments disabled or not configured, or Razorpay unavailable'),
+        200: json(data(CreatedOrder), 'Order created (or replayed)', {
+          data: {
+            orderId: 'order_Nx7pQ2bJcE3mKa',
+            amount: 299900,
+            currency: 'INR',
+            keyId: 'rzp_live_AbCdEfGh123456',
+            plan: { planId: 'business_plan', name: 'Business', credits: 5000 },
+          },
+        }),
+        ...errors({
+          400: 'Invalid body, invalid Idempotency-Key, or a plan that cannot be bought online',
+          401: 'Not signed in',
+          404: 'Unknown or inactive plan',
+          409: 'Idempotency-Key reused with a different request, or still in progress',
+          429: 'Too many payment requests',
+          503: 'Payments disabled or not configured, or Razorpay unavailable',
+        }),
       },
     }),
     async (c) => {
@@ -108,23 +115,29 @@ export const paymentRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/verify',
-      tags: ['payments'],
+      operationId: 'payment.verify',
+      tags,
       summary: 'Verify a Checkout payment and credit it (exactly once)',
-      security,
-      middleware: [requireUser] as const,
-      request: { body: { required: true, content: json(VerifyBody) } },
+      auth: 'session',
+      request: body(VerifyBody, {
+        razorpay_order_id: 'order_Nx7pQ2bJcE3mKa',
+        razorpay_payment_id: 'pay_Nx7qA9LmZk2Wc4',
+        razorpay_signature: '9ef4dffbfd84f1318f6739a3ce19f9d85851857ae648f114332d8401e0949a3d',
+      }),
       responses: {
-        200: { description: 'Payment completed; credits granted once', content: json(z.object({ data: Verified })) },
-        400: err('Invalid body'),
-        401: err('Not signed in'),
-        402: err('PAYMENT_FAILED: bad signature, not captured, wrong order or amount'),
-        404: err('No such order of yours'),
-        409: err('The payment can no longer be completed, or the order was already paid by another payment (details.reason DUPLICATE_PAYMENT, creditsAdded 0: it is refunded automatically, or never captured)'),
-        429: err('Too many payment requests'),
-        503: err('Payments not configured, or Razorpay unavailable (retry)'),
+        200: json(data(Verified), 'Payment completed; credits granted once', { data: { status: 'COMPLETED', creditsAdded: 5000, balance: 5200 } }),
+        ...errors({
+          400: 'Invalid body',
+          401: 'Not signed in',
+          402: 'PAYMENT_FAILED: bad signature, not captured, wrong order or amount',
+          404: 'No such order of yours',
+          409: 'The payment can no longer be completed, or the order was already paid by another payment (details.reason DUPLICATE_PAYMENT, creditsAdded 0: it is refunded automatically, or never captured)',
+          429: 'Too many payment requests',
+          503: 'Payments not configured, or Razorpay unavailable (retry)',
+        }),
       },
     }),
     async (c) => {
@@ -138,27 +151,23 @@ export const paymentRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/history',
-      tags: ['payments'],
+      operationId: 'payment.list',
+      tags,
       summary: "The caller's payments, newest first",
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       request: { query: HistoryQuery },
       responses: {
-        200: {
-          description: 'One page of payments',
-          content: json(z.object({ data: z.array(Payment), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) })),
-        },
-        400: err('Invalid limit, offset or status'),
-        401: err('Not signed in'),
+        200: json(pageOf(Payment), 'One page of payments'),
+        ...errors({ 400: 'Invalid limit, offset or status', 401: 'Not signed in' }),
       },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const page = await listPayments(serviceContext(c), q);
       c.header('Cache-Control', 'private, no-store');
-      return c.json({ data: page.items, meta: { total: page.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, page, q);
     },
   );

@@ -1,7 +1,6 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter, serviceContext } from '../../router';
 import { getPlan, listPlans } from '../../services/plans';
-import { ErrorResponse } from '../schemas';
+import { data, errors, json, route, z } from '../kit';
 
 const Plan = z
   .object({
@@ -14,19 +13,33 @@ const Plan = z
     features: z.array(z.string()),
     purchasable: z.boolean(),
   })
-  .openapi('Plan');
+  .openapi('Plan', {
+    example: {
+      planId: 'basic_plan',
+      name: 'Basic',
+      amount: 89900,
+      currency: 'INR',
+      credits: 1000,
+      description: 'For a small hackathon',
+      features: ['1,000 credits'],
+      purchasable: true,
+    },
+  });
 
 const PlanId = z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, 'lower-case letters, digits and _');
 const CACHE = 'public, max-age=300';
+const tags = ['plans'];
 
 export const planRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/',
-      tags: ['plans'],
+      auth: 'public',
+      operationId: 'plan.list',
+      tags,
       summary: 'List purchasable credit plans (public)',
-      responses: { 200: { description: 'Active plans, cheapest first', content: { 'application/json': { schema: z.object({ data: z.array(Plan) }) } } } },
+      responses: { 200: json(z.object({ data: z.array(Plan) }), 'Active plans, cheapest first'), ...errors(429) },
     }),
     async (c) => {
       c.header('Cache-Control', CACHE);
@@ -34,15 +47,17 @@ export const planRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{planId}',
-      tags: ['plans'],
+      auth: 'public',
+      operationId: 'plan.get',
+      tags,
       summary: 'One plan (public)',
       request: { params: z.object({ planId: PlanId }) },
       responses: {
-        200: { description: 'The plan', content: { 'application/json': { schema: z.object({ data: Plan }) } } },
-        404: { description: 'Unknown or inactive plan', content: { 'application/json': { schema: ErrorResponse } } },
+        200: json(data(Plan), 'The plan'),
+        ...errors({ 404: 'Unknown or inactive plan' }),
       },
     }),
     async (c) => {

@@ -1,9 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { getOwnProfile, getPublicProfile, listProfileViews, updateOwnProfile } from '../../services/profiles';
 import { profileUpdateSchema } from '../../services/profiles/schema';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
 
 const nullableText = z.string().nullable();
 
@@ -87,59 +85,58 @@ const Page = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
-const security = [{ clerkSession: [] }];
-/** Public route that also reads an optional session (OpenAPI: no auth, or the Clerk session). */
-const optionalSession: { clerkSession?: string[] }[] = [{}, { clerkSession: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
+const tags = ['profile'];
 
 export const profileRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/',
-      tags: ['profile'],
+      operationId: 'profile.get',
+      tags,
       summary: 'My full profile',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       responses: {
-        200: { description: 'The caller’s profile, private fields included', content: json(z.object({ data: OwnProfile })) },
-        401: err('Not signed in'),
+        200: json(data(OwnProfile), 'The caller’s profile, private fields included'),
+        ...errors({ 401: 'Not signed in' }),
       },
     }),
     async (c) => c.json({ data: await getOwnProfile(serviceContext(c)) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'put',
       path: '/',
-      tags: ['profile'],
+      operationId: 'profile.update',
+      tags,
       summary: 'Update my profile (partial; null or "" clears a field)',
-      security,
-      middleware: [requireUser] as const,
-      request: { body: { required: true, content: json(profileUpdateSchema.openapi('ProfileUpdate')) } },
+      auth: 'session',
+      request: body(profileUpdateSchema.openapi('ProfileUpdate'), {
+        bio: 'Backend engineer; I build judging tools for hackathons.',
+        jobTitle: 'Staff Engineer',
+        skills: ['TypeScript', 'PostgreSQL'],
+        isPublic: true,
+      }),
       responses: {
-        200: { description: 'The updated profile', content: json(z.object({ data: OwnProfile })) },
-        400: err('Invalid field, unknown key, or trackViews without requireAuth'),
-        401: err('Not signed in'),
+        200: json(data(OwnProfile), 'The updated profile'),
+        ...errors({ 400: 'Invalid field, unknown key, or trackViews without requireAuth', 401: 'Not signed in' }),
       },
     }),
     async (c) => c.json({ data: await updateOwnProfile(serviceContext(c), c.req.valid('json')) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/view/{userId}',
-      tags: ['profile'],
+      operationId: 'profile.public.get',
+      tags,
       summary: 'A public profile (public fields only; records the view when the owner tracks views)',
       description: 'Public. Private profiles are 404 to everyone but their owner; requireAuth profiles are 401 to anonymous callers.',
-      security: optionalSession,
+      auth: 'optionalSession',
       request: { params: UserIdParam },
       responses: {
-        200: { description: 'The public profile', content: json(z.object({ data: PublicProfile })) },
-        400: err('Malformed user id'),
-        401: err('The profile requires a signed-in viewer'),
-        404: err('No such (visible) profile'),
+        200: json(data(PublicProfile), 'The public profile'),
+        ...errors({ 400: 'Malformed user id', 401: 'The profile requires a signed-in viewer', 404: 'No such (visible) profile' }),
       },
     }),
     async (c) => {
@@ -148,26 +145,21 @@ export const profileRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/views',
-      tags: ['profile'],
+      operationId: 'profile.view.list',
+      tags,
       summary: 'Who viewed my profile, newest first',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       request: { query: Page },
       responses: {
-        200: {
-          description: 'One page of viewers',
-          content: json(z.object({ data: z.array(ProfileViewer), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) })),
-        },
-        400: err('Invalid pagination'),
-        401: err('Not signed in'),
+        200: json(pageOf(ProfileViewer), 'One page of viewers'),
+        ...errors({ 400: 'Invalid pagination', 401: 'Not signed in' }),
       },
     }),
     async (c) => {
       const page = c.req.valid('query');
-      const { items, total } = await listProfileViews(serviceContext(c), page);
-      return c.json({ data: items, meta: { total, limit: page.limit, offset: page.offset } }, 200);
+      return paged(c, await listProfileViews(serviceContext(c), page), page);
     },
   );

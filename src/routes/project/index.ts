@@ -1,9 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
+import { body, data, json, route, z } from '../kit';
 import { rotateGithubWebhookSecret } from '../../services/github';
 import { createProject, deleteProject, getProject, updateProject } from '../../services/membership';
-import { atLeastOne, body, common, conflict, data, forbidden, IdOrSlug, json, Name, RoleRefOut, security, Slug, Visibility } from '../organization/schemas';
+import { atLeastOne, common, conflict, forbidden, IdOrSlug, Name, RoleRefOut, Slug, Visibility } from '../organization/schemas';
 
 // Addressing: `:projectId` is the project's uuid, or its slug together with `?teamId=` (team uuid, or team
 // slug with `&orgId=`) — a project slug is only unique inside its team.
@@ -78,17 +77,17 @@ const ProjectQuery = z.object({
 const target = (projectId: string, q: { teamId?: string; orgId?: string }) => ({ project: projectId, team: q.teamId, org: q.orgId });
 
 const tags = ['project'];
-const auth = { security, middleware: requireUser };
 
 export const projectRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/',
+      operationId: 'project.create',
       tags,
       summary: 'Create a project in a team (team:projects:create); the caller becomes its Owner',
-      ...auth,
-      request: body(CreateProject),
+      auth: 'session',
+      request: body(CreateProject, { teamId: 'platform', orgId: 'acme-labs', name: 'Scoreboard', slug: 'scoreboard', githubRepo: 'acme-labs/scoreboard' }),
       responses: { 201: json(data(ProjectWritten), 'Created with the roles Owner, Editor, Viewer'), ...common, ...forbidden, ...conflict('Name or slug taken in the team') },
     }),
     async (c) => {
@@ -97,48 +96,52 @@ export const projectRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{projectId}',
+      operationId: 'project.get',
       tags,
       summary: 'One project (whoever can read it)',
-      ...auth,
+      auth: 'session',
       request: { params: ProjectParam, query: ProjectQuery },
       responses: { 200: json(data(Project), 'The project'), ...common },
     }),
     async (c) => c.json({ data: await getProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'patch',
       path: '/{projectId}',
+      operationId: 'project.update',
       tags,
       summary: 'Update the project (project:update)',
-      ...auth,
-      request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject) },
+      auth: 'session',
+      request: { params: ProjectParam, query: ProjectQuery, ...body(UpdateProject, { description: 'Live scores for the finals', visibility: 'PUBLIC' }) },
       responses: { 200: json(data(ProjectWritten), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the team') },
     }),
     async (c) => c.json({ data: await updateProject(serviceContext(c), { ...c.req.valid('json'), target: target(c.req.valid('param').projectId, c.req.valid('query')) }) }, 200, noStore),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{projectId}',
+      operationId: 'project.delete',
       tags,
       summary: 'Delete the project (project:delete); audit history is kept',
-      ...auth,
+      auth: 'session',
       request: { params: ProjectParam, query: ProjectQuery },
       responses: { 200: json(data(z.object({ id: z.uuid(), deletedAt: z.iso.datetime() })), 'Deleted'), ...common, ...forbidden },
     }),
     async (c) => c.json({ data: await deleteProject(serviceContext(c), target(c.req.valid('param').projectId, c.req.valid('query'))) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/{projectId}/github/rotate-secret',
+      operationId: 'project.github.rotateSecret',
       tags,
       summary: "Rotate the linked repository's webhook secret (project:update); the new secret is shown once and the old one stops working",
-      ...auth,
+      auth: 'session',
       request: { params: ProjectParam, query: ProjectQuery },
       responses: { 200: json(data(GithubWebhook), 'The new secret'), ...common, ...forbidden, ...conflict('No repository linked') },
     }),

@@ -1,8 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
+import { body, data, json, paged, pageOf, Paging, route, z } from '../kit';
 import { addProjectMember, changeRole, listMembers, listRoles, removeMember } from '../../services/membership';
-import { body, common, conflict, data, forbidden, IdOrSlug, json, list, Member, Paging, Role, RoleInput } from '../organization/schemas';
+import { common, conflict, forbidden, IdOrSlug, Member, Role, RoleInput } from '../organization/schemas';
 
 // Project members and roles, mounted on /api/v1/project next to the project routes (./index.ts).
 // Addressing as there: `:projectId` is the project's uuid, or its slug with `?teamId=` (team uuid, or team
@@ -26,33 +25,34 @@ const AddProjectMember = z
 const ChangeProjectMemberRole = z.object({ role: ProjectRoleInput }).strict().openapi('ChangeProjectMemberRole');
 
 const tags = ['project'];
-const auth = { security: [{ clerkSession: [] }], middleware: requireUser };
 
 export const projectMemberRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{projectId}/members',
+      operationId: 'project.member.list',
       tags,
       summary: 'Members of the project with their project roles (whoever can read it)',
-      ...auth,
+      auth: 'session',
       request: { params: ProjectParam, query: ProjectPagedQuery },
-      responses: { 200: json(list(Member), 'Oldest first'), ...common },
+      responses: { 200: json(pageOf(Member), 'Oldest first'), ...common },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listMembers(serviceContext(c), { ...q, target: target(c.req.valid('param').projectId, q) });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/{projectId}/members',
+      operationId: 'project.member.add',
       tags,
       summary: 'Add a member of the team to the project (project:members:manage; only roles within the caller’s own permissions)',
-      ...auth,
-      request: { params: ProjectParam, query: ProjectQuery, ...body(AddProjectMember) },
+      auth: 'session',
+      request: { params: ProjectParam, query: ProjectQuery, ...body(AddProjectMember, { userId: 'user_2abcDEF', role: 'Editor' }) },
       responses: {
         201: json(data(Member), 'Added'),
         ...common,
@@ -63,13 +63,14 @@ export const projectMemberRoutes = createRouter()
     async (c) => c.json({ data: await addProjectMember(serviceContext(c), { ...c.req.valid('json'), target: target(c.req.valid('param').projectId, c.req.valid('query')) }) }, 201),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'patch',
       path: '/{projectId}/members/{userId}',
+      operationId: 'project.member.updateRole',
       tags,
       summary: "Change a project member's role (project:members:manage; only to and from roles within the caller's own permissions)",
-      ...auth,
-      request: { params: MemberParam, query: ProjectQuery, ...body(ChangeProjectMemberRole) },
+      auth: 'session',
+      request: { params: MemberParam, query: ProjectQuery, ...body(ChangeProjectMemberRole, { role: 'Viewer' }) },
       responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner of the project cannot be demoted') },
     }),
     async (c) => {
@@ -78,12 +79,13 @@ export const projectMemberRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{projectId}/members/{userId}',
+      operationId: 'project.member.remove',
       tags,
       summary: 'Remove a project member (project:members:manage), or leave (own user id); team membership stays',
-      ...auth,
+      auth: 'session',
       request: { params: MemberParam, query: ProjectQuery },
       responses: {
         200: json(data(z.object({ userId: z.string(), removed: z.literal(true) })), 'Removed'),
@@ -98,12 +100,13 @@ export const projectMemberRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{projectId}/roles',
+      operationId: 'project.role.list',
       tags,
       summary: 'Roles of the project and their permissions (whoever can read it)',
-      ...auth,
+      auth: 'session',
       request: { params: ProjectParam, query: ProjectQuery },
       responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
     }),

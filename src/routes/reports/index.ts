@@ -1,9 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { reportEntityType, reportState } from '../../db/schema';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { createReport, listReports, REPORT_REASONS } from '../../services/reports';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, guardUnmatched, json, paged, pageOf, route, z } from '../kit';
 
 const Report = z
   .object({
@@ -33,49 +31,54 @@ const PageQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const err = (description: string) => json(ErrorResponse, description);
+const tags = ['reports'];
 
-const router = createRouter();
-router.use('*', requireUser);
-
-export const reportRoutes = router
+export const reportRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/',
-      tags: ['reports'],
+      operationId: 'report.create',
+      tags,
       summary: 'Report a profile, organization, team or project (10 per hour)',
-      security: [{ clerkSession: [] }],
-      request: { body: { required: true, content: { 'application/json': { schema: CreateReportBody } } } },
+      auth: 'session',
+      request: body(CreateReportBody, {
+        entityType: 'profile',
+        entityId: '8d3f6c1a-5b2e-4f7d-9a0c-3e1b2d4f6a8c',
+        reason: 'spam',
+        details: 'Posts the same link on every project page',
+      }),
       responses: {
-        201: json(z.object({ data: Report }), 'Stored; a confirmation email follows'),
-        400: err('Invalid body'),
-        401: err('Not signed in'),
-        404: err('No such (live) entity'),
-        409: err('You already have an open report about this entity'),
-        429: err('Too many reports (Retry-After)'),
+        201: json(data(Report), 'Stored; a confirmation email follows'),
+        ...errors({
+          400: 'Invalid body',
+          401: 'Not signed in',
+          404: 'No such (live) entity',
+          409: 'You already have an open report about this entity',
+          429: 'Too many reports (Retry-After)',
+        }),
       },
     }),
     async (c) => c.json({ data: await createReport(serviceContext(c), c.req.valid('json')) }, 201),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/',
-      tags: ['reports'],
+      operationId: 'report.list',
+      tags,
       summary: "The caller's reports, newest first",
-      security: [{ clerkSession: [] }],
+      auth: 'session',
       request: { query: PageQuery },
       responses: {
-        200: json(z.object({ data: z.array(Report), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) }), 'One page'),
-        400: err('Invalid query'),
-        401: err('Not signed in'),
+        200: json(pageOf(Report), 'One page'),
+        ...errors({ 400: 'Invalid query', 401: 'Not signed in' }),
       },
     }),
     async (c) => {
       const { limit, offset } = c.req.valid('query');
-      const { items, total } = await listReports(serviceContext(c), { limit, offset });
-      return c.json({ data: items, meta: { total, limit, offset } }, 200);
+      return paged(c, await listReports(serviceContext(c), { limit, offset }), { limit, offset });
     },
   );
+
+guardUnmatched(reportRoutes, 'session');

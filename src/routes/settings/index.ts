@@ -1,66 +1,62 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { getSettings, resetSettings, updateSettings } from '../../services/settings';
 import { settingsPatchSchema, userSettingsSchema } from '../../services/settings/schema';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, guardUnmatched, json, route, sessionUserId } from '../kit';
 
 const Settings = userSettingsSchema.openapi('Settings');
 const SettingsPatch = settingsPatchSchema.openapi('SettingsPatch', {
   description: 'Any subset of the settings document; unknown keys are rejected at every level.',
   example: { email: { weeklyFeedback: false } },
 });
-const SettingsResponse = z.object({ data: Settings });
+const ok = (description: string) => json(data(Settings), description);
+const unauthorized = errors({ 401: 'No valid session' });
+const tags = ['settings'];
 
-const security = [{ clerkSession: [] }];
-const errors = {
-  401: { description: 'No valid session', content: { 'application/json': { schema: ErrorResponse } } },
-};
-const ok = (description: string) => ({ description, content: { 'application/json': { schema: SettingsResponse } } });
-
-const router = createRouter();
-router.use('*', requireUser);
-
-export const settingsRoutes = router
+export const settingsRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/',
-      tags: ['settings'],
+      operationId: 'settings.get',
+      tags,
       summary: "The caller's settings (defaults merged in)",
-      security,
-      responses: { 200: ok('Full settings'), ...errors },
+      auth: 'session',
+      responses: { 200: ok('Full settings'), ...unauthorized },
     }),
     async (c) => {
       const ctx = serviceContext(c);
-      return c.json({ data: await getSettings(ctx, c.get('userId')!) }, 200);
+      return c.json({ data: await getSettings(ctx, sessionUserId(c)) }, 200);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'put',
       path: '/',
-      tags: ['settings'],
+      operationId: 'settings.update',
+      tags,
       summary: 'Change some settings',
       description: 'Deep-merges the body into the stored settings and returns the full result.',
-      security,
-      request: { body: { required: true, content: { 'application/json': { schema: SettingsPatch } } } },
+      auth: 'session',
+      request: body(SettingsPatch),
       responses: {
         200: ok('Full settings after the change'),
-        400: { description: 'Unknown key or non-boolean value', content: { 'application/json': { schema: ErrorResponse } } },
-        ...errors,
+        ...errors({ 400: 'Unknown key or non-boolean value' }),
+        ...unauthorized,
       },
     }),
     async (c) => c.json({ data: await updateSettings(serviceContext(c), c.req.valid('json')) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/reset',
-      tags: ['settings'],
+      operationId: 'settings.reset',
+      tags,
       summary: 'Reset every setting to its default',
-      security,
-      responses: { 200: ok('The defaults'), ...errors },
+      auth: 'session',
+      responses: { 200: ok('The defaults'), ...unauthorized },
     }),
     async (c) => c.json({ data: await resetSettings(serviceContext(c)) }, 200),
   );
+
+guardUnmatched(settingsRoutes, 'session');

@@ -1,8 +1,6 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { listStars, starProfile, unstarProfile } from '../../services/stars';
-import { ErrorResponse } from '../schemas';
+import { data, errors, json, route, z } from '../kit';
 
 const ProfileIdParam = z.object({
   profileId: z.uuid().openapi({ param: { name: 'profileId', in: 'path' }, description: 'Profile id (profiles.id), not the user id' }),
@@ -21,68 +19,65 @@ const StarsQuery = z.object({
   cursor: z.string().min(1).max(512).optional().openapi({ description: 'meta.nextCursor of the previous page' }),
 });
 
-const security = [{ clerkSession: [] }];
-/** Public route that also reads an optional session (OpenAPI: no auth, or the Clerk session). */
-const optionalSession: { clerkSession?: string[] }[] = [{}, { clerkSession: [] }];
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
-
-const actionResponses = {
-  200: { description: 'Idempotent: the resulting state', content: json(z.object({ data: StarState })) },
-  400: err('Malformed profile id'),
-  401: err('Not signed in'),
-  404: err('No such (visible) profile'),
-  429: err('More than 10 star/unstar actions per minute (Retry-After)'),
-};
+const starState = json(data(StarState), 'Idempotent: the resulting state');
+const actionErrors = errors({
+  400: 'Malformed profile id',
+  401: 'Not signed in',
+  404: 'No such (visible) profile',
+  429: 'More than 10 star/unstar actions per minute (Retry-After)',
+});
+const ownProfile = errors({ 403: 'Your own profile' });
+const tags = ['stars'];
 
 export const starRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/{profileId}',
-      tags: ['stars'],
+      operationId: 'star.create',
+      tags,
       summary: 'Star a profile (idempotent; notifies the owner once)',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       request: { params: ProfileIdParam },
-      responses: { ...actionResponses, 403: err('Your own profile') },
+      responses: { 200: starState, ...actionErrors, ...ownProfile },
     }),
     async (c) => c.json({ data: await starProfile(serviceContext(c), c.req.valid('param').profileId) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{profileId}',
-      tags: ['stars'],
+      operationId: 'star.delete',
+      tags,
       summary: 'Remove my star (idempotent)',
-      security,
-      middleware: [requireUser] as const,
+      auth: 'session',
       request: { params: ProfileIdParam },
-      responses: actionResponses,
+      responses: { 200: starState, ...actionErrors },
     }),
     async (c) => c.json({ data: await unstarProfile(serviceContext(c), c.req.valid('param').profileId) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{profileId}',
-      tags: ['stars'],
+      operationId: 'star.list',
+      tags,
       summary: 'Star count and stargazers of a profile (public; newest first)',
-      security: optionalSession,
+      auth: 'optionalSession',
       request: { params: ProfileIdParam, query: StarsQuery },
       responses: {
-        200: {
-          description: 'Count, hasStarred (false when anonymous) and one page of stargazers',
-          content: json(
-            z.object({
-              data: z.object({ count: z.number().int(), hasStarred: z.boolean(), stargazers: z.array(Stargazer) }),
-              meta: z.object({ nextCursor: z.string().nullable() }),
-            }),
-          ),
-        },
-        400: err('Malformed profile id, limit or cursor'),
-        401: err('The profile requires a signed-in viewer'),
-        404: err('No such (visible) profile'),
+        200: json(
+          z.object({
+            data: z.object({ count: z.number().int(), hasStarred: z.boolean(), stargazers: z.array(Stargazer) }),
+            meta: z.object({ nextCursor: z.string().nullable() }),
+          }),
+          'Count, hasStarred (false when anonymous) and one page of stargazers',
+        ),
+        ...errors({
+          400: 'Malformed profile id, limit or cursor',
+          401: 'The profile requires a signed-in viewer',
+          404: 'No such (visible) profile',
+        }),
       },
     }),
     async (c) => {

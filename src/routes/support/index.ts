@@ -1,10 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { reportSeverity, reportState, reportType } from '../../db/schema';
 import { clientIp } from '../../lib/http';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
 import { createSupportTicket, listSupportTickets } from '../../services/support';
-import { ErrorResponse } from '../schemas';
+import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
 
 const SupportTicket = z
   .object({
@@ -35,28 +33,33 @@ const PageQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
-/** Public route that also reads an optional session. */
-const optionalSession: { clerkSession?: string[] }[] = [{}, { clerkSession: [] }];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const err = (description: string) => json(ErrorResponse, description);
+const tags = ['support'];
 
 export const supportRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/',
-      tags: ['support'],
+      operationId: 'support.ticket.create',
+      tags,
       summary: 'Open a support request (signed in, or anonymous with an email)',
       description:
         'The ticket is stored synchronously and its id returned. Limits: 3 per hour per signed-in user, 1 per hour per client IP when anonymous. ' +
         'A confirmation email follows (fixed template; an anonymous address gets at most one per 24 h and never the message body).',
-      security: optionalSession,
-      request: { body: { required: true, content: { 'application/json': { schema: CreateSupportBody } } } },
+      auth: 'optionalSession',
+      request: body(CreateSupportBody, {
+        subject: 'Cannot download my certificate',
+        message: 'The certificate link of the March hackathon answers 404 since yesterday.',
+        email: 'ada@example.com',
+        type: 'BUG',
+      }),
       responses: {
-        201: json(z.object({ data: SupportTicket }), 'The stored ticket'),
-        400: err('Invalid body, or anonymous without an email'),
-        401: err('The session belongs to a deleted account'),
-        429: err('Too many support requests (Retry-After)'),
+        201: json(data(SupportTicket), 'The stored ticket'),
+        ...errors({
+          400: 'Invalid body, or anonymous without an email',
+          401: 'The session belongs to a deleted account',
+          429: 'Too many support requests (Retry-After)',
+        }),
       },
     }),
     async (c) => {
@@ -66,23 +69,21 @@ export const supportRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/',
-      tags: ['support'],
+      operationId: 'support.ticket.list',
+      tags,
       summary: "The caller's support requests, newest first",
-      security: [{ clerkSession: [] }],
-      middleware: [requireUser] as const,
+      auth: 'session',
       request: { query: PageQuery },
       responses: {
-        200: json(z.object({ data: z.array(SupportTicket), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) }), 'One page'),
-        400: err('Invalid query'),
-        401: err('Not signed in'),
+        200: json(pageOf(SupportTicket), 'One page'),
+        ...errors({ 400: 'Invalid query', 401: 'Not signed in' }),
       },
     }),
     async (c) => {
       const { limit, offset } = c.req.valid('query');
-      const { items, total } = await listSupportTickets(serviceContext(c), { limit, offset });
-      return c.json({ data: items, meta: { total, limit, offset } }, 200);
+      return paged(c, await listSupportTickets(serviceContext(c), { limit, offset }), { limit, offset });
     },
   );

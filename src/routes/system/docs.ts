@@ -3,6 +3,7 @@ import swaggerUiStyles from 'swagger-ui-dist/swagger-ui.css';
 import type { Context } from 'hono';
 import type { App, AppEnv } from '../../router';
 import { AppError } from '../../lib/errors';
+import { registerSecuritySchemes } from '../kit';
 
 // Everything the docs page loads comes from this worker, so it renders offline and the CSP names no other origin.
 // Swagger UI sets inline styles on its elements ('unsafe-inline' for styles only) and uses data: images.
@@ -35,6 +36,31 @@ const ASSETS: Record<string, { body: string; type: string }> = {
   '/api-docs/init.js': { body: INIT_JS, type: 'text/javascript; charset=utf-8' },
 };
 
+/** The document's tags, in the order tools list them. */
+const TAGS = [
+  { name: 'profile', description: "The caller's profile and public profiles" },
+  { name: 'settings', description: "The caller's settings" },
+  { name: 'account-settings', description: 'Step-up verification, the activity log and the data export' },
+  { name: 'notifications', description: 'In-app notifications and their live stream' },
+  { name: 'stars', description: 'Stars on profiles' },
+  { name: 'organization', description: 'Organizations, their members, roles, invitations and audit log' },
+  { name: 'team', description: 'Teams of an organization, their members, roles, invitations and audit log' },
+  { name: 'project', description: 'Projects of a team, their members and roles' },
+  { name: 'credits', description: 'Credit balance and ledger, phone verification and the free credits' },
+  { name: 'payments', description: 'Razorpay orders and payment history' },
+  { name: 'plans', description: 'Credit plans' },
+  { name: 'ai', description: 'The assistant' },
+  { name: 'support', description: 'Support requests' },
+  { name: 'feedback', description: 'General and weekly feedback' },
+  { name: 'reports', description: 'Reports of abusive content' },
+  { name: 'newsletter', description: 'Newsletter subscription (double opt-in)' },
+  { name: 'platform', description: 'Invitations to FairArena' },
+  { name: 'webhooks', description: 'Deliveries from Clerk, Razorpay, GitHub and QStash (signed)' },
+  { name: 'system', description: 'Health and metrics' },
+  { name: 'admin', description: 'Operator routes' },
+  { name: 'development', description: 'Local development helpers' },
+];
+
 /** OpenAPI document generated from the same zod schemas that validate requests; UI outside production. */
 export function registerDocs(app: App): void {
   // Generated once per isolate (per public URL): building it walks every route's zod schemas.
@@ -50,19 +76,13 @@ export function registerDocs(app: App): void {
           description: 'Hackathon platform API. Success: {"data": …}; errors: {"error": {code, message, requestId, details?}}. Tracing: send a W3C `traceparent` header to continue your trace; every response carries `traceparent` for the server span.',
         },
         servers: [{ url }],
+        tags: TAGS,
       });
       doc = { url, json: JSON.stringify(document) };
     }
     return c.body(doc.json, 200, { 'Content-Type': 'application/json' });
   });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'clerkSession', {
-    type: 'http',
-    scheme: 'bearer',
-    bearerFormat: 'JWT',
-    description: 'Clerk session token (or the __session cookie). Session tokens only: API keys, machine and OAuth tokens are not accepted.',
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'metricsToken', { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN' });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN (operator routes)' });
+  registerSecuritySchemes(app);
 
   const serve = (c: Context<AppEnv>) => {
     const asset = ASSETS[c.req.path]!;

@@ -1,6 +1,5 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requireUser } from '../../middleware/auth';
 import { createRouter, serviceContext } from '../../router';
+import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
 import {
   acceptInvite,
   changeRole,
@@ -24,36 +23,7 @@ import {
   ROW_ERROR_CODES,
   updateTeam,
 } from '../../services/membership';
-import {
-  atLeastOne,
-  AuditLogEntry,
-  body,
-  CodeBody,
-  common,
-  conflict,
-  data,
-  Email,
-  err,
-  ExpiresInDays,
-  forbidden,
-  IdOrSlug,
-  Invite,
-  InviteCode,
-  inviteMailCap,
-  InviteStatusQuery,
-  json,
-  list,
-  Member,
-  Name,
-  Paging,
-  Profile,
-  Role,
-  RoleInput,
-  RoleRefOut,
-  security,
-  Slug,
-  Visibility,
-} from '../organization/schemas';
+import { atLeastOne, AuditLogEntry, CodeBody, common, conflict, Email, ExpiresInDays, forbidden, IdOrSlug, Invite, InviteCode, inviteMailCap, InviteStatusQuery, Member, Name, Profile, Role, RoleInput, RoleRefOut, Slug, Visibility } from '../organization/schemas';
 
 // Addressing: `:teamId` is the team's uuid, or its slug together with `?orgId=` (org id or slug) — a team
 // slug is only unique inside its organization. Bodies naming a team use the same pair (teamId, orgId).
@@ -190,18 +160,18 @@ const Joined = z.object({
 });
 
 const tags = ['team'];
-const auth = { security, middleware: requireUser };
-const gone = { 410: err('Expired, used, declined or revoked, or void: its inviter may no longer invite to this role (details.status)') };
+const gone = errors({ 410: 'Expired, used, declined or revoked, or void: its inviter may no longer invite to this role (details.status)' });
 
 export const teamRoutes = createRouter()
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/',
+      operationId: 'team.create',
       tags,
       summary: 'Create a team in an organization (org:teams:create); the caller becomes its Owner',
-      ...auth,
-      request: body(CreateTeam),
+      auth: 'session',
+      request: body(CreateTeam, { orgId: 'acme-labs', name: 'Platform', slug: 'platform', visibility: 'INTERNAL' }),
       responses: { 201: json(data(Team), 'Created with the roles Owner, Admin, Member'), ...common, ...forbidden, ...conflict('Name or slug taken in the organization') },
     }),
     async (c) => {
@@ -210,13 +180,14 @@ export const teamRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/invite',
+      operationId: 'team.invite.create',
       tags,
       summary: 'Invite someone to the team by email (team:members:invite)',
-      ...auth,
-      request: body(SingleInvite),
+      auth: 'session',
+      request: body(SingleInvite, { teamId: 'platform', orgId: 'acme-labs', email: 'grace@example.com', role: 'Member' }),
       responses: {
         201: json(data(Invite), 'Invitation created; the email with the code follows'),
         ...common,
@@ -231,13 +202,18 @@ export const teamRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/invite/bulk',
+      operationId: 'team.invite.createBulk',
       tags,
       summary: 'Invite up to 100 people at once, from a JSON list or CSV text (all or nothing, within the invite-mail cap); ?dryRun=true only checks the rows',
-      ...auth,
-      request: { query: BulkQuery, ...body(BulkInvites) },
+      auth: 'session',
+      request: { query: BulkQuery, ...body(BulkInvites, {
+        teamId: 'platform',
+        orgId: 'acme-labs',
+        invites: [{ email: 'grace@example.com' }, { email: 'alan@example.com', role: 'Admin' }],
+      }) },
       responses: {
         200: json(data(BulkInviteCheck), 'dryRun=true: the result for every row; nothing was stored or sent'),
         201: json(data(z.array(Invite)), 'All invitations created; the emails follow'),
@@ -256,9 +232,11 @@ export const teamRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/invite/{code}',
+      operationId: 'team.invite.preview',
+      auth: 'public',
       tags,
       summary: 'Preview an invitation (public): organization, team, role and expiry',
       request: { params: z.object({ code: InviteCode.openapi({ param: { name: 'code', in: 'path' } }) }) },
@@ -274,8 +252,7 @@ export const teamRoutes = createRouter()
           ),
           'The invitation',
         ),
-        400: err('Malformed code'),
-        404: err('Unknown code, or its team/organization was deleted'),
+        ...errors({ 400: 'Malformed code', 404: 'Unknown code, or its team/organization was deleted' }),
         ...gone,
       },
     }),
@@ -285,17 +262,18 @@ export const teamRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/accept-invite',
+      operationId: 'team.invite.accept',
       tags,
       summary: "Accept a team invitation sent to the caller's email (joins the organization as Member if needed)",
-      ...auth,
-      request: body(CodeBody),
+      auth: 'session',
+      request: body(CodeBody, { code: 'k3VqX8dM2pLr7TzN4wYc9BfH6sJa' }),
       responses: {
         200: json(data(Joined), 'Joined'),
         ...common,
-        403: err('The invitation was sent to a different email address'),
+        ...errors({ 403: 'The invitation was sent to a different email address' }),
         ...conflict('Already a member of the team'),
         ...gone,
       },
@@ -303,81 +281,87 @@ export const teamRoutes = createRouter()
     async (c) => c.json({ data: await acceptInvite(serviceContext(c), { scope: 'team', code: c.req.valid('json').code }) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'post',
       path: '/decline-invite',
+      operationId: 'team.invite.decline',
       tags,
       summary: "Decline a team invitation sent to the caller's email",
-      ...auth,
-      request: body(CodeBody),
+      auth: 'session',
+      request: body(CodeBody, { code: 'k3VqX8dM2pLr7TzN4wYc9BfH6sJa' }),
       responses: {
         200: json(data(z.object({ declined: z.literal(true) })), 'Declined'),
         ...common,
-        403: err('The invitation was sent to a different email address'),
+        ...errors({ 403: 'The invitation was sent to a different email address' }),
         ...gone,
       },
     }),
     async (c) => c.json({ data: await declineTeamInvite(serviceContext(c), c.req.valid('json').code) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{teamId}',
+      operationId: 'team.get',
       tags,
       summary: 'One team (team members; org members when the team is not PRIVATE)',
-      ...auth,
+      auth: 'session',
       request: { params: TeamParam, query: TeamQuery },
       responses: { 200: json(data(Team), 'The team'), ...common },
     }),
     async (c) => c.json({ data: await getTeam(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'patch',
       path: '/{teamId}',
+      operationId: 'team.update',
       tags,
       summary: 'Update the team (team:update)',
-      ...auth,
-      request: { params: TeamParam, query: TeamQuery, ...body(UpdateTeam) },
+      auth: 'session',
+      request: { params: TeamParam, query: TeamQuery, ...body(UpdateTeam, { description: 'Owns the judging platform', visibility: 'PRIVATE' }) },
       responses: { 200: json(data(Team), 'Updated'), ...common, ...forbidden, ...conflict('Name taken in the organization') },
     }),
     async (c) => c.json({ data: await updateTeam(serviceContext(c), { ...c.req.valid('json'), target: target(c.req.valid('param').teamId, c.req.valid('query').orgId) }) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{teamId}',
+      operationId: 'team.delete',
       tags,
       summary: 'Delete the team and its projects (team:delete); audit history is kept',
-      ...auth,
+      auth: 'session',
       request: { params: TeamParam, query: TeamQuery },
       responses: { 200: json(data(z.object({ id: z.uuid(), deletedAt: z.iso.datetime() })), 'Deleted'), ...common, ...forbidden },
     }),
     async (c) => c.json({ data: await deleteTeam(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{teamId}/invites',
+      operationId: 'team.invite.list',
       tags,
       summary: 'Invitations of the team by status (team:members:invite)',
-      ...auth,
+      auth: 'session',
       request: { params: TeamParam, query: InvitesQuery },
-      responses: { 200: json(list(Invite), 'Newest first'), ...common, ...forbidden },
+      responses: { 200: json(pageOf(Invite), 'Newest first'), ...common, ...forbidden },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listInvites(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{teamId}/invites/{inviteId}',
+      operationId: 'team.invite.revoke',
       tags,
       summary: 'Revoke a pending (or expired) invitation (team:members:invite)',
-      ...auth,
+      auth: 'session',
       request: { params: InviteParam, query: TeamQuery },
       responses: { 200: json(data(z.object({ id: z.uuid(), status: z.literal('revoked') })), 'Revoked'), ...common, ...forbidden, ...conflict('Already used, declined or revoked') },
     }),
@@ -387,29 +371,31 @@ export const teamRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{teamId}/members',
+      operationId: 'team.member.list',
       tags,
       summary: 'Members of the team with their team roles',
-      ...auth,
+      auth: 'session',
       request: { params: TeamParam, query: TeamPagedQuery },
-      responses: { 200: json(list(Member), 'Oldest first'), ...common },
+      responses: { 200: json(pageOf(Member), 'Oldest first'), ...common },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listMembers(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'patch',
       path: '/{teamId}/members/{userId}',
+      operationId: 'team.member.updateRole',
       tags,
       summary: "Change a team member's role (team:members:manage; only to and from roles within the caller's own permissions)",
-      ...auth,
-      request: { params: MemberParam, query: TeamQuery, ...body(ChangeTeamMemberRole) },
+      auth: 'session',
+      request: { params: MemberParam, query: TeamQuery, ...body(ChangeTeamMemberRole, { role: 'Admin' }) },
       responses: { 200: json(data(Member), 'The member with the new role'), ...common, ...forbidden, ...conflict('The last Owner of the team cannot be demoted') },
     }),
     async (c) => {
@@ -419,12 +405,13 @@ export const teamRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'delete',
       path: '/{teamId}/members/{userId}',
+      operationId: 'team.member.remove',
       tags,
       summary: 'Remove a team member (team:members:manage), or leave (own user id); the last Owner can do neither',
-      ...auth,
+      auth: 'session',
       request: { params: MemberParam, query: TeamQuery },
       responses: {
         200: json(data(z.object({ userId: z.string(), removed: z.literal(true) })), 'Removed'),
@@ -439,46 +426,49 @@ export const teamRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{teamId}/roles',
+      operationId: 'team.role.list',
       tags,
       summary: 'Roles of the team and their permissions',
-      ...auth,
+      auth: 'session',
       request: { params: TeamParam, query: TeamQuery },
       responses: { 200: json(data(z.array(Role)), 'Most powerful first'), ...common },
     }),
     async (c) => c.json({ data: await listRoles(serviceContext(c), target(c.req.valid('param').teamId, c.req.valid('query').orgId)) }, 200),
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{teamId}/projects',
+      operationId: 'team.project.list',
       tags,
       summary: "The team's projects the caller can read",
-      ...auth,
+      auth: 'session',
       request: { params: TeamParam, query: TeamPagedQuery },
-      responses: { 200: json(list(ProjectSummary), 'By name'), ...common },
+      responses: { 200: json(pageOf(ProjectSummary), 'By name'), ...common },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listTeamProjects(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   )
   .openapi(
-    createRoute({
+    route({
       method: 'get',
       path: '/{teamId}/audit',
+      operationId: 'team.audit.list',
       tags,
       summary: 'Team audit log, newest first (team:audit:read)',
-      ...auth,
+      auth: 'session',
       request: { params: TeamParam, query: TeamPagedQuery },
-      responses: { 200: json(list(AuditLogEntry), 'A page'), ...common, ...forbidden },
+      responses: { 200: json(pageOf(AuditLogEntry), 'A page'), ...common, ...forbidden },
     }),
     async (c) => {
       const q = c.req.valid('query');
       const r = await listAuditLog(serviceContext(c), { ...q, target: target(c.req.valid('param').teamId, q.orgId) });
-      return c.json({ data: r.items, meta: { total: r.total, limit: q.limit, offset: q.offset } }, 200);
+      return paged(c, r, q);
     },
   );

@@ -1,9 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { Webhook } from 'svix';
 import { createRouter } from '../../router';
 import { AppError } from '../../lib/errors';
 import { receiveClerkEvent } from '../../services/users/webhook';
-import { ErrorResponse } from '../schemas';
+import { data, errors, json, route, z } from '../kit';
 import { webhookRateLimit } from './limit';
 import { bodyText, invalidSignature, parseJson, verifiedWebhook } from './verify';
 
@@ -24,24 +23,28 @@ const verifyClerk = verifiedWebhook<unknown>({
   },
 });
 
-const route = createRoute({
+const clerkEvent = route({
   method: 'post',
   path: '/clerk',
+  operationId: 'webhook.clerk',
+  auth: 'clerkWebhook',
   tags: ['webhooks'],
   summary: 'Clerk user events (svix-signed)',
   description:
     'user.created / user.updated upsert by Clerk id (only a verified primary email is stored); user.deleted soft-deletes, and for an id never seen records it as deleted so a late user.created cannot revive it. Other event types are acknowledged and ignored. A replayed svix-id is a no-op.',
   middleware: [webhookRateLimit, verifyClerk] as const,
   responses: {
-    200: { description: 'Processed, ignored or duplicate', content: { 'application/json': { schema: z.object({ data: z.object({ type: z.string(), outcome: z.string() }) }) } } },
-    400: { description: 'Invalid payload', content: { 'application/json': { schema: ErrorResponse } } },
-    401: { description: 'Missing or invalid signature, or a timestamp older than 5 minutes', content: { 'application/json': { schema: ErrorResponse } } },
-    503: { description: 'CLERK_WEBHOOK_SECRET not configured', content: { 'application/json': { schema: ErrorResponse } } },
-    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
+    200: json(data(z.object({ type: z.string(), outcome: z.string() })), 'Processed, ignored or duplicate', { data: { type: 'user.created', outcome: 'created' } }),
+    ...errors({
+      400: 'Invalid payload',
+      401: 'Missing or invalid signature, or a timestamp older than 5 minutes',
+      503: 'CLERK_WEBHOOK_SECRET not configured',
+      429: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)',
+    }),
   },
 });
 
-export const clerkWebhook = createRouter().openapi(route, async (c) => {
+export const clerkWebhook = createRouter().openapi(clerkEvent, async (c) => {
   const { ctx, deliveryId, payload } = c.get('webhook');
   return c.json({ data: await receiveClerkEvent(ctx, { deliveryId, payload }) }, 200);
 });

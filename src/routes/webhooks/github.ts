@@ -1,8 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../../lib/errors';
 import { createRouter } from '../../router';
 import { githubSigners, receiveGithubDelivery, type GithubSigners } from '../../services/github';
-import { ErrorResponse } from '../schemas';
+import { data, errors, json, route, z } from '../kit';
 import { webhookRateLimit } from './limit';
 import { bodyText, invalidSignature, parseJson, verifiedWebhook } from './verify';
 
@@ -35,9 +34,11 @@ const verifyGithub = verifiedWebhook<{ event: string; payload: unknown; signers:
   },
 });
 
-const route = createRoute({
+const githubEvent = route({
   method: 'post',
   path: '/github',
+  operationId: 'webhook.github',
+  auth: 'githubWebhook',
   tags: ['webhooks'],
   summary: 'GitHub repository events (X-Hub-Signature-256 under the linked project\'s secret)',
   description:
@@ -49,21 +50,20 @@ const route = createRoute({
     'Nothing is ever executed.',
   middleware: [webhookRateLimit, verifyGithub] as const,
   responses: {
-    200: {
-      description: 'Processed, ignored or duplicate',
-      content: {
-        'application/json': {
-          schema: z.object({ data: z.object({ event: z.string(), outcome: z.enum(['pong', 'recorded', 'ignored', 'duplicate']), projects: z.number().int() }) }),
-        },
-      },
-    },
-    400: { description: 'Missing event/delivery header or invalid payload', content: { 'application/json': { schema: ErrorResponse } } },
-    401: { description: 'Missing or invalid signature, or no linked project whose secret matches', content: { 'application/json': { schema: ErrorResponse } } },
-    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
+    200: json(
+      data(z.object({ event: z.string(), outcome: z.enum(['pong', 'recorded', 'ignored', 'duplicate']), projects: z.number().int() })),
+      'Processed, ignored or duplicate',
+      { data: { event: 'push', outcome: 'recorded', projects: 1 } },
+    ),
+    ...errors({
+      400: 'Missing event/delivery header or invalid payload',
+      401: 'Missing or invalid signature, or no linked project whose secret matches',
+      429: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)',
+    }),
   },
 });
 
-export const githubWebhook = createRouter().openapi(route, async (c) => {
+export const githubWebhook = createRouter().openapi(githubEvent, async (c) => {
   const { ctx, deliveryId, payload } = c.get('webhook');
   return c.json({ data: await receiveGithubDelivery(ctx, { deliveryId, ...payload }) }, 200);
 });

@@ -1,14 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../../router';
 import { qstashPaths, verifyQstashSignature } from '../../integrations/qstash';
 import { AppError } from '../../lib/errors';
 import { expireStalePayment, paymentExpiryMessageId } from '../../services/payments';
-import { ErrorResponse } from '../schemas';
+import { data, errors, json, route, z } from '../kit';
 import { webhookRateLimit } from './limit';
 import { bodyText, invalidSignature, verifiedWebhook } from './verify';
-
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
 
 const PaymentExpiryBody = z.object({ paymentId: z.uuid() });
 
@@ -34,23 +30,26 @@ const verifyPaymentExpiry = verifiedWebhook<{ paymentId: string }>({
   },
 });
 
-const paymentExpiry = createRoute({
+const paymentExpiry = route({
   method: 'post',
   path: '/qstash/payment-expiry',
+  operationId: 'webhook.qstash.paymentExpiry',
+  auth: 'qstashWebhook',
   tags: ['webhooks'],
   summary: 'QStash: cancel a payment order still PENDING 24 h after creation (Upstash-Signature)',
   description:
     'Delivered by QStash 24 h after create-order. The Upstash-Signature JWT is verified (current, then next signing key) over the raw body and our PUBLIC_BASE_URL. Cancels only a payment that is still PENDING and older than 24 h — unless Razorpay reports the order paid: then a captured payment of our amount completes it (credited once) instead. Anything else is acknowledged unchanged.',
   middleware: [webhookRateLimit, verifyPaymentExpiry] as const,
   responses: {
-    200: {
-      description: 'Outcome (cancelled, completed, not_pending, not_due, not_found, paid_at_provider)',
-      content: json(z.object({ data: z.object({ outcome: z.string() }) })),
-    },
-    400: err('Body is not {paymentId}'),
-    401: err('Missing or invalid Upstash-Signature'),
-    503: err('QStash signing keys not configured'),
-    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
+    200: json(data(z.object({ outcome: z.string() })), 'Outcome (cancelled, completed, not_pending, not_due, not_found, paid_at_provider)', {
+      data: { outcome: 'cancelled' },
+    }),
+    ...errors({
+      400: 'Body is not {paymentId}',
+      401: 'Missing or invalid Upstash-Signature',
+      503: 'QStash signing keys not configured',
+      429: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)',
+    }),
   },
 });
 

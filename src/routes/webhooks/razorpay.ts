@@ -1,14 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../../router';
 import { verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { processRazorpayWebhook, RazorpayWebhookBody } from '../../services/payments';
-import { ErrorResponse } from '../schemas';
+import { data, errors, json, route, z } from '../kit';
 import { webhookRateLimit } from './limit';
 import { bodyText, invalidSignature, parseJson, verifiedWebhook } from './verify';
-
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-const err = (description: string) => ({ description, content: json(ErrorResponse) });
 
 /** X-Razorpay-Signature: hex HMAC-SHA256 of the raw body under RAZORPAY_WEBHOOK_SECRET, compared in constant time. */
 const verifyRazorpay = verifiedWebhook<{ body: RazorpayWebhookBody; signature: string }>({
@@ -26,9 +22,11 @@ const verifyRazorpay = verifiedWebhook<{ body: RazorpayWebhookBody; signature: s
   },
 });
 
-const route = createRoute({
+const razorpayEvent = route({
   method: 'post',
   path: '/razorpay',
+  operationId: 'webhook.razorpay',
+  auth: 'razorpayWebhook',
   tags: ['webhooks'],
   summary: 'Razorpay events (X-Razorpay-Signature over the raw body)',
   description:
@@ -37,18 +35,21 @@ const route = createRoute({
     'Other events are stored and acknowledged. A replay — the same x-razorpay-event-id, or the same signed body under a new event id — is a no-op (`status: duplicate`).',
   middleware: [webhookRateLimit, verifyRazorpay] as const,
   responses: {
-    200: {
-      description: 'Processed, ignored or duplicate',
-      content: json(z.object({ data: z.object({ status: z.enum(['processed', 'ignored', 'duplicate']), event: z.string(), reason: z.string().optional() }) })),
-    },
-    400: err('Missing x-razorpay-event-id, or a body that is not a Razorpay event'),
-    401: err('Missing or invalid signature'),
-    503: err('RAZORPAY_WEBHOOK_SECRET not configured (never accepted unsigned), or a refund of one of our payments that cannot be settled yet (retried by Razorpay)'),
-    429: { description: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)', content: { 'application/json': { schema: ErrorResponse } } },
+    200: json(
+      data(z.object({ status: z.enum(['processed', 'ignored', 'duplicate']), event: z.string(), reason: z.string().optional() })),
+      'Processed, ignored or duplicate',
+      { data: { status: 'processed', event: 'payment.captured' } },
+    ),
+    ...errors({
+      400: 'Missing x-razorpay-event-id, or a body that is not a Razorpay event',
+      401: 'Missing or invalid signature',
+      503: 'RAZORPAY_WEBHOOK_SECRET not configured (never accepted unsigned), or a refund of one of our payments that cannot be settled yet (retried by Razorpay)',
+      429: 'Too many deliveries from this address (WEBHOOK_RATE_LIMIT_PER_MINUTE, Retry-After)',
+    }),
   },
 });
 
-export const razorpayWebhook = createRouter().openapi(route, async (c) => {
+export const razorpayWebhook = createRouter().openapi(razorpayEvent, async (c) => {
   const { ctx, deliveryId, raw, payload } = c.get('webhook');
   return c.json({ data: await processRazorpayWebhook(ctx, { deliveryId, raw, ...payload }) }, 200);
 });
