@@ -319,7 +319,7 @@ describe('POST /account-settings/export-data', () => {
     for (const n of data.notifications) expect(Object.keys(n).sort()).toEqual(['createdAt', 'id', 'readAt', 'title', 'type']);
     expect(data.supportTickets.map((x: { subject: string }) => x.subject)).toEqual(['Help']);
     expect(data.activityLog.map((x: { action: string }) => x.action)).toEqual(expect.arrayContaining(['stepup.granted', 'export.requested']));
-    // no other user's personal data (original defect #25)
+    // no other user's personal data
     expect(text).not.toContain(mallory.email);
     expect(text).not.toContain(mallory.email.split('@')[0]!);
     expect(text).not.toContain(mallory.id);
@@ -365,7 +365,7 @@ describe('append-only tables hold no client IP or user agent', () => {
   });
 });
 
-describe('the step-up code (original defect #15)', () => {
+describe('the step-up code', () => {
   it('never appears in an event, activity row, log line or HTTP answer', async () => {
     const logged: string[] = [];
     for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from './helpers/db';
 
-// The money and identity rules the database itself enforces (ARCHITECTURE.md §2 "Invariants in the DB").
+// The money and identity rules the database itself enforces (docs/ARCHITECTURE.md, "Data model invariants").
 // Each test proves both halves: the good write succeeds, the bad write is refused by the named
 // constraint or trigger. Raw SQL on purpose: no service code is involved.
 
@@ -115,7 +115,7 @@ describe('database invariants', () => {
         [eventId],
       );
     await insertEvent('evt_inv_1');
-    await insertEvent('evt_inv_2'); // same event type, different event id: accepted (original defect #1)
+    await insertEvent('evt_inv_2'); // same event type, different event id: accepted (the key is the event id, not its type)
     await expect(insertEvent('evt_inv_1')).rejects.toThrow(/payment_webhook_events_razorpay_event_id_uq/);
     await expect(insertEvent(null)).rejects.toThrow(/razorpay_event_id/);
   });

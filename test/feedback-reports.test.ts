@@ -32,7 +32,7 @@ async function weeklyCode(used = false): Promise<string> {
 const outboxCount = async () => Number((await db.sql<{ n: string }>(`select count(*) as n from outbox`)).rows[0]!.n);
 
 describe('POST /api/v1/feedback (general, signed in)', () => {
-  it('stores the feedback with its author and broadcasts nothing (defect #26)', async () => {
+  it('stores the feedback with its author and broadcasts nothing', async () => {
     const user = await signUp(db);
     const bystander = await signUp(db);
     const outboxBefore = await outboxCount();
@@ -126,7 +126,7 @@ describe('weekly feedback codes: GET / POST /api/v1/feedback/:code (public)', ()
 });
 
 describe('POST /api/v1/reports', () => {
-  it('stores the report with the caller as reporter (defect #13), lists it, and confirms by email', async () => {
+  it('stores the report with the caller as reporter (never one named in the body), lists it, and confirms by email', async () => {
     const reporter = await signUp(db, { firstName: 'Rita' });
     const target = await signUp(db);
     const profileId = await profileOf(target);

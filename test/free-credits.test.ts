@@ -34,7 +34,7 @@ describe('GET /credits/eligibility', () => {
     expect((await eligibility(u)).body.data).toEqual({ canClaim: true, hasClaimed: false, phoneVerified: true, hasPhoneNumber: true });
 
     expect((await claim(u)).status).toBe(200);
-    // read repeatedly: never a stale "not claimed" (original defect #24)
+    // read repeatedly: never a stale "not claimed"
     for (let i = 0; i < 3; i++) {
       expect((await eligibility(u)).body.data).toEqual({ canClaim: false, hasClaimed: true, phoneVerified: true, hasPhoneNumber: true });
     }

@@ -237,7 +237,7 @@ describe('POST /webhooks/v1/github: signature', () => {
     expect((await deliver({ event: 'push', body, secret: SECRET, deliveryId })).body.data.outcome).toBe('recorded');
   });
 
-  it('an HMAC under the empty key never verifies, not even for a linked project that has no secret (defect #6)', async () => {
+  it('an HMAC under the empty key never verifies, not even for a linked project that has no secret', async () => {
     const repo = `empty-${suffix()}/app`;
     const p = await linkedProject(repo);
     // a repository linked before per-project secrets existed: github_repo set, no secret

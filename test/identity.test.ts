@@ -230,7 +230,7 @@ describe('POST /webhooks/v1/clerk', () => {
     expect(events.rows).toHaveLength(1);
   });
 
-  it('user.updated syncs by Clerk id, including a changed primary email (defect #33)', async () => {
+  it('user.updated syncs by Clerk id, including a changed primary email', async () => {
     const id = newId();
     await postWebhook('user.created', clerkUserJson({ id, email: 'before@example.test' }));
     const r = await postWebhook('user.updated', clerkUserJson({ id, email: 'after@example.test', first_name: 'Renamed' }));

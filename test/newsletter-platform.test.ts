@@ -131,7 +131,7 @@ describe('newsletter: double opt-in', () => {
   });
 });
 
-describe('newsletter: unsubscribe needs the signed token from the email (defect #20)', () => {
+describe('newsletter: unsubscribe needs the signed token from the email', () => {
   async function subscribed(tag: string) {
     const email = uniqueEmail(tag);
     await post('/newsletter/subscribe', { email });

@@ -252,7 +252,7 @@ describe('POST /credits/send-voice-otp + /verify-voice-otp', () => {
   });
 });
 
-describe('one number, several accounts (original defect #14)', () => {
+describe('one number, several accounts', () => {
   it("an attacker's send never blocks the victim: both get codes, the first to verify owns the number", async () => {
     const attacker = await signUp(db);
     const victim = await signUp(db);
@@ -508,7 +508,7 @@ describe('development: the dev SMS provider', () => {
   });
 });
 
-describe('the plaintext code (original defect #15)', () => {
+describe('the plaintext code', () => {
   it('never appears in an event, dead letter, activity row, log line or HTTP answer', async () => {
     const logged: string[] = [];
     for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {

@@ -56,7 +56,7 @@ describe('GET /api/v1/profile', () => {
     });
   });
 
-  it('creates a missing profile row without touching the user (original defect #8)', async () => {
+  it('creates a missing profile row without touching the user', async () => {
     const user = await signUp(db);
     await db.sql(`delete from profiles where user_id = $1`, [user.id]);
     const r = await call(db.env, '/api/v1/profile', { token: user.token });

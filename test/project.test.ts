@@ -114,7 +114,7 @@ describe('GET /project/:projectId', () => {
 });
 
 describe('PATCH /project/:projectId', () => {
-  it('project:update (team Member per §4.3, org Maintainer); org Members outside the team → 403; githubRepo links and unlinks; audited', async () => {
+  it('project:update (team Member, org Maintainer); org Members outside the team → 403; githubRepo links and unlinks; audited', async () => {
     const w = await world();
     const p = await createProject(db, w.owner, w.team.id);
     const r = await req(w.member, 'PATCH', `${PROJECT}/${p.id}`, { description: 'Core engine', githubRepo: 'FairArena/Engine' });
@@ -419,7 +419,7 @@ describe('project members', () => {
 });
 
 // ───────────────────────────── rate limits ─────────────────────────────
-// Teams and projects share the organization buckets (src/lib/rate-limit.ts, reference §6.6): one per-user
+// Teams and projects share the organization buckets (src/lib/rate-limit.ts): one per-user
 // budget per kind of operation across the hierarchy. Each test exhausts a bucket with cheap calls (a random
 // project id: the unit is consumed before authorization, the answer is 404), then shows the 429.
 

@@ -129,7 +129,7 @@ describe('GET /team/:teamId — addressing and visibility', () => {
 });
 
 describe('PATCH / DELETE /team/:teamId', () => {
-  it('team Admin and org Maintainer update (defect #11: update works), team Member → 403; audited with before/after', async () => {
+  it('team Admin and org Maintainer update, team Member → 403; audited with before/after', async () => {
     const { org, team, admin, member } = await world();
     const r = await req(admin, 'PATCH', `${TEAM}/${team.id}`, { description: 'Builds things', visibility: 'PUBLIC' });
     expect(r.status).toBe(200);
@@ -226,7 +226,7 @@ describe('team invites', () => {
     const accepted = await req(invitee, 'POST', `${TEAM}/accept-invite`, { code });
     expect(accepted.status).toBe(200);
     expect(accepted.body.data).toMatchObject({ organization: { id: org.id }, team: { id: team.id }, role: { name: 'Member' } });
-    // defect #12: the invitee is an org member (Member) too, so every team route works for them
+    // the invitee is an org member (Member) too, so every team route works for them
     expect((await req(invitee, 'GET', `/api/v1/organization/${org.id}`)).body.data.role.name).toBe('Member');
     expect((await req(invitee, 'GET', `${TEAM}/${team.id}`)).body.data.role).toMatchObject({ name: 'Member' });
     expect((await req(invitee, 'GET', `${TEAM}/${team.id}/members`)).status).toBe(200);
@@ -303,7 +303,7 @@ describe('team invites', () => {
     expect((await req(owner, 'POST', `${TEAM}/invite`, { teamId: team.slug, email: `${unique('s')}@example.test` })).status).toBe(400);
   });
 
-  it('lists invites by status for team Owner/Admin (defect #11), 403 for team Members; revoke checks the team', async () => {
+  it('lists invites by status for team Owner/Admin, 403 for team Members; revoke checks the team', async () => {
     const { owner, team, admin, member } = await world();
     const users = await Promise.all(Array.from({ length: 4 }, () => signUp(db)));
     const pending = await insertTeamInvite(db, team.id, users[0]!.email, owner.id);

@@ -230,7 +230,7 @@ describe('UserState: phone OTP', () => {
   });
 });
 
-describe('UserState: one number, several users (original defect #14)', () => {
+describe('UserState: one number, several users', () => {
   it('codes for one number can be out to several users at once; each verifies only their own', async () => {
     const attacker = user();
     const victim = user();

@@ -1,6 +1,6 @@
 import { createRouter, serviceContext } from '../../router';
-import { getOwnProfile, getPublicProfile, listProfileViews, updateOwnProfile } from '../../services/profiles';
-import { profileUpdateSchema } from '../../services/profiles/schema';
+import { getOwnProfile, getPublicProfile, listProfileViews, updateOwnProfile } from '../../services/profile';
+import { profileUpdateSchema } from '../../services/profile/schema';
 import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
 
 const nullableText = z.string().nullable();

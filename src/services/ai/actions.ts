@@ -3,8 +3,8 @@ import { aiPendingActions, type AiPendingAction } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
-import { updateOwnProfile } from '../profiles';
-import { profileUpdateSchema, type ProfileUpdate } from '../profiles/schema';
+import { updateOwnProfile } from '../profile';
+import { profileUpdateSchema, type ProfileUpdate } from '../profile/schema';
 
 /**
  * Confirm-before-write for the assistant. A write tool never writes on the model's say-so: it stores

@@ -7,8 +7,8 @@ import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { createNotification } from '../notifications/create';
-import { assertCanView } from '../profiles/access';
-import { displayName } from '../profiles/views';
+import { assertCanView } from '../profile/access';
+import { displayName } from '../profile/views';
 import { resolveSettings } from '../settings/schema';
 import { starSummary } from './summary';
 
