@@ -143,9 +143,9 @@ async function deliver(ctx: ServiceContext, message: Message<unknown>): Promise<
 /** Effect and processed-mark in one transaction: a duplicate delivery finds the mark and does nothing. */
 async function runHandler(base: ServiceContext, event: HandlerContext['event'], handler: EventHandler, payload: unknown): Promise<boolean> {
   const actor = { kind: 'queue', event: event.name, eventId: event.id, handler: handler.name } as const;
-  return withTransaction(contextFor(base, actor), async (tx, ctx) => {
+  return withTransaction(contextFor(base, actor), async (_tx, ctx) => {
     if (!(await markProcessed(ctx, { eventId: event.id, handler: handler.name }))) return false;
-    await handler.run({ ...ctx, tx, event, idempotencyKey: `${event.id}:${handler.name}` }, payload as never);
+    await handler.run({ ...ctx, event, idempotencyKey: `${event.id}:${handler.name}` }, payload as never);
     return true;
   });
 }

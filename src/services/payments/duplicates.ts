@@ -4,7 +4,12 @@ import { createRazorpayRefund, fetchRazorpayPayment, RazorpayError } from '../..
 import { log } from '../../lib/log';
 import { logActivity } from '../activity';
 import { withTransaction, type ServiceContext } from '../context';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
+import { createNotification } from '../notifications/create';
+import { creditsUrl, paymentWithBuyer } from './announce';
 import type { ExtraCapture } from './complete';
+import { formatMoney } from './money';
 
 export type DuplicateRefundOutcome =
   /** Razorpay accepted the refund (refundId recorded). */
@@ -87,5 +92,37 @@ export async function refundExtraCapture(ctx: ServiceContext, input: { paymentId
     });
     log('warn', 'payment.duplicate_refund', { paymentId, razorpayPaymentId, refundId: next.refundId ?? null, status: next.refundStatus });
     return { outcome: next.refundStatus!, payment: updated!, extra: next };
+  });
+}
+
+/**
+ * `payment.duplicate_captured`: refund the extra payment (refundExtraCapture), then tell the buyer — once,
+ * when the refund is initiated or was found already done.
+ */
+export async function refundDuplicateCapture(
+  ctx: ServiceContext,
+  input: { paymentId: string; userId: string; razorpayPaymentId: string; idempotencyKey: string },
+): Promise<void> {
+  const { paymentId, userId, razorpayPaymentId } = input;
+  const r = await refundExtraCapture(ctx, { paymentId, razorpayPaymentId });
+  if ((r.outcome !== 'initiated' && r.outcome !== 'already_refunded') || !r.payment) return;
+  const row = await paymentWithBuyer(ctx, paymentId);
+  if (!row) return;
+  const p = row.payment;
+  const amount = formatMoney(r.extra?.amount ?? p.amount, p.currency);
+  await createNotification(ctx, {
+    userId,
+    type: 'UPDATE',
+    title: 'Duplicate payment refunded',
+    message: `Your order for the ${p.planName} plan was paid twice. Your credits were added once; the extra payment of ${amount} is being refunded.`,
+    actionUrl: creditsUrl(ctx),
+    actionLabel: 'View credits',
+    metadata: { paymentId, razorpayPaymentId },
+  });
+  if (row.deletedAt) return;
+  await sendEmail(ctx, {
+    to: row.email,
+    email: templates.duplicatePaymentRefunded({ name: row.firstName, planName: p.planName, amount, creditsUrl: creditsUrl(ctx) }),
+    idempotencyKey: input.idempotencyKey,
   });
 }

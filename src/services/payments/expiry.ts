@@ -1,5 +1,6 @@
 import { and, asc, eq, lt } from 'drizzle-orm';
 import { payments } from '../../db/schema';
+import { qstashPaths, QstashPublishError, publishToQstash } from '../../integrations/qstash';
 import { fetchRazorpayOrder, fetchRazorpayOrderPayments, razorpayCredentials, type RazorpayPayment } from '../../integrations/razorpay';
 import { describeError, log } from '../../lib/log';
 import { withTransaction, type ServiceContext } from '../context';
@@ -129,4 +130,27 @@ export async function cancelStalePayments(ctx: ServiceContext, options: { limit?
     }
   }
   return { examined: stale.length, cancelled, completed };
+}
+
+/**
+ * `payment.order_created`: schedule the 24 h expiry of a still-PENDING order through QStash. Unconfigured or
+ * refused: logged; the daily job is the backstop. QStash unreachable: thrown, so the queue retries.
+ */
+export async function scheduleExpiry(ctx: ServiceContext, paymentId: string): Promise<void> {
+  const [p] = await ctx.db.write.select({ status: payments.status, createdAt: payments.createdAt }).from(payments).where(eq(payments.id, paymentId));
+  if (!p || p.status !== 'PENDING') return;
+  try {
+    const published = await publishToQstash(ctx.config, {
+      path: qstashPaths.paymentExpiry,
+      body: { paymentId },
+      // A minute past the deadline, so the endpoint never finds it "not due yet".
+      notBefore: Math.ceil((p.createdAt.getTime() + ORDER_TTL_MS) / 1000) + 60,
+      deduplicationId: paymentExpiryMessageId(paymentId),
+    });
+    if (published) log('info', 'payment.expiry_scheduled', { paymentId, messageId: published.messageId });
+    else log('warn', 'payment.expiry_not_scheduled', { paymentId, reason: 'QStash not configured' });
+  } catch (err) {
+    if (err instanceof QstashPublishError && err.retryable) throw err;
+    log('warn', 'payment.expiry_not_scheduled', { paymentId, error: describeError(err) });
+  }
 }

@@ -1,0 +1,24 @@
+import type { ServiceContext } from '../context';
+import { frontendUrl } from '../email/recipients';
+import { sendEmail } from '../email/send';
+import { templates } from '../email/templates';
+import { mintInviteCode } from './invite-mint';
+import type { InviteScope } from './scopes';
+
+/**
+ * The invite email of `organization.invited` / `team.invited`. The code is minted here, in the handler's
+ * transaction, and sent (see the comment at the top of invite-codes.ts): it never travels in an event
+ * payload. The idempotency key includes the new code's hash, so a retry after an uncommitted send mails the
+ * code that is actually stored.
+ */
+export async function mailInvite(ctx: ServiceContext, input: { scope: InviteScope; inviteId: string; idempotencyKey: string }): Promise<void> {
+  const { scope, inviteId } = input;
+  const minted = await mintInviteCode(ctx, { scope, inviteId });
+  if (!minted) return; // revoked, used, expired or deleted before we got here: nothing to send
+  const url = frontendUrl(ctx, `/invite/${scope}/${minted.code}`);
+  const email =
+    scope === 'organization'
+      ? templates.organizationInvite({ inviterName: minted.inviterName, orgName: minted.orgName, roleName: minted.roleName, url, expiresAt: minted.expiresAt })
+      : templates.teamInvite({ inviterName: minted.inviterName, orgName: minted.orgName, teamName: minted.teamName ?? '', roleName: minted.roleName, url, expiresAt: minted.expiresAt });
+  await sendEmail(ctx, { to: minted.email, email, idempotencyKey: `${input.idempotencyKey}:${minted.codeHash.slice(0, 16)}` });
+}
