@@ -3,139 +3,47 @@ import { loadConfig, type Env } from '../config';
 import { deliverEmail, otpSmsText, otpVoiceText, smsProviderFor, type EmailDelivery, type OtpEmail, type PhoneDelivery } from './otp-delivery';
 import { hmacSha256Hex, timingSafeEqual } from '../lib/crypto';
 import { log } from '../lib/log';
+import {
+  alphanumericCode,
+  CLAIM_POLICY,
+  expiryOf,
+  KEY,
+  MINUTE,
+  numericCode,
+  OTP_PLACEHOLDER,
+  OTP_POLICY,
+  redact,
+  type ActiveOtp,
+  type ClaimStart,
+  type Counter,
+  type NamedLimit,
+  type OtpPurpose,
+  type PhoneChannel,
+  type SendResult,
+  type StrictLimit,
+  type StrictLimitResult,
+  type VerifyResult,
+} from './user-state-policies';
 
-export interface StrictLimit {
-  /** Maximum hits per window. */
-  limit: number;
-  /** Window length in milliseconds (fixed window starting at the first hit). */
-  windowMs: number;
-}
-
-/** One limit among several checked together (`hitAll`). */
-export interface NamedLimit {
-  key: string;
-  spec: StrictLimit;
-}
-
-export interface StrictLimitResult {
-  allowed: boolean;
-  remaining: number;
-  /** Milliseconds until the window resets (0 when allowed and the window is fresh). */
-  retryAfterMs: number;
-}
-
-interface Counter {
-  count: number;
-  resetAt: number;
-}
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-
-/** Every OTP limit: each code sent costs money and is a guess window, so these caps fail closed. */
-export const OTP_POLICY = {
-  phone: {
-    ttlMs: 15 * MINUTE,
-    cooldownMs: 120_000,
-    /** SMS and voice together: one flow, one quota. */
-    sends: { limit: 3, windowMs: DAY },
-    /** Wrong tries that kill the code. */
-    maxWrongTries: 5,
-    /** Verify calls on the SMS channel, counted before the code is checked. */
-    smsVerifyCalls: { limit: 3, windowMs: HOUR },
-  },
-  stepUp: {
-    ttlMs: 10 * MINUTE,
-    cooldownMs: 60_000,
-    sends: { limit: 5, windowMs: 30 * MINUTE },
-    /** Wrong tries (per user, 30-minute window) that lock verification for `lockoutMs`. */
-    failures: { limit: 5, windowMs: 30 * MINUTE },
-    lockoutMs: 30 * MINUTE,
-  },
-} as const;
-
-/**
- * Phone codes per number, across every account (SMS and voice together): SMS pumping sends codes to
- * numbers the attacker is paid for, from as many accounts as it takes, so the per-account quota alone
- * does not bound the bill. Counted in the object addressed by the number (`phoneNumberState`).
- */
-export const PHONE_NUMBER_CAPS = {
-  hour: { limit: 3, windowMs: HOUR },
-  day: { limit: 10, windowMs: DAY },
-} as const satisfies Record<string, StrictLimit>;
-
-/** Free-credit claims: 3 attempts per 24 h; one claim in flight at a time. */
-export const CLAIM_POLICY = { attempts: { limit: 3, windowMs: DAY }, inflightMs: 30_000 } as const;
-/** Data exports: one per 24 h. */
-export const EXPORT_POLICY = { limit: 1, windowMs: DAY } as const satisfies StrictLimit;
-
-/** Put this where the code goes in an emailed OTP: the DO substitutes it just before sending. */
-export const OTP_PLACEHOLDER = '__FAIRARENA_OTP_CODE__';
-
-export type PhoneChannel = 'sms' | 'voice';
-type OtpPurpose = 'phone' | 'stepup';
-
-interface ActiveOtp {
-  /** HMAC-SHA256(OTP_HMAC_SECRET, purpose:userId:code), hex. The plaintext is never stored. */
-  hash: string;
-  expiresAt: number;
-  wrongTries: number;
-  /** Identifies this issuance (rollback of a failed delivery, idempotency key of the email). */
-  nonce: string;
-  channel: PhoneChannel | 'email';
-  /** E.164, phone codes only. */
-  phone?: string;
-}
-
-export type SendRefusal = 'cooldown' | 'limit' | 'locked' | 'delivery_failed';
-export type SendResult =
-  | { ok: true; expiresAt: number; sendsRemaining: number; resendAfterMs: number }
-  | { ok: false; reason: SendRefusal; retryAfterMs: number };
-
-export type VerifyResult =
-  | { ok: true; phone?: string }
-  | { ok: false; reason: 'rate_limited' | 'locked'; retryAfterMs: number; justLocked?: boolean }
-  | { ok: false; reason: 'no_code' }
-  | { ok: false; reason: 'invalid'; remainingAttempts: number }
-  | { ok: false; reason: 'killed'; phone?: string };
-
-export type ClaimStart = { ok: true; attemptsRemaining: number } | { ok: false; reason: 'in_progress' | 'limit'; retryAfterMs: number };
-
-const KEY = {
-  otp: (p: OtpPurpose) => `otp:${p}`,
-  cooldown: (p: OtpPurpose) => `until:cooldown:${p}`,
-  lockout: (p: OtpPurpose) => `until:lockout:${p}`,
-  sends: (p: OtpPurpose) => `otp:${p}:send`,
-  smsVerify: 'otp:phone:verify-sms',
-  stepUpFailures: 'otp:stepup:failures',
-  claim: 'claim',
-  claimInflight: 'until:claim',
-  export: 'export',
-  owner: 'owner',
-};
-
-/** Uniform 6-digit code (rejection sampling: no modulo bias). */
-function numericCode(): string {
-  const limit = 2 ** 32 - (2 ** 32 % 1_000_000);
-  const buf = new Uint32Array(1);
-  for (;;) {
-    crypto.getRandomValues(buf);
-    if (buf[0]! < limit) return String(buf[0]! % 1_000_000).padStart(6, '0');
-  }
-}
-
-/** 32 unambiguous characters (no 0/O, 1/I): one byte & 31 is uniform over them. */
-export const STEP_UP_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-function alphanumericCode(length: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(length));
-  return Array.from(bytes, (b) => STEP_UP_ALPHABET[b & 31]).join('');
-}
-
-/** Remove any trace of the code from an error message before it is logged. */
-function redact(message: string, code: string): string {
-  return message.replaceAll(code, '[code]').replaceAll(code.split('').join(', '), '[code]');
-}
+// Services import the policies and result types from here, next to the stub accessors they go with.
+export {
+  CLAIM_POLICY,
+  EXPORT_POLICY,
+  OTP_PLACEHOLDER,
+  OTP_POLICY,
+  PHONE_NUMBER_CAPS,
+  STEP_UP_ALPHABET,
+} from './user-state-policies';
+export type {
+  ClaimStart,
+  NamedLimit,
+  PhoneChannel,
+  SendRefusal,
+  SendResult,
+  StrictLimit,
+  StrictLimitResult,
+  VerifyResult,
+} from './user-state-policies';
 
 /**
  * One object per user (idFromName(userId)), SQLite-backed. It is the single writer of that user's
@@ -452,14 +360,6 @@ export class UserState extends DurableObject<Env> {
     }
     if (next !== Infinity) void this.ctx.storage.setAlarm(next);
   }
-}
-
-/** When a stored entry stops mattering (null: kept). */
-function expiryOf(key: string, value: unknown): number | null {
-  if (key.startsWith('limit:')) return (value as Counter).resetAt;
-  if (key.startsWith('otp:')) return (value as ActiveOtp).expiresAt;
-  if (key.startsWith('until:')) return typeof value === 'number' ? value : null;
-  return null;
 }
 
 /** The USER_STATE binding with its class (config.ts declares it untyped so it never imports this module). */
