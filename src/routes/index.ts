@@ -27,6 +27,7 @@ import { paymentRoutes } from './payments';
 import { projectRoutes } from './project';
 import { projectMemberRoutes } from './project/members';
 import { teamRoutes } from './team';
+import { teamInviteRoutes } from './team/invites';
 
 /** The route tree (listed in docs/ARCHITECTURE.md). Each area is a folder with its own router. */
 export function registerRoutes(app: App): void {
@@ -43,6 +44,8 @@ export function registerRoutes(app: App): void {
   app.route('/api/v1/settings', settingsRoutes);
   app.route('/api/v1/notifications', notificationRoutes);
   app.route('/api/v1/organization', organizationRoutes);
+  // Before teamRoutes: GET /invite/{code} has to win over GET /{teamId}/… for paths like /invite/members.
+  app.route('/api/v1/team', teamInviteRoutes);
   app.route('/api/v1/team', teamRoutes);
   app.route('/api/v1/project', projectRoutes);
   app.route('/api/v1/project', projectMemberRoutes);

@@ -748,23 +748,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/team": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Create a team in an organization (org:teams:create); the caller becomes its Owner */
-        post: operations["team.create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/team/invite": {
         parameters: {
             query?: never;
@@ -850,25 +833,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/team/{teamId}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One team (team members; org members when the team is not PRIVATE) */
-        get: operations["team.get"];
-        put?: never;
-        post?: never;
-        /** Delete the team and its projects (team:delete); audit history is kept */
-        delete: operations["team.delete"];
-        options?: never;
-        head?: never;
-        /** Update the team (team:update) */
-        patch: operations["team.update"];
-        trace?: never;
-    };
     "/api/v1/team/{teamId}/invites": {
         parameters: {
             query?: never;
@@ -901,6 +865,42 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a team in an organization (org:teams:create); the caller becomes its Owner */
+        post: operations["team.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/team/{teamId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One team (team members; org members when the team is not PRIVATE) */
+        get: operations["team.get"];
+        put?: never;
+        post?: never;
+        /** Delete the team and its projects (team:delete); audit history is kept */
+        delete: operations["team.delete"];
+        options?: never;
+        head?: never;
+        /** Update the team (team:update) */
+        patch: operations["team.update"];
         trace?: never;
     };
     "/api/v1/team/{teamId}/members": {
@@ -2137,58 +2137,6 @@ export interface components {
              */
             expiresInDays: number;
         };
-        Team: {
-            /** Format: uuid */
-            id: string;
-            organization: {
-                /** Format: uuid */
-                id: string;
-                name: string;
-                slug: string;
-            };
-            name: string;
-            slug: string;
-            description: string | null;
-            website: string | null;
-            logoUrl: string | null;
-            location: string | null;
-            timezone: string | null;
-            visibility: components["schemas"]["Visibility"];
-            joinEnabled: boolean;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-            memberCount: number;
-            projectCount: number;
-            /** @description The caller's team role, if a member */
-            role: {
-                /** Format: uuid */
-                id: string;
-                name: string;
-            } | null;
-            /** @description The caller's effective permissions on the team and its projects */
-            permissions: string[];
-        };
-        /** @description Needs org:teams:create in the organization; visibility defaults to INTERNAL */
-        CreateTeam: {
-            orgId: string;
-            name: string;
-            /**
-             * @description Normalised to lower case before validation
-             * @example acme-labs
-             */
-            slug: string;
-            description?: string | null;
-            /** Format: uri */
-            website?: string | null;
-            /** Format: uri */
-            logoUrl?: string | null;
-            location?: string | null;
-            timezone?: string | null;
-            visibility?: components["schemas"]["Visibility"];
-            joinEnabled?: boolean;
-        };
         CreateTeamInvite: {
             teamId: string;
             /** @description The team's organization (id or slug); required when the team is given by slug */
@@ -2254,6 +2202,58 @@ export interface components {
             expiresInDays: number;
             /** @description CSV text with a header row "email,role" (role optional); at most 1000 rows */
             csv: string;
+        };
+        Team: {
+            /** Format: uuid */
+            id: string;
+            organization: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+                slug: string;
+            };
+            name: string;
+            slug: string;
+            description: string | null;
+            website: string | null;
+            logoUrl: string | null;
+            location: string | null;
+            timezone: string | null;
+            visibility: components["schemas"]["Visibility"];
+            joinEnabled: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            memberCount: number;
+            projectCount: number;
+            /** @description The caller's team role, if a member */
+            role: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            } | null;
+            /** @description The caller's effective permissions on the team and its projects */
+            permissions: string[];
+        };
+        /** @description Needs org:teams:create in the organization; visibility defaults to INTERNAL */
+        CreateTeam: {
+            orgId: string;
+            name: string;
+            /**
+             * @description Normalised to lower case before validation
+             * @example acme-labs
+             */
+            slug: string;
+            description?: string | null;
+            /** Format: uri */
+            website?: string | null;
+            /** Format: uri */
+            logoUrl?: string | null;
+            location?: string | null;
+            timezone?: string | null;
+            visibility?: components["schemas"]["Visibility"];
+            joinEnabled?: boolean;
         };
         UpdateTeam: {
             name?: string;
@@ -7205,148 +7205,6 @@ export interface operations {
             };
         };
     };
-    "team.create": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                /**
-                 * @example {
-                 *       "orgId": "acme-labs",
-                 *       "name": "Platform",
-                 *       "slug": "platform",
-                 *       "visibility": "INTERNAL"
-                 *     }
-                 */
-                "application/json": components["schemas"]["CreateTeam"];
-            };
-        };
-        responses: {
-            /** @description Created with the roles Owner, Admin, Member */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: components["schemas"]["Team"];
-                    };
-                };
-            };
-            /** @description Invalid path, query or body */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "VALIDATION_ERROR",
-                     *         "message": "Invalid path, query or body",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No valid session */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "AUTH_REQUIRED",
-                     *         "message": "No valid session",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A member lacking the permission this operation needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "FORBIDDEN",
-                     *         "message": "A member lacking the permission this operation needs",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such organization/team/project, deleted, or not visible to the caller (existence is never revealed) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "NOT_FOUND",
-                     *         "message": "No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Name or slug taken in the organization */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "CONFLICT",
-                     *         "message": "Name or slug taken in the organization",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Per-user rate limit of this kind of operation exceeded (Retry-After) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "RATE_LIMITED",
-                     *         "message": "Per-user rate limit of this kind of operation exceeded (Retry-After)",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
     "team.invite.create": {
         parameters: {
             query?: never;
@@ -8083,6 +7941,412 @@ export interface operations {
             };
         };
     };
+    "team.invite.list": {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number | null;
+                /** @description The team's organization (id or slug); required when the team is given by slug */
+                orgId?: string;
+                status?: ("pending" | "used" | "expired" | "declined" | "revoked") | "all";
+            };
+            header?: never;
+            path: {
+                /** @description Team id, or slug with ?orgId= */
+                teamId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Invitation"][];
+                        meta: components["schemas"]["PageMeta"];
+                    };
+                };
+            };
+            /** @description Invalid path, query or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "VALIDATION_ERROR",
+                     *         "message": "Invalid path, query or body",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "AUTH_REQUIRED",
+                     *         "message": "No valid session",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A member lacking the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "FORBIDDEN",
+                     *         "message": "A member lacking the permission this operation needs",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such organization/team/project, deleted, or not visible to the caller (existence is never revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "NOT_FOUND",
+                     *         "message": "No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Per-user rate limit of this kind of operation exceeded (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "RATE_LIMITED",
+                     *         "message": "Per-user rate limit of this kind of operation exceeded (Retry-After)",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "team.invite.revoke": {
+        parameters: {
+            query?: {
+                /** @description The team's organization (id or slug); required when the team is given by slug */
+                orgId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Team id, or slug with ?orgId= */
+                teamId: string;
+                inviteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            status: "revoked";
+                        };
+                    };
+                };
+            };
+            /** @description Invalid path, query or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "VALIDATION_ERROR",
+                     *         "message": "Invalid path, query or body",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "AUTH_REQUIRED",
+                     *         "message": "No valid session",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A member lacking the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "FORBIDDEN",
+                     *         "message": "A member lacking the permission this operation needs",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such organization/team/project, deleted, or not visible to the caller (existence is never revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "NOT_FOUND",
+                     *         "message": "No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Already used, declined or revoked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "CONFLICT",
+                     *         "message": "Already used, declined or revoked",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Per-user rate limit of this kind of operation exceeded (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "RATE_LIMITED",
+                     *         "message": "Per-user rate limit of this kind of operation exceeded (Retry-After)",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "team.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "orgId": "acme-labs",
+                 *       "name": "Platform",
+                 *       "slug": "platform",
+                 *       "visibility": "INTERNAL"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateTeam"];
+            };
+        };
+        responses: {
+            /** @description Created with the roles Owner, Admin, Member */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Team"];
+                    };
+                };
+            };
+            /** @description Invalid path, query or body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "VALIDATION_ERROR",
+                     *         "message": "Invalid path, query or body",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "AUTH_REQUIRED",
+                     *         "message": "No valid session",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A member lacking the permission this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "FORBIDDEN",
+                     *         "message": "A member lacking the permission this operation needs",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such organization/team/project, deleted, or not visible to the caller (existence is never revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "NOT_FOUND",
+                     *         "message": "No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Name or slug taken in the organization */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "CONFLICT",
+                     *         "message": "Name or slug taken in the organization",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Per-user rate limit of this kind of operation exceeded (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "RATE_LIMITED",
+                     *         "message": "Per-user rate limit of this kind of operation exceeded (Retry-After)",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "team.get": {
         parameters: {
             query?: {
@@ -8425,270 +8689,6 @@ export interface operations {
                      *       "error": {
                      *         "code": "CONFLICT",
                      *         "message": "Name taken in the organization",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Per-user rate limit of this kind of operation exceeded (Retry-After) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "RATE_LIMITED",
-                     *         "message": "Per-user rate limit of this kind of operation exceeded (Retry-After)",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    "team.invite.list": {
-        parameters: {
-            query?: {
-                limit?: number;
-                offset?: number | null;
-                /** @description The team's organization (id or slug); required when the team is given by slug */
-                orgId?: string;
-                status?: ("pending" | "used" | "expired" | "declined" | "revoked") | "all";
-            };
-            header?: never;
-            path: {
-                /** @description Team id, or slug with ?orgId= */
-                teamId: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Newest first */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: components["schemas"]["Invitation"][];
-                        meta: components["schemas"]["PageMeta"];
-                    };
-                };
-            };
-            /** @description Invalid path, query or body */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "VALIDATION_ERROR",
-                     *         "message": "Invalid path, query or body",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No valid session */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "AUTH_REQUIRED",
-                     *         "message": "No valid session",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A member lacking the permission this operation needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "FORBIDDEN",
-                     *         "message": "A member lacking the permission this operation needs",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such organization/team/project, deleted, or not visible to the caller (existence is never revealed) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "NOT_FOUND",
-                     *         "message": "No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Per-user rate limit of this kind of operation exceeded (Retry-After) */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "RATE_LIMITED",
-                     *         "message": "Per-user rate limit of this kind of operation exceeded (Retry-After)",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    "team.invite.revoke": {
-        parameters: {
-            query?: {
-                /** @description The team's organization (id or slug); required when the team is given by slug */
-                orgId?: string;
-            };
-            header?: never;
-            path: {
-                /** @description Team id, or slug with ?orgId= */
-                teamId: string;
-                inviteId: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Revoked */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            status: "revoked";
-                        };
-                    };
-                };
-            };
-            /** @description Invalid path, query or body */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "VALIDATION_ERROR",
-                     *         "message": "Invalid path, query or body",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No valid session */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "AUTH_REQUIRED",
-                     *         "message": "No valid session",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A member lacking the permission this operation needs */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "FORBIDDEN",
-                     *         "message": "A member lacking the permission this operation needs",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No such organization/team/project, deleted, or not visible to the caller (existence is never revealed) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "NOT_FOUND",
-                     *         "message": "No such organization/team/project, deleted, or not visible to the caller (existence is never revealed)",
-                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
-                     *       }
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Already used, declined or revoked */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "error": {
-                     *         "code": "CONFLICT",
-                     *         "message": "Already used, declined or revoked",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }
