@@ -192,6 +192,13 @@ describe('team members, roles and audit', () => {
 });
 
 describe('team invites', () => {
+  it('/team/invite/{code} wins over /team/{teamId}/…: "invite/members" is the public preview of an unknown code, not a team\'s member list', async () => {
+    const r = await req(undefined, 'GET', `${TEAM}/invite/members`);
+    // The member list would answer an anonymous caller 401; the preview is public and knows no such code.
+    expect(r.status).not.toBe(401);
+    expect([400, 404]).toContain(r.status);
+  });
+
   it('Done-when: Owner creates org, team, project; invites by email; the email is in the dev mailbox; the invitee accepts, reads the team and its INTERNAL projects but cannot delete them', async () => {
     const owner = await signUp(db, { firstName: 'Olivia' });
     const org = await createOrg(db, owner);
