@@ -1,18 +1,25 @@
 #!/usr/bin/env node
-// npm run bench — a loopback benchmark of the API under `wrangler dev`, against a minimal Hono worker
-// (bench/baseline) run the same way. Starts a private, throw-away stack (PostgreSQL, redis-server or the
+// npm run bench — a loopback benchmark of the API served as `wrangler dev` serves it, against a minimal Hono worker
+// (bench/baseline) served the same way. Starts a private, throw-away stack (PostgreSQL, redis-server or the
 // in-memory engine, the local Neon endpoints, the Upstash bridge) on free ports; never touches .data/ or .dev.vars.
 //
 // One row per kind of request, each with its ratio to the baseline and the work it costs per request, counted by
-// the stand-ins themselves (database connections opened, statements sent, Redis commands sent). A second table
-// repeats the API rows with every database and Redis round trip delayed by 20 ms, the distance between an edge
-// location and a database region.
+// the stand-ins themselves (database connections opened, statements sent, Redis commands sent), and a table of CPU
+// time per request by process. Two floor rows serve the baseline route plus only what an I/O row costs on this
+// platform whatever the code (the rate-limit binding and the one subrequest): an API row can approach its floor's
+// ratio, not beat it. A second table repeats the API rows with every database and Redis round trip delayed by
+// 20 ms, the distance between an edge location and a database region.
+//
+// What is not production is left out of both workers: the DevTools inspector `wrangler dev` attaches (every console
+// line serialised to it, every fetch reported) and wrangler's local trace collector. Load is spread like real
+// traffic: each connection starts at a different user, and each row starts with every user seen once.
 //
 // Env: BENCH_DURATION (s per row, default 10), BENCH_CONNECTIONS (default 32), BENCH_DB_RTT_MS (delay of each
 // database/Redis round trip in the main table, default 0), BENCH_RTT_TABLE_MS (the second table's delay, default
-// 20; 0 skips it), BENCH_ONLY=<kind,kind> (only these rows, plus the baseline), BENCH_PROFILE=<kind> (CPU profile of the worker while that
-// row runs, written to bench/results/<kind>.cpuprofile, top functions printed). Each row gets a 2 s warm-up.
-// Prints the tables, writes bench/results/latest.json; exit 1 if a measurement failed.
+// 20; 0 skips it), BENCH_ONLY=<kind,kind> (only these rows, plus the baseline and their floors), BENCH_PROFILE=<kind>
+// (CPU profile of the worker while that row runs, written to bench/results/<kind>.cpuprofile, top functions
+// printed; attaches the inspector), BENCH_INSPECTOR=1 (attach it to both workers, as `wrangler dev` does). Each row
+// gets a 2 s warm-up. Prints the tables, writes bench/results/latest.json; exit 1 if a measurement failed.
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +29,7 @@ import autocannon from 'autocannon';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { freePort, onShutdown, shutdown, shutdownWithParent, spawnGroup } from './stack/procs.mjs';
+import { available as cpuAvailable, cpuPerRequest, cpuSnapshot } from './lib/cpu-usage.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_DURATION) || 10;
@@ -29,8 +37,10 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS) || 32;
 const RTT_MS = Number(process.env.BENCH_DB_RTT_MS) || 0;
 const RTT_TABLE_MS = process.env.BENCH_RTT_TABLE_MS === undefined ? 20 : Number(process.env.BENCH_RTT_TABLE_MS) || 0;
 const PROFILE = process.env.BENCH_PROFILE || '';
+const INSPECTOR = process.env.BENCH_INSPECTOR === '1';
 const ONLY = (process.env.BENCH_ONLY || '').split(',').map((k) => k.trim()).filter(Boolean);
 const WARMUP = 2;
+const SPREAD = path.join(root, 'scripts', 'lib', 'bench-spread.cjs');
 const USERS = 64;
 const UPSTASH_TOKEN = 'bench-redis-token';
 // The global per-client limit is raised for this stack only: one load generator on loopback is one client.
@@ -166,21 +176,31 @@ async function bundleApi() {
 }
 
 /**
- * `wrangler dev` for one config. Vars come from an env file passed with --env-file: then wrangler does not read
- * .dev.vars at all, and the file's values override [vars] from the config. State goes to tmp (--persist-to).
+ * One worker served as `wrangler dev` serves it (wrangler's dev server, ProxyWorker, workerd; scripts/lib/serve-worker.mjs),
+ * with the DevTools inspector detached unless BENCH_INSPECTOR=1 or this worker is profiled. Vars come from an env file
+ * (then .dev.vars is not read, and the file overrides [vars]); state goes to tmp.
  */
-async function startWrangler(name, config, { vars = {}, extra = [] } = {}) {
-  const [port, inspector] = [await freePort(), await freePort()];
+async function startWorker(name, config, { vars = {}, noBundle = false, inspect = false } = {}) {
+  const [port, inspector] = [await freePort(), inspect ? await freePort() : 0];
   const envFile = path.join(tmp, `${name}.env`);
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}\n`).join(''), { mode: 0o600 });
-  const proc = wrangler(name, ['dev', '-c', config, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
-    '--log-level', 'warn', '--env-file', envFile, '--persist-to', path.join(tmp, `${name}-state`), ...extra]);
-  // Ready = the worker answers HTTP (wrangler opens its port before the worker is loaded).
+  const logFile = path.join(tmp, `${name}.log`);
+  const fd = openSync(logFile, 'w');
+  const args = { config: path.resolve(config), port, envFile, persistTo: path.join(tmp, `${name}-state`), inspectorPort: inspector || undefined, noBundle };
+  // X_LOCAL_OBSERVABILITY=false: wrangler's local trace collector (a streaming tail worker that stores every
+  // invocation's events for its local explorer) costs about 1 ms of CPU per request with subrequests; production
+  // observability runs outside the isolate.
+  const proc = spawnGroup(process.execPath, ['scripts/lib/serve-worker.mjs', JSON.stringify(args)],
+    { stdio: ['ignore', fd, fd], env: { ...WRANGLER_ENV, X_LOCAL_OBSERVABILITY: 'false' } });
+  closeSync(fd);
+  onShutdown(() => proc.stop(8000));
+  const tail = () => readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+  // Ready = the worker answers HTTP (the dev server opens its port before the worker is loaded).
   for (const end = Date.now() + 120_000; ;) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`wrangler dev (${name}) exited:\n${proc.tail()}`);
-    if (Date.now() > end) throw new Error(`wrangler dev (${name}) not answering after 120 s:\n${proc.tail()}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`the ${name} worker exited:\n${tail()}`);
+    if (Date.now() > end) throw new Error(`the ${name} worker is not answering after 120 s:\n${tail()}`);
     const ok = await fetch(`http://127.0.0.1:${port}/livez`, { signal: AbortSignal.timeout(3000) }).then(() => true, () => false);
-    if (ok) return { base: `http://127.0.0.1:${port}`, inspector, tail: proc.tail };
+    if (ok) return { base: `http://127.0.0.1:${port}`, inspector, tail, pgid: proc.pid };
     await sleep(250);
   }
 }
@@ -191,6 +211,10 @@ function targets(baseline, api, users) {
   const auth = (u) => ({ authorization: `Bearer ${u.token}`, 'cf-connecting-ip': u.ip });
   return [
     { kind: 'baseline', label: 'bare Hono worker GET /', url: `${baseline.base}/` },
+    { kind: 'floor-sql', label: 'floor: bare route + rate-limit binding + one SQL-over-HTTP statement', url: `${baseline.base}/floor/sql`,
+      floorOf: 'public-db-read', requests: each((u) => ({ method: 'GET', path: '/floor/sql', headers: { 'cf-connecting-ip': u.ip } })) },
+    { kind: 'floor-redis', label: 'floor: bare route + rate-limit binding + one Upstash MGET', url: `${baseline.base}/floor/redis`,
+      floorOf: 'cached-auth-read', requests: each((u) => ({ method: 'GET', path: '/floor/redis', headers: { 'cf-connecting-ip': u.ip, 'x-bench-user': u.id } })) },
     { kind: 'no-io', label: 'GET /livez (no database, no Redis)', url: `${api.base}/livez`,
       requests: each((u) => ({ method: 'GET', path: '/livez', headers: { 'cf-connecting-ip': u.ip } })) },
     { kind: 'public-db-read', label: 'GET /api/v1/plans (isolate cache off)', url: `${api.base}/api/v1/plans`,
@@ -209,7 +233,8 @@ function targets(baseline, api, users) {
 function snapshot(stack) {
   const n = stack.neon.stats();
   const b = stack.bridge.stats();
-  return { dbConnects: n.wsConnects, dbQueries: n.wsStatements + n.httpStatements, dbHttpRequests: n.httpRequests, redisCommands: b.commands };
+  return { dbConnects: n.wsConnects, dbQueries: n.wsStatements + n.httpStatements, dbHttpRequests: n.httpRequests, redisCommands: b.commands,
+    tcpConnections: n.tcpConnections + b.tcpConnections };
 }
 
 /** Wait until the stand-ins' counters stop moving (responses sent, after-response work done), then snapshot. */
@@ -229,11 +254,16 @@ async function quiet(stack) {
  * per request is counted on a separate, fixed number of requests between two quiet points, so requests cut off
  * at the end of a timed run (and the warm-up's first loads) never skew it.
  */
-async function load(target, stack) {
-  const opts = { url: target.url, connections: CONNECTIONS, workers: 1, ...(target.requests ? { requests: target.requests } : {}) };
+async function load(target, stack, groups) {
+  const opts = { url: target.url, connections: CONNECTIONS, workers: 1, setupClient: SPREAD,
+    ...(target.requests ? { requests: target.requests } : {}) };
+  // Steady state: every user has been seen (isolate and Redis caches warm), then the warm-up at full load.
+  if (target.requests) await autocannon({ ...opts, connections: 8, amount: target.requests.length });
   await autocannon({ ...opts, duration: WARMUP });
+  const cpuBefore = cpuSnapshot(groups);
   const r = await autocannon({ ...opts, duration: DURATION });
   const total = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
+  const cpuMs = cpuAvailable ? cpuPerRequest(cpuBefore, cpuSnapshot(groups), total) : null;
   const bad = r.non2xx + r.errors + r.timeouts;
   const statuses = Object.fromEntries(Object.entries(r.statusCodeStats).map(([s, v]) => [s, v.count]));
   let perRequest = { dbConnects: 0, dbQueries: 0, redisCommands: 0 };
@@ -243,11 +273,12 @@ async function load(target, stack) {
     await autocannon({ ...opts, connections: 8, amount });
     const after = await quiet(stack);
     const per = (k) => Math.round(((after[k] - before[k]) / amount) * 100) / 100;
-    perRequest = { dbConnects: per('dbConnects'), dbQueries: per('dbQueries'), redisCommands: per('redisCommands'), dbHttpRequests: per('dbHttpRequests') };
+    perRequest = { dbConnects: per('dbConnects'), dbQueries: per('dbQueries'), redisCommands: per('redisCommands'), dbHttpRequests: per('dbHttpRequests'),
+      tcpConnections: per('tcpConnections') };
   }
   return {
     kind: target.kind, target: target.label, url: target.url, rps: Math.round(r.requests.mean), p50: r.latency.p50, p99: r.latency.p99,
-    requests: total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, statuses, perRequest,
+    requests: total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, statuses, perRequest, cpuMs,
     failed: total + r.errors + r.timeouts === 0 || bad / (total + r.errors + r.timeouts) > 0.5,
   };
 }
@@ -324,8 +355,11 @@ try {
   const [stack, apiConfig] = started.map((s) => s.value);
   const users = await seedUsers(stack.pgUrl, clerk);
   const [baseline, api] = await Promise.all([
-    startWrangler('baseline', 'bench/baseline/wrangler.toml'),
-    startWrangler('api', apiConfig, { extra: ['--no-bundle'], vars: {
+    startWorker('baseline', 'bench/baseline/wrangler.toml', { inspect: INSPECTOR, vars: {
+      UPSTASH_REDIS_REST_URL: stack.vars.UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN,
+      NEON_SQL_URL: `http://${stack.vars.NEON_LOCAL_PROXY}/sql`, DATABASE_URL: stack.pgUrl,
+    } }),
+    startWorker('api', apiConfig, { noBundle: true, inspect: INSPECTOR || Boolean(PROFILE), vars: {
       ...stack.vars, ...clerk.vars, ...LOGGING, ENVIRONMENT: 'development', PLANS_CACHE_SECONDS: '0',
       CORS_ORIGINS: 'http://localhost:5173', PUBLIC_BASE_URL: 'http://127.0.0.1:8787', DATABASE_REPLICA_URLS: '',
     } }),
@@ -336,12 +370,16 @@ try {
     + '(warn/error lines and failed requests always logged)');
   say(`bench-only settings: global per-client limit raised to ${BENCH_GLOBAL_LIMIT}/60 s; PLANS_CACHE_SECONDS=0 (public-db-read reads the database); `
     + `database/Redis round trip delay ${RTT_MS} ms`);
+  say(`workers served by wrangler's dev server with ${INSPECTOR ? 'the DevTools inspector attached (BENCH_INSPECTOR=1)' : 'no DevTools inspector attached'}`
+    + `${PROFILE ? ` (the API's attached for BENCH_PROFILE)` : ''} and without wrangler's local trace collector; each row starts with every user `
+    + 'seen once (warm caches), and each connection starts at a different user');
 
-  const plan = targets(baseline, api, users).filter((t) => t.kind === 'baseline' || !ONLY.length || ONLY.includes(t.kind));
+  const groups = { api: api.pgid, baseline: baseline.pgid };
+  const plan = targets(baseline, api, users).filter((t) => t.kind === 'baseline' || !ONLY.length || ONLY.includes(t.floorOf ?? t.kind));
   const rows = [];
   let profile = null;
   for (const t of plan) {
-    const run = () => load(t, stack);
+    const run = () => load(t, stack, groups);
     if (PROFILE === t.kind && t.kind !== 'baseline') {
       const file = path.join(root, 'bench', 'results', `${t.kind}.cpuprofile`);
       mkdirSync(path.dirname(file), { recursive: true });
@@ -358,13 +396,21 @@ try {
     rows.map((r) => [r.kind, r.rps, r.p50, r.p99, r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`, fmtWork(r.perRequest), r.non2xx + r.errors + r.timeouts,
       r.failed ? `FAILED (status ${JSON.stringify(r.statuses)})` : r.target]));
 
+  if (cpuAvailable) {
+    const cols = ['baseline', 'api', 'api (node)', 'stand-ins', 'postgres', 'redis', 'load'];
+    printTable('CPU per request (ms, all cores), by process: `wrangler dev` + workerd of the baseline and of the API, the local '
+      + 'stand-ins (Neon endpoints, Upstash bridge), PostgreSQL, redis-server, the load generator',
+    ['kind', ...cols, 'total'],
+    rows.map((r) => [r.kind, ...cols.map((c) => (r.cpuMs?.[c] ?? 0).toFixed(2)), cols.reduce((a, c) => a + (r.cpuMs?.[c] ?? 0), 0).toFixed(2)]));
+  }
+
   let rttRows = null;
   if (RTT_TABLE_MS > 0 && RTT_TABLE_MS !== RTT_MS) {
     stack.neon.setRttMs(RTT_TABLE_MS);
     stack.bridge.setRttMs(RTT_TABLE_MS);
     rttRows = [];
-    for (const t of plan.slice(1)) {
-      rttRows.push(await load(t, stack));
+    for (const t of plan.filter((p) => p.kind !== 'baseline' && !p.floorOf)) {
+      rttRows.push(await load(t, stack, groups));
       say(`${t.kind} @${RTT_TABLE_MS} ms: p50 ${rttRows.at(-1).p50} ms`);
     }
     stack.neon.setRttMs(RTT_MS);
@@ -382,6 +428,10 @@ try {
   const targetsMet = checkTargets(rows, rttRows);
   console.log('Targets:');
   for (const t of targetsMet) console.log(`  ${t.ok ? 'met    ' : 'MISSED '} ${t.target}`);
+  for (const f of rows.filter((r) => plan.find((p) => p.kind === r.kind)?.floorOf)) {
+    const of = rows.find((r) => r.kind === plan.find((p) => p.kind === f.kind).floorOf);
+    if (of && f.rps) console.log(`  (${of.kind} runs at ${Math.round((of.rps / f.rps) * 100)} % of its floor, ${f.kind} ${f.ratio?.toFixed(2)}×)`);
+  }
   console.log('');
   if ([...rows, ...(rttRows ?? [])].some((r) => r.failed)) console.log(`[bench] api log (tail):\n${api.tail()}\n`);
 

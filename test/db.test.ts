@@ -67,7 +67,7 @@ describe('Db (request-scoped, withReplicas)', () => {
       await db.write.insert(plans).values({ planId: 'probe_plan', name: 'Probe', amount: 100, credits: 1 }).onConflictDoNothing();
       expect(sqlFetches()).toBe(2);
       // An interactive transaction keeps its statements on one WebSocket session (row locks need it).
-      await db.write.transaction(async (tx) => {
+      await db.transaction(async (tx) => {
         await tx.select().from(plans).limit(1).for('update');
         await tx.select().from(plans).limit(1);
       });
@@ -89,12 +89,36 @@ describe('Db (request-scoped, withReplicas)', () => {
     }
   });
 
+  it('single statements run on handles shared by every request of the isolate: closing one request leaves them working', async () => {
+    const first = new Db(loadConfig(primary.env));
+    expect(await currentDatabase(first.read)).toBe(primary.name);
+    await first.close();
+    const second = new Db(loadConfig(primary.env));
+    try {
+      expect(await currentDatabase(second.read)).toBe(primary.name);
+      expect(await currentDatabase(second.write)).toBe(primary.name);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('a session is never opened on the shared statement handles: transactions go through Db.transaction()', async () => {
+    const db = new Db(loadConfig(primary.env));
+    try {
+      await expect(db.write.transaction(async (tx) => tx.select().from(plans).limit(1))).rejects.toThrow(/Db\.transaction\(\)/);
+      // …while Db.transaction() opens this request's own session and closes it afterwards.
+      expect(await db.transaction(async (tx) => (await tx.select().from(plans).limit(1)).length)).toBeGreaterThanOrEqual(0);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('a transaction that throws leaves nothing behind', async () => {
     const db = new Db(loadConfig(primary.env));
     try {
       await db.write.execute(sql`create table tx_probe (id int primary key)`);
       await expect(
-        db.write.transaction(async (tx) => {
+        db.transaction(async (tx) => {
           await tx.execute(sql`insert into tx_probe values (1)`);
           throw new Error('abort');
         }),
@@ -150,19 +174,22 @@ describe('work per request', () => {
       .toEqual({ dbConnects: 0, dbQueries: 0, redisCommands: 1 });
   });
 
-  it('an authenticated uncached read: statements over HTTP only', async () => {
+  it('an authenticated uncached read: one statement over HTTP (the page and its total together)', async () => {
     const user = await signUp(primary);
     expect((await call(primary.env, '/api/v1/notifications', { token: user.token })).status).toBe(200);
     const work = await measure(async () => expect((await call(primary.env, '/api/v1/notifications', { token: user.token })).status).toBe(200));
-    expect(work).toEqual({ dbConnects: 0, dbQueries: 2, redisCommands: 1 });
+    expect(work).toEqual({ dbConnects: 0, dbQueries: 1, redisCommands: 1 });
   });
 
   it('a write takes one WebSocket session for its transaction', async () => {
     const user = await signUp(primary);
+    expect((await call(primary.env, '/api/v1/settings', { token: user.token })).status).toBe(200); // warm: the active-user check
     const work = await measure(async () => {
       expect((await call(primary.env, '/api/v1/settings', { method: 'PUT', token: user.token, json: { email: { productUpdates: false } } })).status).toBe(200);
     });
     expect(work.dbConnects).toBe(1);
+    // BEGIN, the upsert that creates or locks the row, the update, the activity row, COMMIT.
+    expect(work.dbQueries).toBe(5);
   });
 });
 

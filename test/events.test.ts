@@ -48,14 +48,14 @@ describe('outbox emit and relay', () => {
     const pending: PendingEvents = [];
     try {
       await expect(
-        database.write.transaction(async (tx) => {
+        database.transaction(async (tx) => {
           await emit(tx, pending, 'user.created', { userId: user.id });
           throw new Error('business rule failed');
         }),
       ).rejects.toThrow('business rule failed');
       expect(pending).toHaveLength(1); // the id was handed out…
-      expect(await relayOutbox(database.write, db.env, { ids: pending })).toBe(0); // …but no row exists to send
-      expect(await relayOutbox(database.write, db.env, { olderThanMs: 0 })).toBe(0);
+      expect(await relayOutbox(database, db.env, { ids: pending })).toBe(0); // …but no row exists to send
+      expect(await relayOutbox(database, db.env, { olderThanMs: 0 })).toBe(0);
     } finally {
       await database.close();
     }
@@ -65,7 +65,7 @@ describe('outbox emit and relay', () => {
   it('emit validates the payload against the catalog', async () => {
     const database = new Db(loadConfig(db.env));
     try {
-      await expect(database.write.transaction((tx) => emit(tx, [], 'profile.starred', { profileId: 'not-a-uuid' } as never))).rejects.toThrow();
+      await expect(database.transaction((tx) => emit(tx, [], 'profile.starred', { profileId: 'not-a-uuid' } as never))).rejects.toThrow();
     } finally {
       await database.close();
     }

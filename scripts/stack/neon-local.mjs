@@ -24,7 +24,7 @@ const ISOLATION = { Serializable: 'SERIALIZABLE', RepeatableRead: 'REPEATABLE RE
  * how long a transaction waits for one. Resolves to { port, stats(), setRttMs(ms), close() }.
  */
 export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 5432, rttMs = 0, poolSize = 10, maxSessions = 100, sessionWaitMs = 10_000 } = {}) {
-  const zero = () => ({ wsConnects: 0, wsStatements: 0, httpRequests: 0, httpStatements: 0 });
+  const zero = () => ({ wsConnects: 0, wsStatements: 0, httpRequests: 0, httpStatements: 0, tcpConnections: 0 });
   const counts = zero();
   const perDatabase = new Map(); // the same counters per database name, so a test can read its own
   const count = (database, key) => {
@@ -159,6 +159,7 @@ export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 
     for (const ev of ['close', 'error']) ws.on(ev, () => { conn.session.close(); end(); });
   });
 
+  server.on('connection', () => { counts.tcpConnections++; });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);
@@ -166,7 +167,8 @@ export async function startNeonLocal({ port = 0, pgHost = '127.0.0.1', pgPort = 
 
   return {
     port: server.address().port,
-    /** Totals since start: WebSocket connections and the statements sent over them; HTTP requests and statements.
+    /** Totals since start: WebSocket connections and the statements sent over them; HTTP requests and statements;
+     * TCP connections accepted (HTTP keep-alive reuses them).
      * Also served as JSON at GET /_stats (?database=<name> for one database's counters). */
     stats: () => ({ ...counts }),
     setRttMs: (ms) => { rtt = ms; },

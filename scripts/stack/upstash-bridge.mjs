@@ -20,8 +20,9 @@ export async function startUpstashBridge({ port = 0, token, redisUrl = null, log
   const engine = redisUrl ? await redisEngine(redisUrl) : memoryRedisEngine();
   if (!redisUrl) log('[upstash-bridge] no Redis server (install redis-server or set REDIS_URL): using the in-memory engine (not persisted).');
 
-  // Counters for the benchmark (HTTP requests and the Redis commands in them); rttMs delays every answer.
-  const counts = { requests: 0, commands: 0 };
+  // Counters for the benchmark (HTTP requests, the Redis commands in them, TCP connections accepted: a client that
+  // reuses its connections opens few); rttMs delays every answer.
+  const counts = { requests: 0, commands: 0, tcpConnections: 0 };
   let rtt = rttMs;
   const server = http.createServer(async (req, res) => {
     counts.requests++;
@@ -65,6 +66,7 @@ export async function startUpstashBridge({ port = 0, token, redisUrl = null, log
     }
   });
 
+  server.on('connection', () => { counts.tcpConnections++; });
   await new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
   return {
     port: server.address().port,

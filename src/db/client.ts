@@ -8,6 +8,10 @@ export type Database = NeonDatabase;
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 /** Either: what a statement can run on, inside a transaction or not. */
 export type Queryable = Database | Transaction;
+/** What opens a transaction: `Db` (a session of the request's own), or a transaction handle (a savepoint). */
+export interface TransactionRunner {
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+}
 
 /**
  * Bounds that keep a request's answer within 10 s when the database hangs: one statement over HTTP, opening a
@@ -59,17 +63,47 @@ function localFetchEndpoint(host: string, port: number | string, options?: { jwt
   return typeof neonDefaults.fetchEndpoint === 'function' ? neonDefaults.fetchEndpoint(host, port, options) : neonDefaults.fetchEndpoint;
 }
 
+/** What single statements run on: one Pool + Drizzle per database URL, built once per isolate. */
+interface StatementHandles {
+  routed: PgWithReplicas<Database>;
+}
+
 /**
- * Request-scoped database access. A Pool object opens nothing by itself: single statements are HTTP fetches,
- * and only a transaction connects a WebSocket (Workers cannot share sockets across requests, hence one Pool per
- * request, closed by `close()` in waitUntil). Reads go to a replica (Drizzle `withReplicas`) until the request
- * writes; from then on they go to the primary so the request reads its own writes.
+ * A Pool that only ever sends statements over HTTP: it can live for the isolate's lifetime because it never holds
+ * a socket (Workers cannot share one across requests). Checking out a session from it is a bug, refused loudly.
+ */
+function statementPool(url: string): Pool {
+  const pool = new Pool({ connectionString: url, max: 1 });
+  pool.connect = () => {
+    throw new Error('statement-only pool: open sessions through Db.transaction()');
+  };
+  return pool;
+}
+
+const statementHandles = new WeakMap<Config, StatementHandles>();
+
+function statementHandlesFor(config: Config): StatementHandles {
+  let handles = statementHandles.get(config);
+  if (!handles) {
+    configureNeonDriver(config.NEON_LOCAL_PROXY, config.DATABASE_URL, ...config.DATABASE_REPLICA_URLS);
+    const primary = drizzle({ client: statementPool(config.DATABASE_URL) });
+    const replicas: Database[] = config.DATABASE_REPLICA_URLS.map((u) => drizzle({ client: statementPool(u) }));
+    handles = { routed: withReplicas(primary, replicas.length ? (replicas as [Database, ...Database[]]) : [primary]) };
+    statementHandles.set(config, handles);
+  }
+  return handles;
+}
+
+/**
+ * Request-scoped database access. Single statements go over HTTP through handles shared by the isolate (nothing
+ * to build per request); only a transaction connects a WebSocket, on a Pool of this request's own, closed by
+ * `close()` in waitUntil. Reads go to a replica (Drizzle `withReplicas`) until the request writes; from then on
+ * they go to the primary so the request reads its own writes.
  */
 export class Db {
-  private pools: Pool[] = [];
-  private primaryPool?: Pool;
-  private routed?: PgWithReplicas<Database>;
+  private sessions?: Pool;
   private pinned = false;
+  private used = false;
 
   /** `statementTimeoutMs`: bound on one statement inside a transaction (cron jobs may allow more). */
   constructor(
@@ -77,28 +111,9 @@ export class Db {
     private readonly options: { statementTimeoutMs?: number } = {},
   ) {}
 
-  private connect(url: string): Database {
-    // One session at most: statements outside a transaction need none, and a request's transactions run one
-    // after another. A pooler's capacity is shared by every request in flight.
-    const pool = new Pool({
-      connectionString: url,
-      max: 1,
-      connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
-      query_timeout: this.options.statementTimeoutMs ?? DB_STATEMENT_TIMEOUT_MS,
-    });
-    this.pools.push(pool);
-    return drizzle({ client: pool });
-  }
-
   private get db() {
-    if (!this.routed) {
-      configureNeonDriver(this.config.NEON_LOCAL_PROXY, this.config.DATABASE_URL, ...this.config.DATABASE_REPLICA_URLS);
-      const primary = this.connect(this.config.DATABASE_URL);
-      this.primaryPool = this.pools[0];
-      const replicas = this.config.DATABASE_REPLICA_URLS.map((u) => this.connect(u));
-      this.routed = withReplicas(primary, replicas.length ? (replicas as [Database, ...Database[]]) : [primary]);
-    }
-    return this.routed;
+    this.used = true;
+    return statementHandlesFor(this.config).routed;
   }
 
   /** For reads that tolerate replica lag. */
@@ -119,8 +134,16 @@ export class Db {
    * it forever.
    */
   async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    void this.write; // pins to the primary and opens the pools
-    const session = await this.primaryPool!.connect();
+    void this.write; // pins to the primary
+    // One session at most: statements outside a transaction need none, and a request's transactions run one
+    // after another. A pooler's capacity is shared by every request in flight.
+    this.sessions ??= new Pool({
+      connectionString: this.config.DATABASE_URL,
+      max: 1,
+      connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
+      query_timeout: this.options.statementTimeoutMs ?? DB_STATEMENT_TIMEOUT_MS,
+    });
+    const session = await this.sessions.connect();
     let failed = false;
     try {
       return await drizzle({ client: session }).transaction(work);
@@ -132,16 +155,17 @@ export class Db {
     }
   }
 
-  /** Whether this request touched the database (and so has something to close). */
+  /** Whether this request touched the database (and so may have events to relay or sessions to close). */
   get opened(): boolean {
-    return this.pools.length > 0;
+    return this.used;
   }
 
   async close(): Promise<void> {
-    const pools = this.pools;
-    this.pools = [];
-    this.routed = undefined;
+    const sessions = this.sessions;
+    this.sessions = undefined;
+    this.used = false;
+    if (!sessions) return;
     // Bounded: closing must never hold a queue batch or a cron run (they await it) on a session that went bad.
-    await Promise.race([Promise.allSettled(pools.map((p) => p.end())), new Promise((resolve) => setTimeout(resolve, DB_CLOSE_TIMEOUT_MS))]);
+    await Promise.race([sessions.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, DB_CLOSE_TIMEOUT_MS))]);
   }
 }

@@ -1,6 +1,6 @@
 import { and, asc, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Env } from '../config';
-import type { Database, Transaction } from '../db/client';
+import type { Transaction, TransactionRunner } from '../db/client';
 import { outbox } from '../db/schema';
 import { describeError, log } from '../lib/log';
 import { currentTraceparent } from '../lib/trace';
@@ -46,7 +46,7 @@ export async function enqueueEvents(env: Env, envelopes: EventEnvelope[]): Promi
  * (a rolled-back emit has no row, so it is never sent); without, rows older than `olderThanMs`.
  * Delivery is at-least-once: handlers deduplicate on the event id.
  */
-export async function relayOutbox(db: Database, env: Env, select: { ids: string[] } | { olderThanMs: number }): Promise<number> {
+export async function relayOutbox(db: TransactionRunner, env: Env, select: { ids: string[] } | { olderThanMs: number }): Promise<number> {
   if ('ids' in select && select.ids.length === 0) return 0;
   return db.transaction(async (tx) => {
     const where =

@@ -127,7 +127,7 @@ export function openServiceContext(
     async finish() {
       if (!db.opened) return;
       try {
-        if (events.length) await relayOutbox(db.write, env, { ids: events });
+        if (events.length) await relayOutbox(db, env, { ids: events });
       } catch (err) {
         // The rows stay unrelayed; the outbox sweeper cron sends them shortly.
         log('warn', 'outbox.relay_deferred', { count: events.length, error: describeError(err) });

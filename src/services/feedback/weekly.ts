@@ -53,7 +53,7 @@ export async function scheduleWeeklyFeedback(ctx: ServiceContext, now: Date): Pr
     eligible += page.length;
     emitted += pending.length;
     // Hand this page to the queue now (anything left behind is picked up by the outbox sweeper).
-    for (let i = 0; i < pending.length; i += 100) await relayOutbox(ctx.db.write, ctx.env, { ids: pending.slice(i, i + 100) });
+    for (let i = 0; i < pending.length; i += 100) await relayOutbox(ctx.db, ctx.env, { ids: pending.slice(i, i + 100) });
     if (page.length < PAGE) break;
     after = page.at(-1)!.id;
   }

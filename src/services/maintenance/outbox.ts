@@ -11,7 +11,7 @@ export async function sweepOutbox(ctx: ServiceContext): Promise<{ relayed: numbe
   const deadline = Date.now() + SWEEP_TIME_BOX_MS;
   let relayed = 0;
   for (;;) {
-    const n = await relayOutbox(ctx.db.write, ctx.env, { olderThanMs: SWEEP_AFTER_MS });
+    const n = await relayOutbox(ctx.db, ctx.env, { olderThanMs: SWEEP_AFTER_MS });
     relayed += n;
     if (n === 0 || Date.now() > deadline) return { relayed };
   }

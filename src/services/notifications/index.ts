@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray, isNotNull, isNull, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Transaction } from '../../db/client';
 import { notifications, type Notification } from '../../db/schema';
 import { emit } from '../../events/outbox';
@@ -84,18 +84,21 @@ export async function listNotifications(ctx: ServiceContext, input: ListNotifica
   if (input.read === false) filters.push(isNull(notifications.readAt));
   if (input.type) filters.push(eq(notifications.type, input.type));
   const where = and(...filters);
-  const [rows, [totalRow], unreadCount] = await Promise.all([
+  // The page and the total in one statement (a window count): one round trip. Only a page past the end has no row
+  // to carry the total, and then a separate count answers it.
+  const [rows, unreadCount] = await Promise.all([
     ctx.db.read
-      .select()
+      .select({ ...getTableColumns(notifications), total: sql<number>`count(*) over ()`.mapWith(Number) })
       .from(notifications)
       .where(where)
       .orderBy(desc(notifications.createdAt), desc(notifications.id))
       .limit(input.limit)
       .offset(input.offset),
-    ctx.db.read.select({ n: count() }).from(notifications).where(where),
     getUnreadCount(ctx, userId),
   ]);
-  return { items: rows.map(view), total: totalRow?.n ?? 0, unreadCount };
+  let total = rows[0]?.total ?? 0;
+  if (rows.length === 0 && input.offset > 0) total = (await ctx.db.read.select({ n: count() }).from(notifications).where(where))[0]?.n ?? 0;
+  return { items: rows.map(view), total, unreadCount };
 }
 
 /**

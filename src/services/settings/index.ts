@@ -29,9 +29,13 @@ export async function getSettings(ctx: ServiceContext, userId: string): Promise<
 export async function updateSettings(ctx: ServiceContext, patch: SettingsPatch): Promise<UserSettings> {
   const userId = requireCaller(ctx);
   const stored = await withTransaction(ctx, async (tx, ctx) => {
-    // The row is created at sign-up; create it here if it is somehow missing, then lock it.
-    await tx.insert(settings).values({ userId }).onConflictDoNothing();
-    const [row] = await tx.select({ settings: settings.settings }).from(settings).where(eq(settings.userId, userId)).for('update');
+    // The row is created at sign-up. One statement creates it if it is somehow missing, or locks it (the no-op
+    // DO UPDATE takes the row lock), and returns the stored document.
+    const [row] = await tx
+      .insert(settings)
+      .values({ userId })
+      .onConflictDoUpdate({ target: settings.userId, set: { userId } })
+      .returning({ settings: settings.settings });
     const next = applySettingsPatch(storedOverrides(row?.settings), patch);
     await tx.update(settings).set({ settings: next }).where(eq(settings.userId, userId));
     await logActivity(ctx, { userId, action: 'settings.updated', metadata: { patch } });
