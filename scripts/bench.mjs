@@ -17,9 +17,10 @@
 // Env: BENCH_DURATION (s per row, default 10), BENCH_CONNECTIONS (default 32), BENCH_DB_RTT_MS (delay of each
 // database/Redis round trip in the main table, default 0), BENCH_RTT_TABLE_MS (the second table's delay, default
 // 20; 0 skips it), BENCH_ONLY=<kind,kind> (only these rows, plus the baseline and their floors), BENCH_PROFILE=<kind>
-// (CPU profile of the worker while that row runs, written to bench/results/<kind>.cpuprofile, top functions
-// printed; attaches the inspector), BENCH_INSPECTOR=1 (attach it to both workers, as `wrangler dev` does). Each row
-// gets a 2 s warm-up. Prints the tables, writes bench/results/latest.json; exit 1 if a measurement failed.
+// (only that row: a CPU profile of the worker while it runs, written to bench/results/<kind>.cpuprofile, top
+// functions printed; attaches the inspector), BENCH_INSPECTOR=1 (attach it to both workers, as `wrangler dev`
+// does), BENCH_ROUNDS (default 3: the rows take turns, DURATION/ROUNDS s each per round, so the machine's drifts
+// fall on every row alike). Prints the tables, writes bench/results/latest.json; exit 1 if a measurement failed.
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,7 @@ const PROFILE = process.env.BENCH_PROFILE || '';
 const INSPECTOR = process.env.BENCH_INSPECTOR === '1';
 const ONLY = (process.env.BENCH_ONLY || '').split(',').map((k) => k.trim()).filter(Boolean);
 const WARMUP = 2;
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS) || 3);
 const SPREAD = path.join(root, 'scripts', 'lib', 'bench-spread.cjs');
 const USERS = 64;
 const UPSTASH_TOKEN = 'bench-redis-token';
@@ -215,6 +217,10 @@ function targets(baseline, api, users) {
       floorOf: 'public-db-read', requests: each((u) => ({ method: 'GET', path: '/floor/sql', headers: { 'cf-connecting-ip': u.ip } })) },
     { kind: 'floor-redis', label: 'floor: bare route + rate-limit binding + one Upstash MGET', url: `${baseline.base}/floor/redis`,
       floorOf: 'cached-auth-read', requests: each((u) => ({ method: 'GET', path: '/floor/redis', headers: { 'cf-connecting-ip': u.ip, 'x-bench-user': u.id } })) },
+    { kind: 'floor-sql-redis', label: 'floor: bare route + rate-limit binding + one statement and one MGET in parallel', url: `${baseline.base}/floor/sql-redis`,
+      floorOf: 'auth-db-read', requests: each((u) => ({ method: 'GET', path: '/floor/sql-redis', headers: { 'cf-connecting-ip': u.ip, 'x-bench-user': u.id } })) },
+    { kind: 'floor-write', label: 'floor: bare route + rate-limit binding + the write\'s transaction (driver, WebSocket) + its Redis pipeline', url: `${baseline.base}/floor/write`,
+      floorOf: 'write', requests: each((u) => ({ method: 'PUT', path: '/floor/write', headers: { 'cf-connecting-ip': u.ip, 'x-bench-user': u.id } })) },
     { kind: 'no-io', label: 'GET /livez (no database, no Redis)', url: `${api.base}/livez`,
       requests: each((u) => ({ method: 'GET', path: '/livez', headers: { 'cf-connecting-ip': u.ip } })) },
     { kind: 'public-db-read', label: 'GET /api/v1/plans (isolate cache off)', url: `${api.base}/api/v1/plans`,
@@ -249,38 +255,74 @@ async function quiet(stack) {
   return JSON.parse(last);
 }
 
+const autocannonOptions = (target) => ({ url: target.url, connections: CONNECTIONS, workers: 1, setupClient: SPREAD,
+  ...(target.requests ? { requests: target.requests } : {}) });
+
+/** Work per request counted by the stand-ins on a separate, fixed batch between two quiet points. */
+async function countWork(target, stack) {
+  if (target.kind === 'baseline') return { dbConnects: 0, dbQueries: 0, redisCommands: 0 };
+  const amount = 2 * USERS;
+  const before = await quiet(stack);
+  await autocannon({ ...autocannonOptions(target), connections: 8, amount });
+  const after = await quiet(stack);
+  const per = (k) => Math.round(((after[k] - before[k]) / amount) * 100) / 100;
+  return { dbConnects: per('dbConnects'), dbQueries: per('dbQueries'), redisCommands: per('redisCommands'), dbHttpRequests: per('dbHttpRequests'),
+    tcpConnections: per('tcpConnections') };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /**
- * Load one target: warm-up, then the timed run, in a worker thread (this event loop runs the stand-ins). The work
- * per request is counted on a separate, fixed number of requests between two quiet points, so requests cut off
- * at the end of a timed run (and the warm-up's first loads) never skew it.
+ * Load every target in rounds: each round gives each target DURATION/ROUNDS seconds after a short warm-up (the
+ * first round's is WARMUP s, after every user's request was sent once: steady state, warm caches). The machine's
+ * slow drifts (other tenants, frequency) then fall on every row alike instead of on whichever ran at the time.
+ * req/s = all requests / the rounds' measured time; p50 and p99 are the median over the rounds; CPU is summed over the rounds.
+ * The work per request is counted right after a row's first round on a separate, fixed batch (so requests cut off at
+ * the end of a timed run never skew it).
  */
-async function load(target, stack, groups) {
-  const opts = { url: target.url, connections: CONNECTIONS, workers: 1, setupClient: SPREAD,
-    ...(target.requests ? { requests: target.requests } : {}) };
-  // Steady state: every user has been seen (isolate and Redis caches warm), then the warm-up at full load.
-  if (target.requests) await autocannon({ ...opts, connections: 8, amount: target.requests.length });
-  await autocannon({ ...opts, duration: WARMUP });
-  const cpuBefore = cpuSnapshot(groups);
-  const r = await autocannon({ ...opts, duration: DURATION });
-  const total = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
-  const cpuMs = cpuAvailable ? cpuPerRequest(cpuBefore, cpuSnapshot(groups), total) : null;
-  const bad = r.non2xx + r.errors + r.timeouts;
-  const statuses = Object.fromEntries(Object.entries(r.statusCodeStats).map(([s, v]) => [s, v.count]));
-  let perRequest = { dbConnects: 0, dbQueries: 0, redisCommands: 0 };
-  if (target.kind !== 'baseline') {
-    const amount = 2 * USERS;
-    const before = await quiet(stack);
-    await autocannon({ ...opts, connections: 8, amount });
-    const after = await quiet(stack);
-    const per = (k) => Math.round(((after[k] - before[k]) / amount) * 100) / 100;
-    perRequest = { dbConnects: per('dbConnects'), dbQueries: per('dbQueries'), redisCommands: per('redisCommands'), dbHttpRequests: per('dbHttpRequests'),
-      tcpConnections: per('tcpConnections') };
-  }
-  return {
-    kind: target.kind, target: target.label, url: target.url, rps: Math.round(r.requests.mean), p50: r.latency.p50, p99: r.latency.p99,
-    requests: total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, statuses, perRequest, cpuMs,
-    failed: total + r.errors + r.timeouts === 0 || bad / (total + r.errors + r.timeouts) > 0.5,
+async function loadAll(targets, stack, groups) {
+  const key = (t) => `${t.kind}@${t.rttMs ?? RTT_MS}`;
+  const setRtt = (t) => {
+    stack.neon.setRttMs(t.rttMs ?? RTT_MS);
+    stack.bridge.setRttMs(t.rttMs ?? RTT_MS);
   };
+  const runs = new Map(targets.map((t) => [key(t), []]));
+  const work = new Map();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const t of targets) {
+      setRtt(t);
+      if (round === 0 && t.requests) await autocannon({ ...autocannonOptions(t), connections: 8, amount: t.requests.length });
+      await autocannon({ ...autocannonOptions(t), duration: round === 0 ? WARMUP : 1 });
+      const before = cpuSnapshot(groups);
+      const r = await autocannon({ ...autocannonOptions(t), duration: DURATION / ROUNDS });
+      runs.get(key(t)).push({ r, cpu: cpuPerRequest(before, cpuSnapshot(groups), 1) });
+      // Counted while the row's caches are as warm as its timed run's (a long bench outlives their TTLs).
+      if (round === 0) work.set(key(t), await countWork(t, stack));
+    }
+  }
+  const rows = [];
+  for (const t of targets) {
+    const rs = runs.get(key(t)).map((x) => x.r);
+    const sum = (f) => rs.reduce((a, r) => a + f(r), 0);
+    const total = sum((r) => r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx']);
+    const [non2xx, errors, timeouts] = [sum((r) => r.non2xx), sum((r) => r.errors), sum((r) => r.timeouts)];
+    const statuses = {};
+    for (const r of rs) for (const [code, v] of Object.entries(r.statusCodeStats)) statuses[code] = (statuses[code] ?? 0) + v.count;
+    let cpuMs = null;
+    if (cpuAvailable) {
+      cpuMs = {};
+      for (const { cpu } of runs.get(key(t))) for (const [k, ms] of Object.entries(cpu)) cpuMs[k] = (cpuMs[k] ?? 0) + ms;
+      for (const k of Object.keys(cpuMs)) cpuMs[k] = Math.round((cpuMs[k] / Math.max(1, total)) * 1000) / 1000;
+    }
+    rows.push({
+      kind: t.kind, rttMs: t.rttMs ?? RTT_MS, target: t.label, url: t.url, rps: Math.round(total / sum((r) => r.duration)), p50: median(rs.map((r) => r.latency.p50)),
+      p99: median(rs.map((r) => r.latency.p99)), rounds: rs.map((r) => Math.round(r.requests.mean)),
+      requests: total, non2xx, errors, timeouts, statuses, perRequest: work.get(key(t)), cpuMs,
+      failed: total + errors + timeouts === 0 || (non2xx + errors + timeouts) / (total + errors + timeouts) > 0.5,
+    });
+  }
+  setRtt({});
+  return rows;
 }
 
 /** CPU profile of the API worker (V8 inspector of `wrangler dev`) while `during` runs; returns the top self-time functions. */
@@ -357,7 +399,7 @@ try {
   const [baseline, api] = await Promise.all([
     startWorker('baseline', 'bench/baseline/wrangler.toml', { inspect: INSPECTOR, vars: {
       UPSTASH_REDIS_REST_URL: stack.vars.UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN: UPSTASH_TOKEN,
-      NEON_SQL_URL: `http://${stack.vars.NEON_LOCAL_PROXY}/sql`, DATABASE_URL: stack.pgUrl,
+      NEON_SQL_URL: `http://${stack.vars.NEON_LOCAL_PROXY}/sql`, NEON_LOCAL_PROXY: stack.vars.NEON_LOCAL_PROXY, DATABASE_URL: stack.pgUrl,
     } }),
     startWorker('api', apiConfig, { noBundle: true, inspect: INSPECTOR || Boolean(PROFILE), vars: {
       ...stack.vars, ...clerk.vars, ...LOGGING, ENVIRONMENT: 'development', PLANS_CACHE_SECONDS: '0',
@@ -365,7 +407,8 @@ try {
     } }),
   ]);
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: baseline ${baseline.base}, api ${api.base}; `
-    + `${DURATION} s × ${CONNECTIONS} connections per row (+${WARMUP} s warm-up), ${USERS} users/tokens/IPs in rotation`);
+    + `${DURATION} s × ${CONNECTIONS} connections per row in ${ROUNDS} interleaved rounds (+${WARMUP} s warm-up, 1 s before each later round), `
+    + `${USERS} users/tokens/IPs in rotation`);
   say(`logging as in production: LOG_LEVEL=${LOGGING.LOG_LEVEL}, LOG_REQUEST_SAMPLE_RATE=${LOGGING.LOG_REQUEST_SAMPLE_RATE} `
     + '(warn/error lines and failed requests always logged)');
   say(`bench-only settings: global per-client limit raised to ${BENCH_GLOBAL_LIMIT}/60 s; PLANS_CACHE_SECONDS=0 (public-db-read reads the database); `
@@ -375,20 +418,24 @@ try {
     + 'seen once (warm caches), and each connection starts at a different user');
 
   const groups = { api: api.pgid, baseline: baseline.pgid };
-  const plan = targets(baseline, api, users).filter((t) => t.kind === 'baseline' || !ONLY.length || ONLY.includes(t.floorOf ?? t.kind));
-  const rows = [];
+  // BENCH_PROFILE measures only its row (and the baseline), so the API's profile holds that kind of request alone.
+  const only = PROFILE ? [PROFILE] : ONLY;
+  const plan = targets(baseline, api, users).filter((t) => t.kind === 'baseline' || !only.length || only.includes(t.floorOf ?? t.kind));
+  // The distance table's rows take their turns in the same rounds as the main table's, so both see the same machine.
+  const withRtt = RTT_TABLE_MS > 0 && RTT_TABLE_MS !== RTT_MS;
+  const far = withRtt ? plan.filter((p) => p.kind !== 'baseline' && !p.floorOf).map((t) => ({ ...t, rttMs: RTT_TABLE_MS })) : [];
+  let all;
   let profile = null;
-  for (const t of plan) {
-    const run = () => load(t, stack, groups);
-    if (PROFILE === t.kind && t.kind !== 'baseline') {
-      const file = path.join(root, 'bench', 'results', `${t.kind}.cpuprofile`);
-      mkdirSync(path.dirname(file), { recursive: true });
-      const p = await profileWhile(api.inspector, file, run);
-      rows.push(p.result);
-      profile = { kind: t.kind, file: path.relative(root, file), top: p.top };
-    } else rows.push(await run());
-    say(`${t.kind}: ${rows.at(-1).rps} req/s`);
-  }
+  if (PROFILE) {
+    const file = path.join(root, 'bench', 'results', `${PROFILE}.cpuprofile`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const p = await profileWhile(api.inspector, file, () => loadAll(plan, stack, groups));
+    all = p.result;
+    profile = { kind: PROFILE, file: path.relative(root, file), top: p.top };
+  } else all = await loadAll([...plan, ...far], stack, groups);
+  const rows = all.slice(0, plan.length);
+  const rttRows = withRtt && !PROFILE ? all.slice(plan.length) : null;
+  for (const r of all) say(`${r.kind}${r.rttMs ? ` @${r.rttMs} ms` : ''}: ${r.rps} req/s, p50 ${r.p50} ms (rounds: ${r.rounds.join(', ')} req/s)`);
   const base = rows[0].failed ? 0 : rows[0].rps;
   for (const r of rows) r.ratio = base && !r.failed ? r.rps / base : null;
   printTable(`Main table (database/Redis round trip +${RTT_MS} ms); work = DB connections opened / DB statements / Redis commands, per request`,
@@ -404,17 +451,7 @@ try {
     rows.map((r) => [r.kind, ...cols.map((c) => (r.cpuMs?.[c] ?? 0).toFixed(2)), cols.reduce((a, c) => a + (r.cpuMs?.[c] ?? 0), 0).toFixed(2)]));
   }
 
-  let rttRows = null;
-  if (RTT_TABLE_MS > 0 && RTT_TABLE_MS !== RTT_MS) {
-    stack.neon.setRttMs(RTT_TABLE_MS);
-    stack.bridge.setRttMs(RTT_TABLE_MS);
-    rttRows = [];
-    for (const t of plan.filter((p) => p.kind !== 'baseline' && !p.floorOf)) {
-      rttRows.push(await load(t, stack, groups));
-      say(`${t.kind} @${RTT_TABLE_MS} ms: p50 ${rttRows.at(-1).p50} ms`);
-    }
-    stack.neon.setRttMs(RTT_MS);
-    stack.bridge.setRttMs(RTT_MS);
+  if (rttRows) {
     const zero = Object.fromEntries(rows.map((r) => [r.kind, r]));
     printTable(`Distance table: every database and Redis round trip +${RTT_TABLE_MS} ms (an edge location far from the database region)`,
       ['kind', 'p50 ms', 'p99 ms', `p50 at ${RTT_MS} ms`, 'req/s', 'work per request', 'non-2xx'],
@@ -438,7 +475,7 @@ try {
   mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
   const out = path.join(root, 'bench', 'results', 'latest.json');
   writeFileSync(out, `${JSON.stringify({
-    date: new Date().toISOString(), durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, users: USERS,
+    date: new Date().toISOString(), durationSeconds: DURATION, rounds: ROUNDS, warmupSeconds: WARMUP, connections: CONNECTIONS, users: USERS,
     node: process.version, cpus: cpus().length, logging: LOGGING, dbRttMs: RTT_MS,
     benchOnly: { globalLimitPerMinute: BENCH_GLOBAL_LIMIT, PLANS_CACHE_SECONDS: 0 },
     rows, rtt: rttRows ? { ms: RTT_TABLE_MS, rows: rttRows } : null, targets: targetsMet, profile,

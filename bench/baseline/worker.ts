@@ -1,8 +1,10 @@
 // Baseline for `npm run bench`: the smallest Hono worker, run exactly like the API, so the API's numbers can be
-// read as a ratio of what this machine can do at all. Two more routes measure the floor of the API's I/O rows:
-// the same bare route plus what every such request costs on this platform whatever the code — the global
-// rate-limit binding the API calls on every /api request, and the one subrequest of the row (no driver, no
-// middleware), against the same local stand-ins. An API row can approach its floor's ratio but not beat it.
+// read as a ratio of what this machine can do at all. The /floor routes measure the floor of the API's I/O rows:
+// the same bare route plus what such a request costs on this platform whatever the code — the global rate-limit
+// binding the API calls on every /api request, and the row's own round trips (raw fetches, or for the write the
+// driver's WebSocket session with the same statements), against the same local stand-ins. An API row can approach
+// its floor's ratio but not beat it.
+import { Pool, neonConfig } from '@neondatabase/serverless';
 import { Hono } from 'hono';
 
 interface Env {
@@ -10,8 +12,14 @@ interface Env {
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   NEON_SQL_URL?: string;
+  NEON_LOCAL_PROXY?: string;
   DATABASE_URL?: string;
 }
+
+// The local Neon endpoints: plain WebSocket, no TLS (production would use the driver's defaults).
+neonConfig.useSecureWebSocket = false;
+neonConfig.pipelineTLS = false;
+neonConfig.forceDisablePgSSL = true;
 
 const app = new Hono<{ Bindings: Env }>();
 app.get('/', (c) => c.json({ data: { ok: true } }));
@@ -33,14 +41,55 @@ app.get('/floor/redis', async (c) => {
   return c.json({ data: await res.json() });
 });
 
+const sqlOverHttp = (env: Env, query: string, params: unknown[]) =>
+  fetch(env.NEON_SQL_URL!, {
+    method: 'POST',
+    headers: { 'neon-connection-string': env.DATABASE_URL!, 'neon-raw-text-output': 'true', 'neon-array-mode': 'true', 'content-type': 'application/json' },
+    body: JSON.stringify({ query, params }),
+  }).then((r) => r.json());
+
+const upstash = (env: Env, commands: unknown[][]) =>
+  fetch(`${env.UPSTASH_REDIS_REST_URL}/pipeline`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.UPSTASH_REDIS_REST_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(commands),
+  }).then((r) => r.json());
+
 /** One statement over the Neon SQL-over-HTTP endpoint, shaped like the plans read. */
 app.get('/floor/sql', async (c) => {
-  const res = await fetch(c.env.NEON_SQL_URL!, {
-    method: 'POST',
-    headers: { 'neon-connection-string': c.env.DATABASE_URL!, 'neon-raw-text-output': 'true', 'neon-array-mode': 'true', 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'select "plan_id", "name", "amount", "credits" from "plans" where "plans"."is_active" = $1 order by "plans"."amount" asc', params: ['true'] }),
-  });
-  return c.json({ data: await res.json() });
+  const plans = 'select "plan_id", "name", "amount", "credits" from "plans" where "plans"."is_active" = $1 order by "plans"."amount" asc';
+  return c.json({ data: await sqlOverHttp(c.env, plans, ['true']) });
+});
+
+/** A statement and a Redis read in parallel, shaped like the notifications page and its unread count. */
+app.get('/floor/sql-redis', async (c) => {
+  const user = c.req.header('x-bench-user') ?? 'user';
+  const page = 'select *, count(*) over () from "notifications" where "user_id" = $1 order by "created_at" desc, "id" desc limit 20';
+  const [rows, unread] = await Promise.all([sqlOverHttp(c.env, page, [user]), upstash(c.env, [['mget', `floor:${user}:unread`, `floor:${user}:unread:ver`]])]);
+  return c.json({ data: { rows, unread } });
+});
+
+/**
+ * One WebSocket transaction with the settings write's statements (create-or-lock, update, activity row), then the
+ * cache invalidation: what PUT /settings costs whatever the code.
+ */
+app.put('/floor/write', async (c) => {
+  const user = c.req.header('x-bench-user') ?? 'user';
+  neonConfig.wsProxy = (host, port) => `${c.env.NEON_LOCAL_PROXY}/v2?address=${host}:${port}`;
+  const pool = new Pool({ connectionString: c.env.DATABASE_URL, max: 1 });
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query('insert into settings (user_id) values ($1) on conflict (user_id) do update set user_id = excluded.user_id returning settings', [user]);
+    await client.query('update settings set settings = $2, updated_at = now() where user_id = $1', [user, JSON.stringify(rows[0]?.settings ?? {})]);
+    await client.query("insert into activity_logs (user_id, action, metadata) values ($1, 'settings.updated', $2)", [user, '{}']);
+    await client.query('commit');
+  } finally {
+    client.release();
+    c.executionCtx.waitUntil(pool.end());
+  }
+  await upstash(c.env, [['incr', `floor:${user}:settings:ver`], ['expire', `floor:${user}:settings:ver`, 900], ['del', `floor:${user}:settings`]]);
+  return c.json({ data: { ok: true } });
 });
 
 export default app;

@@ -32,10 +32,11 @@ export function cpuSnapshot(groups = {}) {
     if (!/^\d+$/.test(d)) continue;
     const pid = Number(d);
     if (pid === process.pid) {
-      for (const t of readdirSync(`/proc/${d}/task`)) {
-        const st = readStat(`/proc/${d}/task/${t}/stat`, false);
-        if (st) out[Number(t) === pid ? 'stand-ins' : 'load'] += st.ms;
-      }
+      // The process total counts threads that have exited too (each load run is a worker thread that ends).
+      const all = readStat(`/proc/${d}/stat`, false)?.ms ?? 0;
+      const main = readStat(`/proc/${d}/task/${d}/stat`, false)?.ms ?? 0;
+      out['stand-ins'] += main;
+      out.load += all - main;
       continue;
     }
     const st = readStat(`/proc/${d}/stat`);

@@ -63,11 +63,6 @@ function localFetchEndpoint(host: string, port: number | string, options?: { jwt
   return typeof neonDefaults.fetchEndpoint === 'function' ? neonDefaults.fetchEndpoint(host, port, options) : neonDefaults.fetchEndpoint;
 }
 
-/** What single statements run on: one Pool + Drizzle per database URL, built once per isolate. */
-interface StatementHandles {
-  routed: PgWithReplicas<Database>;
-}
-
 /**
  * A Pool that only ever sends statements over HTTP: it can live for the isolate's lifetime because it never holds
  * a socket (Workers cannot share one across requests). Checking out a session from it is a bug, refused loudly.
@@ -80,18 +75,19 @@ function statementPool(url: string): Pool {
   return pool;
 }
 
-const statementHandles = new WeakMap<Config, StatementHandles>();
+/** What single statements run on, per config: one Pool + Drizzle per database URL, built once per isolate. */
+const statementHandles = new WeakMap<Config, PgWithReplicas<Database>>();
 
-function statementHandlesFor(config: Config): StatementHandles {
-  let handles = statementHandles.get(config);
-  if (!handles) {
+function statementHandlesFor(config: Config): PgWithReplicas<Database> {
+  let routed = statementHandles.get(config);
+  if (!routed) {
     configureNeonDriver(config.NEON_LOCAL_PROXY, config.DATABASE_URL, ...config.DATABASE_REPLICA_URLS);
     const primary = drizzle({ client: statementPool(config.DATABASE_URL) });
     const replicas: Database[] = config.DATABASE_REPLICA_URLS.map((u) => drizzle({ client: statementPool(u) }));
-    handles = { routed: withReplicas(primary, replicas.length ? (replicas as [Database, ...Database[]]) : [primary]) };
-    statementHandles.set(config, handles);
+    routed = withReplicas(primary, replicas.length ? (replicas as [Database, ...Database[]]) : [primary]);
+    statementHandles.set(config, routed);
   }
-  return handles;
+  return routed;
 }
 
 /**
@@ -113,7 +109,7 @@ export class Db {
 
   private get db() {
     this.used = true;
-    return statementHandlesFor(this.config).routed;
+    return statementHandlesFor(this.config);
   }
 
   /** For reads that tolerate replica lag. */
