@@ -103,6 +103,25 @@ describe('authentication', () => {
     expect(rsaImports).toHaveLength(0);
   });
 
+  it('checks a token\'s signature once per isolate, its lifetime on every request', async () => {
+    const user = await signUp(db);
+    const token = await sessionToken(user.id, { expiresIn: 60 });
+    const verify = vi.spyOn(crypto.subtle, 'verify');
+    for (let i = 0; i < 3; i++) expect((await call(db.env, '/api/v1/_whoami', { app, token })).status).toBe(200);
+    expect(verify).toHaveBeenCalledTimes(1);
+    // A minute and the clock skew later the same token is expired, verified or not.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 66_000);
+      expect((await call(db.env, '/api/v1/_whoami', { app, token })).status).toBe(401);
+    } finally {
+      vi.useRealTimers();
+    }
+    // Another token's signature is still checked: a forged one never rides on the cache.
+    const forged = await sessionToken(user.id, { foreignKey: true });
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: forged })).status).toBe(401);
+  });
+
   it('a __session cookie counts only while the browser is signed in (__client_uat) and not older than that sign-in', async () => {
     const user = await signUp(db);
     const now = Math.floor(Date.now() / 1000);

@@ -73,7 +73,20 @@ describe('security headers', () => {
       expect(headers.get('Permissions-Policy')).toBe('camera=(), microphone=(), geolocation=()');
       expect(headers.get('Content-Security-Policy')).toContain("default-src 'none'");
       expect(headers.get('Strict-Transport-Security')).toContain('max-age=');
+      expect(headers.get('Cross-Origin-Resource-Policy')).toBe('same-site');
+      expect(headers.get('Vary')).toBe('Origin');
+      // Headers for HTML documents and retired browsers are not sent with JSON.
+      for (const name of ['Cross-Origin-Opener-Policy', 'Origin-Agent-Cluster', 'X-XSS-Protection', 'X-Download-Options']) {
+        expect([name, headers.get(name)]).toEqual([name, null]);
+      }
     }
+  });
+
+  it('the docs page keeps its own CSP and is isolated from other origins\' windows', async () => {
+    const { headers } = await call(db.env, '/api-docs', { app });
+    expect(headers.get('Content-Security-Policy')).toContain("script-src 'self'");
+    expect(headers.get('Cross-Origin-Opener-Policy')).toBe('same-origin');
+    expect(headers.get('X-Frame-Options')).toBe('DENY');
   });
 });
 

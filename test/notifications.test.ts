@@ -118,6 +118,8 @@ describe('GET /api/v1/notifications', () => {
     const u = await signUp(db);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await notify(u.id));
+    const other = await signUp(db);
+    await notify(other.id); // someone else's unread notification counts for them only
     const newestFirst = [...ids].reverse();
     const page1 = await call(db.env, '/api/v1/notifications?limit=2', { token: u.token });
     expect(page1.body.data.map((n: { id: string }) => n.id)).toEqual(newestFirst.slice(0, 2));
@@ -128,7 +130,7 @@ describe('GET /api/v1/notifications', () => {
     const beyond = await call(db.env, '/api/v1/notifications?limit=100&offset=50', { token: u.token });
     expect(beyond.status).toBe(200);
     expect(beyond.body.data).toEqual([]);
-    expect(beyond.body.meta.total).toBe(5);
+    expect(beyond.body.meta).toMatchObject({ total: 5, unreadCount: 5 });
   });
 
   it('400 VALIDATION_ERROR for out-of-range or malformed query parameters', async () => {

@@ -172,17 +172,19 @@ describe('W3C trace context', () => {
 
 describe('RED data points (Analytics Engine)', () => {
   it('one data point per request: route pattern, method, status class and code, duration, cache, colo', async () => {
-    const r = await call(db.env, '/healthz');
+    const r = await call(db.env, '/healthz', { cf: { colo: 'AMS' } } as Parameters<typeof call>[2]);
     expect(r.status).toBe(200);
     const missing = await call(db.env, '/api/v1/no-such-route');
     expect(missing.status).toBe(404);
     const requests = points.filter((p) => p.blobs?.[0] === 'request');
     expect(requests).toHaveLength(2);
-    expect(requests[0]).toMatchObject({ indexes: ['/healthz'], blobs: ['request', '/healthz', 'GET', '2xx', expect.stringMatching(/^(hit|miss|none)$/), expect.any(String), ''] });
+    expect(requests[0]).toMatchObject({ indexes: ['/healthz'], blobs: ['request', '/healthz', 'GET', '2xx', expect.stringMatching(/^(hit|miss|none)$/), 'AMS', ''] });
     expect(requests[0]!.doubles![0]).toBe(200);
     expect(requests[0]!.doubles![1]).toBeGreaterThanOrEqual(0);
     expect(requests[1]!.blobs!.slice(0, 4)).toEqual(['request', '/api/*', 'GET', '4xx']);
     expect(requests[1]!.doubles![0]).toBe(404);
+    // The isolate's location, read from the first request that names it.
+    expect(requests[1]!.blobs![5]).toBe('AMS');
   });
 
   it('a dataset that throws never fails the request', async () => {

@@ -30,17 +30,6 @@ app.use('/floor/*', async (c, next) => {
   await next();
 });
 
-/** One Upstash REST call, shaped like the balance cache read (an MGET of a value and its version). */
-app.get('/floor/redis', async (c) => {
-  const user = c.req.header('x-bench-user') ?? 'user';
-  const res = await fetch(`${c.env.UPSTASH_REDIS_REST_URL}/pipeline`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${c.env.UPSTASH_REDIS_REST_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify([['mget', `floor:${user}`, `floor:${user}:ver`]]),
-  });
-  return c.json({ data: await res.json() });
-});
-
 const sqlOverHttp = (env: Env, query: string, params: unknown[]) =>
   fetch(env.NEON_SQL_URL!, {
     method: 'POST',
@@ -55,18 +44,16 @@ const upstash = (env: Env, commands: unknown[][]) =>
     body: JSON.stringify(commands),
   }).then((r) => r.json());
 
+/** One Upstash REST call, shaped like the balance cache read (an MGET of a value and its version). */
+app.get('/floor/redis', async (c) => {
+  const user = c.req.header('x-bench-user') ?? 'user';
+  return c.json({ data: await upstash(c.env, [['mget', `floor:${user}`, `floor:${user}:ver`]]) });
+});
+
 /** One statement over the Neon SQL-over-HTTP endpoint, shaped like the plans read. */
 app.get('/floor/sql', async (c) => {
   const plans = 'select "plan_id", "name", "amount", "credits" from "plans" where "plans"."is_active" = $1 order by "plans"."amount" asc';
   return c.json({ data: await sqlOverHttp(c.env, plans, ['true']) });
-});
-
-/** A statement and a Redis read in parallel, shaped like the notifications page and its unread count. */
-app.get('/floor/sql-redis', async (c) => {
-  const user = c.req.header('x-bench-user') ?? 'user';
-  const page = 'select *, count(*) over () from "notifications" where "user_id" = $1 order by "created_at" desc, "id" desc limit 20';
-  const [rows, unread] = await Promise.all([sqlOverHttp(c.env, page, [user]), upstash(c.env, [['mget', `floor:${user}:unread`, `floor:${user}:unread:ver`]])]);
-  return c.json({ data: { rows, unread } });
 });
 
 /**

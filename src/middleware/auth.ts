@@ -22,12 +22,40 @@ const SESSION_TOKEN_CATEGORY = 'cl_B7d4PD111AAA';
 /** Clerk's default clock skew allowance. */
 const CLOCK_SKEW_SECONDS = 5;
 
-let sessionKey: { pem: string; key: Promise<CryptoKey> } | undefined;
+/**
+ * Verified session tokens, kept beside their key: a client sends the same session token with every request of its
+ * short life, and checking an RSA signature is about a tenth of an authenticated read's CPU. Only tokens whose
+ * signature passed are kept (nobody fills this without valid tokens), at most VERIFIED_MAX, each dropped once
+ * expired; the lifetime and Clerk's session rules are still checked on every request.
+ */
+interface Verified {
+  payload: JWTPayload;
+  header: { typ?: string; cat?: unknown };
+}
+const VERIFIED_MAX = 1000;
 
-/** The CryptoKey of CLERK_JWT_KEY, imported once per isolate (a new key value imports again). */
-function sessionKeyFor(pem: string): Promise<CryptoKey> {
-  if (sessionKey?.pem !== pem) sessionKey = { pem, key: importSPKI(pem, 'RS256') };
-  return sessionKey.key;
+let sessionKey: { pem: string; key: Promise<CryptoKey>; verified: Map<string, Verified> } | undefined;
+
+/** CLERK_JWT_KEY imported once per isolate (a new key value imports again and forgets what the old one verified). */
+function sessionKeyFor(pem: string) {
+  if (sessionKey?.pem !== pem) sessionKey = { pem, key: importSPKI(pem, 'RS256'), verified: new Map() };
+  return sessionKey;
+}
+
+/** Signature, algorithm and lifetime, as jwtVerify checks them; from the isolate's verified tokens when it can. */
+async function verifiedToken(token: string, pem: string): Promise<Verified> {
+  const { key, verified } = sessionKeyFor(pem);
+  const known = verified.get(token);
+  // Kept tokens all carry an `exp`: the one check jwtVerify makes whose answer changes with time.
+  if (known && known.payload.exp! > Math.floor(Date.now() / 1000) - CLOCK_SKEW_SECONDS) return known;
+  verified.delete(token);
+  const { payload, protectedHeader } = await jwtVerify(token, await key, { algorithms: ['RS256'], clockTolerance: CLOCK_SKEW_SECONDS });
+  const result: Verified = { payload, header: protectedHeader };
+  if (typeof payload.exp === 'number') {
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!); // the oldest
+    verified.set(token, result);
+  }
+  return result;
 }
 
 interface Carried {
@@ -72,10 +100,9 @@ async function verifySession(carried: Carried, config: Config): Promise<string |
   // Opaque machine tokens stop here. Machine JWTs (OAuth access tokens, M2M subjects) fail isUsableSession after
   // the one decode jwtVerify does anyway: decoding them up front would cost every session two more decodes.
   if (MACHINE_TOKEN_PREFIXES.some((p) => carried.token.startsWith(p))) return null;
-  const key = await sessionKeyFor(config.CLERK_JWT_KEY);
   try {
-    const { payload, protectedHeader } = await jwtVerify(carried.token, key, { algorithms: ['RS256'], clockTolerance: CLOCK_SKEW_SECONDS });
-    return isUsableSession(payload, protectedHeader as { typ?: string; cat?: unknown }, carried, config) ? payload.sub : null;
+    const { payload, header } = await verifiedToken(carried.token, config.CLERK_JWT_KEY);
+    return isUsableSession(payload, header, carried, config) ? payload.sub : null;
   } catch (err) {
     if (err instanceof joseErrors.JOSEError) return null; // malformed, forged, expired, not yet valid
     throw err;

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import type { Config } from '../config';
 import type { AppEnv } from '../router';
 import { log } from '../lib/log';
 import { recordRequest } from '../lib/metrics';
@@ -8,6 +9,15 @@ import { formatTraceparent, parseTraceparent, runInSpan, startSpan } from '../li
 function traceSampleRate(env: AppEnv['Bindings']): number {
   const rate = Number(env.TRACE_SAMPLE_RATE ?? 1);
   return rate >= 0 && rate <= 1 ? rate : 1;
+}
+
+/**
+ * The Cloudflare location serving this isolate, for the metrics. An isolate never moves, and reading `request.cf`
+ * materialises its whole object (dozens of fields) on every access.
+ */
+let isolateColo: string | undefined;
+function colo(req: Request): string | undefined {
+  return (isolateColo ??= (req as { cf?: { colo?: string } }).cf?.colo);
 }
 
 /**
@@ -46,10 +56,11 @@ export const requestLogger: MiddlewareHandler<AppEnv> = async (c, next) => {
     status,
     ms,
     cache: span.cache,
-    colo: (c.req.raw as { cf?: { colo?: string } }).cf?.colo,
+    colo: colo(c.req.raw),
     error: c.get('unhandledError'),
   });
-  const rate = c.var.config?.LOG_REQUEST_SAMPLE_RATE ?? 1;
+  // Unset when the config failed to load (that request is logged in full). `c.var` would copy every variable.
+  const rate = (c.get('config') as Config | undefined)?.LOG_REQUEST_SAMPLE_RATE ?? 1;
   if (status < 400 && rate < 1 && Math.random() >= rate) return;
   // After `next` the span is no longer the async context: name it explicitly.
   log(status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info', 'request', {

@@ -88,6 +88,8 @@ export function registerDocs(app: App): void {
     const asset = ASSETS[c.req.path]!;
     if (c.get('config').ENVIRONMENT === 'production') throw new AppError('NOT_FOUND', `No route for GET ${c.req.path}`);
     c.header('Content-Security-Policy', DOCS_CSP);
+    // A page, unlike the API's JSON: keep other origins' windows out of its browsing context group.
+    c.header('Cross-Origin-Opener-Policy', 'same-origin');
     c.header('Content-Type', asset.type);
     // The bundled assets change only with a deployment; the page itself is tiny.
     c.header('Cache-Control', c.req.path === '/api-docs' ? 'no-cache' : 'public, max-age=3600');

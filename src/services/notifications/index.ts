@@ -1,5 +1,6 @@
-import { and, count, desc, eq, getTableColumns, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
-import type { Transaction } from '../../db/client';
+import { and, count, desc, eq, getTableColumns, inArray, isNotNull, isNull, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import type { Database, Transaction } from '../../db/client';
+import { prepared } from '../../db/prepared';
 import { notifications, type Notification } from '../../db/schema';
 import { emit } from '../../events/outbox';
 import { cacheDel, cached } from '../../lib/cache';
@@ -76,29 +77,57 @@ export async function getUnreadCount(ctx: ServiceContext, userId: string): Promi
   return n;
 }
 
-/** The caller's notifications, newest first, with the filtered total and the unread count. */
+/**
+ * The caller's notifications, newest first, with the filtered total and the unread count: one statement. The unread
+ * count (on the partial unread index) is the statement's one guaranteed row; the page, with its total as a window
+ * count, is joined to it, so an empty page still answers the count. Page and counts come from one snapshot and always
+ * agree. (The cached count serves the polled badge endpoint; this is a read the user asked for.)
+ */
 export async function listNotifications(ctx: ServiceContext, input: ListNotificationsInput): Promise<NotificationPage> {
   const userId = requireCaller(ctx);
-  const filters: SQL[] = [eq(notifications.userId, userId)];
-  if (input.read === true) filters.push(isNotNull(notifications.readAt));
-  if (input.read === false) filters.push(isNull(notifications.readAt));
-  if (input.type) filters.push(eq(notifications.type, input.type));
-  const where = and(...filters);
-  // The page and the total in one statement (a window count): one round trip. Only a page past the end has no row
-  // to carry the total, and then a separate count answers it.
-  const [rows, unreadCount] = await Promise.all([
-    ctx.db.read
-      .select({ ...getTableColumns(notifications), total: sql<number>`count(*) over ()`.mapWith(Number) })
-      .from(notifications)
-      .where(where)
-      .orderBy(desc(notifications.createdAt), desc(notifications.id))
-      .limit(input.limit)
-      .offset(input.offset),
-    getUnreadCount(ctx, userId),
-  ]);
+  const db = ctx.db.read;
+  const page = prepared(db, `notifications.page:${input.read}:${input.type ? 'type' : ''}`, () => pageQuery(db, input));
+  const rows = await page.execute({ userId, type: input.type, limit: input.limit, offset: input.offset });
+  const unreadCount = rows[0]?.unread ?? 0;
+  const items = rows.flatMap((r) => (r.item ? [r.item] : []));
+  // A page past the end has no row to carry the filtered total: count it.
   let total = rows[0]?.total ?? 0;
-  if (rows.length === 0 && input.offset > 0) total = (await ctx.db.read.select({ n: count() }).from(notifications).where(where))[0]?.n ?? 0;
-  return { items: rows.map(view), total, unreadCount };
+  if (items.length === 0 && input.offset > 0) {
+    total = (await db.select({ n: count() }).from(notifications).where(and(...pageFilters(input.read, userId, input.type))))[0]?.n ?? 0;
+  }
+  return { items: items.map(view), total, unreadCount };
+}
+
+/** The page's filters, with values or (for the prepared statement) placeholders. */
+function pageFilters(read: boolean | undefined, userId: Placeholder | string, type: Placeholder | Notification['type'] | undefined): SQL[] {
+  const filters: SQL[] = [eq(notifications.userId, userId)];
+  if (read === true) filters.push(isNotNull(notifications.readAt));
+  if (read === false) filters.push(isNull(notifications.readAt));
+  if (type) filters.push(eq(notifications.type, type));
+  return filters;
+}
+
+/** The page statement for one shape of filters; the user, type, limit and offset are its placeholders. */
+function pageQuery(db: Database, input: ListNotificationsInput) {
+  const userId = sql.placeholder('userId');
+  const counts = db
+    .select({ unread: sql<number>`count(*)`.mapWith(Number).as('unread') })
+    .from(notifications)
+    .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)))
+    .as('counts');
+  const page = db
+    .select({ ...getTableColumns(notifications), total: sql<number>`count(*) over ()`.mapWith(Number).as('total') })
+    .from(notifications)
+    .where(and(...pageFilters(input.read, userId, input.type && sql.placeholder('type'))))
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .limit(sql.placeholder('limit'))
+    .offset(sql.placeholder('offset'))
+    .as('page');
+  const columns = getTableColumns(notifications);
+  const item = Object.fromEntries(Object.keys(columns).map((k) => [k, page[k as keyof typeof columns]])) as {
+    [K in keyof typeof columns]: (typeof page)[K];
+  };
+  return db.select({ unread: counts.unread, total: page.total, item }).from(counts).leftJoinLateral(page, sql`true`).prepare('notifications_page');
 }
 
 /**
