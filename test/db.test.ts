@@ -121,7 +121,7 @@ describe('Db (request-scoped, withReplicas)', () => {
     const byId = (db: Db) =>
       prepared(db.read, 'test.plan-by-id', () => {
         builds++;
-        return db.read.select({ id: plans.id }).from(plans).where(eq(plans.id, sql.placeholder('id'))).prepare('test_plan_by_id');
+        return db.read.select({ id: plans.id }).from(plans).where(eq(plans.id, sql.placeholder('id'))).prepare('');
       });
     try {
       const [plan] = await first.read.select({ id: plans.id }).from(plans).limit(1);

@@ -2,7 +2,8 @@
  * Drizzle prepared queries, kept per statement handle and query shape for the isolate's lifetime. Building a query
  * walks its whole expression tree to render the SQL (on the notifications page, a fifth of the request's CPU); a
  * prepared query only binds the request's values to its placeholders. For the hot reads only: a handle here is an
- * isolate-level one (`Db.read` / `Db.write`), and over HTTP the name is not sent to PostgreSQL.
+ * isolate-level one (`Db.read` / `Db.write`). On the routed read handle the replica is chosen when the query is
+ * built, so an isolate keeps one replica per shape and the load spreads over isolates.
  */
 const byHandle = new WeakMap<object, Map<string, unknown>>();
 

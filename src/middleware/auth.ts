@@ -52,7 +52,7 @@ async function verifiedToken(token: string, pem: string): Promise<Verified> {
   const { payload, protectedHeader } = await jwtVerify(token, await key, { algorithms: ['RS256'], clockTolerance: CLOCK_SKEW_SECONDS });
   const result: Verified = { payload, header: protectedHeader };
   if (typeof payload.exp === 'number') {
-    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!); // the oldest
+    if (!verified.has(token) && verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!); // the oldest
     verified.set(token, result);
   }
   return result;

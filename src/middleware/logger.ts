@@ -12,15 +12,6 @@ function traceSampleRate(env: AppEnv['Bindings']): number {
 }
 
 /**
- * The Cloudflare location serving this isolate, for the metrics. An isolate never moves, and reading `request.cf`
- * materialises its whole object (dozens of fields) on every access.
- */
-let isolateColo: string | undefined;
-function colo(req: Request): string | undefined {
-  return (isolateColo ??= (req as { cf?: { colo?: string } }).cf?.colo);
-}
-
-/**
  * The request's server span and its observations. A valid incoming `traceparent` continues the caller's
  * trace (a malformed one is ignored: a new trace starts, the request is never refused for it); the
  * response carries the server span's `traceparent`. Everything below runs inside the span, so every log
@@ -56,7 +47,7 @@ export const requestLogger: MiddlewareHandler<AppEnv> = async (c, next) => {
     status,
     ms,
     cache: span.cache,
-    colo: colo(c.req.raw),
+    colo: (c.req.raw as { cf?: { colo?: string } }).cf?.colo,
     error: c.get('unhandledError'),
   });
   // Unset when the config failed to load (that request is logged in full). `c.var` would copy every variable.

@@ -42,7 +42,7 @@ export const corsPolicy: MiddlewareHandler<AppEnv> = async (c, next) => {
     // Not a cross-origin browser request: nothing to allow. Vary keeps a shared cache from serving this answer
     // to a browser request that carries an Origin.
     // Set before the route runs: once the response exists, a header set through the context rebuilds it.
-    c.header('Vary', 'Origin');
+    c.header('Vary', 'Origin', { append: true });
     return next();
   }
   // Same-origin browser requests (e.g. "try it out" on /api-docs) are always allowed.

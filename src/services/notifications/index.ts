@@ -127,7 +127,13 @@ function pageQuery(db: Database, input: ListNotificationsInput) {
   const item = Object.fromEntries(Object.keys(columns).map((k) => [k, page[k as keyof typeof columns]])) as {
     [K in keyof typeof columns]: (typeof page)[K];
   };
-  return db.select({ unread: counts.unread, total: page.total, item }).from(counts).leftJoinLateral(page, sql`true`).prepare('notifications_page');
+  // Unnamed: over HTTP no name is sent anyway, and on a pooled session a named statement could outlive its transaction.
+  return db
+    .select({ unread: counts.unread, total: page.total, item })
+    .from(counts)
+    .leftJoinLateral(page, sql`true`)
+    .orderBy(desc(page.createdAt), desc(page.id))
+    .prepare('');
 }
 
 /**
