@@ -53,7 +53,7 @@ const view = (n: Notification): NotificationView => ({
 });
 
 
-const unreadOf = (userId: string) => and(eq(notifications.userId, userId), isNull(notifications.readAt));
+const unreadOf = (userId: Placeholder | string) => and(eq(notifications.userId, userId), isNull(notifications.readAt));
 
 /** The user's unread count on `ctx.db.write` (inside a transaction: as of that transaction). */
 export async function countUnread(ctx: ServiceContext, userId: string): Promise<number> {
@@ -86,7 +86,7 @@ export async function getUnreadCount(ctx: ServiceContext, userId: string): Promi
 export async function listNotifications(ctx: ServiceContext, input: ListNotificationsInput): Promise<NotificationPage> {
   const userId = requireCaller(ctx);
   const db = ctx.db.read;
-  const page = prepared(db, `notifications.page:${input.read}:${input.type ? 'type' : ''}`, () => pageQuery(db, input));
+  const page = prepared(db, `notifications.page:${input.read}:${input.type ? 'type' : ''}`, () => pageQuery(db, input.read, Boolean(input.type)));
   const rows = await page.execute({ userId, type: input.type, limit: input.limit, offset: input.offset });
   const unreadCount = rows[0]?.unread ?? 0;
   const items = rows.flatMap((r) => (r.item ? [r.item] : []));
@@ -107,18 +107,21 @@ function pageFilters(read: boolean | undefined, userId: Placeholder | string, ty
   return filters;
 }
 
-/** The page statement for one shape of filters; the user, type, limit and offset are its placeholders. */
-function pageQuery(db: Database, input: ListNotificationsInput) {
+/**
+ * The page statement for one shape of filters. It is kept for the isolate, so it sees the shape only: the user,
+ * type, limit and offset are placeholders bound per request.
+ */
+function pageQuery(db: Database, read: boolean | undefined, byType: boolean) {
   const userId = sql.placeholder('userId');
   const counts = db
     .select({ unread: sql<number>`count(*)`.mapWith(Number).as('unread') })
     .from(notifications)
-    .where(and(eq(notifications.userId, userId), isNull(notifications.readAt)))
+    .where(unreadOf(userId))
     .as('counts');
   const page = db
     .select({ ...getTableColumns(notifications), total: sql<number>`count(*) over ()`.mapWith(Number).as('total') })
     .from(notifications)
-    .where(and(...pageFilters(input.read, userId, input.type && sql.placeholder('type'))))
+    .where(and(...pageFilters(read, userId, byType ? sql.placeholder('type') : undefined)))
     .orderBy(desc(notifications.createdAt), desc(notifications.id))
     .limit(sql.placeholder('limit'))
     .offset(sql.placeholder('offset'))
