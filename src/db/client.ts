@@ -1,4 +1,4 @@
-import { Pool, neonConfig } from '@neondatabase/serverless';
+import { Pool, neon, neonConfig, type QueryArrayConfig, type QueryConfig } from '@neondatabase/serverless';
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import { withReplicas, type PgWithReplicas } from 'drizzle-orm/pg-core';
 import type { Config } from '../config';
@@ -72,6 +72,14 @@ function statementPool(url: string): Pool {
   pool.connect = () => {
     throw new Error('statement-only pool: open sessions through Db.transaction()');
   };
+  // The driver's own Pool.query over HTTP parses the connection string and builds a new query function for every
+  // statement; this one is built once. Same request, same result shape, same errors.
+  const sql = neon(url, { fullResults: true });
+  const query = (q: string | QueryConfig | QueryArrayConfig, values?: unknown[]) => {
+    const config: Partial<QueryArrayConfig> & { text: string } = typeof q === 'string' ? { text: q } : q;
+    return sql.query(config.text, values ?? config.values ?? [], { arrayMode: config.rowMode === 'array', types: config.types });
+  };
+  pool.query = query as unknown as Pool['query'];
   return pool;
 }
 

@@ -1,4 +1,5 @@
 import { and, asc, eq } from 'drizzle-orm';
+import { prepared } from '../../db/prepared';
 import { plans } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { IsolateCache } from '../../lib/isolate-cache';
@@ -37,8 +38,10 @@ const activePlans = new IsolateCache<PlanView[]>(16);
  */
 export async function listPlans(ctx: ServiceContext): Promise<PlanView[]> {
   return activePlans.getOrLoad(ctx.config.DATABASE_URL, ctx.config.PLANS_CACHE_SECONDS * 1000, async () => {
-    const rows = await ctx.db.read.select(columns).from(plans).where(eq(plans.isActive, true)).orderBy(asc(plans.amount), asc(plans.planId));
-    return rows.map(view);
+    const db = ctx.db.read;
+    const active = prepared(db, 'plans.active', () =>
+      db.select(columns).from(plans).where(eq(plans.isActive, true)).orderBy(asc(plans.amount), asc(plans.planId)).prepare(''));
+    return (await active.execute()).map(view);
   });
 }
 
