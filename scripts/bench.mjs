@@ -202,7 +202,7 @@ async function startWorker(name, config, { vars = {}, noBundle = false, inspect 
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`the ${name} worker exited:\n${tail()}`);
     if (Date.now() > end) throw new Error(`the ${name} worker is not answering after 120 s:\n${tail()}`);
     const ok = await fetch(`http://127.0.0.1:${port}/livez`, { signal: AbortSignal.timeout(3000) }).then(() => true, () => false);
-    if (ok) return { base: `http://127.0.0.1:${port}`, inspector, tail, pgid: proc.pid };
+    if (ok) return { base: `http://127.0.0.1:${port}`, port, inspector, tail, pgid: proc.pid };
     await sleep(250);
   }
 }
@@ -329,7 +329,7 @@ async function loadAll(targets, stack, groups) {
     }
     rows.push({
       kind: t.kind, rttMs: t.rttMs ?? RTT_MS, target: t.label, url: t.url, rps: Math.round(total / sum((r) => r.duration)), p50: median(rs.map((r) => r.latency.p50)),
-      p99: median(rs.map((r) => r.latency.p99)), rounds: rs.map((r) => Math.round(r.requests.mean)),
+      p99: median(rs.map((r) => r.latency.p99)), rounds: rs.map((r) => Math.round(r.requests.mean)), p99Rounds: rs.map((r) => r.latency.p99),
       requests: total, non2xx, errors, timeouts, statuses, perRequest: work.get(key(t)), cpuMs,
       failed: total + errors + timeouts === 0 || (non2xx + errors + timeouts) / (total + errors + timeouts) > 0.5,
     });
@@ -448,7 +448,7 @@ try {
     + `${PROFILE ? ` (the API's attached for BENCH_PROFILE)` : ''} and without wrangler's local trace collector; each row starts with every user `
     + 'seen once (warm caches), and each connection starts at a different user');
 
-  const groups = { api: api.pgid, baseline: baseline.pgid };
+  const groups = { api: { pgid: api.pgid, port: api.port }, baseline: { pgid: baseline.pgid, port: baseline.port } };
   // BENCH_PROFILE measures only its row (and the baseline), so the API's profile holds that kind of request alone.
   const only = PROFILE ? [PROFILE] : ONLY;
   const plan = targets(baseline, api, users).filter((t) => t.kind === 'baseline' || !only.length || (t.floorOf ?? [t.kind]).some((k) => only.includes(k)));
@@ -466,7 +466,7 @@ try {
   } else all = await loadAll([...plan, ...far], stack, groups);
   const rows = all.slice(0, plan.length);
   const rttRows = withRtt && !PROFILE ? all.slice(plan.length) : null;
-  for (const r of all) say(`${r.kind}${r.rttMs ? ` @${r.rttMs} ms` : ''}: ${r.rps} req/s, p50 ${r.p50} ms (rounds: ${r.rounds.join(', ')} req/s)`);
+  for (const r of all) say(`${r.kind}${r.rttMs ? ` @${r.rttMs} ms` : ''}: ${r.rps} req/s, p50 ${r.p50} ms (rounds: ${r.rounds.join(', ')} req/s; p99 ${r.p99Rounds.join(', ')} ms)`);
   const base = rows[0].failed ? 0 : rows[0].rps;
   for (const r of rows) r.ratio = base && !r.failed ? r.rps / base : null;
   printTable(`Main table (database/Redis round trip +${RTT_MS} ms); work = DB connections opened / DB statements / Redis commands, per request`,
@@ -475,9 +475,10 @@ try {
       r.failed ? `FAILED (status ${JSON.stringify(r.statuses)})` : r.target]));
 
   if (cpuAvailable) {
-    const cols = ['baseline', 'api', 'api (node)', 'stand-ins', 'postgres', 'redis', 'load'];
-    printTable('CPU per request (ms, all cores), by process: `wrangler dev` + workerd of the baseline and of the API, the local '
-      + 'stand-ins (Neon endpoints, Upstash bridge), PostgreSQL, redis-server, the load generator',
+    const cols = ['baseline proxy', 'baseline', 'api proxy', 'api', 'api (node)', 'stand-ins', 'postgres', 'redis', 'load'];
+    printTable('CPU per request (ms, all cores), by process: for the baseline and the API, the dev server\'s proxy worker '
+      + '(its own workerd, crossed by every request; not in production) and the worker\'s workerd, and the API\'s wrangler '
+      + '(node); the local stand-ins (Neon endpoints, Upstash bridge), PostgreSQL, redis-server, the load generator',
     ['kind', ...cols, 'total'],
     rows.map((r) => [r.kind, ...cols.map((c) => (r.cpuMs?.[c] ?? 0).toFixed(2)), cols.reduce((a, c) => a + (r.cpuMs?.[c] ?? 0), 0).toFixed(2)]));
   }

@@ -19,14 +19,30 @@ function readStat(file, withChildren = true) {
   }
 }
 
+/** Whether a workerd process is the dev server's proxy: the one serving the worker's public port (the worker's own
+ * runtime listens on a port of its own). A process's command line never changes, so it is read once. */
+const proxyByPid = new Map();
+function isDevProxy(pid, port) {
+  if (!port) return false;
+  if (!proxyByPid.has(pid)) {
+    let cmd = '';
+    try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { /* exited */ }
+    proxyByPid.set(pid, cmd.includes(`=127.0.0.1:${port}\0`) || cmd.endsWith(`=127.0.0.1:${port}`));
+  }
+  return proxyByPid.get(pid);
+}
+
 /**
- * CPU milliseconds so far, by group: `groups` maps a name to a process-group id (e.g. a `wrangler dev` and its
- * workerd; its Node processes are counted apart as `<name> (node)`); `postgres` and `redis` are found by command name; `stand-ins` and `load` are this process's threads.
+ * CPU milliseconds so far, by group: `groups` maps a name to `{ pgid, port }`, the process group of a worker served
+ * by wrangler's dev server and the port it serves on. Its workerd processes are split into `<name> proxy` (the dev
+ * server's proxy worker, which every request crosses first) and `<name>` (the worker's own runtime); its Node
+ * processes are `<name> (node)`. `postgres` and `redis` are found by command name; `stand-ins` and `load` are this
+ * process's threads.
  */
 export function cpuSnapshot(groups = {}) {
   const out = { 'stand-ins': 0, load: 0, postgres: 0, redis: 0, other: 0 };
-  for (const name of Object.keys(groups)) Object.assign(out, { [name]: 0, [`${name} (node)`]: 0 });
-  const byPgrp = new Map(Object.entries(groups).map(([name, pgid]) => [pgid, name]));
+  for (const name of Object.keys(groups)) Object.assign(out, { [`${name} proxy`]: 0, [name]: 0, [`${name} (node)`]: 0 });
+  const byPgrp = new Map(Object.entries(groups).map(([name, g]) => [g.pgid, { name, port: g.port }]));
   if (!available) return out;
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -42,7 +58,9 @@ export function cpuSnapshot(groups = {}) {
     const st = readStat(`/proc/${d}/stat`);
     if (!st) continue;
     const group = byPgrp.get(st.pgrp);
-    const name = group ? (st.comm === 'workerd' ? group : `${group} (node)`) : (st.comm === 'postgres' ? 'postgres' : st.comm.startsWith('redis-server') ? 'redis' : null);
+    const name = group
+      ? (st.comm === 'workerd' ? (isDevProxy(pid, group.port) ? `${group.name} proxy` : group.name) : `${group.name} (node)`)
+      : (st.comm === 'postgres' ? 'postgres' : st.comm.startsWith('redis-server') ? 'redis' : null);
     if (name) out[name] += st.ms;
   }
   return out;
