@@ -24,7 +24,8 @@ const DB_CLOSE_TIMEOUT_MS = 2000;
 
 // Statements outside a transaction go over Neon's SQL-over-HTTP endpoint: one fetch per statement, no WebSocket,
 // no per-request PostgreSQL session (startup + auth). Interactive transactions (`.transaction()`) still take a
-// WebSocket connection from the request's Pool, because they need one session for row locks.
+// WebSocket connection from the request's Pool, because they need one session for row locks. The shared handles
+// below send through a query function of their own; this setting covers any other Pool's single statements.
 neonConfig.poolQueryViaFetch = true;
 neonConfig.fetchFunction = (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(DB_HTTP_TIMEOUT_MS) });
 
