@@ -90,6 +90,27 @@ describe('Db (request-scoped, withReplicas)', () => {
     }
   });
 
+  it('a statement answers the same over HTTP as on a session: object rows from execute(), typed rows from a select', async () => {
+    const db = new Db(loadConfig(primary.env));
+    try {
+      const literals = sql`select '2026-01-02T03:04:05.678Z'::timestamptz as at, '{"a":[1,2]}'::jsonb as j, array['x','y']::text[] as arr,
+        12345678901234::bigint as big, 1.5::numeric as num, true as b, null::text as n, ${'käse'}::text as param`;
+      const overHttp = await db.write.execute(literals);
+      const onSession = await db.transaction((tx) => tx.execute(literals));
+      expect(overHttp.rows).toEqual(onSession.rows);
+      expect(overHttp.rows[0]).toMatchObject({ j: { a: [1, 2] }, arr: ['x', 'y'], b: true, n: null, param: 'käse' });
+
+      const typed = (q: Db['read']) => q.select({ id: plans.planId, amount: plans.amount, features: plans.features, at: plans.createdAt })
+        .from(plans).orderBy(plans.planId).limit(3);
+      const rows = await typed(db.read);
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows[0]!.at).toBeInstanceOf(Date);
+      expect(await db.transaction((tx) => typed(tx))).toEqual(rows);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('single statements run on handles shared by every request of the isolate: closing one request leaves them working', async () => {
     const first = new Db(loadConfig(primary.env));
     expect(await currentDatabase(first.read)).toBe(primary.name);
