@@ -481,6 +481,12 @@ try {
       + '(node); the local stand-ins (Neon endpoints, Upstash bridge), PostgreSQL, redis-server, the load generator',
     ['kind', ...cols, 'total'],
     rows.map((r) => [r.kind, ...cols.map((c) => (r.cpuMs?.[c] ?? 0).toFixed(2)), cols.reduce((a, c) => a + (r.cpuMs?.[c] ?? 0), 0).toFixed(2)]));
+    // The proxy is told apart by the address wrangler gives it on the command line; if that ever changes, say so.
+    for (const g of ['baseline', 'api']) {
+      if (rows.some((r) => (r.cpuMs?.[g] ?? 0) > 0) && !rows.some((r) => (r.cpuMs?.[`${g} proxy`] ?? 0) > 0)) {
+        say(`the ${g}'s dev server proxy was not found: its CPU is counted in the "${g}" column`);
+      }
+    }
   }
 
   if (rttRows) {

@@ -1,3 +1,4 @@
+import type { Pool } from '@neondatabase/serverless';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig, type Env } from '../src/config';
@@ -98,6 +99,9 @@ describe('Db (request-scoped, withReplicas)', () => {
       const overHttp = await db.write.execute(literals);
       const onSession = await db.transaction((tx) => tx.execute(literals));
       expect(overHttp.rows).toEqual(onSession.rows);
+      expect([overHttp.command, overHttp.rowCount]).toEqual([onSession.command, onSession.rowCount]);
+      const fields = (r: typeof overHttp) => r.fields.map((f) => [f.name, f.dataTypeID]);
+      expect(fields(overHttp)).toEqual(fields(onSession));
       expect(overHttp.rows[0]).toMatchObject({ j: { a: [1, 2] }, arr: ['x', 'y'], b: true, n: null, param: 'käse' });
 
       const typed = (q: Db['read']) => q.select({ id: plans.planId, amount: plans.amount, features: plans.features, at: plans.createdAt })
@@ -106,6 +110,22 @@ describe('Db (request-scoped, withReplicas)', () => {
       expect(rows.length).toBeGreaterThan(0);
       expect(rows[0]!.at).toBeInstanceOf(Date);
       expect(await db.transaction((tx) => typed(tx))).toEqual(rows);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('a statement handed out by the shared handle is sent once, however often its result is awaited', async () => {
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    const sqlFetches = () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
+    const db = new Db(loadConfig(primary.env));
+    try {
+      const pending = (db.write as unknown as { $client: Pool }).$client.query('select 1 as one');
+      pending.catch(() => {});
+      const [a, b] = await Promise.all([pending, pending]);
+      expect(a.rows).toEqual([{ one: 1 }]);
+      expect(b).toBe(a);
+      expect(sqlFetches()).toBe(1);
     } finally {
       await db.close();
     }

@@ -27,7 +27,7 @@ function isDevProxy(pid, port) {
   if (!proxyByPid.has(pid)) {
     let cmd = '';
     try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { /* exited */ }
-    proxyByPid.set(pid, cmd.includes(`=127.0.0.1:${port}\0`) || cmd.endsWith(`=127.0.0.1:${port}`));
+    proxyByPid.set(pid, `${cmd}\0`.includes(`\0--socket-addr=entry=127.0.0.1:${port}\0`));
   }
   return proxyByPid.get(pid);
 }

@@ -73,10 +73,12 @@ function statementPool(url: string): Pool {
   pool.connect = () => {
     throw new Error('statement-only pool: open sessions through Db.transaction()');
   };
-  // The driver's own Pool.query over HTTP parses the connection string and builds a new query function for every
-  // statement; this one is built once. Same request, same result shape, same errors.
+  // The driver's own Pool.query over HTTP builds pg connection parameters, a URL and a new neon() query function for
+  // every statement; this function is built once. Same endpoint, result shape and errors; the connection string
+  // is sent as configured (the driver's rebuilt one dropped its port and parameters).
   const sql = neon(url, { fullResults: true });
-  const query = (q: string | QueryConfig | QueryArrayConfig, values?: unknown[]) => {
+  // async: the driver's query object sends its statement each time it is awaited; a native promise sends it once.
+  const query = async (q: string | QueryConfig | QueryArrayConfig, values?: unknown[]) => {
     const config: Partial<QueryArrayConfig> & { text: string } = typeof q === 'string' ? { text: q } : q;
     return sql.query(config.text, values ?? config.values ?? [], { arrayMode: config.rowMode === 'array', types: config.types });
   };
