@@ -312,7 +312,8 @@ describe('refunds', () => {
     const p = rzp.pay(o.id, { status: 'failed' });
     await send('payment.failed', { payment: p });
     const r = await send('refund.created', { payment: p, refund: rzp.refund(p) });
-    expect(r.body.data).toMatchObject({ status: 'ignored', reason: 'illegal transition FAILED → REFUNDED' });
+    expect(r.body.data).toMatchObject({ status: 'ignored', reason: 'refund of a payment that was never captured' });
+    expect(await paymentRow(o.id)).toMatchObject({ status: 'FAILED' });
     expect(await ledger(u.id)).toEqual([]);
 
     const v = await signUp(db);
@@ -396,6 +397,48 @@ describe('refund before capture', () => {
     expect(await outcome(u, o.id)).toEqual({ status: 'PARTIALLY_REFUNDED', balance: 200, ledger: [['PURCHASE', 300, 300], ['REFUND', -100, 200]] });
     expect((await post(captured)).body.data.reason).toBe('already completed');
     expect(await balance(u)).toBe(200);
+  });
+
+  it('failed first, then authorized late by the bank and refunded before its capture arrives: the refund takes back what the capture grants', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = rzp.pay(o.id, { status: 'failed' });
+    expect((await send('payment.failed', { payment: p })).body.data.status).toBe('processed');
+    expect(await paymentRow(o.id)).toMatchObject({ status: 'FAILED', razorpay_payment_id: p.id });
+
+    // The bank confirms the same payment later; it is captured, its webhook is delayed, and support refunds it.
+    Object.assign(p, { status: 'captured', captured: true, error_code: null, error_description: null, error_source: null, error_step: null, error_reason: null });
+    const captured = await rzp.webhook('payment.captured', { payment: p });
+    const r = await send('refund.processed', { payment: p, refund: rzp.refund(p) });
+    expect(r.body.data).toEqual({ status: 'processed', event: 'refund.processed' });
+    const settled = { status: 'REFUNDED', balance: 0, ledger: [['PURCHASE', 300, 300], ['REFUND', -300, 0]] };
+    expect(await outcome(u, o.id)).toEqual(settled);
+    expect((await post(captured)).body.data).toMatchObject({ status: 'processed', reason: 'already completed' });
+    expect(await outcome(u, o.id)).toEqual(settled);
+  });
+
+  it('two refunds of one payment delivered at once, before its capture: both are applied', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    for (let i = 0; i < 4; i++) {
+      const u = await signUp(db);
+      const o = await order(u);
+      const p = rzp.pay(o.id);
+      const captured = await rzp.webhook('payment.captured', { payment: p });
+      const first = await rzp.webhook('refund.processed', { payment: p, refund: rzp.refund(p, 100000) });
+      const second = await rzp.webhook('refund.processed', { payment: p, refund: rzp.refund(p, 50000) });
+      const answers = await Promise.all([post(first), post(second)]);
+      expect(answers.map((a) => a.body.data)).toEqual([
+        { status: 'processed', event: 'refund.processed' },
+        { status: 'processed', event: 'refund.processed' },
+      ]);
+      const { ledger: rows, ...rest } = await outcome(u, o.id);
+      expect(rest).toEqual({ status: 'PARTIALLY_REFUNDED', balance: 150 });
+      expect(rows.map((row: unknown[]) => [row[0], row[1]]).sort()).toEqual([['PURCHASE', 300], ['REFUND', -100], ['REFUND', -50]].sort());
+      expect(await paymentRow(o.id)).toMatchObject({ refunded_amount: 150000 });
+      expect((await post(captured)).body.data.reason).toBe('already completed');
+      expect(await balance(u)).toBe(150);
+    }
   });
 
   it('without a payment entity the refunded payment is fetched; Razorpay down → 503 with nothing recorded, and the redelivery settles it', async () => {

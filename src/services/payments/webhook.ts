@@ -162,13 +162,15 @@ async function capture(ctx: ServiceContext, tx: Transaction, orderId: string, rp
 
 /**
  * A refund can arrive before the capture it refunds is known to us (the captured webhook is still in
- * Razorpay's retry backoff and verify never ran): no payment row carries its pay_… id yet. Acknowledging
+ * Razorpay's retry backoff and verify never ran): no payment row carries its pay_… id yet, or the row that does
+ * is not paid (payment.failed came first and the bank authorized the payment late). Acknowledging
  * it as "unknown" would lose it for good — the later capture would then grant the full credits. So:
  *  - find the payment entity (the webhook carries it; otherwise GET /v1/payments/:id) and, through its
  *    order id, our payment row (locked);
  *  - not one of our orders → null, and applyRefund reports it "unknown payment" as before;
  *  - our order, already paid with another pay_… id → the refund is for an extra payment that was never
- *    credited (see complete.ts, notes.extraCaptures): ignored, no credits taken;
+ *    credited (see complete.ts, notes.extraCaptures): ignored, no credits taken; paid with this one (a
+ *    concurrent refund of it completed it meanwhile) → applyRefund;
  *  - our order, not paid yet, and the entity shows the money was captured → complete it here (the same
  *    completePayment path, credits granted once) so that applyRefund then takes them back, all in this
  *    webhook's transaction. The later captured webhook / verify find it paid and add nothing;
@@ -177,8 +179,10 @@ async function capture(ctx: ServiceContext, tx: Transaction, orderId: string, rp
  * Returns a result to answer with, or null to go on with applyRefund.
  */
 async function completeBeforeRefund(ctx: ServiceContext, tx: Transaction, refund: RazorpayRefund, sent: RazorpayPayment | null): Promise<Handled | null> {
-  const [known] = await tx.select({ id: payments.id }).from(payments).where(eq(payments.razorpayPaymentId, refund.payment_id)).limit(1);
-  if (known) return null;
+  // Known and paid: the credits were granted, applyRefund takes them back. A row that carries the id but is not
+  // paid (FAILED by an earlier payment.failed, then captured late by the bank) goes the completing way below.
+  const [known] = await tx.select({ status: payments.status }).from(payments).where(eq(payments.razorpayPaymentId, refund.payment_id)).limit(1);
+  if (known && PAID_STATUSES.includes(known.status)) return null;
 
   let rp = sent?.id === refund.payment_id ? sent : null;
   if (!rp) {
@@ -199,6 +203,8 @@ async function completeBeforeRefund(ctx: ServiceContext, tx: Transaction, refund
   if (!payment) return null;
 
   if (PAID_STATUSES.includes(payment.status)) {
+    // Paid with this very payment since the lookup above (a concurrent refund of it completed it): apply.
+    if (payment.razorpayPaymentId === rp.id) return null;
     log('warn', 'payment.refund_of_uncredited_payment', { paymentId: payment.id, refundId: refund.id, razorpayPaymentId: rp.id, creditedRazorpayPaymentId: payment.razorpayPaymentId });
     return ignored('refund of a payment that was not credited (another payment of this order was)', payment.id);
   }
