@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
 import { accessOf, openApiDocument, operations, type OpenApiDocument } from './helpers/openapi';
+import { signUp } from './helpers/users';
 
 // The OpenAPI document is a product clients build on (the typed client in clients/typescript, Postman, SDK
 // generators): its snapshot is committed, and every operation follows the same conventions. scripts/check-openapi.mjs
@@ -54,6 +55,21 @@ describe('/openapi.json', () => {
       if (accessOf(op) === 'session') expect(statuses, `${where} needs a session: 401 documented`).toContain('401');
       if (op.security!.some((r) => 'stepUpToken' in r)) expect(statuses, `${where} needs a step-up: 403 documented`).toContain('403');
     }
+  });
+
+  it('every paged list bounds limit and offset the same way, and refuses an offset past the bound', async () => {
+    const doc = await openApiDocument(db.env);
+    const paged = operations(doc).filter(({ op }) => (op.parameters ?? []).some((p) => p.in === 'query' && p.name === 'offset'));
+    expect(paged.length).toBeGreaterThanOrEqual(8);
+    for (const { method, path, op } of paged) {
+      const bound = (name: string) => (op.parameters!.find((p) => p.in === 'query' && p.name === name)?.schema as { maximum?: number } | undefined)?.maximum;
+      expect([bound('limit'), bound('offset')], `${method.toUpperCase()} ${path}`).toEqual([100, 100_000]);
+    }
+    const user = await signUp(db);
+    const past = await call(db.env, '/api/v1/notifications?offset=100001', { token: user.token });
+    expect(past.status).toBe(400);
+    expect(past.body.error.code).toBe('VALIDATION_ERROR');
+    expect((await call(db.env, '/api/v1/notifications?offset=100000', { token: user.token })).status).toBe(200);
   });
 
   it('declares the security schemes clients authenticate with', async () => {

@@ -4,7 +4,7 @@ import { listActivity } from '../../services/activity';
 import { requestDataExport } from '../../services/export';
 import { sendStepUpCode, STEP_UP_COOKIE, STEP_UP_TTL_SECONDS, stepUpStatus, verifyStepUpCode } from '../../services/stepup';
 import { clientInfo, presentedStepUpToken } from '../../middleware/step-up';
-import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
 
 const tags = ['account-settings'];
 
@@ -43,10 +43,7 @@ const ActivityRow = z
   })
   .openapi('ActivityLogEntry');
 
-const Page = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
-});
+const Page = Paging;
 
 /** /api/v1/account-settings: email step-up verification, the activity log and the data export. */
 export const accountSettingsRoutes = createRouter()

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { type AppEnv, createRouter } from '../../router';
 import { listDeadLetters, replayDeadLetter, replayDeadLetters } from '../../services/admin/dead-letters';
 import { contextFor, type ServiceContext } from '../../services/context';
-import { data, errors, guardUnmatched, json, paged, pageOf, route, z } from '../kit';
+import { data, errors, guardUnmatched, json, paged, pageOf, Paging, route, z } from '../kit';
 
 const EventType = z
   .string()
@@ -34,8 +34,7 @@ const DeadLetter = z
 const ListQuery = z.object({
   status: z.enum(['unresolved', 'resolved', 'all']).default('unresolved'),
   eventType: EventType.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
+  ...Paging.shape,
 });
 
 const ReplayAllQuery = z.object({ eventType: EventType.optional() });

@@ -1,7 +1,7 @@
 import { creditTransactionType } from '../../db/schema';
 import { createRouter, serviceContext } from '../../router';
 import { getBalance, listCreditHistory } from '../../services/credits';
-import { data, errors, json, paged, pageOf, route, z } from '../kit';
+import { data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
 
 const CreditType = z.enum(creditTransactionType.enumValues).openapi('CreditTransactionType');
 
@@ -31,7 +31,7 @@ const CreditTransaction = z
 
 const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: Paging.shape.offset,
   type: CreditType.optional(),
 });
 

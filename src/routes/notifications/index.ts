@@ -9,7 +9,7 @@ import {
   markRead,
   markUnread,
 } from '../../services/notifications';
-import { body, data, errors, guardUnmatched, json, PageMeta, route, sessionUserId, z } from '../kit';
+import { body, data, errors, guardUnmatched, json, PageMeta, Paging, route, sessionUserId, z } from '../kit';
 import { notificationStreamRoutes } from './stream';
 
 const NotificationType = z.enum(notificationType.enumValues).openapi('NotificationType');
@@ -33,8 +33,7 @@ const Notification = z
 const ListQuery = z.object({
   read: z.enum(['true', 'false']).optional().openapi({ description: 'Only read (true) or only unread (false) notifications' }),
   type: NotificationType.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
+  ...Paging.shape,
 });
 
 const Ids = z

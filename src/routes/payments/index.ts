@@ -3,7 +3,7 @@ import { clientIp } from '../../lib/http';
 import { idempotency } from '../../middleware/idempotency';
 import { createRouter, serviceContext } from '../../router';
 import { createOrder, listPayments, verifyPayment } from '../../services/payments';
-import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
 
 const tags = ['payments'];
 
@@ -62,8 +62,7 @@ const Payment = z
   .openapi('Payment');
 
 const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
+  ...Paging.shape,
   status: PaymentStatus.optional(),
 });
 

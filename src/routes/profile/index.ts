@@ -1,7 +1,7 @@
 import { createRouter, serviceContext } from '../../router';
 import { getOwnProfile, getPublicProfile, listProfileViews, updateOwnProfile } from '../../services/profile';
 import { profileUpdateSchema } from '../../services/profile/schema';
-import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
 
 const nullableText = z.string().nullable();
 
@@ -80,10 +80,7 @@ const UserIdParam = z.object({
     .openapi({ param: { name: 'userId', in: 'path' }, example: 'user_2abcDEF' }),
 });
 
-const Page = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
-});
+const Page = Paging;
 
 const tags = ['profile'];
 

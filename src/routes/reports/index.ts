@@ -1,7 +1,7 @@
 import { reportEntityType, reportState } from '../../db/schema';
 import { createRouter, serviceContext } from '../../router';
 import { createReport, listReports, REPORT_REASONS } from '../../services/reports';
-import { body, data, errors, guardUnmatched, json, paged, pageOf, route, z } from '../kit';
+import { body, data, errors, guardUnmatched, json, paged, pageOf, Paging, route, z } from '../kit';
 
 const Report = z
   .object({
@@ -26,10 +26,7 @@ const CreateReportBody = z
   .strict()
   .openapi('CreateReport');
 
-const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
-});
+const PageQuery = Paging;
 
 const tags = ['reports'];
 

@@ -2,7 +2,7 @@ import { reportSeverity, reportState, reportType } from '../../db/schema';
 import { clientIp } from '../../lib/http';
 import { createRouter, serviceContext } from '../../router';
 import { createSupportTicket, listSupportTickets } from '../../services/support';
-import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
 
 const SupportTicket = z
   .object({
@@ -28,10 +28,7 @@ const CreateSupportBody = z
   .strict()
   .openapi('CreateSupportRequest');
 
-const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).default(0),
-});
+const PageQuery = Paging;
 
 const tags = ['support'];
 
