@@ -43,8 +43,6 @@ const ActivityRow = z
   })
   .openapi('ActivityLogEntry');
 
-const Page = Paging;
-
 /** /api/v1/account-settings: email step-up verification, the activity log and the data export. */
 export const accountSettingsRoutes = createRouter()
   .openapi(
@@ -124,7 +122,7 @@ export const accountSettingsRoutes = createRouter()
       tags,
       summary: 'My activity log, newest first (step-up required)',
       auth: 'stepUp',
-      request: { query: Page },
+      request: { query: Paging },
       responses: {
         200: json(pageOf(ActivityRow), 'One page of the activity log'),
         ...errors({ 400: 'Invalid limit or offset', 401: 'Not signed in' }),

@@ -80,8 +80,6 @@ const UserIdParam = z.object({
     .openapi({ param: { name: 'userId', in: 'path' }, example: 'user_2abcDEF' }),
 });
 
-const Page = Paging;
-
 const tags = ['profile'];
 
 export const profileRoutes = createRouter()
@@ -149,7 +147,7 @@ export const profileRoutes = createRouter()
       tags,
       summary: 'Who viewed my profile, newest first',
       auth: 'session',
-      request: { query: Page },
+      request: { query: Paging },
       responses: {
         200: json(pageOf(ProfileViewer), 'One page of viewers'),
         ...errors({ 400: 'Invalid pagination', 401: 'Not signed in' }),

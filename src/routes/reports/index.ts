@@ -26,8 +26,6 @@ const CreateReportBody = z
   .strict()
   .openapi('CreateReport');
 
-const PageQuery = Paging;
-
 const tags = ['reports'];
 
 export const reportRoutes = createRouter()
@@ -66,7 +64,7 @@ export const reportRoutes = createRouter()
       tags,
       summary: "The caller's reports, newest first",
       auth: 'session',
-      request: { query: PageQuery },
+      request: { query: Paging },
       responses: {
         200: json(pageOf(Report), 'One page'),
         ...errors({ 400: 'Invalid query', 401: 'Not signed in' }),

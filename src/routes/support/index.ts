@@ -28,8 +28,6 @@ const CreateSupportBody = z
   .strict()
   .openapi('CreateSupportRequest');
 
-const PageQuery = Paging;
-
 const tags = ['support'];
 
 export const supportRoutes = createRouter()
@@ -73,7 +71,7 @@ export const supportRoutes = createRouter()
       tags,
       summary: "The caller's support requests, newest first",
       auth: 'session',
-      request: { query: PageQuery },
+      request: { query: Paging },
       responses: {
         200: json(pageOf(SupportTicket), 'One page'),
         ...errors({ 400: 'Invalid query', 401: 'Not signed in' }),
