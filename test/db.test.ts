@@ -27,6 +27,10 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** Statements sent over HTTP (to the SQL-over-HTTP endpoint) among the calls a fetch spy saw. */
+const sqlFetches = (spy: { mock: { calls: unknown[][] } }) =>
+  spy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
+
 describe('Db (request-scoped, withReplicas)', () => {
   it('reads from a replica until the request writes, then pins reads to the primary', async () => {
     const env = { ...primary.env, DATABASE_REPLICA_URLS: replica.url } as Env;
@@ -60,20 +64,19 @@ describe('Db (request-scoped, withReplicas)', () => {
   });
 
   it('a statement outside a transaction is one HTTP request (no WebSocket session); a transaction is none', async () => {
-    const sqlFetches = () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
     const fetchSpy = vi.spyOn(globalThis, 'fetch');
     const db = new Db(loadConfig(primary.env));
     try {
       await currentDatabase(db.read);
-      expect(sqlFetches()).toBe(1);
+      expect(sqlFetches(fetchSpy)).toBe(1);
       await db.write.insert(plans).values({ planId: 'probe_plan', name: 'Probe', amount: 100, credits: 1 }).onConflictDoNothing();
-      expect(sqlFetches()).toBe(2);
+      expect(sqlFetches(fetchSpy)).toBe(2);
       // An interactive transaction keeps its statements on one WebSocket session (row locks need it).
       await db.transaction(async (tx) => {
         await tx.select().from(plans).limit(1).for('update');
         await tx.select().from(plans).limit(1);
       });
-      expect(sqlFetches()).toBe(2);
+      expect(sqlFetches(fetchSpy)).toBe(2);
     } finally {
       await db.close();
     }
@@ -117,7 +120,6 @@ describe('Db (request-scoped, withReplicas)', () => {
 
   it('a statement handed out by the shared handle is sent once, however often its result is awaited', async () => {
     const fetchSpy = vi.spyOn(globalThis, 'fetch');
-    const sqlFetches = () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
     const db = new Db(loadConfig(primary.env));
     try {
       const pending = (db.write as unknown as { $client: Pool }).$client.query('select 1 as one');
@@ -125,7 +127,7 @@ describe('Db (request-scoped, withReplicas)', () => {
       const [a, b] = await Promise.all([pending, pending]);
       expect(a.rows).toEqual([{ one: 1 }]);
       expect(b).toBe(a);
-      expect(sqlFetches()).toBe(1);
+      expect(sqlFetches(fetchSpy)).toBe(1);
     } finally {
       await db.close();
     }
