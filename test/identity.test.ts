@@ -135,6 +135,21 @@ describe('authentication', () => {
     expect(await cookie(String(now + 60))).toBe(401); // signed in again since this token was issued
   });
 
+  it('the __session cookie is no credential on a cross-site request without an Origin (a link, window or image from another site)', async () => {
+    const user = await signUp(db);
+    const session = `__session=${user.token}; __client_uat=${Math.floor(Date.now() / 1000) - 60}`;
+    const whoami = async (headers: Record<string, string>) => (await call(db.env, '/api/v1/_whoami', { app, headers: { Cookie: session, ...headers } })).status;
+    expect(await whoami({ 'Sec-Fetch-Site': 'cross-site' })).toBe(401);
+    // The same browser's own requests, and the front end's CORS fetches (an allowed Origin), still count.
+    expect(await whoami({ 'Sec-Fetch-Site': 'same-site' })).toBe(200);
+    expect(await whoami({ 'Sec-Fetch-Site': 'same-origin' })).toBe(200);
+    expect(await whoami({ 'Sec-Fetch-Site': 'none' })).toBe(200); // typed into the address bar
+    expect(await whoami({ 'Sec-Fetch-Site': 'cross-site', Origin: 'https://app.fairarena.test' })).toBe(200);
+    expect(await whoami({})).toBe(200); // no fetch metadata: not a browser, or an old one
+    // A Bearer token is sent on purpose by the caller's own code: fetch metadata does not matter.
+    expect((await call(db.env, '/api/v1/_whoami', { app, token: user.token, headers: { 'Sec-Fetch-Site': 'cross-site' } })).status).toBe(200);
+  });
+
   it('public routes stay public with or without a token', async () => {
     expect((await call(db.env, '/api/v1/plans')).status).toBe(200);
     expect((await call(db.env, '/api/v1/plans', { headers: { Authorization: 'Bearer junk' } })).status).toBe(200);

@@ -295,6 +295,18 @@ describe('GET /api/v1/profile/view/:userId', () => {
     expect(await viewRows(untracked.id)).toHaveLength(0);
   });
 
+  it('another site cannot record its visitors as viewers by opening a profile in their browser', async () => {
+    const owner = await signUp(db, { profile: { is_public: true, require_auth: true, track_views: true } });
+    const visitor = await signUp(db);
+    const cookie = `__session=${visitor.token}; __client_uat=${Math.floor(Date.now() / 1000) - 60}`;
+    const navigation = await call(db.env, `/api/v1/profile/view/${owner.id}`, { headers: { Cookie: cookie, 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate' } });
+    expect(navigation.status).toBe(401); // the profile asks for a session, and this request has none
+    expect(await viewRows(owner.id)).toHaveLength(0);
+    // Browsing the profile on the product itself records the view.
+    await call(db.env, `/api/v1/profile/view/${owner.id}`, { headers: { Cookie: cookie, 'Sec-Fetch-Site': 'same-site' } });
+    expect((await viewRows(owner.id)).map((r) => r.viewer_user_id)).toEqual([visitor.id]);
+  });
+
   it('a viewer the database does not know is not recorded, and the read still succeeds', async () => {
     const owner = await signUp(db, { profile: { is_public: true, require_auth: true, track_views: true } });
     const ghost = await sessionToken('user_ghostviewer');

@@ -64,12 +64,19 @@ interface Carried {
   clientUat?: number;
 }
 
-/** A Bearer token wins over cookies, as in Clerk's own request handling. */
-function carriedToken(header: string | undefined, cookie: (name: string) => string | undefined): Carried | null {
+/**
+ * A Bearer token wins over cookies, as in Clerk's own request handling. The cookie is not a credential on a
+ * cross-site request that carries no Origin (a link, a window, an image or a form GET from another site): the
+ * browser attaches it on its own, so such a request must not act as the user; a read that records something (a
+ * profile view) would tell the other site who is visiting. Cross-site fetches send an Origin, which the CORS
+ * policy has already checked against the allow-list.
+ */
+function carriedToken(header: string | undefined, cookie: (name: string) => string | undefined, crossSiteWithoutOrigin: boolean): Carried | null {
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     return m ? { token: m[1]! } : null;
   }
+  if (crossSiteWithoutOrigin) return null;
   const token = cookie('__session');
   if (!token) return null;
   const uat = Number.parseInt(cookie('__client_uat') ?? '', 10);
@@ -116,7 +123,8 @@ async function verifySession(carried: Carried, config: Config): Promise<string |
  * non-session token simply leaves the request anonymous; `requireUser` turns that into 401.
  */
 export const identify: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const carried = carriedToken(c.req.header('Authorization'), (name) => getCookie(c, name));
+  const crossSiteWithoutOrigin = c.req.header('Sec-Fetch-Site') === 'cross-site' && !c.req.header('Origin');
+  const carried = carriedToken(c.req.header('Authorization'), (name) => getCookie(c, name), crossSiteWithoutOrigin);
   if (carried) {
     try {
       const userId = await verifySession(carried, c.get('config'));
