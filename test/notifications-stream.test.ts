@@ -4,6 +4,7 @@ import type { Env } from '../src/config';
 import { notificationHub, PING, PONG, STREAM_CLOSE, STREAM_POLICY, type StreamMessage } from '../src/durable/notification-hub';
 import { sha256Hex } from '../src/lib/crypto';
 import { CapturedQueue, useTestDatabase } from './helpers/db';
+import { signedClerkWebhook } from './helpers/clerk';
 import { call } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
 
@@ -561,6 +562,59 @@ describe('heartbeat, pings and hibernation', () => {
     expect((await client.closed).code).toBe(STREAM_CLOSE.catchUpFailed);
     const keys = await runInDurableObject(hub, (_i, state) => [...state.storage.kv.list()].map(([k]) => k).sort());
     expect(keys.filter((k) => k.startsWith('pending:') || k.startsWith('seen:') || k === 'unread')).toEqual([]);
+  });
+});
+
+describe('ending streams', () => {
+  it('a socket is closed at its maximum age (4003), so the client must show a session again for a new ticket', async () => {
+    const u = await signUp(db);
+    const old = await live(u);
+    const fresh = await live(u);
+    await old.received(1);
+    await fresh.received(1);
+    const hub = hubOf(u);
+    const oldId = await runInDurableObject(hub, (_i, state) => {
+      const sockets = state.getWebSockets().map((ws) => ({ ws, s: ws.deserializeAttachment() as { seq: number; connectedAt: number } }));
+      const first = sockets.sort((a, b) => a.s.seq - b.s.seq)[0]!;
+      first.ws.serializeAttachment({ ...first.s, connectedAt: Date.now() - STREAM_POLICY.maxSocketAgeMs - 1 });
+      return first.s.seq;
+    });
+    expect(oldId).toBeGreaterThan(0);
+    await runDurableObjectAlarm(hub);
+    expect((await old.closed).code).toBe(STREAM_CLOSE.reauthenticate);
+    // The younger socket gets its heartbeat and stays open.
+    expect((await fresh.received(2))[1]).toMatchObject({ type: 'heartbeat' });
+  });
+
+  it('deleting the account closes its open streams (4004) and voids its unspent tickets', async () => {
+    const u = await signUp(db);
+    const client = await live(u);
+    await client.received(1);
+    const unspent = await ticketFor(u);
+    const { body, headers } = await signedClerkWebhook(db.env.CLERK_WEBHOOK_SECRET as string, 'user.deleted', { id: u.id, object: 'user', deleted: true });
+    expect((await call(env(), '/webhooks/v1/clerk', { method: 'POST', raw: body, headers })).status).toBe(200);
+    await db.events.drain();
+    expect((await client.closed).code).toBe(STREAM_CLOSE.accountClosed);
+    expect((await connect(unspent)).status).toBe(401);
+    const keys = await runInDurableObject(hubOf(u), (_i, state) => [...state.storage.kv.list()].map(([k]) => k));
+    expect(keys.filter((k) => k !== 'owner' && k !== 'seq')).toEqual([]);
+  });
+
+  it('a hub that cannot be reached fails the handler, so the deletion is delivered again', async () => {
+    const u = await signUp(db);
+    const { body, headers } = await signedClerkWebhook(db.env.CLERK_WEBHOOK_SECRET as string, 'user.deleted', { id: u.id, object: 'user', deleted: true });
+    expect((await call(env(), '/webhooks/v1/clerk', { method: 'POST', raw: body, headers })).status).toBe(200);
+    const event = db.events.messages.find((m) => m.name === 'user.deleted' && (m.payload as { userId: string }).userId === u.id)!;
+    const unreachable = { idFromName: () => ({}), get: () => ({ closeAll: () => Promise.reject(new Error('hub unreachable')) }) };
+    const queue = new CapturedQueue(() => withEnv({ NOTIFICATION_HUB: unreachable }));
+    queue.messages.push(event);
+    const result = await queue.drain();
+    expect(result.acked).toBe(0);
+    expect(result.retried).toHaveLength(1);
+    // Delivered again with the hub back, it completes.
+    const retry = new CapturedQueue(env);
+    retry.messages.push(event);
+    expect(await retry.drain()).toEqual({ acked: 1, retried: [] });
   });
 });
 

@@ -57,6 +57,11 @@ export const STREAM_POLICY = {
   seenTtlMs: 10 * 60_000,
   /** Pushes buffered for a socket that is still receiving its resume backlog. */
   maxPending: 200,
+  /**
+   * A socket is closed this long after it opened, so the client proves again that it holds a session (a new ticket
+   * needs one): signing out everywhere or a revoked session ends the stream within this time (plus a heartbeat).
+   */
+  maxSocketAgeMs: 60 * 60_000,
 } as const;
 
 /** Close codes the stream uses (4000–4999 are application codes). */
@@ -65,6 +70,10 @@ export const STREAM_CLOSE = {
   tooMany: 4001,
   /** The resume never completed (the request that opened the socket failed). */
   catchUpFailed: 4002,
+  /** The socket reached its maximum age: reconnect with a new ticket (and `since`). */
+  reauthenticate: 4003,
+  /** The account was deleted. */
+  accountClosed: 4004,
 } as const;
 
 /** Clients ping with this exact text; the runtime answers without waking the object. */
@@ -232,6 +241,18 @@ export class NotificationHub extends DurableObject<Env> {
     return { delivered, duplicate: false };
   }
 
+  /**
+   * The account is gone: close every socket and forget everything the hub holds, unspent tickets included, so
+   * nothing issued before the deletion can still open a socket. Returns how many sockets were closed.
+   */
+  closeAll(): number {
+    const sockets = this.openSockets();
+    for (const { ws } of sockets) closeQuietly(ws, STREAM_CLOSE.accountClosed, 'Account deleted');
+    for (const prefix of ['ticket:', 'pending:', 'seen:']) for (const [key] of this.kv.list({ prefix })) this.kv.delete(key);
+    this.kv.delete(KEY.unread);
+    return sockets.length;
+  }
+
   // ───────────────────────────── socket events ─────────────────────────────
 
   /** Pings that are not the exact auto-response text still get a pong; anything else is ignored. */
@@ -259,8 +280,9 @@ export class NotificationHub extends DurableObject<Env> {
   }
 
   /**
-   * Heartbeat to every live socket, close sockets whose resume never completed, expire tickets and
-   * remembered ids. With no socket left the object keeps only its owner and unexpired tickets.
+   * Heartbeat to every live socket, close sockets whose resume never completed or that reached their maximum
+   * age, expire tickets and remembered ids. With no socket left the object keeps only its owner and unexpired
+   * tickets.
    */
   override async alarm(): Promise<void> {
     const now = Date.now();
@@ -268,7 +290,10 @@ export class NotificationHub extends DurableObject<Env> {
     const heartbeat: StreamMessage = { type: 'heartbeat', at: new Date(now).toISOString() };
     let open = 0;
     for (const { ws, state } of sockets) {
-      if (state.live) {
+      if (now - state.connectedAt >= STREAM_POLICY.maxSocketAgeMs) {
+        this.kv.delete(KEY.pending(state.id));
+        closeQuietly(ws, STREAM_CLOSE.reauthenticate, 'Reconnect with a new ticket');
+      } else if (state.live) {
         send(ws, heartbeat);
         open += 1;
       } else if (now - state.connectedAt >= STREAM_POLICY.catchUpTimeoutMs) {

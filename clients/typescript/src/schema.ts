@@ -443,6 +443,8 @@ export interface paths {
          *
          *     At most `NOTIFICATION_SOCKETS_PER_USER` (default 5) sockets per user: opening one more closes the
          *     oldest with code 4001. Code 4002: the resume failed, reconnect with a new ticket.
+         *     Code 4003: the socket is 60 minutes old, reconnect with a new ticket (a signed-out
+         *     or revoked session gets none). Code 4004: the account was deleted.
          *     Reconnect with `since` = the last notification id received to miss nothing.
          */
         get: operations["notification.stream.open"];

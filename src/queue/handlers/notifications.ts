@@ -1,8 +1,14 @@
-import { pushUnreadCount as pushUnread } from '../../services/notifications/stream';
+import { closeNotificationStreams, pushUnreadCount as pushUnread } from '../../services/notifications/stream';
 import type { EventHandler } from '../types';
 
 /** REST changed the unread count: open streams get the count as of now, once the mark commits. */
 export const pushUnreadCount: EventHandler<'notification.unread_changed'> = {
   name: 'push-unread-count',
   run: (ctx, { userId }) => pushUnread(ctx, userId),
+};
+
+/** A deleted account's open streams are closed and its unspent tickets dropped. */
+export const closeStreams: EventHandler<'user.deleted'> = {
+  name: 'close-notification-streams',
+  run: (ctx, { userId }) => closeNotificationStreams(ctx, userId),
 };

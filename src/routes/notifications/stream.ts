@@ -33,6 +33,8 @@ The server sends JSON text frames:
 
 At most \`NOTIFICATION_SOCKETS_PER_USER\` (default 5) sockets per user: opening one more closes the
 oldest with code ${STREAM_CLOSE.tooMany}. Code ${STREAM_CLOSE.catchUpFailed}: the resume failed, reconnect with a new ticket.
+Code ${STREAM_CLOSE.reauthenticate}: the socket is ${STREAM_POLICY.maxSocketAgeMs / 60_000} minutes old, reconnect with a new ticket (a signed-out
+or revoked session gets none). Code ${STREAM_CLOSE.accountClosed}: the account was deleted.
 Reconnect with \`since\` = the last notification id received to miss nothing.
 `.trim();
 

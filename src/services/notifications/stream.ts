@@ -12,6 +12,7 @@ import {
 } from '../../durable/notification-hub';
 import { randomToken, sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
+import { withTimeout } from '../../lib/http';
 import { describeError, log } from '../../lib/log';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
@@ -19,8 +20,8 @@ import { countUnread } from './index';
 
 /** At most this many missed notifications are replayed on resume; beyond it the client reloads over REST. */
 export const RESUME_LIMIT = 100;
-/** A push that takes longer is abandoned: the client catches up with `since` on its next connect. */
-const PUSH_TIMEOUT_MS = 3000;
+/** A hub call that takes longer is abandoned (a push: the client catches up with `since` on its next connect). */
+const HUB_TIMEOUT_MS = 3000;
 
 /** The stream's view of a notification. */
 export function streamNotification(n: Notification): StreamNotification {
@@ -39,16 +40,10 @@ export async function unreadCountNow(ctx: ServiceContext, userId: string): Promi
  */
 export async function pushToHub(ctx: ServiceContext, input: { userId: string; push: HubPush }): Promise<void> {
   const { userId, push } = input;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`push timed out after ${PUSH_TIMEOUT_MS} ms`)), PUSH_TIMEOUT_MS);
-    });
-    await Promise.race([notificationHub(ctx.env, userId).push(push), timeout]);
+    await withTimeout(notificationHub(ctx.env, userId).push(push), HUB_TIMEOUT_MS, 'push');
   } catch (err) {
     log('warn', 'notifications.push_failed', { notificationId: push.notification?.id, error: describeError(err) });
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
@@ -59,6 +54,15 @@ export async function pushToHub(ctx: ServiceContext, input: { userId: string; pu
 export async function pushUnreadCount(ctx: ServiceContext, userId: string): Promise<void> {
   const unread = await unreadCountNow(ctx, userId);
   ctx.afterCommit(() => pushToHub(ctx, { userId, push: { unread } }));
+}
+
+/**
+ * The account was deleted: its open streams are closed and its unspent tickets dropped. Throws when the hub cannot
+ * be reached, so the queue delivers the event again: a deleted account must not keep receiving.
+ */
+export async function closeNotificationStreams(ctx: ServiceContext, userId: string): Promise<void> {
+  const closed = await withTimeout(notificationHub(ctx.env, userId).closeAll(), HUB_TIMEOUT_MS, 'closing streams');
+  if (closed > 0) log('info', 'notifications.streams_closed', { sockets: closed });
 }
 
 export interface StreamTicket {
