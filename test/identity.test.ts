@@ -4,7 +4,7 @@ import { requireUser } from '../src/middleware/auth';
 import { registerRoutes } from '../src/routes';
 import { createRouter } from '../src/router';
 import { clerkUserJson, sessionToken, signedClerkWebhook } from './helpers/clerk';
-import { useTestDatabase } from './helpers/db';
+import { CapturedQueue, useTestDatabase } from './helpers/db';
 import { fakeFetch } from './helpers/fake-fetch';
 import { call } from './helpers/http';
 import { signUp } from './helpers/users';
@@ -286,6 +286,23 @@ describe('POST /webhooks/v1/clerk', () => {
     expect(subjects).toContain('Your FairArena account has been deleted');
     const again = await postWebhook('user.deleted', { id, object: 'user', deleted: true });
     expect(again.body.data.outcome).toBe('ignored');
+  });
+
+  it('a deletion during a Redis outage does not leave the account usable once Redis is back', async () => {
+    const user = await signUp(db);
+    const whoami = async () => (await call(db.env, '/api/v1/_whoami', { app, token: user.token })).status;
+    expect(await whoami()).toBe(200); // Redis now remembers the user as active
+    const deadRedis = { ...db.env, UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' } as typeof db.env;
+    const { body, headers } = await signedClerkWebhook(secret(), 'user.deleted', { id: user.id, object: 'user', deleted: true });
+    expect((await call(deadRedis, '/webhooks/v1/clerk', { method: 'POST', raw: body, headers })).body.data.outcome).toBe('deleted');
+    const event = db.events.messages.find((m) => m.name === 'user.deleted' && (m.payload as { userId: string }).userId === user.id)!;
+    // Delivered while Redis is still down: it fails, so the queue delivers it again.
+    const duringOutage = new CapturedQueue(() => deadRedis);
+    duringOutage.messages.push(event);
+    expect((await duringOutage.drain()).retried).toHaveLength(1);
+    // Delivered once Redis is back: the cached answer is gone and the token no longer works.
+    await db.events.drain();
+    expect(await whoami()).toBe(401);
   });
 
   it('a new account with a recently deleted email recovers the old account and its data', async () => {

@@ -65,15 +65,20 @@ export async function cachedIfPresent<T>(config: Config, k: CacheKey<T>, load: (
   return value;
 }
 
-/** Invalidate after a write. Call it after the transaction commits. */
-export async function cacheDel(config: Config, ...keys: CacheKey<unknown>[]): Promise<void> {
+/**
+ * Invalidate after a write. Call it after the transaction commits. False when Redis could not be reached: the
+ * entries may still be served once it is back, until their TTL (a caller for whom that matters retries).
+ */
+export async function cacheDel(config: Config, ...keys: CacheKey<unknown>[]): Promise<boolean> {
   const redis = getRedis(config);
-  if (!redis || keys.length === 0) return;
+  if (!redis || keys.length === 0) return true;
   try {
     const p = redis.pipeline();
     for (const k of keys) p.incr(versionKey(k)).expire(versionKey(k), versionTtl(k)).del(k.key);
     await p.exec();
+    return true;
   } catch (err) {
     log('warn', 'cache.unavailable', { op: 'del', error: describeError(err) });
+    return false;
   }
 }

@@ -27,12 +27,20 @@ import {
 } from './engagement';
 import { closeStreams, pushUnreadCount } from './notifications';
 import { starNotification } from './stars';
-import { accountDeletedEmail, accountRecoveredEmail, accountRecoveredNotification, pushNamesToClerk, welcomeEmail, welcomeNotification } from './users';
+import {
+  accountDeletedEmail,
+  accountRecoveredEmail,
+  accountRecoveredNotification,
+  forgetDeleted,
+  pushNamesToClerk,
+  welcomeEmail,
+  welcomeNotification,
+} from './users';
 
 /** Which handlers react to which event. Every event in the catalog is listed (the type enforces it). */
 export const HANDLERS: HandlerTable = {
   'user.created': [welcomeEmail, welcomeNotification],
-  'user.deleted': [accountDeletedEmail, closeStreams],
+  'user.deleted': [accountDeletedEmail, forgetDeleted, closeStreams],
   'user.recovered': [accountRecoveredEmail, accountRecoveredNotification],
   'user.name_changed': [pushNamesToClerk],
   'notification.unread_changed': [pushUnreadCount],

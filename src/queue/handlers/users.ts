@@ -6,6 +6,7 @@ import {
   notifyWelcome,
   syncNamesToClerk,
 } from '../../services/users/announce';
+import { forgetDeletedUser } from '../../services/users';
 import type { EventHandler } from '../types';
 
 export const welcomeEmail: EventHandler<'user.created'> = {
@@ -21,6 +22,11 @@ export const welcomeNotification: EventHandler<'user.created'> = {
 export const accountDeletedEmail: EventHandler<'user.deleted'> = {
   name: 'account-deleted-email',
   run: (ctx, { userId }) => mailAccountDeleted(ctx, { userId, idempotencyKey: ctx.idempotencyKey }),
+};
+
+export const forgetDeleted: EventHandler<'user.deleted'> = {
+  name: 'forget-deleted-user',
+  run: (ctx, { userId }) => forgetDeletedUser(ctx, userId),
 };
 
 export const accountRecoveredEmail: EventHandler<'user.recovered'> = {

@@ -83,13 +83,28 @@ async function sync(tx: Transaction, ctx: ServiceContext, u: ClerkUserFields, cr
   return 'created';
 }
 
+const cachedAboutUser = (ctx: ServiceContext, userId: string) => {
+  const keys = cacheKeys(ctx.config);
+  return [keys.userActive(userId), keys.ownProfile(userId), keys.publicProfile(userId)] as const;
+};
+
 /** Once the transaction commits: this isolate and Redis forget what they cached about the user. */
 function forgetUser(ctx: ServiceContext, userId: string): void {
   ctx.afterCommit(async () => {
     forgetActive(ctx, userId);
-    const keys = cacheKeys(ctx.config);
-    await cacheDel(ctx.config, keys.userActive(userId), keys.ownProfile(userId), keys.publicProfile(userId));
+    await cacheDel(ctx.config, ...cachedAboutUser(ctx, userId));
   });
+}
+
+/**
+ * Queue side of `user.deleted`: Redis forgets the user again, and the delivery fails while it cannot, so it is
+ * retried. The request's own invalidation is best effort; without this, a Redis outage during the deletion would
+ * let the cached "active" answer come back with Redis and keep the account usable until its TTL.
+ */
+export async function forgetDeletedUser(ctx: ServiceContext, userId: string): Promise<void> {
+  if (!(await cacheDel(ctx.config, ...cachedAboutUser(ctx, userId)))) {
+    throw new AppError('SERVICE_UNAVAILABLE', 'Cache unavailable: the deleted user is forgotten on the next delivery');
+  }
 }
 
 async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: ClerkUserFields & { email: string }): Promise<boolean> {
