@@ -1889,7 +1889,7 @@ export interface components {
                 feedbackReminders: boolean;
             };
             privacy: {
-                /** @description Members of your teams can see your email address */
+                /** @description Whoever can see a member list you are on (of your organizations, teams and projects) can see your email address */
                 showEmailToTeammates: boolean;
                 /** @description Your public profile can be found in search */
                 searchable: boolean;
@@ -1919,7 +1919,7 @@ export interface components {
                 feedbackReminders?: boolean;
             };
             privacy?: {
-                /** @description Members of your teams can see your email address */
+                /** @description Whoever can see a member list you are on (of your organizations, teams and projects) can see your email address */
                 showEmailToTeammates?: boolean;
                 /** @description Your public profile can be found in search */
                 searchable?: boolean;

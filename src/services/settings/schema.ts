@@ -18,7 +18,7 @@ const notificationSettings = z.strictObject({
 });
 
 const privacySettings = z.strictObject({
-  showEmailToTeammates: z.boolean().describe('Members of your teams can see your email address'),
+  showEmailToTeammates: z.boolean().describe('Whoever can see a member list you are on (of your organizations, teams and projects) can see your email address'),
   searchable: z.boolean().describe('Your public profile can be found in search'),
 });
 
