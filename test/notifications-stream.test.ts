@@ -341,6 +341,31 @@ describe('live notifications', () => {
     expect(rows).toHaveLength(2);
   }, 20_000);
 
+  it('a failed push is delivered again through the queue until the hub takes it, so a connected client does not miss it', async () => {
+    const { owner, profileId } = await publicProfile();
+    const client = await live(owner);
+    await client.received(1);
+    const fan = await signUp(db);
+    expect((await star(fan, profileId)).status).toBe(200);
+    const event = db.events.messages.find((m) => m.name === 'profile.starred' && (m.payload as { starredBy: string }).starredBy === fan.id)!;
+    const unreachable = { idFromName: () => ({}), get: () => ({ push: () => Promise.reject(new Error('hub unreachable')) }) };
+    const down = new CapturedQueue(() => withEnv({ NOTIFICATION_HUB: unreachable }));
+    down.messages.push(event);
+    expect(await down.drain()).toEqual({ acked: 1, retried: [] }); // the notification is committed either way
+    expect(await client.settle()).toHaveLength(1); // nothing reached the socket
+    const retry = db.events.messages.filter((m) => m.name === 'notification.push_failed' && (m.payload as { userId: string }).userId === owner.id);
+    expect(retry).toHaveLength(1);
+    // While the hub is still unreachable the retry fails, and the queue delivers it again …
+    const stillDown = new CapturedQueue(() => withEnv({ NOTIFICATION_HUB: unreachable }));
+    stillDown.messages.push(retry[0]!);
+    expect((await stillDown.drain()).retried).toHaveLength(1);
+    // … and once it is back, the client gets the notification and the count.
+    await db.events.drain();
+    const frames = await client.received(3);
+    expect(frames[1]).toMatchObject({ type: 'notification', notification: { type: 'STAR' } });
+    expect(frames[2]).toEqual({ type: 'unreadCount', count: 1 });
+  });
+
   it('at most NOTIFICATION_SOCKETS_PER_USER sockets: the oldest is closed with 4001', async () => {
     const u = await signUp(db);
     const capped = withEnv({ NOTIFICATION_SOCKETS_PER_USER: '2' });

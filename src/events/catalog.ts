@@ -14,6 +14,12 @@ export const EVENT_CATALOG = {
   'user.name_changed': z.object({ userId }),
   /** A user's unread notification count changed over REST (mark read/unread, delete): pushed to their open streams. */
   'notification.unread_changed': z.object({ userId }),
+  /**
+   * A notification's push to the user's open streams failed after it was committed: delivered again until the hub
+   * takes it (it drops an id it already has), so a client that stays connected never silently misses it. Put on
+   * the queue directly, by the handler whose push failed.
+   */
+  'notification.push_failed': z.object({ notificationId: z.uuid(), userId }),
   'profile.starred': z.object({ profileId: z.uuid(), ownerId: userId, starredBy: userId }),
   /** An org / team invite was created: the handler mints its code and emails it (the code is never in a payload). */
   'organization.invited': z.object({ inviteId: z.uuid() }),

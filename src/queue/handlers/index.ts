@@ -25,7 +25,7 @@ import {
   supportNotification,
   weeklyFeedbackEmail,
 } from './engagement';
-import { closeStreams, pushUnreadCount } from './notifications';
+import { closeStreams, pushUnreadCount, retryPush } from './notifications';
 import { starNotification } from './stars';
 import {
   accountDeletedEmail,
@@ -44,6 +44,7 @@ export const HANDLERS: HandlerTable = {
   'user.recovered': [accountRecoveredEmail, accountRecoveredNotification],
   'user.name_changed': [pushNamesToClerk],
   'notification.unread_changed': [pushUnreadCount],
+  'notification.push_failed': [retryPush],
   'profile.starred': [starNotification],
   'organization.invited': [organizationInviteEmail],
   'team.invited': [teamInviteEmail],

@@ -11,6 +11,7 @@ import {
   type UnreadCount,
 } from '../../durable/notification-hub';
 import { randomToken, sha256Hex } from '../../lib/crypto';
+import { enqueueEvents } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { withTimeout } from '../../lib/http';
 import { describeError, log } from '../../lib/log';
@@ -34,17 +35,38 @@ export async function unreadCountNow(ctx: ServiceContext, userId: string): Promi
   return { count: await countUnread(ctx, userId), at };
 }
 
+const deliver = (ctx: ServiceContext, userId: string, push: HubPush) => withTimeout(notificationHub(ctx.env, userId).push(push), HUB_TIMEOUT_MS, 'push');
+
 /**
- * Push into the user's hub. Best effort by design: an unreachable or slow hub is logged and ignored —
- * the notification is already committed and a reconnecting client gets it through `since`.
+ * Push into the user's hub, after the notification (or count) committed; it never fails the caller. A failed push
+ * of a notification is handed to the queue (`notification.push_failed`), which delivers it again until the hub
+ * takes it: otherwise a client that stays connected would receive the next notification, resume from that one
+ * after a reconnect, and never see this one. A lost count needs nothing: the next one replaces it.
  */
 export async function pushToHub(ctx: ServiceContext, input: { userId: string; push: HubPush }): Promise<void> {
   const { userId, push } = input;
   try {
-    await withTimeout(notificationHub(ctx.env, userId).push(push), HUB_TIMEOUT_MS, 'push');
+    await deliver(ctx, userId, push);
   } catch (err) {
-    log('warn', 'notifications.push_failed', { notificationId: push.notification?.id, error: describeError(err) });
+    const notificationId = push.notification?.id;
+    log('warn', 'notifications.push_failed', { notificationId, error: describeError(err) });
+    if (!notificationId) return;
+    const retry = { id: crypto.randomUUID(), name: 'notification.push_failed', payload: { notificationId, userId }, emittedAt: new Date().toISOString() };
+    await enqueueEvents(ctx.env, [retry]).catch((e: unknown) => log('error', 'notifications.push_retry_lost', { notificationId, error: describeError(e) }));
   }
+}
+
+/**
+ * Queue side of `notification.push_failed`: push the notification again with the count as of now. Throws while the
+ * hub cannot be reached, so the queue retries. A notification deleted meanwhile is not pushed.
+ */
+export async function repushNotification(ctx: ServiceContext, input: { notificationId: string; userId: string }): Promise<void> {
+  const [row] = await ctx.db.write
+    .select()
+    .from(notifications)
+    .where(and(eq(notifications.id, input.notificationId), eq(notifications.userId, input.userId)));
+  if (!row) return;
+  await deliver(ctx, input.userId, { notification: streamNotification(row), unread: await unreadCountNow(ctx, input.userId) });
 }
 
 /**
