@@ -578,6 +578,43 @@ describe('a second capture on a paid order', () => {
     expect(await balance(u)).toBe(300);
   });
 
+  it('a mail outage never loses the refund record: the mail is its own event, sent once when Resend is back', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const SUBJECT = 'You paid twice: we are refunding the extra payment';
+    let resendUp = false;
+    const mailed: string[] = [];
+    rzp.fetch.on('POST https://api.resend.com/emails', async (req) => {
+      if (!resendUp) return Response.json({ statusCode: 500, name: 'application_error', message: 'resend down' }, { status: 500 });
+      mailed.push(((await req.json()) as { subject: string }).subject);
+      return Response.json({ id: crypto.randomUUID() });
+    });
+    const withResend = { ...db.env, RESEND_API_KEY: 're_test_123' } as Env;
+    const u = await signUp(db);
+    const o = await order(u);
+    await send('payment.captured', { payment: rzp.pay(o.id) });
+    const second = rzp.pay(o.id);
+    await send('payment.captured', { payment: second });
+    await db.events.drain(withResend);
+
+    // refunded at Razorpay and recorded, although the mail could not go out
+    expect(rzp.refundsCreated).toHaveLength(1);
+    const paymentId = (await paymentRow(o.id)).id;
+    expect((await paymentRow(o.id)).notes.extraCaptures[0]).toMatchObject({ refundStatus: 'initiated', refundId: rzp.refundsCreated[0]!.refund.id });
+    const outbox = (await db.sql<any>(`select id, payload from outbox where event_name = 'payment.duplicate_refunded'`)).rows.filter((r) => r.payload.paymentId === paymentId);
+    expect(outbox).toEqual([{ id: expect.any(String), payload: { paymentId, userId: u.id, razorpayPaymentId: second.id } }]);
+    expect(mailed).toEqual([]);
+
+    // the queue retries the mail event alone: one mail, and a redelivery sends nothing more
+    const event = db.events.messages.find((m) => m.id === outbox[0].id)!;
+    resendUp = true;
+    expect(await db.events.deliver([event], withResend)).toEqual({ acked: 1, retried: [] });
+    expect(await db.events.deliver([event, event], withResend)).toEqual({ acked: 2, retried: [] });
+    expect(mailed.filter((m) => m === SUBJECT)).toEqual([SUBJECT]);
+    expect(rzp.refundsCreated).toHaveLength(1);
+    expect((await db.sql<any>(`select 1 from notifications where user_id = $1 and title = 'Duplicate payment refunded'`, [u.id])).rows).toHaveLength(1);
+  });
+
   it('verify of a second payment still only authorized: 409 DUPLICATE_PAYMENT and it is never captured', async () => {
     const u = await signUp(db);
     const o = await order(u);

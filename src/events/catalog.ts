@@ -34,6 +34,8 @@ export const EVENT_CATALOG = {
   'refund.failed': z.object({ paymentId: z.uuid(), userId, refundId: z.string().min(1).max(255) }),
   /** A second captured payment (razorpayPaymentId) on an order already paid: refunded in full through Razorpay. */
   'payment.duplicate_captured': z.object({ paymentId: z.uuid(), userId, razorpayPaymentId: z.string().min(1).max(255) }),
+  /** The refund of that extra payment was recorded (initiated, or found already done): the buyer is mailed. */
+  'payment.duplicate_refunded': z.object({ paymentId: z.uuid(), userId, razorpayPaymentId: z.string().min(1).max(255) }),
   /** A dispute (payment_disputes.id) was lost: its credits were taken back; the buyer is told. */
   'payment.dispute_lost': z.object({ paymentId: z.uuid(), userId, disputeId: z.uuid() }),
   /** Support, reports, newsletter, platform invites, GitHub activity, weekly feedback (engagement handlers). */

@@ -26,24 +26,32 @@ export class CapturedQueue {
   names(): string[] {
     return this.messages.map((m) => m.name);
   }
-  /** Deliver every not-yet-delivered event (and the ones handlers emit) once, through the real consumer. */
-  async drain(): Promise<{ acked: number; retried: string[] }> {
+  /**
+   * Deliver every not-yet-delivered event (and the ones handlers emit) once, through the real consumer;
+   * `testEnv` replaces the file's env (e.g. with a mail provider configured).
+   */
+  async drain(testEnv?: Env): Promise<{ acked: number; retried: string[] }> {
     let acked = 0;
     const retried: string[] = [];
     for (let round = 0; round < 5 && this.delivered < this.messages.length; round++) {
       const fresh = this.messages.slice(this.delivered);
       this.delivered = this.messages.length;
-      const batch = createMessageBatch(
-        'fairarena-events',
-        fresh.map((body, i) => ({ id: `${body.id}-${i}`, timestamp: new Date(), attempts: 1, body })),
-      );
-      const ctx = createExecutionContext();
-      await worker.queue!(batch as never, this.getEnv(), ctx);
-      const result = await getQueueResult(batch, ctx);
-      acked += result.explicitAcks.length;
-      retried.push(...result.retryMessages.map((m: { msgId: string }) => m.msgId));
+      const result = await this.deliver(fresh, testEnv);
+      acked += result.acked;
+      retried.push(...result.retried);
     }
     return { acked, retried };
+  }
+  /** Deliver these envelopes (again) in one batch, as a queue retry or a duplicate delivery would. */
+  async deliver(bodies: EventEnvelope[], testEnv: Env = this.getEnv()): Promise<{ acked: number; retried: string[] }> {
+    const batch = createMessageBatch(
+      'fairarena-events',
+      bodies.map((body, i) => ({ id: `${body.id}-${i}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue!(batch as never, testEnv, ctx);
+    const result = await getQueueResult(batch, ctx);
+    return { acked: result.explicitAcks.length, retried: result.retryMessages.map((m: { msgId: string }) => m.msgId) };
   }
 }
 

@@ -10,7 +10,7 @@ import {
   notifyPaymentSucceeded,
   notifyRefundFailed,
 } from '../../services/payments/announce';
-import { refundDuplicateCapture } from '../../services/payments/duplicates';
+import { mailDuplicateRefunded, refundDuplicateCapture } from '../../services/payments/duplicates';
 import { scheduleExpiry } from '../../services/payments/expiry';
 import { recordReceiptLink } from '../../services/payments/receipts';
 import type { EventHandler } from '../types';
@@ -67,10 +67,15 @@ export const refundFailedNotification: EventHandler<'refund.failed'> = {
   run: (ctx, { paymentId, userId, refundId }) => notifyRefundFailed(ctx, { paymentId, userId, refundId }),
 };
 
-/** The customer paid an order twice: refund the extra payment in full, then tell them once. */
+/** The customer paid an order twice: refund the extra payment in full and notify them once (the mail is its own event). */
 export const duplicateCaptureRefund: EventHandler<'payment.duplicate_captured'> = {
   name: 'duplicate-capture-refund',
-  run: (ctx, { paymentId, userId, razorpayPaymentId }) => refundDuplicateCapture(ctx, { paymentId, userId, razorpayPaymentId, idempotencyKey: ctx.idempotencyKey }),
+  run: (ctx, { paymentId, userId, razorpayPaymentId }) => refundDuplicateCapture(ctx, { paymentId, userId, razorpayPaymentId }),
+};
+
+export const duplicateRefundEmail: EventHandler<'payment.duplicate_refunded'> = {
+  name: 'duplicate-refund-email',
+  run: (ctx, { paymentId, razorpayPaymentId }) => mailDuplicateRefunded(ctx, { paymentId, razorpayPaymentId, idempotencyKey: ctx.idempotencyKey }),
 };
 
 export const disputeLostNotification: EventHandler<'payment.dispute_lost'> = {

@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { payments, type Payment } from '../../db/schema';
+import { emit } from '../../events/outbox';
 import { createRazorpayRefund, fetchRazorpayPayment, RazorpayError } from '../../integrations/razorpay';
 import { log } from '../../lib/log';
 import { logActivity } from '../activity';
@@ -97,32 +98,45 @@ export async function refundExtraCapture(ctx: ServiceContext, input: { paymentId
 
 /**
  * `payment.duplicate_captured`: refund the extra payment (refundExtraCapture), then tell the buyer — once,
- * when the refund is initiated or was found already done.
+ * when the refund is initiated or was found already done. The notification and the
+ * `payment.duplicate_refunded` event (its mail) commit with the refund record: a mail provider outage
+ * delays the mail, it never rolls back the record of a refund Razorpay has already made.
  */
-export async function refundDuplicateCapture(
-  ctx: ServiceContext,
-  input: { paymentId: string; userId: string; razorpayPaymentId: string; idempotencyKey: string },
-): Promise<void> {
+export async function refundDuplicateCapture(ctx: ServiceContext, input: { paymentId: string; userId: string; razorpayPaymentId: string }): Promise<void> {
   const { paymentId, userId, razorpayPaymentId } = input;
-  const r = await refundExtraCapture(ctx, { paymentId, razorpayPaymentId });
-  if ((r.outcome !== 'initiated' && r.outcome !== 'already_refunded') || !r.payment) return;
-  const row = await paymentWithBuyer(ctx, paymentId);
-  if (!row) return;
-  const p = row.payment;
-  const amount = formatMoney(r.extra?.amount ?? p.amount, p.currency);
-  await createNotification(ctx, {
-    userId,
-    type: 'UPDATE',
-    title: 'Duplicate payment refunded',
-    message: `Your order for the ${p.planName} plan was paid twice. Your credits were added once; the extra payment of ${amount} is being refunded.`,
-    actionUrl: creditsUrl(ctx),
-    actionLabel: 'View credits',
-    metadata: { paymentId, razorpayPaymentId },
+  await withTransaction(ctx, async (tx, ctx) => {
+    const r = await refundExtraCapture(ctx, { paymentId, razorpayPaymentId });
+    if ((r.outcome !== 'initiated' && r.outcome !== 'already_refunded') || !r.payment) return;
+    const p = r.payment;
+    const amount = formatMoney(r.extra?.amount ?? p.amount, p.currency);
+    await createNotification(ctx, {
+      userId,
+      type: 'UPDATE',
+      title: 'Duplicate payment refunded',
+      message: `Your order for the ${p.planName} plan was paid twice. Your credits were added once; the extra payment of ${amount} is being refunded.`,
+      actionUrl: creditsUrl(ctx),
+      actionLabel: 'View credits',
+      metadata: { paymentId, razorpayPaymentId },
+    });
+    await emit(tx, ctx.events, 'payment.duplicate_refunded', { paymentId, userId, razorpayPaymentId });
   });
-  if (row.deletedAt) return;
+}
+
+/** `payment.duplicate_refunded`: the buyer's mail about the refunded extra payment (none for a deleted account). */
+export async function mailDuplicateRefunded(ctx: ServiceContext, input: { paymentId: string; razorpayPaymentId: string; idempotencyKey: string }): Promise<void> {
+  const row = await paymentWithBuyer(ctx, input.paymentId);
+  if (!row || row.deletedAt) return;
+  const p = row.payment;
+  const extra = ((p.notes?.extraCaptures ?? []) as ExtraCapture[]).find((e) => e.razorpayPaymentId === input.razorpayPaymentId);
+  if (extra?.refundStatus !== 'initiated' && extra?.refundStatus !== 'already_refunded') return;
   await sendEmail(ctx, {
     to: row.email,
-    email: templates.duplicatePaymentRefunded({ name: row.firstName, planName: p.planName, amount, creditsUrl: creditsUrl(ctx) }),
+    email: templates.duplicatePaymentRefunded({
+      name: row.firstName,
+      planName: p.planName,
+      amount: formatMoney(extra.amount ?? p.amount, p.currency),
+      creditsUrl: creditsUrl(ctx),
+    }),
     idempotencyKey: input.idempotencyKey,
   });
 }
