@@ -2,6 +2,7 @@ import { Pool, neon, neonConfig, type QueryArrayConfig, type QueryConfig } from 
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import { withReplicas, type PgWithReplicas } from 'drizzle-orm/pg-core';
 import type { Config } from '../config';
+import { describeError, log } from '../lib/log';
 
 // No relational schema: nothing uses `db.query.*`, and building its config costs CPU on every drizzle() call.
 export type Database = NeonDatabase;
@@ -107,6 +108,10 @@ function statementHandlesFor(config: Config): PgWithReplicas<Database> {
  * `close()` in waitUntil. Reads go to a replica (Drizzle `withReplicas`) until the request writes; from then on
  * they go to the primary so the request reads its own writes.
  */
+/** Session connections that already have an error listener. */
+const watched = new WeakSet<object>();
+const sessionLost = (err: unknown) => log('warn', 'db.session_lost', { error: describeError(err) });
+
 export class Db {
   private sessions?: Pool;
   private pinned = false;
@@ -150,7 +155,14 @@ export class Db {
       connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
       query_timeout: this.options.statementTimeoutMs ?? DB_STATEMENT_TIMEOUT_MS,
     });
+    this.sessions.on('error', sessionLost); // a connection lost while idle in the pool
     const session = await this.sessions.connect();
+    // A connection lost while checked out is also reported as an 'error' event; the statement in flight fails
+    // with it anyway, so the event only needs a listener (one per connection), never an unhandled error.
+    if (!watched.has(session)) {
+      watched.add(session);
+      session.on('error', sessionLost);
+    }
     let failed = false;
     try {
       return await drizzle({ client: session }).transaction(work);
