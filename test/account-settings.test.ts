@@ -1,3 +1,4 @@
+import { Pool } from '@neondatabase/serverless';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { OTP_PLACEHOLDER, userState } from '../src/durable/user-state';
@@ -349,6 +350,83 @@ describe('POST /account-settings/export-data', () => {
     expect(log).toContain('export.failed');
     expect(log).not.toContain('export.completed');
   });
+});
+
+describe('an export that fails for a passing reason is retried, not declared failed', () => {
+  const READY = 'Your FairArena data export';
+  const FAILED = 'Your FairArena data export could not be created';
+  const subjects = () => mails.map((m) => m.subject);
+  const actions = async (u: TestUser) => (await db.sql<{ action: string }>(`select action from activity_logs where user_id = $1`, [u.id])).rows.map((x) => x.action);
+
+  /** A user whose export was requested (everything else already delivered): the export event. */
+  async function requested() {
+    const u = await signUp(db);
+    const token = await steppedUp(u);
+    await db.events.drain();
+    expect((await api(u, 'POST', '/export-data', { stepUp: token })).status).toBe(202);
+    const event = db.events.messages.find((m) => m.name === 'account.export_requested' && (m.payload as { userId: string }).userId === u.id)!;
+    return { u, event };
+  }
+
+  it('Resend down (5xx) or timing out: no failure mail, the queue retries, and the retry sends the export', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { u, event } = await requested();
+    let answer: 'down' | 'hang' | 'up' = 'down';
+    resend.on('POST https://api.resend.com/emails', async (req) => {
+      const mail = (await req.json()) as SentMail;
+      // a passing fault on the large request (the export): a small mail right after it may well get through
+      if (mail.attachments?.length && answer === 'down') return Response.json({ statusCode: 503, name: 'application_error', message: 'service unavailable' }, { status: 503 });
+      if (mail.attachments?.length && answer === 'hang') return new Promise<Response>(() => {});
+      mails.push(mail);
+      return Response.json({ id: crypto.randomUUID() });
+    });
+    expect((await db.events.drain()).retried).toHaveLength(1);
+    answer = 'hang';
+    expect((await db.events.deliver([event])).retried).toHaveLength(1);
+    expect(subjects()).not.toContain(FAILED);
+    expect(await actions(u)).not.toContain('export.failed');
+
+    answer = 'up';
+    expect(await db.events.deliver([event])).toEqual({ acked: 1, retried: [] });
+    expect(subjects().filter((s) => s === READY)).toEqual([READY]);
+    expect(subjects()).not.toContain(FAILED);
+    expect(await actions(u)).toEqual(expect.arrayContaining(['export.completed']));
+  }, 30_000);
+
+  it('the database connection drops mid-export: no failure mail, the queue retries, and the retry sends the export', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const { u, event } = await requested();
+    // Another session holds a table the export reads; once the export waits for it, its connection is cut.
+    const blocker = new Pool({ connectionString: db.url, max: 1 });
+    const session = await blocker.connect();
+    let first: { acked: number; retried: string[] };
+    try {
+      await session.query('begin');
+      await session.query('lock table ai_sessions in access exclusive mode');
+      const delivery = db.events.drain();
+      let waiting: number | undefined;
+      for (let i = 0; i < 200 && waiting === undefined; i++) {
+        waiting = (await db.sql<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)).rows[0]?.pid;
+        if (waiting === undefined) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(waiting).toBeDefined();
+      await db.sql('select pg_terminate_backend($1)', [waiting]);
+      first = await delivery;
+    } finally {
+      await session.query('rollback');
+      session.release();
+      await blocker.end();
+    }
+    expect(first.retried).toHaveLength(1);
+    expect(subjects()).not.toContain(FAILED);
+    expect(await actions(u)).not.toContain('export.failed');
+
+    expect(await db.events.deliver([event])).toEqual({ acked: 1, retried: [] });
+    expect(subjects().filter((s) => s === READY)).toEqual([READY]);
+    expect(await actions(u)).toEqual(expect.arrayContaining(['export.completed']));
+  }, 30_000);
 });
 
 describe('append-only tables hold no client IP or user agent', () => {

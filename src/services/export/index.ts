@@ -14,13 +14,14 @@ import {
   supportTickets,
   users,
 } from '../../db/schema';
+import { isDatabaseUnavailable } from '../../db/errors';
 import { EXPORT_POLICY, userState, type StrictLimitResult } from '../../durable/user-state';
 import { emit } from '../../events/outbox';
 import { describeError, log } from '../../lib/log';
 import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withSavepoint, withTransaction } from '../context';
 import { liveAccount } from '../email/recipients';
-import { sendEmail } from '../email/send';
+import { isTransientMailError, sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { userMemberships } from '../membership/queries';
 import type { Scope } from '../membership/scopes';
@@ -243,10 +244,11 @@ export type DataExport = Awaited<ReturnType<typeof buildDataExport>>;
 
 /**
  * Queue side of `account.export_requested`: build the user's export and email it as a JSON attachment.
- * The build and the send run in a savepoint: if either fails, the savepoint rolls back, the user gets the
- * failure email, the failure is logged in their activity log, and the event is done (no retry storm of
- * half-built exports). Only if the failure email itself cannot be sent does this throw, so the queue
- * retries the whole export later.
+ * The build and the send run in a savepoint. A failure that a retry can get past (the database or the mail
+ * provider unavailable, a timeout) is thrown, so the queue delivers the event again later and the user
+ * still gets the export their daily request paid for. Any other failure is final: the savepoint rolls back,
+ * the user gets the failure email, the failure is logged in their activity log, and the event is done (no
+ * retry storm of half-built exports). Only if the failure email itself cannot be sent does that throw too.
  */
 export async function emailDataExport(ctx: ServiceContext, input: { userId: string; eventId: string; idempotencyKey: string }): Promise<void> {
   const { userId, eventId, idempotencyKey } = input;
@@ -268,6 +270,10 @@ export async function emailDataExport(ctx: ServiceContext, input: { userId: stri
     });
     await logActivity(ctx, { userId, action: 'export.completed', level: 'INFO', metadata: { bytes, eventId } });
   } catch (err) {
+    if (isDatabaseUnavailable(err) || isTransientMailError(err)) {
+      log('warn', 'export.deferred', { eventId, error: describeError(err) });
+      throw err;
+    }
     log('warn', 'export.failed', { eventId, error: describeError(err) });
     await sendEmail(ctx, { to: user.email, email: templates.dataExportFailed({ name: user.firstName }), idempotencyKey: `${idempotencyKey}:failed` });
     await logActivity(ctx, { userId, action: 'export.failed', level: 'WARN', metadata: { eventId } });
