@@ -1,9 +1,8 @@
-import { Pool } from '@neondatabase/serverless';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { OTP_PLACEHOLDER, userState } from '../src/durable/user-state';
 import { signStepUpToken } from '../src/services/stepup/token';
-import { useTestDatabase } from './helpers/db';
+import { dropConnectionWaitingOn, useTestDatabase } from './helpers/db';
 import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
@@ -398,27 +397,7 @@ describe('an export that fails for a passing reason is retried, not declared fai
     vi.spyOn(console, 'warn').mockImplementation(() => {});
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const { u, event } = await requested();
-    // Another session holds a table the export reads; once the export waits for it, its connection is cut.
-    const blocker = new Pool({ connectionString: db.url, max: 1 });
-    const session = await blocker.connect();
-    let first: { acked: number; retried: string[] };
-    try {
-      await session.query('begin');
-      await session.query('lock table ai_sessions in access exclusive mode');
-      const delivery = db.events.drain();
-      let waiting: number | undefined;
-      for (let i = 0; i < 200 && waiting === undefined; i++) {
-        waiting = (await db.sql<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)).rows[0]?.pid;
-        if (waiting === undefined) await new Promise((r) => setTimeout(r, 25));
-      }
-      expect(waiting).toBeDefined();
-      await db.sql('select pg_terminate_backend($1)', [waiting]);
-      first = await delivery;
-    } finally {
-      await session.query('rollback');
-      session.release();
-      await blocker.end();
-    }
+    const first = await dropConnectionWaitingOn(db, 'ai_sessions', () => db.events.drain()); // a table the export reads
     expect(first.retried).toHaveLength(1);
     expect(subjects()).not.toContain(FAILED);
     expect(await actions(u)).not.toContain('export.failed');

@@ -6,7 +6,7 @@ import { registerRoutes } from '../src/routes';
 import { alignHistory } from '../src/services/ai/history';
 import { HISTORY_LIMIT } from '../src/services/ai/sessions';
 import { GEMINI_TOOLS, TOOL_NAMES } from '../src/services/ai/tools';
-import { useTestDatabase } from './helpers/db';
+import { dropConnectionWaitingOn, useTestDatabase } from './helpers/db';
 import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallOptions, type CallResult } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
@@ -815,6 +815,35 @@ describe('daily quota and credits', () => {
     expect(broke.status).toBe(429);
     expect(broke.body.error.message).toMatch(/balance is too low/);
     expect(await balanceOf(u.id)).toBe(0);
+  });
+
+  it('the database connection drops after the charge: 503 (not 500) on /chat and /stream, and the credit is given back', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const u = await signUp(db);
+    await usedToday(u.id, 30);
+    await giveCredits(u.id, 2);
+    const sessionId = crypto.randomUUID();
+    // the session's history is read after the request was admitted (and charged)
+    const r = await dropConnectionWaitingOn(db, 'ai_messages', () => chat(u, 'hi', sessionId));
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect(r.headers.get('X-RateLimit-Limit')).toBe('30');
+    expect(await balanceOf(u.id)).toBe(2);
+
+    const s = frames(await dropConnectionWaitingOn(db, 'ai_messages', () => stream(u, 'hi again', sessionId)));
+    expect(types(s)).toEqual(['connected', 'error']);
+    expect(s.events[1]!.data).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    expect(await balanceOf(u.id)).toBe(2);
+    expect((await ledger(u.id)).map((x) => [x.type, x.amount])).toEqual([
+      ['BONUS', 2],
+      ['DEDUCTION', -1],
+      ['ADJUSTMENT', 1],
+      ['DEDUCTION', -1],
+      ['ADJUSTMENT', 1],
+    ]);
+    expect(gemini.requests).toHaveLength(0);
   });
 
   it('with paid overflow switched off, 429 even with credits', async () => {

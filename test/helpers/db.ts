@@ -138,3 +138,31 @@ export function useTestDatabase(overrides: Record<string, unknown> = {}): TestDa
     },
   };
 }
+
+/**
+ * A database connection dropped mid-work: another session holds `table` exclusively, `work` starts, and the
+ * server connection that waits for the lock is terminated (SQLSTATE 57P01) before the lock is released.
+ * Returns what `work` returned (or throws what it threw).
+ */
+export async function dropConnectionWaitingOn<T>(db: TestDatabase, table: string, work: () => Promise<T>): Promise<T> {
+  const blocker = new Pool({ connectionString: db.url, max: 1 });
+  const session = await blocker.connect();
+  try {
+    await session.query('begin');
+    await session.query(`lock table ${table} in access exclusive mode`);
+    const running = work();
+    let waiting: number | undefined;
+    for (let i = 0; i < 400 && waiting === undefined; i++) {
+      const { rows } = await db.sql<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+      waiting = rows[0]?.pid;
+      if (waiting === undefined) await new Promise((r) => setTimeout(r, 25));
+    }
+    if (waiting === undefined) throw new Error(`nothing waited for ${table}`);
+    await db.sql('select pg_terminate_backend($1)', [waiting]);
+    return await running;
+  } finally {
+    await session.query('rollback');
+    session.release();
+    await blocker.end();
+  }
+}

@@ -1,4 +1,5 @@
 import { createGeminiModel, GeminiError, geminiConfigured, type Content, type Part } from '../../integrations/gemini';
+import { isDatabaseUnavailable } from '../../db/errors';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { requireCaller, type ServiceContext } from '../context';
@@ -160,7 +161,7 @@ export async function runTurn(ctx: ServiceContext, input: RunOptions & { turn: T
     return { sessionId: turn.sessionId, response: answer, toolsUsed, pendingAction: toolTurn.action };
   } catch (err) {
     const clientGone = signal?.aborted && signal.reason === CLIENT_GONE;
-    const error = toAppError(err, signal, turn.headers);
+    const error = turnError(err, signal, turn.headers);
     if (!clientGone) await refundRequest(ctx, { reservation: turn.reservation, reason: error.message });
     if (error.status >= 500) {
       log('warn', 'ai.turn_failed', { requestId: ctx.requestId, sessionId: turn.sessionId, code: error.code, error: describeError(err) });
@@ -169,7 +170,14 @@ export async function runTurn(ctx: ServiceContext, input: RunOptions & { turn: T
   }
 }
 
-function toAppError(err: unknown, signal: AbortSignal | undefined, headers: Record<string, string>): AppError {
+/** Seconds to wait before asking again while the database cannot serve. */
+const DB_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * What a failed turn answers: the model's failures and our own database being unavailable are 503 (try
+ * again), anything else a 500. Shared by /chat and the /stream error frame.
+ */
+export function turnError(err: unknown, signal: AbortSignal | undefined, headers: Record<string, string>): AppError {
   if (err instanceof AppError) return new AppError(err.code, err.message, { ...err.options, headers: { ...headers, ...err.options.headers } });
   if (err instanceof GeminiError) {
     if (err.kind === 'aborted' && signal?.reason === TOO_LONG) {
@@ -178,6 +186,11 @@ function toAppError(err: unknown, signal: AbortSignal | undefined, headers: Reco
     if (err.kind === 'timeout') return new AppError('SERVICE_UNAVAILABLE', 'The AI model did not answer in time. Please try again.', { headers });
     if (err.kind === 'aborted') return new AppError('SERVICE_UNAVAILABLE', 'The answer was cancelled.', { headers });
     return new AppError('SERVICE_UNAVAILABLE', 'The AI model is unavailable right now. Please try again shortly.', { headers });
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable, please retry shortly.', {
+      headers: { ...headers, 'Retry-After': String(DB_RETRY_AFTER_SECONDS) },
+    });
   }
   return new AppError('INTERNAL_ERROR', 'Something went wrong while answering.', { headers });
 }

@@ -2,7 +2,7 @@ import { AppError, type ErrorCode } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { openServiceContext, type ServiceContext } from '../context';
 import type { PendingAction } from './actions';
-import { CLIENT_GONE, DEFAULT_AI_LIMITS, runTurn, TOO_LONG, type AiLimits, type Turn } from './chat';
+import { CLIENT_GONE, DEFAULT_AI_LIMITS, runTurn, TOO_LONG, turnError, type AiLimits, type Turn } from './chat';
 
 /**
  * POST /ai/stream after the turn was admitted: SSE frames
@@ -51,7 +51,7 @@ export async function streamTurn(ctx: ServiceContext, input: { turn: Turn; write
     await writer.frame({ type: 'complete', sessionId: result.sessionId, toolsUsed: result.toolsUsed });
   } catch (err) {
     if (!(controller.signal.aborted && controller.signal.reason === CLIENT_GONE)) {
-      const error = err instanceof AppError ? err : new AppError('INTERNAL_ERROR', 'Something went wrong while answering.');
+      const error = turnError(err, controller.signal, turn.headers);
       if (!(err instanceof AppError)) log('error', 'ai.stream_failed', { requestId: ctx.requestId, error: describeError(err) });
       await writer.frame({ type: 'error', code: error.code, message: error.message }).catch(() => {});
     }
