@@ -63,17 +63,38 @@ describe.each(REDIS_DOWN)('Redis %s', (_label, url) => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await call(strict, '/api/v1/plans', { ip })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
-    // a per-feature limit too: anonymous support requests, 1 per client IP per hour
+    // a per-feature limit too: a signed-in user's support requests, 3 per hour
     const e = broken();
-    const supportIp = `203.0.113.${Math.floor(Math.random() * 250) + 1}`;
-    for (let i = 0; i < 2; i++) {
-      const r = await call(e, '/api/v1/support', {
-        method: 'POST',
-        ip: supportIp,
-        json: { email: `anon${i}-${crypto.randomUUID().slice(0, 8)}@example.test`, subject: `Question ${i}`, message: 'How do teams work here?' },
-      });
+    const user = await signUp(db);
+    for (let i = 0; i < 4; i++) {
+      const r = await call(e, '/api/v1/support', { method: 'POST', token: user.token, json: { subject: `Question ${i}`, message: 'How do teams work here?' } });
       expect(r.status).toBe(201);
     }
+  });
+
+  it('caps on mail to an address the caller names fail closed: 503, nothing stored, nothing queued', { timeout: 90_000 }, async () => {
+    quiet();
+    const e = broken();
+    const user = await signUp(db);
+    const before = db.events.messages.length;
+    const [a, b, c] = [0, 1, 2].map(() => `someone-${crypto.randomUUID().slice(0, 8)}@example.test`);
+    const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+    const answers = [
+      await call(e, '/api/v1/platform/invite', { method: 'POST', token: user.token, json: { email: a } }),
+      await call(e, '/api/v1/newsletter/subscribe', { method: 'POST', ip, json: { email: b } }),
+      await call(e, '/api/v1/support', { method: 'POST', ip, json: { email: c, subject: 'Question', message: 'How do teams work here?' } }),
+    ];
+    for (const r of answers) {
+      expect([r.status, r.body.error?.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(0);
+    }
+    const stored = await db.sql(
+      `select email from platform_invites where email = $1 union all select email from newsletter_subscribers where email = $2
+       union all select email from support_tickets where email = $3`,
+      [a, b, c],
+    );
+    expect(stored.rows).toEqual([]);
+    expect(db.events.messages.slice(before).map((m) => m.name)).toEqual([]);
   });
 
   it('strict limits do not depend on Redis and still hold: the OTP resend cooldown answers 429', { timeout: 90_000 }, async () => {

@@ -8,7 +8,9 @@ import { getRedis } from './redis';
 type Duration = Parameters<typeof Ratelimit.slidingWindow>[1];
 
 /** Every coarse (Redis-backed, fail-open) limit of the API, in one table. Strict per-user limits
- * that must fail closed (OTP) live in the UserState Durable Object instead. */
+ * that must fail closed (OTP) live in the UserState Durable Object instead. The entries marked
+ * "fail closed" cap mail to addresses the caller names: they are counted by the quota store
+ * (services/email/mail-cap.ts), which refuses when it cannot count. */
 export type LimitSpec =
   | { kind: 'slidingWindow'; limit: number; window: Duration }
   | { kind: 'fixedWindow'; limit: number; window: Duration };
@@ -26,7 +28,8 @@ export const LIMITS = {
   orgAudit: { kind: 'slidingWindow', limit: 30, window: '1 m' } satisfies LimitSpec,
   /** Payment create-order and verify calls, per user (each one reaches Razorpay). */
   payments: { kind: 'slidingWindow', limit: 20, window: '1 m' } satisfies LimitSpec,
-  /** Support requests: per signed-in user, and per client IP when anonymous (the form is open to anonymous callers). */
+  /** Support requests: per signed-in user, and per client IP when anonymous (the form is open to anonymous callers;
+   * fail closed: the confirmation goes to the address given). */
   supportUser: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
   supportAnonymous: { kind: 'slidingWindow', limit: 1, window: '1 h' } satisfies LimitSpec,
   /** Weekly-feedback code submissions: one attempt per code per minute (single use is enforced by the DB). */
@@ -35,12 +38,12 @@ export const LIMITS = {
   feedbackGeneral: { kind: 'slidingWindow', limit: 5, window: '1 h' } satisfies LimitSpec,
   /** Abuse reports, per user. */
   reports: { kind: 'slidingWindow', limit: 10, window: '1 h' } satisfies LimitSpec,
-  /** Newsletter subscribe per client IP; confirm/unsubscribe (signed links) per client IP. */
+  /** Newsletter subscribe per client IP (fail closed: it mails the address given); confirm/unsubscribe (signed links) per client IP. */
   newsletterSubscribe: { kind: 'slidingWindow', limit: 1, window: '1 h' } satisfies LimitSpec,
   newsletterToken: { kind: 'slidingWindow', limit: 10, window: '1 h' } satisfies LimitSpec,
   /** Notification stream tickets, per user (a reconnecting client needs one per attempt). */
   streamTicket: { kind: 'slidingWindow', limit: 30, window: '1 m' } satisfies LimitSpec,
-  /** Platform invites, per user. */
+  /** Platform invites, per user (fail closed: each mails the address given). */
   platformInvite: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
 } as const;
 

@@ -4,6 +4,7 @@ import { emit } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { withTransaction, type ServiceContext } from '../context';
+import { enforceMailCap } from '../email/mail-cap';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { newsletterLink, normalizeEmail, verifyNewsletterToken, type NewsletterTokenPurpose } from './token';
@@ -30,7 +31,7 @@ const validToken = (ctx: ServiceContext, purpose: NewsletterTokenPurpose, email:
  */
 export async function subscribe(ctx: ServiceContext, input: { email: string; ip: string | null }): Promise<void> {
   newsletterSecret(ctx); // 503 before anything else when not configured
-  await enforceLimit(ctx.config, 'newsletterSubscribe', LIMITS.newsletterSubscribe, input.ip ?? 'unknown');
+  await enforceMailCap(ctx, { name: 'newsletterSubscribe', spec: LIMITS.newsletterSubscribe, identifier: input.ip ?? 'unknown' });
   const email = normalizeEmail(input.email);
   await withTransaction(ctx, async (tx, ctx) => {
     const [created] = await tx

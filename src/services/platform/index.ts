@@ -1,8 +1,9 @@
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { platformInvites, users } from '../../db/schema';
 import { emit } from '../../events/outbox';
-import { enforceLimit, LIMITS } from '../../lib/rate-limit';
+import { LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { enforceMailCap } from '../email/mail-cap';
 import { frontendUrl } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
@@ -18,7 +19,7 @@ export const PLATFORM_REINVITE_DAYS = 7;
  */
 export async function invitePlatformUser(ctx: ServiceContext, input: { email: string }): Promise<{ accepted: true }> {
   const userId = requireCaller(ctx);
-  await enforceLimit(ctx.config, 'platformInvite', LIMITS.platformInvite, userId);
+  await enforceMailCap(ctx, { name: 'platformInvite', spec: LIMITS.platformInvite, identifier: userId });
   const email = input.email.trim().toLowerCase();
   await withTransaction(ctx, async (tx, ctx) => {
     // One decision per address at a time, so concurrent invites cannot both send.

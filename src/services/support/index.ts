@@ -5,6 +5,7 @@ import { AppError } from '../../lib/errors';
 import { ipBucket } from '../../lib/http';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
+import { enforceMailCap } from '../email/mail-cap';
 import { activeRecipient, frontendUrl } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
@@ -67,7 +68,7 @@ export async function createSupportTicket(ctx: ServiceContext, input: CreateSupp
         details: { target: 'json', issues: [{ path: 'email', message: 'required when not signed in' }] },
       });
     }
-    await enforceLimit(ctx.config, 'supportAnonymous', LIMITS.supportAnonymous, ipBucket(input.ip) ?? 'unknown');
+    await enforceMailCap(ctx, { name: 'supportAnonymous', spec: LIMITS.supportAnonymous, identifier: ipBucket(input.ip) ?? 'unknown' });
   }
   const email = userId ? null : input.email!.trim().toLowerCase();
   return withTransaction(ctx, async (tx, ctx) => {
