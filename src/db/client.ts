@@ -102,16 +102,16 @@ function statementHandlesFor(config: Config): PgWithReplicas<Database> {
   return routed;
 }
 
+/** Session connections that already have an error listener. */
+const watched = new WeakSet<object>();
+const sessionLost = (err: unknown) => log('warn', 'db.session_lost', { error: describeError(err) });
+
 /**
  * Request-scoped database access. Single statements go over HTTP through handles shared by the isolate (nothing
  * to build per request); only a transaction connects a WebSocket, on a Pool of this request's own, closed by
  * `close()` in waitUntil. Reads go to a replica (Drizzle `withReplicas`) until the request writes; from then on
  * they go to the primary so the request reads its own writes.
  */
-/** Session connections that already have an error listener. */
-const watched = new WeakSet<object>();
-const sessionLost = (err: unknown) => log('warn', 'db.session_lost', { error: describeError(err) });
-
 export class Db {
   private sessions?: Pool;
   private pinned = false;
