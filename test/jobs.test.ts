@@ -396,4 +396,30 @@ describe('weekly-feedback (cron 0 10 * * 0)', () => {
     // one code per delivered mail; the failed user's code was rolled back with the failed send
     expect(await weeklyCodes()).toBe(codesBefore + messages.length - 1);
   });
+
+  it('a delivery that failed after its mail may have gone out mails the new code under a new key, never a dead link', async () => {
+    const user = await signUp(db);
+    const week = weekOf(new Date(SUNDAY + 21 * DAY));
+    const before = db.events.messages.length;
+    await runCron(WEEKLY, SUNDAY + 21 * DAY);
+    const event = db.events.messages
+      .slice(before)
+      .find((m) => m.name === 'feedback.weekly_requested' && (m.payload as { userId: string; weekOf: string }).userId === user.id && (m.payload as { weekOf: string }).weekOf === week)!;
+    // The provider fails the first call (it may still have sent it), then accepts.
+    let calls = 0;
+    const resend = fakeFetch({
+      'POST https://api.resend.com/emails': () => (++calls === 1 ? new Response('upstream timeout', { status: 504 }) : Response.json({ id: crypto.randomUUID() })),
+    });
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const env = { ...db.env, RESEND_API_KEY: 're_test_123' } as Env;
+    expect((await db.events.deliver([event], env)).retried).toHaveLength(1);
+    expect((await db.events.deliver([event], env)).acked).toBe(1);
+    expect(resend.calls).toHaveLength(2);
+    const keys = resend.calls.map((r) => r.headers.get('Idempotency-Key'));
+    // A provider that took the first call would answer a repeated key with that mail, whose code was rolled back.
+    expect(keys[0]).not.toBe(keys[1]);
+    const mailed = ((await resend.calls[1]!.clone().json()) as { text: string }).text;
+    const code = /\/feedback\/([A-Za-z0-9_-]+)/.exec(mailed)![1]!;
+    expect((await call(db.env, `/api/v1/feedback/${code}`)).status).toBe(200);
+  });
 });

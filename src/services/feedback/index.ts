@@ -1,5 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { feedback, settings } from '../../db/schema';
+import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
@@ -34,7 +35,9 @@ export async function mailWeeklyFeedback(ctx: ServiceContext, input: { userId: s
   await sendEmail(ctx, {
     to: user.email,
     email: templates.feedbackRequest({ name: user.firstName, feedbackUrl: frontendUrl(ctx, `/feedback/${code}`), unsubscribeUrl }),
-    idempotencyKey: input.idempotencyKey,
+    // Per code: a delivery whose transaction failed after the send rolled its code back, so the next one mints
+    // another and must mail it, not be taken by the provider for the first mail (whose link no longer works).
+    idempotencyKey: `${input.idempotencyKey}:${(await sha256Hex(code)).slice(0, 16)}`,
     headers: { 'List-Unsubscribe': `<${unsubscribeUrl}>` },
   });
 }
