@@ -1,7 +1,7 @@
 import { AppError } from '../../lib/errors';
 import { createRouter, serviceContext } from '../../router';
 import { listDevEmails } from '../../services/system/dev-mailbox';
-import { errors, json, route, z } from '../kit';
+import { errors, json, route, text, z } from '../kit';
 
 const mailbox = route({
   method: 'get',
@@ -13,7 +13,7 @@ const mailbox = route({
   request: {
     query: z.object({
       /** An email address, or an E.164 number for texts from the dev SMS provider. */
-      to: z.string().trim().min(3).max(320).optional(),
+      to: text().trim().min(3).max(320).optional(),
       limit: z.coerce.number().int().min(1).max(100).default(20),
     }),
   },

@@ -1,11 +1,11 @@
 import { createRouter, serviceContext } from '../../router';
 import { getFeedbackSlot, submitGeneralFeedback, submitWeeklyFeedback } from '../../services/feedback';
-import { body, data, errors, json, route, z } from '../kit';
+import { body, data, errors, json, route, text, z } from '../kit';
 
 const FeedbackBody = z
   .object({
     rating: z.number().int().min(1).max(5),
-    message: z.string().trim().max(1000).optional(),
+    message: text().trim().max(1000).optional(),
   })
   .strict()
   .openapi('FeedbackSubmission');

@@ -1,4 +1,4 @@
-import { errors, z } from '../kit';
+import { errors, text, z } from '../kit';
 
 // Request and response schemas shared by /organization, /team and /project, and their standard refusals.
 
@@ -22,7 +22,7 @@ export const conflict = (what: string) => errors({ 409: what });
 /** uuid, or a slug (any case; slugs are stored lower-case). */
 export const IdOrSlug = z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, 'an id (uuid) or a slug');
 
-export const Name = z.string().trim().min(1).max(100);
+export const Name = text().trim().min(1).max(100);
 export const Slug = z
   .string()
   .trim()
@@ -44,11 +44,11 @@ const isTimeZone = (tz: string) => {
 
 const HttpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(2048);
 export const Profile = {
-  description: z.string().trim().max(500).nullable().optional(),
+  description: text().trim().max(500).nullable().optional(),
   website: HttpUrl.nullable().optional(),
   logoUrl: HttpUrl.nullable().optional(),
-  location: z.string().trim().max(100).nullable().optional(),
-  timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Asia/Kolkata').nullable().optional(),
+  location: text().trim().max(100).nullable().optional(),
+  timezone: text().max(64).refine(isTimeZone, 'an IANA time zone such as Asia/Kolkata').nullable().optional(),
 };
 
 export const Visibility = z.enum(['PUBLIC', 'INTERNAL', 'PRIVATE']).openapi('Visibility', {
@@ -109,6 +109,6 @@ export const Invite = z
 export const InviteCode = z.string().min(20).max(128).regex(/^[A-Za-z0-9_-]+$/, 'an invitation code');
 export const CodeBody = z.object({ code: InviteCode }).strict();
 
-export const Email = z.string().trim().toLowerCase().pipe(z.email().max(254));
+export const Email = text().trim().toLowerCase().pipe(z.email().max(254));
 export const ExpiresInDays = z.number().int().min(1).max(30).default(7).openapi({ description: 'Days until the invitation expires (1–30, default 7)' });
-export const RoleInput = z.string().trim().min(1).max(100).openapi({ description: 'Role id or name (default Member)' });
+export const RoleInput = text().trim().min(1).max(100).openapi({ description: 'Role id or name (default Member)' });

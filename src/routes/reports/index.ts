@@ -1,7 +1,7 @@
 import { reportEntityType, reportState } from '../../db/schema';
 import { createRouter, serviceContext } from '../../router';
 import { createReport, listReports, REPORT_REASONS } from '../../services/reports';
-import { body, data, errors, guardUnmatched, json, paged, pageOf, Paging, route, z } from '../kit';
+import { body, data, errors, guardUnmatched, json, paged, pageOf, Paging, route, text, z } from '../kit';
 
 const Report = z
   .object({
@@ -21,7 +21,7 @@ const CreateReportBody = z
     entityType: z.enum(reportEntityType.enumValues),
     entityId: z.uuid().openapi({ description: 'profiles.id for a profile; the organization / team / project id otherwise' }),
     reason: z.enum(REPORT_REASONS),
-    details: z.string().trim().max(500).optional(),
+    details: text().trim().max(500).optional(),
   })
   .strict()
   .openapi('CreateReport');

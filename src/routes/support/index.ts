@@ -2,7 +2,7 @@ import { reportSeverity, reportState, reportType } from '../../db/schema';
 import { clientIp } from '../../lib/http';
 import { createRouter, serviceContext } from '../../router';
 import { createSupportTicket, listSupportTickets } from '../../services/support';
-import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, Paging, route, text, z } from '../kit';
 
 const SupportTicket = z
   .object({
@@ -19,8 +19,8 @@ const SupportTicket = z
 
 const CreateSupportBody = z
   .object({
-    subject: z.string().trim().min(5).max(200),
-    message: z.string().trim().min(10).max(5000),
+    subject: text().trim().min(5).max(200),
+    message: text().trim().min(10).max(5000),
     email: z.email().max(254).optional().openapi({ description: 'Required when not signed in; ignored when signed in (the account address is used)' }),
     type: z.enum(reportType.enumValues).optional(),
     severity: z.enum(reportSeverity.enumValues).optional(),

@@ -1,5 +1,5 @@
 import { createRouter, serviceContext } from '../../router';
-import { body, data, errors, json, paged, pageOf, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, route, text, z } from '../kit';
 import {
   acceptInvite,
   checkTeamInvitesBulk,
@@ -31,7 +31,7 @@ const BulkInvites = z
         ...TeamRefBody,
         expiresInDays: ExpiresInDays,
         invites: z
-          .array(z.object({ email: z.string().max(320), role: RoleInput.optional() }).strict())
+          .array(z.object({ email: text().max(320), role: RoleInput.optional() }).strict())
           .min(1)
           .max(MAX_INVITES_PER_CALL),
       })
@@ -40,7 +40,7 @@ const BulkInvites = z
       .object({
         ...TeamRefBody,
         expiresInDays: ExpiresInDays,
-        csv: z.string().min(1).max(1_000_000).openapi({ description: `CSV text with a header row "email,role" (role optional); at most ${MAX_CSV_ROWS} rows` }),
+        csv: text().min(1).max(1_000_000).openapi({ description: `CSV text with a header row "email,role" (role optional); at most ${MAX_CSV_ROWS} rows` }),
       })
       .strict(),
   ])

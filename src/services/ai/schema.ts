@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text as freeText } from '../../lib/text';
 
 /**
  * Body of POST /ai/chat and /ai/stream. `metadata` is what the web client knows about the page and its
@@ -7,8 +8,8 @@ import { z } from 'zod';
  * clients differ.
  */
 
-const text = (max: number) => z.string().max(max);
-const stamp = z.union([z.string().max(64), z.number()]).optional();
+const text = (max: number) => freeText().max(max);
+const stamp = z.union([text(64), z.number()]).optional();
 
 export const pageContextSchema = z.object({
   route: text(2048).optional(),
@@ -42,7 +43,7 @@ export const requestMetadataSchema = z.object({
 });
 
 export const assistantRequestSchema = z.strictObject({
-  message: z.string().max(4000).refine((m) => m.trim().length > 0, 'must not be empty'),
+  message: text(4000).refine((m) => m.trim().length > 0, 'must not be empty'),
   sessionId: z.uuid(),
   metadata: requestMetadataSchema.optional(),
 });

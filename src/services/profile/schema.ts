@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { gender } from '../../db/schema/enums';
+import { text } from '../../lib/text';
 
 /**
  * Body of PUT /profile (the field rules: lengths, URL and handle formats, list sizes). A partial update: an absent key is unchanged,
@@ -11,10 +12,10 @@ import { gender } from '../../db/schema/enums';
 const MIN_AGE_YEARS = 13;
 const MAX_AGE_YEARS = 120;
 
-const text = (max: number) => z.string().trim().max(max);
-const clearableText = (max: number) => text(max).nullable().optional();
+const trimmed = (max: number) => text().trim().max(max);
+const clearableText = (max: number) => trimmed(max).nullable().optional();
 const list = (maxItems: number, maxLength: number) =>
-  z.array(z.string().trim().min(1, 'must not be empty').max(maxLength)).max(maxItems).nullable().optional();
+  z.array(text().trim().min(1, 'must not be empty').max(maxLength)).max(maxItems).nullable().optional();
 /** http(s) only: these are rendered as links, so `javascript:` and friends are refused. */
 const link = z
   .union([z.literal(''), z.url({ protocol: /^https?$/, hostname: z.regexes.domain, error: 'must be an http(s) URL' }).max(500)])
@@ -34,9 +35,9 @@ const dateOfBirth = z.iso
   .refine((v) => v >= yearsAgo(MAX_AGE_YEARS), `must be within the last ${MAX_AGE_YEARS} years`);
 
 export const profileUpdateSchema = z.strictObject({
-  firstName: z.string().trim().min(1).max(100).optional(),
+  firstName: text().trim().min(1).max(100).optional(),
   lastName: clearableText(100),
-  bio: text(500).nullable().optional(),
+  bio: trimmed(500).nullable().optional(),
   gender: z.enum(gender.enumValues).nullable().optional(),
   dateOfBirth: dateOfBirth.nullable().optional(),
   location: clearableText(200),
@@ -50,11 +51,11 @@ export const profileUpdateSchema = z.strictObject({
   interests: list(50, 100),
   certifications: list(20, 200),
   awards: list(20, 200),
-  githubUsername: text(100)
+  githubUsername: trimmed(100)
     .regex(/^[A-Za-z0-9_.-]*$/, 'letters, digits, "-", "_" and "." only')
     .nullable()
     .optional(),
-  twitterHandle: text(100)
+  twitterHandle: trimmed(100)
     .regex(/^@?[A-Za-z0-9_]*$/, 'letters, digits and "_" only')
     .nullable()
     .optional(),

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './helpers/db';
+import { call, type CallResult } from './helpers/http';
+import { api, createOrg, createProject, createTeam, unique } from './helpers/orgs';
+import { signUp } from './helpers/users';
+
+// The assistant is configured so its input validation is reached; no test here gets as far as the model.
+const db = useTestDatabase({ GEMINI_API_KEY: 'test-gemini-key', GEMINI_API_BASE_URL: 'https://gemini.fake.test' });
+const as = api(db);
+const NUL = '\u0000';
+
+/** 400 VALIDATION_ERROR in the envelope, naming the offending field. */
+function expectRefused(r: CallResult, path: string) {
+  expect(r.status, JSON.stringify(r.body)).toBe(400);
+  expect(r.body.error.code).toBe('VALIDATION_ERROR');
+  expect(r.body.error.requestId).toEqual(expect.any(String));
+  expect(r.body.error.details.issues).toContainEqual(expect.objectContaining({ path, message: expect.stringMatching(/NUL/) }));
+}
+
+describe('free text with a NUL character (PostgreSQL cannot store it)', () => {
+  it('is refused with 400 on support, profile, feedback and reports', async () => {
+    const user = await signUp(db);
+    expectRefused(await as(user, 'POST', '/api/v1/support', { subject: `hello${NUL}`, message: 'A message long enough.' }), 'subject');
+    expectRefused(await call(db.env, '/api/v1/support', { method: 'POST', ip: '203.0.113.9', json: { subject: 'Hello there', message: `body${NUL} long enough`, email: 'a@example.test' } }), 'message');
+    expectRefused(await as(user, 'PUT', '/api/v1/profile', { bio: `about${NUL}me` }), 'bio');
+    expectRefused(await as(user, 'PUT', '/api/v1/profile', { firstName: `Ada${NUL}` }), 'firstName');
+    expectRefused(await as(user, 'PUT', '/api/v1/profile', { skills: ['ts', `go${NUL}`] }), 'skills.1');
+    expectRefused(await as(user, 'POST', '/api/v1/feedback', { rating: 4, message: `nice${NUL}` }), 'message');
+    expectRefused(await call(db.env, '/api/v1/feedback/abcdefghijklmnopqrstuvwxyz012345', { method: 'POST', json: { rating: 4, message: `x${NUL}` } }), 'message');
+    const profileId = (await db.sql<{ id: string }>(`select id from profiles where user_id = $1`, [user.id])).rows[0]!.id;
+    const other = await signUp(db);
+    expectRefused(await as(other, 'POST', '/api/v1/reports', { entityType: 'profile', entityId: profileId, reason: 'spam', details: `ads${NUL}` }), 'details');
+    expect((await db.sql(`select 1 from support_tickets where user_id = $1`, [user.id])).rows).toHaveLength(0);
+  });
+
+  it('is refused with 400 on organization, team and project names, descriptions and roles', async () => {
+    const owner = await signUp(db);
+    expectRefused(await as(owner, 'POST', '/api/v1/organization', { name: `Acme${NUL}`, slug: unique('org') }), 'name');
+    const org = await createOrg(db, owner);
+    expectRefused(await as(owner, 'PATCH', `/api/v1/organization/${org.id}`, { description: `d${NUL}` }), 'description');
+    expectRefused(await as(owner, 'POST', `/api/v1/organization/${org.id}/invite`, { email: 'x@example.test', role: `Member${NUL}` }), 'role');
+    expectRefused(await as(owner, 'POST', '/api/v1/team', { orgId: org.id, name: `Team${NUL}`, slug: unique('team') }), 'name');
+    const team = await createTeam(db, owner, org.id);
+    expectRefused(await as(owner, 'PATCH', `/api/v1/team/${team.id}`, { location: `Pune${NUL}` }), 'location');
+    expectRefused(await as(owner, 'POST', '/api/v1/project', { teamId: team.id, name: 'Project', slug: unique('proj'), description: `p${NUL}` }), 'description');
+    const project = await createProject(db, owner, team.id);
+    expectRefused(await as(owner, 'PATCH', `/api/v1/project/${project.id}`, { name: `P${NUL}` }), 'name');
+  });
+
+  it('is refused with 400 in an assistant message and its page metadata', async () => {
+    const user = await signUp(db);
+    const sessionId = crypto.randomUUID();
+    expectRefused(await as(user, 'POST', '/api/v1/ai/chat', { message: `hi${NUL}`, sessionId }), 'message');
+    expectRefused(await as(user, 'POST', '/api/v1/ai/chat', { message: 'hi', sessionId, metadata: { pageContext: { title: `t${NUL}` } } }), 'metadata.pageContext.title');
+  });
+});
