@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { ConfigError } from './config';
-import { isDatabaseUnavailable } from './db/errors';
+import { dataExceptionCode, isDatabaseUnavailable } from './db/errors';
 import { AppError, errorBody, type ErrorCode } from './lib/errors';
 import { describeError, log, stackFrames } from './lib/log';
 import { identify } from './middleware/auth';
@@ -34,6 +34,7 @@ function toAppError(err: unknown): AppError {
       headers: { 'Retry-After': String(DB_RETRY_AFTER_SECONDS) },
     });
   }
+  if (dataExceptionCode(err)) return new AppError('VALIDATION_ERROR', 'A value in the request is not valid');
   if (err instanceof HTTPException) {
     // e.g. hono's validator: "Malformed JSON in request body" (400), a body that is not JSON (415).
     // Any other client error is still the client's: a 400 in the envelope, never a 500.
@@ -50,6 +51,9 @@ function handleError(err: unknown, c: Context<AppEnv>) {
     log('error', 'config.invalid', { requestId, keys: err.keys, issues: err.issues });
   } else if (appError.code === 'SERVICE_UNAVAILABLE' && !(err instanceof AppError)) {
     log('error', 'request.unavailable', { requestId, route: c.req.routePath, dependency: 'database', error: describeError(err) });
+  } else if (appError.code === 'VALIDATION_ERROR' && !(err instanceof AppError) && dataExceptionCode(err)) {
+    // A value validation let through and PostgreSQL refused: the client's input, worth a schema rule.
+    log('warn', 'request.invalid_data', { requestId, route: c.req.routePath, sqlState: dataExceptionCode(err) });
   } else if (appError.status >= 500 && appError.code !== 'MAINTENANCE') {
     // The error tracking hook: a bug is logged once, with stack frames only (no message lines that may
     // hold parameters), its route pattern and (through the span) its trace id, and counted in the metrics.

@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../src/app';
+import { registerRoutes } from '../src/routes';
+import { createRouter, serviceContext } from '../src/router';
 import { useTestDatabase } from './helpers/db';
 import { call, type CallResult } from './helpers/http';
 import { api, createOrg, createProject, createTeam, unique } from './helpers/orgs';
@@ -52,5 +56,41 @@ describe('free text with a NUL character (PostgreSQL cannot store it)', () => {
     const sessionId = crypto.randomUUID();
     expectRefused(await as(user, 'POST', '/api/v1/ai/chat', { message: `hi${NUL}`, sessionId }), 'message');
     expectRefused(await as(user, 'POST', '/api/v1/ai/chat', { message: 'hi', sessionId, metadata: { pageContext: { title: `t${NUL}` } } }), 'metadata.pageContext.title');
+  });
+});
+
+describe('a PostgreSQL data exception that escapes a service', () => {
+  // Statements a service could send with a value validation did not catch.
+  const probe = createRouter();
+  probe.get('/nul', async (c) => c.json(await serviceContext(c).db.read.execute(sql`select ${'a\u0000b'}::text as t`)));
+  probe.get('/date', async (c) => c.json(await serviceContext(c).db.read.execute(sql`select ${'0000-01-01T00:00:00Z'}::timestamptz as t`)));
+  probe.get('/unique', async (c) =>
+    c.json(await serviceContext(c).db.write.execute(sql`insert into plans (plan_id, name, amount, credits) select plan_id, name, amount, credits from plans limit 1`)),
+  );
+  const app = createApp((a) => {
+    registerRoutes(a);
+    a.route('/_probe', probe);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('is the client\'s input: 400 VALIDATION_ERROR, logged as a warning with its SQLSTATE', async () => {
+    const warned: string[] = [];
+    vi.spyOn(console, 'warn').mockImplementation((line: unknown) => void warned.push(String(line)));
+    const errored = vi.spyOn(console, 'error').mockImplementation(() => {});
+    for (const [path, state] of [['/_probe/nul', '22021'], ['/_probe/date', '22008']] as const) {
+      const r = await call(db.env, path, { app });
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'VALIDATION_ERROR', message: 'A value in the request is not valid' });
+      expect(warned.some((l) => l.includes('request.invalid_data') && l.includes(state))).toBe(true);
+    }
+    expect(errored).not.toHaveBeenCalled();
+  });
+
+  it('other classes are still bugs: a unique violation is a 500', async () => {
+    const errored = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const r = await call(db.env, '/_probe/unique', { app });
+    expect(r.status).toBe(500);
+    expect(r.body.error.code).toBe('INTERNAL_ERROR');
+    expect(errored).toHaveBeenCalled();
   });
 });

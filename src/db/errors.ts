@@ -23,6 +23,20 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 const UNAVAILABLE_MESSAGES =
   /Error connecting to database|Server error \(HTTP status 5\d\d\)|timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection (timeout|refused|closed)|WebSocket (connection|was closed|error)|fetch failed|Network connection lost/i;
 
+/**
+ * The SQLSTATE of a PostgreSQL data exception (class 22: a value the server cannot take, such as U+0000 in text
+ * or an out-of-range date), or undefined. Such a value came from the client, so it is a 400, not a bug; a
+ * constraint violation (class 23) that escapes a service still is one.
+ */
+export function dataExceptionCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const x = e as { code?: unknown; cause?: unknown; sourceError?: unknown };
+    if (typeof x.code === 'string' && /^22[0-9A-Z]{3}$/.test(x.code)) return x.code;
+    e = x.sourceError ?? x.cause;
+  }
+  return undefined;
+}
+
 /** PostgreSQL unique violation (SQLSTATE 23505), optionally on a named constraint/index. */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
