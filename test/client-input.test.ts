@@ -14,11 +14,11 @@ const as = api(db);
 const NUL = '\u0000';
 
 /** 400 VALIDATION_ERROR in the envelope, naming the offending field. */
-function expectRefused(r: CallResult, path: string) {
+function expectRefused(r: CallResult, path: string, message = /NUL/) {
   expect(r.status, JSON.stringify(r.body)).toBe(400);
   expect(r.body.error.code).toBe('VALIDATION_ERROR');
   expect(r.body.error.requestId).toEqual(expect.any(String));
-  expect(r.body.error.details.issues).toContainEqual(expect.objectContaining({ path, message: expect.stringMatching(/NUL/) }));
+  expect(r.body.error.details.issues).toContainEqual(expect.objectContaining({ path, message: expect.stringMatching(message) }));
 }
 
 describe('free text with a NUL character (PostgreSQL cannot store it)', () => {
@@ -92,5 +92,25 @@ describe('a PostgreSQL data exception that escapes a service', () => {
     expect(r.status).toBe(500);
     expect(r.body.error.code).toBe('INTERNAL_ERROR');
     expect(errored).toHaveBeenCalled();
+  });
+});
+
+describe('member user ids in paths and bodies', () => {
+  it('refuses anything that is not a user id with 400 (a %00 in the path decodes to NUL)', async () => {
+    const owner = await signUp(db);
+    const org = await createOrg(db, owner);
+    const team = await createTeam(db, owner, org.id);
+    const project = await createProject(db, owner, team.id);
+    for (const bad of ['x%00', 'user%20x', 'a.b']) {
+      expectRefused(await as(owner, 'DELETE', `/api/v1/organization/${org.id}/members/${bad}`), 'userId', /user id/);
+      expectRefused(await as(owner, 'PATCH', `/api/v1/organization/${org.id}/members/${bad}`, { role: 'Member' }), 'userId', /user id/);
+      expectRefused(await as(owner, 'DELETE', `/api/v1/team/${team.id}/members/${bad}`), 'userId', /user id/);
+      expectRefused(await as(owner, 'PATCH', `/api/v1/team/${team.id}/members/${bad}`, { role: 'Member' }), 'userId', /user id/);
+      expectRefused(await as(owner, 'DELETE', `/api/v1/project/${project.id}/members/${bad}`), 'userId', /user id/);
+      expectRefused(await as(owner, 'PATCH', `/api/v1/project/${project.id}/members/${bad}`, { role: 'Viewer' }), 'userId', /user id/);
+    }
+    expectRefused(await as(owner, 'POST', `/api/v1/project/${project.id}/members`, { userId: `${owner.id}\u0000`, role: 'Viewer' }), 'userId', /user id/);
+    // A well-formed id of nobody is still a 404.
+    expect((await as(owner, 'DELETE', `/api/v1/organization/${org.id}/members/user_nobody`)).status).toBe(404);
   });
 });

@@ -275,6 +275,9 @@ export function guardUnmatched(router: App, auth: 'session' | 'operator'): void 
   });
 }
 
+/** A user id (the Clerk id, `user_2abc…`) in a path or body: anything else can name no user. */
+export const UserId = z.string().min(1).max(255).regex(/^[A-Za-z0-9_-]+$/, 'a user id such as user_2abcDEF');
+
 /** The signed-in caller of an `auth: 'session'` route (its guard has already refused anonymous calls). */
 export function sessionUserId(c: Context<AppEnv>): string {
   const userId = c.get('userId');

@@ -1,5 +1,5 @@
 import { createRouter, serviceContext } from '../../router';
-import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, Paging, route, UserId, z } from '../kit';
 import {
   acceptInvite,
   changeRole,
@@ -89,7 +89,7 @@ const UpdateOrganization = z
   .openapi('UpdateOrganization', { description: 'Slug is not updatable. null clears an optional field.' });
 
 const OrgParam = z.object({ orgId: IdOrSlug.openapi({ param: { name: 'orgId', in: 'path' }, description: 'Organization id or slug' }) });
-const MemberParam = OrgParam.extend({ userId: z.string().min(1).max(255).openapi({ param: { name: 'userId', in: 'path' } }) });
+const MemberParam = OrgParam.extend({ userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }) });
 
 const InviteParam = OrgParam.extend({ inviteId: z.uuid().openapi({ param: { name: 'inviteId', in: 'path' } }) });
 const InvitesQuery = Paging.extend({ status: InviteStatusQuery });

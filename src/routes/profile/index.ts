@@ -1,7 +1,7 @@
 import { createRouter, serviceContext } from '../../router';
 import { getOwnProfile, getPublicProfile, listProfileViews, updateOwnProfile } from '../../services/profile';
 import { profileUpdateSchema } from '../../services/profile/schema';
-import { body, data, errors, json, paged, pageOf, Paging, route, z } from '../kit';
+import { body, data, errors, json, paged, pageOf, Paging, route, UserId, z } from '../kit';
 
 const nullableText = z.string().nullable();
 
@@ -72,12 +72,7 @@ const ProfileViewer = z
   .openapi('ProfileViewer');
 
 const UserIdParam = z.object({
-  userId: z
-    .string()
-    .min(1)
-    .max(255)
-    .regex(/^[A-Za-z0-9_-]+$/, 'a Clerk user id')
-    .openapi({ param: { name: 'userId', in: 'path' }, example: 'user_2abcDEF' }),
+  userId: UserId.openapi({ param: { name: 'userId', in: 'path' }, example: 'user_2abcDEF' }),
 });
 
 const tags = ['profile'];

@@ -1,5 +1,5 @@
 import { createRouter, serviceContext } from '../../router';
-import { body, data, json, paged, pageOf, Paging, route, z } from '../kit';
+import { body, data, json, paged, pageOf, Paging, route, UserId, z } from '../kit';
 import { addProjectMember, changeRole, listMembers, listRoles, removeMember } from '../../services/membership';
 import { common, conflict, forbidden, IdOrSlug, Member, Role, RoleInput } from '../organization/schemas';
 
@@ -14,12 +14,12 @@ const ProjectQualifiers = {
 };
 const ProjectQuery = z.object(ProjectQualifiers);
 const ProjectPagedQuery = Paging.extend(ProjectQualifiers);
-const MemberParam = ProjectParam.extend({ userId: z.string().min(1).max(255).openapi({ param: { name: 'userId', in: 'path' } }) });
+const MemberParam = ProjectParam.extend({ userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }) });
 const target = (projectId: string, q: { teamId?: string; orgId?: string }) => ({ project: projectId, team: q.teamId, org: q.orgId });
 
 const ProjectRoleInput = RoleInput.openapi({ description: 'A role of the project, by id or name (default roles: Owner, Editor, Viewer)' });
 const AddProjectMember = z
-  .object({ userId: z.string().min(1).max(255).openapi({ description: "A member of the project's team" }), role: ProjectRoleInput })
+  .object({ userId: UserId.openapi({ description: "A member of the project's team" }), role: ProjectRoleInput })
   .strict()
   .openapi('AddProjectMember', { description: "Share the project with a member of its team; the role's permissions must all be held by the caller" });
 const ChangeProjectMemberRole = z.object({ role: ProjectRoleInput }).strict().openapi('ChangeProjectMemberRole');

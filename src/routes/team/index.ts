@@ -1,5 +1,5 @@
 import { createRouter, serviceContext } from '../../router';
-import { body, data, json, paged, pageOf, route, z } from '../kit';
+import { body, data, json, paged, pageOf, route, UserId, z } from '../kit';
 import {
   changeRole,
   createTeam,
@@ -53,7 +53,7 @@ const ProjectSummary = z
   })
   .openapi('ProjectSummary');
 
-const MemberParam = TeamParam.extend({ userId: z.string().min(1).max(255).openapi({ param: { name: 'userId', in: 'path' } }) });
+const MemberParam = TeamParam.extend({ userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }) });
 
 const TeamFields = {
   ...Profile,
