@@ -232,6 +232,17 @@ describe('GET /api/v1/stars/:profileId', () => {
     expect((await call(db.env, '/api/v1/stars/123')).status).toBe(400);
   });
 
+  it('a cursor must name an instant PostgreSQL can hold: year 0000 is 400 invalid cursor, year 0001 an empty page', async () => {
+    const { profileId } = await publicProfile();
+    const cursorAt = (at: string) => btoa(JSON.stringify({ at, id: crypto.randomUUID() })).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+    const r = await call(db.env, `/api/v1/stars/${profileId}?cursor=${cursorAt('0000-01-01T00:00:00Z')}`);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'VALIDATION_ERROR', details: { issues: [{ path: 'cursor', message: 'invalid cursor' }] } });
+    const first = await call(db.env, `/api/v1/stars/${profileId}?cursor=${cursorAt('0001-01-01T00:00:00Z')}`);
+    expect(first.status).toBe(200);
+    expect(first.body.data.stargazers).toEqual([]);
+  });
+
   it('follows the profile’s visibility: private → 404 (owner 200), requireAuth → 401 anonymous, unknown → 404', async () => {
     const hidden = await publicProfile({ is_public: false });
     expect((await call(db.env, `/api/v1/stars/${hidden.profileId}`)).status).toBe(404);

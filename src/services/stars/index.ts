@@ -88,7 +88,9 @@ export async function unstarProfile(ctx: ServiceContext, profileId: string): Pro
   });
 }
 
-const CursorSchema = z.object({ at: z.iso.datetime(), id: z.uuid() });
+// The ISO format allows year 0000, which PostgreSQL has no room for (there is no year 0): such a cursor was
+// never handed out, and must be refused here rather than by the database.
+const CursorSchema = z.object({ at: z.iso.datetime().refine((at) => !at.startsWith('0000')), id: z.uuid() });
 type Cursor = z.infer<typeof CursorSchema>;
 
 /** Opaque cursor: base64url of the last row's exact (created_at, id), microseconds included. */
