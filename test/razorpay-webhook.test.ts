@@ -120,6 +120,31 @@ describe('payment.captured / order.paid', () => {
     expect(stored.signature).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('a NUL in buyer-controlled notes is stored without it and credited once (jsonb cannot hold U+0000)', async () => {
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = { ...rzp.pay(o.id), notes: { address: 'Flat 4\u0000B', 'gift\u0000': 'yes' } };
+    const delivery = await rzp.webhook('payment.captured', { payment: p });
+    expect(delivery.raw).toContain('\\u0000');
+    const r = await post(delivery);
+    expect(r.status).toBe(200);
+    expect(r.body.data).toEqual({ status: 'processed', event: 'payment.captured' });
+    expect((await post(delivery)).body.data.status).toBe('duplicate');
+    expect((await ledger(u.id)).map((row: any) => [row.type, row.amount])).toEqual([['PURCHASE', 300]]);
+    const [stored] = await storedEvent(delivery.eventId);
+    expect(stored.payload.payload.payment.entity.notes).toEqual({ address: 'Flat 4B', gift: 'yes' });
+  });
+
+  it('a NUL in a failed payment\'s description does not fail the event', async () => {
+    const u = await signUp(db);
+    const o = await order(u);
+    const p = { ...rzp.pay(o.id, { status: 'failed' }), error_code: 'BAD_REQUEST_ERROR', error_description: 'Declined\u0000 by bank' };
+    const r = await send('payment.failed', { payment: p });
+    expect(r.status).toBe(200);
+    expect(r.body.data.status).toBe('processed');
+    expect(await paymentRow(o.id)).toMatchObject({ status: 'FAILED', failure_reason: 'Declined by bank' });
+  });
+
   it('a failure while applying claims nothing: the redelivery of the same event id completes and credits it, once', async () => {
     vi.spyOn(console, 'error').mockImplementation(() => {});
     const u = await signUp(db);

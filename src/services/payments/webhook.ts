@@ -7,6 +7,7 @@ import { fetchRazorpayPayment, RazorpayDispute, RazorpayError, RazorpayOrder, Ra
 import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
+import { withoutNul } from '../../lib/text';
 import { withTransaction, type ServiceContext } from '../context';
 import { completePayment } from './complete';
 import { applyDispute, isDisputeEvent } from './disputes';
@@ -63,7 +64,9 @@ const ignored = (reason: string, paymentId: string | null = null): Handled => ({
  * failure rolls both back so Razorpay's retry is processed. Unknown events are stored and acknowledged.
  */
 export async function processRazorpayWebhook(ctx: ServiceContext, input: WebhookInput): Promise<WebhookResult> {
-  const { body } = input;
+  // Buyer-controlled strings (checkout notes, a bank's message) may hold U+0000, which neither the jsonb copy
+  // nor the payment's columns can store; the event is kept and applied without it (the hash is of the raw bytes).
+  const body = withoutNul(input.body);
   const bodySha256 = await sha256Hex(input.raw);
   // A replay is answered from one plain read, without a transaction; the unique keys below decide.
   const [seen] = await ctx.db.write
