@@ -386,6 +386,29 @@ describe('POST /webhooks/v1/github: events', () => {
     expect(notes[0]!.message).toContain('v1.2.0');
   });
 
+  it('NUL in a commit message, pusher or release name is recorded without it (jsonb cannot hold U+0000), and notified', async () => {
+    const member = await signUp(db);
+    const repo = `nul-${suffix()}/app`;
+    const { id: project, secret } = await linkedProject(repo, [member]);
+    const push = pushBody(repo, {
+      pusher: { name: 'octo\u0000cat' },
+      head_commit: { id: 'c'.repeat(40), message: 'Fix\u0000 login', author: { name: 'Octo\u0000 Cat' } },
+    });
+    expect(push).toContain('\\u0000');
+    const pushed = await deliver({ event: 'push', body: push, secret });
+    expect(pushed.status).toBe(200);
+    expect(pushed.body.data).toEqual({ event: 'push', outcome: 'recorded', projects: 1 });
+    const release = JSON.parse(releaseBody(repo));
+    release.release.name = 'Spring\u0000 release';
+    const released = await deliver({ event: 'release', body: JSON.stringify(release), secret });
+    expect(released.body.data).toEqual({ event: 'release', outcome: 'recorded', projects: 1 });
+    const rows = await auditRows(project);
+    expect(rows[0]!.changes).toMatchObject({ pusher: 'octocat', headCommit: { id: 'c'.repeat(40), message: 'Fix login', author: 'Octo Cat' } });
+    expect(rows[1]!.changes).toMatchObject({ name: 'Spring release' });
+    await db.events.drain();
+    expect((await db.sql(`select 1 from notifications where user_id = $1 and type = 'UPDATE'`, [member.id])).rows).toHaveLength(2);
+  });
+
   it('an unlinked repository, a deleted project, or a project of a deleted team → the same 401; the delivery id is not stored', async () => {
     const deliveryId = crypto.randomUUID();
     const r = await deliver({ event: 'push', body: pushBody(`nobody-${suffix()}/nothing`), secret: 'anything', deliveryId });

@@ -4,6 +4,7 @@ import { organizations, projectAuditLogs, projects, teams } from '../../db/schem
 import { emit } from '../../events/outbox';
 import { timingSafeEqual, verifyHmacSha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
+import { withoutNul } from '../../lib/text';
 import { withTransaction, type ServiceContext } from '../context';
 import { claimWebhookDelivery } from '../webhooks';
 import { audit } from '../membership/audit';
@@ -216,7 +217,8 @@ export async function receiveGithubDelivery(ctx: ServiceContext, input: GithubDe
     if (!(await claimWebhookDelivery(ctx, { source: 'github', deliveryId: input.deliveryId }))) return { event: input.event, outcome: 'duplicate' as const, projects: 0 as const };
 
     if (input.event === 'ping') return { event: 'ping', outcome: 'pong' as const, projects: 0 };
-    const activity = toActivity(input.event, input.payload, input.deliveryId);
+    // Commit messages and names are anyone's text and may hold U+0000, which the audit row's jsonb refuses.
+    const activity = toActivity(input.event, withoutNul(input.payload), input.deliveryId);
     if (!activity) return { event: input.event, outcome: 'ignored' as const, projects: 0 };
     for (const projectId of verified) {
       const [auditLogId] = await audit(ctx, {
