@@ -195,6 +195,16 @@ describe('just-in-time provisioning', () => {
     expect(hook.body.data.outcome).toBe('updated');
     expect((await userRow(id)).email).toBe('late@example.test');
   });
+
+  it('a name with NUL or past 200 characters, or an odd secondary address, never locks the user out: stored cleaned, with the real email', async () => {
+    const id = newId();
+    const user = clerkUserJson({ id, email: 'Odd.Names@Example.test', first_name: 'Ad\u0000a', last_name: 'L'.repeat(300) });
+    user.email_addresses[0]!.email_address = 'not an address';
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${id}`]: () => Response.json(user) });
+    const r = await call(db.env, '/api/v1/_whoami', { app, token: await sessionToken(id) });
+    expect(r.status).toBe(200);
+    expect(await userRow(id)).toMatchObject({ email: 'odd.names@example.test', first_name: 'Ada', last_name: 'L'.repeat(200) });
+  });
 });
 
 describe('POST /webhooks/v1/clerk', () => {
@@ -214,6 +224,29 @@ describe('POST /webhooks/v1/clerk', () => {
     expect(mail[0].text).toContain('Hi <img src=x onerror=alert(1)>,'); // plain text is not HTML
     const note = (await db.sql<any>('select type, title from notifications where user_id = $1', [id])).rows;
     expect(note).toEqual([{ type: 'SYSTEM', title: 'Welcome to FairArena' }]);
+  });
+
+  it('user.created/updated with NUL in a name, an over-long name or an odd secondary address is applied, not refused', async () => {
+    const id = newId();
+    const created = clerkUserJson({ id, email: 'nul@example.test', first_name: 'Gr\u0000ace', username: `u\u0000${'x'.repeat(250)}` });
+    created.email_addresses[0]!.email_address = 'also not@an address';
+    const r = await postWebhook('user.created', created);
+    expect(r.status).toBe(200);
+    expect(r.body.data.outcome).toBe('created');
+    expect(await userRow(id)).toMatchObject({ email: 'nul@example.test', first_name: 'Grace', username: `u${'x'.repeat(199)}` });
+    const updated = clerkUserJson({ id, email: 'nul@example.test', first_name: 'Renamed', last_name: 'Hop\u0000per' });
+    updated.email_addresses[0]!.email_address = '@@@';
+    const u = await postWebhook('user.updated', updated);
+    expect(u.status).toBe(200);
+    expect(await userRow(id)).toMatchObject({ first_name: 'Renamed', last_name: 'Hopper' });
+  });
+
+  it('an invalid primary address is still refused (400): it is the one address we use', async () => {
+    const id = newId();
+    const user = clerkUserJson({ id, email: 'fine@example.test' });
+    user.email_addresses[1]!.email_address = 'not an address';
+    expect((await postWebhook('user.created', user)).status).toBe(400);
+    expect(await userRow(id)).toBeUndefined();
   });
 
   it('a replayed svix-id is a no-op', async () => {

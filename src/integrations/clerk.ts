@@ -1,20 +1,37 @@
 import { z } from 'zod';
 import type { Config } from '../config';
 import { withTimeout } from '../lib/http';
+import { withoutNul } from '../lib/text';
 import { traceHeaders } from '../lib/trace';
 
-/** The parts of Clerk's User JSON we keep (same shape in webhooks and the Backend API). */
-export const ClerkUserJson = z.object({
-  id: z.string().min(1).max(255),
-  email_addresses: z
-    .array(z.object({ id: z.string(), email_address: z.email(), verification: z.object({ status: z.string() }).nullish() }))
-    .default([]),
-  primary_email_address_id: z.string().nullish(),
-  first_name: z.string().max(200).nullish(),
-  last_name: z.string().max(200).nullish(),
-  username: z.string().max(200).nullish(),
-  image_url: z.url().nullish(),
-});
+/** A name as we can store it: NUL removed and cut to 200 characters. Clerk accepted it, so it never refuses the user. */
+const name = z
+  .string()
+  .nullish()
+  .transform((s) => (s == null ? s : withoutNul(s).slice(0, 200)));
+
+const Email = z.email();
+
+/**
+ * The parts of Clerk's User JSON we keep (same shape in webhooks and the Backend API). Only the primary address
+ * is used, so only it must be a valid address: an odd secondary one never refuses the user's every update.
+ */
+export const ClerkUserJson = z
+  .object({
+    id: z.string().min(1).max(255),
+    email_addresses: z.array(z.object({ id: z.string(), email_address: z.string(), verification: z.object({ status: z.string() }).nullish() })).default([]),
+    primary_email_address_id: z.string().nullish(),
+    first_name: name,
+    last_name: name,
+    username: name,
+    image_url: z.url().nullish(),
+  })
+  .superRefine((u, ctx) => {
+    const i = u.email_addresses.findIndex((e) => e.id === u.primary_email_address_id);
+    if (i >= 0 && !Email.safeParse(u.email_addresses[i]!.email_address).success) {
+      ctx.addIssue({ code: 'custom', path: ['email_addresses', i, 'email_address'], message: 'the primary address is not a valid email address' });
+    }
+  });
 export type ClerkUserJson = z.infer<typeof ClerkUserJson>;
 
 export interface ClerkUserFields {
@@ -30,7 +47,8 @@ export interface ClerkUserFields {
 }
 
 export function toUserFields(u: ClerkUserJson): ClerkUserFields {
-  const primary = u.email_addresses.find((e) => e.id === u.primary_email_address_id) ?? u.email_addresses[0];
+  const primary =
+    u.email_addresses.find((e) => e.id === u.primary_email_address_id) ?? u.email_addresses.find((e) => Email.safeParse(e.email_address).success);
   return {
     id: u.id,
     email: primary?.email_address.toLowerCase() ?? null,
