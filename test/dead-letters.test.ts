@@ -234,6 +234,20 @@ describe('operator routes /admin/dead-letters', () => {
     expect((await admin('/admin/dead-letters/replay', { method: 'POST', json: { eventType: 'user.created', extra: 1 } })).status).toBe(400);
   });
 
+  it('replay-all reads the body whatever the case of its media type: Application/JSON names one event type, not all', async () => {
+    await db.sql(`delete from dead_letters`);
+    const user = await signUp(db);
+    const welcome = await insertDeadLetter('user.created', { userId: user.id }, 'welcome-email');
+    await insertDeadLetter('report.created', { reportId: crypto.randomUUID() }, 'report-received-email');
+    const from = db.events.messages.length;
+    const r = await admin('/admin/dead-letters/replay', { method: 'POST', json: { eventType: 'user.created' }, headers: { 'Content-Type': 'Application/JSON; charset=UTF-8' } });
+    expect(r.status).toBe(200);
+    expect(r.body.data).toEqual({ replayed: 1, notReplayable: 0, more: false });
+    expect(db.events.messages.slice(from).map((m) => m.deadLetterId)).toEqual([welcome.id]);
+    const invalid = await admin('/admin/dead-letters/replay', { method: 'POST', json: { eventType: 'user.created', extra: 1 }, headers: { 'Content-Type': 'APPLICATION/JSON' } });
+    expect(invalid.status).toBe(400);
+  });
+
   it('replay-all re-enqueues each unresolved dead letter for its handler (all, by ?eventType= or by body); undispatchable ones are left alone', async () => {
     await db.sql(`delete from dead_letters`);
     const resend = fakeFetch({ [RESEND]: () => Response.json({ id: '7c9e6679-7425-40de-944b-e07fc1f90ae7' }) });
