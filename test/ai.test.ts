@@ -289,6 +289,17 @@ describe('POST /ai/chat', () => {
     expect(session).toEqual({ user_id: u.id, title: 'what teams am I in?' });
   });
 
+  it('an answer holding a NUL character is stored without it (the database cannot hold one)', async () => {
+    const u = await signUp(db);
+    const sessionId = crypto.randomUUID();
+    gemini.script(say('Hello\u0000 there'));
+    const r = await chat(u, 'hi', sessionId);
+    expect(r.status).toBe(200);
+    const stored = await storedMessages(sessionId);
+    expect(stored.map((m) => m.role)).toEqual(['user', 'model']);
+    expect(stored[1]!.content).toEqual({ role: 'model', parts: [{ text: 'Hello there' }] });
+  });
+
   it('continues the session on the next request (history sent first), and trims it to the last 20 messages', async () => {
     const u = await signUp(db);
     const sessionId = crypto.randomUUID();
@@ -511,8 +522,13 @@ describe('update_user_profile (the one write tool): confirm before writing', () 
     expect(ttl).toBeLessThanOrEqual(10 * 60_000);
 
     const results = functionResponses(1).map((f: any) => f.response);
-    expect(results[0].data).toMatchObject({ status: 'pending_confirmation', proposed: { field: 'skills', value: ['TypeScript', 'Rust', 'Go'] }, actionId: action.actionId });
-    expect(results[1].data).toMatchObject({ status: 'pending_confirmation', proposed: { field: 'portfolioUrl', value: 'https://ada.dev' }, actionId: action.actionId });
+    expect(results[0].data).toMatchObject({ status: 'pending_confirmation', proposed: { field: 'skills', value: ['TypeScript', 'Rust', 'Go'] } });
+    expect(results[1].data).toMatchObject({ status: 'pending_confirmation', proposed: { field: 'portfolioUrl', value: 'https://ada.dev' } });
+    // Each proposal is an action of its own, never changed afterwards; the turn's last one holds all its changes.
+    expect(new Set([results[0].data.actionId, results[1].data.actionId, action.actionId]).size).toBe(3);
+    const recorded = async (id: string) => (await db.sql<any>(`select changes from ai_pending_actions where id = $1`, [id])).rows[0].changes;
+    expect(await recorded(results[0].data.actionId)).toEqual({ skills: ['TypeScript', 'Rust', 'Go'] });
+    expect(await recorded(results[1].data.actionId)).toEqual({ skills: ['TypeScript', 'Rust', 'Go'], portfolioUrl: 'https://ada.dev' });
     expect(results[2].data.note).toMatch(/Nothing has changed yet/);
     expect(results[3].error).toMatch(/"email" cannot be changed/);
     expect(results[4].error).toMatch(/"isPublic" cannot be changed/);
@@ -622,6 +638,23 @@ describe('update_user_profile (the one write tool): confirm before writing', () 
 
     gemini.script(say('Hello!'));
     expect((await chat(u, 'hi', crypto.randomUUID())).body.data.pendingAction).toBeNull();
+  });
+
+  it('a streamed action is exactly what its frame showed: a later proposal in the turn never changes it', async () => {
+    const u = await signUp(db);
+    gemini.script(
+      callTool('update_user_profile', { field: 'jobTitle', value: 'Staff Engineer' }),
+      callTool('update_user_profile', { field: 'bio', value: 'Injected by a page' }),
+      say('Done.'),
+    );
+    const f = frames(await stream(u, 'make me a staff engineer', crypto.randomUUID()));
+    const shown = f.events.filter((e) => e.data.type === 'tool').map((e) => e.data.pendingAction);
+    expect(shown).toHaveLength(2);
+    expect(shown[0].changes).toEqual({ jobTitle: 'Staff Engineer' });
+    expect(shown[1].changes).toEqual({ jobTitle: 'Staff Engineer', bio: 'Injected by a page' });
+    // Confirming the first frame's action applies only what that frame showed.
+    expect((await confirm(u, shown[0].actionId)).body.data.changes).toEqual({ jobTitle: 'Staff Engineer' });
+    expect(await profileRow(u.id)).toMatchObject({ job_title: 'Staff Engineer', bio: '' });
   });
 });
 

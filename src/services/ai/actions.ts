@@ -44,28 +44,21 @@ const view = (row: AiPendingAction): PendingAction => ({
 });
 
 /**
- * Inside one assistant turn: record a proposed profile change. Several proposals in one turn are one
- * action (their changes merged, the later value of a field winning), so the user confirms the turn's
- * changes together with one id. `turn` carries that action between tool calls.
+ * Inside one assistant turn: record a proposed profile change. An action never changes once recorded: a stream
+ * may already have shown it, and a confirm applies exactly what was shown. A later proposal in the same turn is a
+ * new action holding the turn's changes so far (the later value of a field winning), so the turn's last action,
+ * which the answer carries, confirms them all with one id. `turn` carries that action between tool calls.
  */
 export async function proposeProfileChange(
   ctx: ServiceContext,
   input: { turn: { userId: string; sessionId: string; action: PendingAction | null }; patch: ProfileUpdate },
 ): Promise<PendingAction> {
   const { turn, patch } = input;
-  const db = ctx.db.write;
+  const changes = { ...turn.action?.changes, ...patch };
   const expiresAt = new Date(Date.now() + PENDING_ACTION_TTL_MS);
-  if (turn.action) {
-    const [row] = await db
-      .update(aiPendingActions)
-      .set({ changes: sql`${aiPendingActions.changes} || ${JSON.stringify(patch)}::jsonb`, expiresAt })
-      .where(and(eq(aiPendingActions.id, turn.action.actionId), eq(aiPendingActions.userId, turn.userId), eq(aiPendingActions.status, 'pending')))
-      .returning();
-    if (row) return (turn.action = view(row));
-  }
-  const [row] = await db
+  const [row] = await ctx.db.write
     .insert(aiPendingActions)
-    .values({ userId: turn.userId, sessionId: turn.sessionId, tool: 'update_user_profile', changes: patch, expiresAt })
+    .values({ userId: turn.userId, sessionId: turn.sessionId, tool: 'update_user_profile', changes, expiresAt })
     .returning();
   return (turn.action = view(row!));
 }

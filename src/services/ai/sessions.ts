@@ -2,6 +2,7 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import { aiMessages, aiSessions } from '../../db/schema';
 import type { Content } from '../../integrations/gemini';
 import { AppError } from '../../lib/errors';
+import { withoutNul } from '../../lib/text';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { alignHistory } from './history';
 
@@ -73,7 +74,8 @@ export async function appendTurn(ctx: ServiceContext, input: SessionRef & { turn
       .where(and(eq(aiSessions.id, sessionId), eq(aiSessions.userId, userId)))
       .for('update');
     if (!session) return;
-    await tx.insert(aiMessages).values(turn.map((c) => ({ sessionId, role: toDbRole(c.role as GeminiRole), content: c })));
+    // Model output and tool results are not ours to refuse, but jsonb cannot hold U+0000.
+    await tx.insert(aiMessages).values(turn.map((c) => ({ sessionId, role: toDbRole(c.role as GeminiRole), content: withoutNul(c) })));
     const keep = tx
       .select({ seq: aiMessages.seq })
       .from(aiMessages)
