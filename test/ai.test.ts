@@ -3,7 +3,9 @@ import { createApp } from '../src/app';
 import type { Env } from '../src/config';
 import { createAiRoutes } from '../src/routes/ai';
 import { registerRoutes } from '../src/routes';
+import { FRONTEND_PAGES } from '../src/lib/frontend-pages';
 import { alignHistory } from '../src/services/ai/history';
+import { buildSystemInstruction, HELP_TOPICS } from '../src/services/ai/prompt';
 import { HISTORY_LIMIT } from '../src/services/ai/sessions';
 import { GEMINI_TOOLS, TOOL_NAMES } from '../src/services/ai/tools';
 import { dropConnectionWaitingOn, useTestDatabase } from './helpers/db';
@@ -945,5 +947,15 @@ describe('without GEMINI_API_KEY', () => {
     expect((await call(env, '/api/v1/profile', { token: u.token })).status).toBe(200);
     expect(gemini.requests).toHaveLength(0);
     expect((await db.sql(`select 1 from activity_logs where user_id = $1 and action = 'ai.request'`, [u.id])).rows).toHaveLength(0);
+  });
+});
+
+describe('links to the web front end', () => {
+  it('every signed-in page the assistant names is a page the API links to (one list, no drift)', () => {
+    const text = [buildSystemInstruction(), ...Object.values(HELP_TOPICS).flat()].join('\n');
+    const named = new Set(text.match(/\/(?:dashboard|signup|signin|sign-up|sign-in|settings|credits)[a-z/-]*/g) ?? []);
+    const pages = new Set<string>(Object.values(FRONTEND_PAGES as Record<string, unknown>).filter((p): p is string => typeof p === 'string'));
+    expect(named.size).toBeGreaterThan(5);
+    expect([...named].filter((p) => !pages.has(p) && p !== '/dashboard')).toEqual([]);
   });
 });

@@ -338,7 +338,7 @@ describe('weekly-feedback (cron 0 10 * * 0)', () => {
     const mail = (await db.sql<{ subject: string; text: string; html: string }>(`select subject, text, html from dev_emails where "to" = $1`, [u.defaults.email])).rows;
     expect(mail).toHaveLength(1);
     expect(mail[0]!.subject).toBe("We'd love your feedback");
-    expect(mail[0]!.text).toContain('Unsubscribe: http://localhost:5173/settings/notifications');
+    expect(mail[0]!.text).toContain('Unsubscribe: http://localhost:5173/dashboard/settings');
     const code = /\/feedback\/([A-Za-z0-9_-]+)/.exec(mail[0]!.text)![1]!;
     expect(code.length).toBeGreaterThanOrEqual(22); // ≥ 128 bits
     expect((await db.sql(`select kind, user_id, used_at from feedback where code = $1`, [code])).rows).toEqual([{ kind: 'weekly', user_id: null, used_at: null }]);
@@ -392,7 +392,7 @@ describe('weekly-feedback (cron 0 10 * * 0)', () => {
     expect(result.explicitAcks).toHaveLength(messages.length - 1);
     expect(resend.calls).toHaveLength(messages.length);
     const sent = await resend.calls[0]!.clone().json() as { headers?: Record<string, string> };
-    expect(sent.headers?.['List-Unsubscribe']).toBe('<http://localhost:5173/settings/notifications>');
+    expect(sent.headers?.['List-Unsubscribe']).toBe('<http://localhost:5173/dashboard/settings>');
     // one code per delivered mail; the failed user's code was rolled back with the failed send
     expect(await weeklyCodes()).toBe(codesBefore + messages.length - 1);
   });

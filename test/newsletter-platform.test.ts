@@ -198,7 +198,7 @@ describe('POST /api/v1/platform/invite', () => {
     expect(mails[0]!.subject).toBe("You're invited to join FairArena");
     expect(mails[0]!.html).toContain('&lt;b&gt;Eve&lt;/b&gt; Smith');
     expect(mails[0]!.html).not.toContain('<b>Eve</b>');
-    expect(mails[0]!.text).toContain('http://localhost:5173/sign-up');
+    expect(mails[0]!.text).toContain('http://localhost:5173/signup');
     expect((await db.sql(`select 1 from newsletter_subscribers where email = $1`, [lower])).rows).toHaveLength(0);
   });
 

@@ -21,8 +21,6 @@ export async function activeRecipient(ctx: ServiceContext, userId: string): Prom
   return { email: user.email, firstName: user.firstName };
 }
 
-/** `FRONTEND_URL` + `path`, for links in mails and notifications. */
-export const frontendUrl = (ctx: ServiceContext, path: string) => `${ctx.config.FRONTEND_URL.replace(/\/+$/, '')}${path}`;
 
 /**
  * The account `userId` as a mail about it needs it (address, name, phone), or null once it is deleted. An

@@ -4,10 +4,11 @@ import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext } from '../context';
-import { activeRecipient, frontendUrl } from '../email/recipients';
+import { activeRecipient } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { resolveSettings } from '../settings/schema';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 export { scheduleWeeklyFeedback } from './weekly';
 
@@ -31,10 +32,10 @@ export async function mailWeeklyFeedback(ctx: ServiceContext, input: { userId: s
   if (!resolveSettings(prefs?.settings).email.weeklyFeedback) return;
   const code = newFeedbackCode();
   await ctx.db.write.insert(feedback).values({ kind: 'weekly', code });
-  const unsubscribeUrl = frontendUrl(ctx, '/settings/notifications');
+  const unsubscribeUrl = frontendUrl(ctx, FRONTEND_PAGES.settings);
   await sendEmail(ctx, {
     to: user.email,
-    email: templates.feedbackRequest({ name: user.firstName, feedbackUrl: frontendUrl(ctx, `/feedback/${code}`), unsubscribeUrl }),
+    email: templates.feedbackRequest({ name: user.firstName, feedbackUrl: frontendUrl(ctx, FRONTEND_PAGES.feedback(code)), unsubscribeUrl }),
     // Per code: a delivery whose transaction failed after the send rolled its code back, so the next one mints
     // another and must mail it, not be taken by the provider for the first mail (whose link no longer works).
     idempotencyKey: `${input.idempotencyKey}:${(await sha256Hex(code)).slice(0, 16)}`,

@@ -1,9 +1,9 @@
 import type { ServiceContext } from '../context';
-import { frontendUrl } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { mintInviteCode } from './invite-mint';
 import type { InviteScope } from './scopes';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 /**
  * The invite email of `organization.invited` / `team.invited`. The code is minted here, in the handler's
@@ -15,7 +15,7 @@ export async function mailInvite(ctx: ServiceContext, input: { scope: InviteScop
   const { scope, inviteId } = input;
   const minted = await mintInviteCode(ctx, { scope, inviteId });
   if (!minted) return; // revoked, used, expired or deleted before we got here: nothing to send
-  const url = frontendUrl(ctx, `/invite/${scope}/${minted.code}`);
+  const url = frontendUrl(ctx, FRONTEND_PAGES.invite(scope, minted.code));
   const email =
     scope === 'organization'
       ? templates.organizationInvite({ inviterName: minted.inviterName, orgName: minted.orgName, roleName: minted.roleName, url, expiresAt: minted.expiresAt })

@@ -1,10 +1,10 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { organizations, teamMembers, teamRoles, teams, users } from '../../db/schema';
 import type { ServiceContext } from '../context';
-import { frontendUrl } from '../email/recipients';
 import { createNotification } from '../notifications/create';
 import { displayName } from './format';
 import { scope } from './scopes';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 /**
  * `team.member_joined`: whoever manages the team's members (team Owners and Admins) gets an INVITATION
@@ -36,7 +36,7 @@ export async function notifyTeamMemberJoined(ctx: ServiceContext, input: { teamI
       type: 'INVITATION',
       title: 'New team member',
       message: `${name} joined ${team.name}.`,
-      actionUrl: frontendUrl(ctx, `/organization/${team.orgSlug}/team/${teamId}`),
+      actionUrl: frontendUrl(ctx, FRONTEND_PAGES.team(team.orgSlug, teamId)),
       actionLabel: 'View team',
       metadata: { teamId, userId },
     });

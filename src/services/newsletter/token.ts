@@ -1,4 +1,5 @@
 import { hmacSha256, timingSafeEqual } from '../../lib/crypto';
+import { FRONTEND_PAGES } from '../../lib/frontend-pages';
 
 /**
  * Newsletter links carry `{email, token}` with token = base64url(HMAC-SHA256(NEWSLETTER_TOKEN_SECRET,
@@ -34,5 +35,5 @@ export async function verifyNewsletterToken(input: NewsletterTokenInput & { toke
 /** Frontend pages that POST the pair back to /newsletter/confirm and /newsletter/unsubscribe. */
 export async function newsletterLink(input: NewsletterTokenInput & { frontendUrl: string }): Promise<string> {
   const query = new URLSearchParams({ email: normalizeEmail(input.email), token: await newsletterToken(input) });
-  return `${input.frontendUrl.replace(/\/+$/, '')}/newsletter/${input.purpose}?${query}`;
+  return `${input.frontendUrl.replace(/\/+$/, '')}${FRONTEND_PAGES.newsletter(input.purpose)}?${query}`;
 }

@@ -7,6 +7,7 @@ import { createNotification } from '../notifications/create';
 import { formatMoney } from './money';
 import { receiptUrl } from './receipts';
 import type { RefundNote } from './refunds';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 // The queue side of the payment events: the buyer's mail and in-app notification for each. Each reads the
 // payment at delivery time (payloads carry ids only) and re-checks that the message is still due; a deleted
@@ -32,7 +33,7 @@ export async function paymentWithBuyer(ctx: ServiceContext, paymentId: string) {
   return row;
 }
 
-export const creditsUrl = (ctx: ServiceContext): string => `${ctx.config.FRONTEND_URL}/dashboard/credits`;
+export const creditsUrl = (ctx: ServiceContext): string => frontendUrl(ctx, FRONTEND_PAGES.credits);
 
 export async function mailPaymentSucceeded(ctx: ServiceContext, input: PaymentMail): Promise<void> {
   const row = await paymentWithBuyer(ctx, input.paymentId);
@@ -79,7 +80,7 @@ export async function mailPaymentFailed(ctx: ServiceContext, input: PaymentMail)
       planName: row.payment.planName,
       amount: formatMoney(row.payment.amount, row.payment.currency),
       reason: row.payment.failureReason,
-      retryUrl: `${ctx.config.FRONTEND_URL}/pricing`,
+      retryUrl: frontendUrl(ctx, FRONTEND_PAGES.pricing),
     }),
     idempotencyKey: input.idempotencyKey,
   });
@@ -94,7 +95,7 @@ export async function notifyPaymentFailed(ctx: ServiceContext, input: PaymentNot
     type: 'ALERT',
     title: 'Payment failed',
     message: `Your payment for the ${row.payment.planName} plan failed${row.payment.failureReason ? `: ${row.payment.failureReason}` : '.'}`,
-    actionUrl: `${ctx.config.FRONTEND_URL}/pricing`,
+    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.pricing),
     actionLabel: 'Try again',
     metadata: { paymentId },
   });
@@ -143,7 +144,7 @@ export async function mailRefundFailed(ctx: ServiceContext, input: PaymentMail):
   if (!row || row.deletedAt) return;
   await sendEmail(ctx, {
     to: row.email,
-    email: templates.refundFailed({ name: row.firstName, planName: row.payment.planName, supportUrl: `${ctx.config.FRONTEND_URL}/support` }),
+    email: templates.refundFailed({ name: row.firstName, planName: row.payment.planName, supportUrl: frontendUrl(ctx, FRONTEND_PAGES.support) }),
     idempotencyKey: input.idempotencyKey,
   });
 }
@@ -157,7 +158,7 @@ export async function notifyRefundFailed(ctx: ServiceContext, input: PaymentNoti
     type: 'ALERT',
     title: 'Refund failed',
     message: `The refund for your ${row.payment.planName} plan purchase could not be processed. Contact support and we will sort it out.`,
-    actionUrl: `${ctx.config.FRONTEND_URL}/support`,
+    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.support),
     actionLabel: 'Contact support',
     metadata: { paymentId, refundId },
   });
@@ -179,7 +180,7 @@ export async function notifyDisputeLost(ctx: ServiceContext, input: PaymentNotic
     type: 'ALERT',
     title: 'Payment reversed by your bank',
     message: `Your bank reversed ${amount} of your ${row.payment.planName} plan payment after a dispute; ${lost.creditsRemoved} credits were removed.`,
-    actionUrl: `${ctx.config.FRONTEND_URL}/support`,
+    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.support),
     actionLabel: 'Contact support',
     metadata: { paymentId, disputeId },
   });
@@ -197,7 +198,7 @@ export async function mailDisputeLost(ctx: ServiceContext, input: PaymentMail & 
       amount: formatMoney(lost.amountDeducted, lost.currency),
       creditsRemoved: lost.creditsRemoved,
       shortfall: lost.creditsShortfall,
-      supportUrl: `${ctx.config.FRONTEND_URL}/support`,
+      supportUrl: frontendUrl(ctx, FRONTEND_PAGES.support),
     }),
     idempotencyKey: input.idempotencyKey,
   });

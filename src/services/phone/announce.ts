@@ -1,15 +1,16 @@
 import type { ServiceContext } from '../context';
-import { frontendUrl, liveAccount } from '../email/recipients';
+import { liveAccount } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { createNotification } from '../notifications/create';
 import { FREE_CREDITS } from './free-credits';
 import { maskPhone } from './strict';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 // The queue side of `phone.verified` and `credits.free_claimed`: the mail and the in-app notification,
 // each re-reading the account so a deleted account gets nothing.
 
-const creditsUrl = (ctx: ServiceContext) => frontendUrl(ctx, '/credits');
+const creditsUrl = (ctx: ServiceContext) => frontendUrl(ctx, FRONTEND_PAGES.credits);
 
 export async function mailPhoneVerified(ctx: ServiceContext, input: { userId: string; idempotencyKey: string }): Promise<void> {
   const user = await liveAccount(ctx, input.userId);

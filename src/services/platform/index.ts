@@ -4,9 +4,9 @@ import { emit } from '../../events/outbox';
 import { LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { enforceMailCap } from '../email/mail-cap';
-import { frontendUrl } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 /** An address invited by anyone within this many days is not invited again. */
 export const PLATFORM_REINVITE_DAYS = 7;
@@ -53,7 +53,7 @@ export async function mailPlatformInvite(ctx: ServiceContext, input: { inviteId:
   const inviterName = [invite.firstName, invite.lastName].filter(Boolean).join(' ') || invite.username || null;
   await sendEmail(ctx, {
     to: invite.email,
-    email: templates.platformInvite({ inviterName, signUpUrl: frontendUrl(ctx, '/sign-up') }),
+    email: templates.platformInvite({ inviterName, signUpUrl: frontendUrl(ctx, FRONTEND_PAGES.signUp) }),
     idempotencyKey: input.idempotencyKey,
   });
 }

@@ -11,6 +11,7 @@ import { assertCanView } from '../profile/access';
 import { displayName } from '../profile/views';
 import { resolveSettings } from '../settings/schema';
 import { starSummary } from './summary';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 /** Answer of POST and DELETE /stars/:profileId. */
 export interface StarState {
@@ -187,7 +188,7 @@ export async function notifyStar(ctx: ServiceContext, input: { ownerId: string; 
     type: 'STAR',
     title: 'New star on your profile',
     message: `${name} starred your profile.`,
-    actionUrl: `${ctx.config.FRONTEND_URL}/profile/${ownerId}`,
+    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.publicProfile(ownerId)),
     actionLabel: 'View profile',
     metadata: { profileId, starredBy },
   });

@@ -6,11 +6,12 @@ import { ipBucket } from '../../lib/http';
 import { enforceLimit, LIMITS } from '../../lib/rate-limit';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { enforceMailCap } from '../email/mail-cap';
-import { activeRecipient, frontendUrl } from '../email/recipients';
+import { activeRecipient } from '../email/recipients';
 import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { createNotification } from '../notifications/create';
 import { ensureActiveUser } from '../users';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 /** An anonymous requester gets at most one confirmation email per address in this window. */
 export const ANONYMOUS_CONFIRMATION_WINDOW_HOURS = 24;
@@ -119,7 +120,7 @@ export async function listSupportTickets(ctx: ServiceContext, page: { limit: num
 export async function mailSupportConfirmation(ctx: ServiceContext, input: { ticketId: string; sendConfirmation?: boolean; idempotencyKey: string }): Promise<void> {
   const [ticket] = await ctx.db.write.select().from(supportTickets).where(eq(supportTickets.id, input.ticketId));
   if (!ticket) return;
-  const supportUrl = frontendUrl(ctx, '/support');
+  const supportUrl = frontendUrl(ctx, FRONTEND_PAGES.support);
   if (ticket.userId) {
     const user = await activeRecipient(ctx, ticket.userId);
     if (!user) return;
@@ -141,7 +142,7 @@ export async function notifySupportTicket(ctx: ServiceContext, ticketId: string)
     type: 'SYSTEM',
     title: 'Support request received',
     message: 'We received your support request and will get back to you.',
-    actionUrl: frontendUrl(ctx, '/support'),
+    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.support),
     actionLabel: 'View my requests',
     metadata: { ticketId: ticket.id },
   });

@@ -6,6 +6,7 @@ import { sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { createNotification } from '../notifications/create';
 import { ACCOUNT_RETENTION_DAYS } from './index';
+import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
 
 // The queue side of `user.created`, `user.deleted`, `user.recovered` and `user.name_changed`. Each reads
 // the account at delivery time (payloads carry ids only) and re-checks that the mail is still due. An
@@ -40,7 +41,7 @@ export async function notifyWelcome(ctx: ServiceContext, userId: string): Promis
     type: 'SYSTEM',
     title: 'Welcome to FairArena',
     message: 'Your account is ready. Complete your profile to get started.',
-    actionUrl: `${ctx.config.FRONTEND_URL}/profile`,
+    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.profile),
     actionLabel: 'Complete profile',
   });
 }
