@@ -190,6 +190,66 @@ describe('Idempotency-Key on create-order', () => {
   });
 });
 
+describe('Idempotency-Key: a claim in flight past IN_FLIGHT_STALE_SECONDS', () => {
+  const ORDERS = 'POST /v1/orders';
+  /** Make the key's in-flight claim look abandoned (older than a minute). */
+  const age = (u: TestUser, key: string) =>
+    db.sql(`update idempotency_keys set created_at = now() - interval '61 seconds' where user_id = $1 and key = $2`, [u.id, key]);
+  const claimRow = async (u: TestUser, key: string) =>
+    (await db.sql<any>('select response_status from idempotency_keys where user_id = $1 and key = $2', [u.id, key])).rows[0];
+
+  it('is never taken over by a different request under the same key', async () => {
+    const u = await signUp(db);
+    const slow = rzp.hold(ORDERS);
+    const first = createOrder(u, { planId: 'business_plan' }, { key: 'k-stale' });
+    await slow.arrived;
+    await age(u, 'k-stale');
+
+    const other = await createOrder(u, { planId: 'basic_plan' }, { key: 'k-stale' });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ code: 'DUPLICATE_REQUEST', details: { reason: 'KEY_REUSED' } });
+
+    slow.open();
+    const done = await first;
+    expect(done.status).toBe(200);
+    const replay = await createOrder(u, { planId: 'business_plan' }, { key: 'k-stale' });
+    expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
+    expect(replay.body).toEqual(done.body);
+    expect(rzp.fetch.calls).toHaveLength(1);
+    expect((await db.sql('select 1 from payments where user_id = $1', [u.id])).rows).toHaveLength(1);
+  });
+
+  for (const outcome of ['succeeds', 'fails'] as const) {
+    it(`taken over by a retry: the superseded request ${outcome === 'succeeds' ? 'succeeding' : 'failing'} neither stores over nor releases the new claim`, async () => {
+      vi.spyOn(console, 'warn').mockImplementation(() => {});
+      const u = await signUp(db);
+      const key = `k-takeover-${outcome}`;
+      const [slow, retry] = [rzp.hold(ORDERS), rzp.hold(ORDERS)];
+      const first = createOrder(u, { planId: 'business_plan' }, { key });
+      await slow.arrived;
+      await age(u, key);
+      const second = createOrder(u, { planId: 'business_plan' }, { key });
+      await retry.arrived; // the retry took the claim over and is now running
+
+      if (outcome === 'fails') rzp.failNext(ORDERS, 500, 2);
+      slow.open();
+      expect((await first).status).toBe(outcome === 'succeeds' ? 200 : 503);
+      // The retry's claim is intact: still in flight, so a third attempt waits instead of running or replaying.
+      expect(await claimRow(u, key)).toEqual({ response_status: null });
+      const third = await createOrder(u, { planId: 'business_plan' }, { key });
+      expect(third.status).toBe(409);
+      expect(third.body.error).toMatchObject({ code: 'DUPLICATE_REQUEST', details: { reason: 'IN_PROGRESS' } });
+
+      retry.open();
+      const won = await second;
+      expect(won.status).toBe(200);
+      const replay = await createOrder(u, { planId: 'business_plan' }, { key });
+      expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
+      expect(replay.body).toEqual(won.body);
+    });
+  }
+});
+
 /** create-order → the customer pays in Checkout → the browser posts the signed callback. */
 async function buy(u: TestUser, planId = 'business_plan', pay: Parameters<FakeRazorpay['pay']>[1] = {}) {
   const order = await createOrder(u, { planId });

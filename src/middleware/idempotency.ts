@@ -35,8 +35,10 @@ async function requestHash(method: string, path: string, raw: string): Promise<s
  * `Idempotency-Key` for POST routes, like Stripe's: per user, the same key with the same request
  * (method + path + canonical JSON body) within 24 h gets the stored response again (header
  * `Idempotent-Replayed: true`); the same key with a different request, or while the first is still
- * running, is 409 DUPLICATE_REQUEST. Only 2xx responses are stored: after an error the key is released
- * and a retry runs for real. Without the header the route behaves normally. Mount after `requireUser`.
+ * running, is 409 DUPLICATE_REQUEST. A claim in flight for over a minute counts as abandoned and the same
+ * request (only) may take it over; the superseded request then neither stores nor releases it. Only 2xx
+ * responses are stored: after an error the key is released and a retry runs for real. Without the header
+ * the route behaves normally. Mount after `requireUser`.
  */
 export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header('Idempotency-Key');
@@ -51,22 +53,25 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
     return c.json(claim.body as object, claim.status as ContentfulStatusCode, { 'Idempotent-Replayed': 'true' });
   }
 
+  const held = { key, token: claim.token };
   try {
     await next();
   } catch (err) {
-    await releaseIdempotencyKey(ctx, key).catch(() => undefined);
+    await releaseIdempotencyKey(ctx, held).catch(() => undefined);
     throw err;
   }
   try {
     const status = c.res.status;
     if (status >= 200 && status < 300 && !c.error) {
-      await storeIdempotentResponse(ctx, { key, status, body: await c.res.clone().json() });
+      const stored = await storeIdempotentResponse(ctx, { ...held, status, body: await c.res.clone().json() });
+      // Ran past IN_FLIGHT_STALE_SECONDS and a retry took the key over: its result is the one replayed.
+      if (!stored) log('warn', 'idempotency.claim_lost', { path: c.req.path });
     } else {
-      await releaseIdempotencyKey(ctx, key);
+      await releaseIdempotencyKey(ctx, held);
     }
   } catch (err) {
     // The response stands; without a stored result a retry simply runs again.
     log('warn', 'idempotency.store_failed', { error: describeError(err) });
-    await releaseIdempotencyKey(ctx, key).catch(() => undefined);
+    await releaseIdempotencyKey(ctx, held).catch(() => undefined);
   }
 };

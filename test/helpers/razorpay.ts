@@ -96,6 +96,8 @@ export class FakeRazorpay {
     const authed = (handler: (req: Request, url: URL) => Response | Promise<Response>) => async (req: Request) => {
       const url = new URL(req.url);
       const key = `${req.method} ${url.pathname.replace(/\/(order|pay)_[A-Za-z0-9]+/, '')}`;
+      const gate = this.gates.get(key)?.shift();
+      if (gate) await gate();
       const queued = this.failures.get(key);
       if (queued?.length) {
         const status = queued.shift()!;
@@ -206,6 +208,26 @@ export class FakeRazorpay {
       created_at: now(),
       evidence: { amount, summary: null, shipping_proof: null, billing_proof: null, cancellation_proof: null, customer_communication: null, proof_of_service: null, explanation_letter: null, refund_confirmation: null, access_activity_log: null, refund_cancellation_policy: null, term_and_conditions: null, others: null, submitted_at: null },
     };
+  }
+
+  /** Per "METHOD /v1/…" (ids stripped): calls that wait, in order, until the test opens their gate. */
+  readonly gates = new Map<string, (() => Promise<void>)[]>();
+  /**
+   * The next call to `route` waits until `open()` (keep it under the client's 8 s timeout); `arrived` resolves
+   * once that call reached Razorpay.
+   */
+  hold(route: string): { arrived: Promise<void>; open: () => void } {
+    let open!: () => void;
+    let arrive!: () => void;
+    const arrived = new Promise<void>((r) => (arrive = r));
+    const gate = new Promise<void>((r) => (open = r));
+    const queue = this.gates.get(route) ?? [];
+    queue.push(() => {
+      arrive();
+      return gate;
+    });
+    this.gates.set(route, queue);
+    return { arrived, open: () => open() };
   }
 
   /** Calls to "METHOD /v1/…" (ids stripped) that are carried out but whose answer is lost (504). */

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { createdAt, timestamptz, uuidPk } from './columns';
 import { jobRunStatus } from './enums';
@@ -16,6 +17,11 @@ export const idempotencyKeys = pgTable(
     key: text('key').notNull(),
     /** Hash of method + path + body; a reused key with a different request is rejected. */
     requestHash: text('request_hash').notNull(),
+    /**
+     * Random per claim: only the request holding the current claim may store its response or release it,
+     * so a request whose abandoned-looking claim was taken over cannot act on the new one.
+     */
+    claimToken: text('claim_token').notNull().default(sql`gen_random_uuid()::text`),
     responseStatus: integer('response_status'),
     responseBody: jsonb('response_body'),
     createdAt: createdAt(),
