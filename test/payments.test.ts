@@ -1,11 +1,12 @@
+import { Pool } from '@neondatabase/serverless';
 import { SignJWT } from 'jose';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { loadConfig } from '../src/config';
 import { openServiceContext } from '../src/services/context';
 import { hmacSha256Hex, sha256Hex, timingSafeEqual, verifyHmacSha256Hex } from '../src/lib/crypto';
 import { cancelStalePayments } from '../src/services/payments';
-import { useTestDatabase } from './helpers/db';
+import { createDatabaseFromTemplate, dropDatabase, useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
 import { FakeRazorpay, razorpayVars, RZP_KEY_ID, RZP_KEY_SECRET } from './helpers/razorpay';
 import { signUp, type TestUser } from './helpers/users';
@@ -133,6 +134,37 @@ describe('POST /payments/create-order', () => {
     expect(down.body.error.details.reason).toBe('PROVIDER_UNAVAILABLE');
     expect(rzp.fetch.calls).toHaveLength(4);
     expect((await db.sql('select 1 from payments where user_id = $1', [u.id])).rows).toHaveLength(1);
+  });
+});
+
+describe('create-order with a lagging read replica', () => {
+  let replica: { name: string; url: string };
+  beforeAll(async () => {
+    replica = await createDatabaseFromTemplate();
+    // The replica has not caught up with a price change yet: it still shows the old, lower price.
+    const pool = new Pool({ connectionString: replica.url, max: 1 });
+    try {
+      await pool.query(`update plans set amount = 100 where plan_id = 'business_plan'`);
+    } finally {
+      await pool.end();
+    }
+  });
+  afterAll(async () => {
+    if (replica) await dropDatabase(replica.name);
+  });
+
+  it('prices the order from the primary, never from the replica', async () => {
+    const u = await signUp(db);
+    // A first request caches the caller as active, so the checkout request below reads nothing from the primary
+    // before it prices the order (a read after a write would be pinned to the primary anyway).
+    await balance(u);
+    const { amount } = (await db.sql<{ amount: number }>(`select amount from plans where plan_id = 'business_plan'`)).rows[0]!;
+    expect(amount).not.toBe(100);
+    const r = await createOrder(u, { planId: 'business_plan' }, { env: { ...db.env, DATABASE_REPLICA_URLS: replica.url } as Env });
+    expect(r.status).toBe(200);
+    expect(r.body.data.amount).toBe(amount);
+    expect(rzp.orders.get(r.body.data.orderId)?.amount).toBe(amount);
+    expect((await paymentRow(r.body.data.orderId)).amount).toBe(amount);
   });
 });
 

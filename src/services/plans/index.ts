@@ -52,9 +52,12 @@ export async function getPlan(ctx: ServiceContext, planId: string): Promise<Plan
   return plan;
 }
 
-/** The plan as the database has it now: checkout prices an order from this, never from a cached copy. */
+/**
+ * The plan as the database has it now: checkout prices an order from this, never from a cached copy nor from a
+ * replica that may not have seen a price change or a withdrawal yet.
+ */
 export async function planForCheckout(ctx: ServiceContext, planId: string): Promise<PlanView> {
-  const [row] = await ctx.db.read
+  const [row] = await ctx.db.write
     .select(columns)
     .from(plans)
     .where(and(eq(plans.planId, planId), eq(plans.isActive, true)))
