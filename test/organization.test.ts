@@ -1,8 +1,12 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import type { Env } from '../src/config';
+import worker from '../src/index';
 import { openServiceContext } from '../src/services/context';
 import { audit } from '../src/services/membership/audit';
 import { DEFAULT_ORG_ROLES } from '../src/services/membership/permissions';
 import { useTestDatabase } from './helpers/db';
+import { fakeFetch } from './helpers/fake-fetch';
 import { api, createOrg, createProject, createTeam, inviteCodeFromMailbox, memberWithRole, resetLimits, unique } from './helpers/orgs';
 import { signUp } from './helpers/users';
 
@@ -350,6 +354,55 @@ describe('organization invites', () => {
     expect([again.status, again.body.error.code]).toEqual([410, 'GONE']);
     expect((await req(invitee, 'POST', `${ORG}/accept-invite`, { code: 'A'.repeat(43) })).status).toBe(404);
     expect((await auditRows(org.id)).map((a) => a.action)).toEqual(['organization.create', 'invite.create', 'invite.accept']);
+  });
+
+  it('mailing an invite locks nothing while the provider is slow: a concurrent revoke answers at once', async () => {
+    const owner = await signUp(db);
+    const org = await createOrg(db, owner);
+    const invitee = await signUp(db);
+    const r = await req(owner, 'POST', `${ORG}/${org.id}/invite`, { email: invitee.email });
+    expect(r.status).toBe(201);
+    const inviteId = r.body.data.id as string;
+    const [row] = (await db.sql<{ id: string; created_at: Date }>(`select id, created_at from outbox where event_name = 'organization.invited' and payload->>'inviteId' = $1`, [inviteId])).rows;
+
+    // Resend accepts the email only when the test says so (the client would wait up to 10 s).
+    let arrived!: () => void;
+    let answer!: () => void;
+    const reached = new Promise<void>((done) => (arrived = done));
+    const held = new Promise<void>((done) => (answer = done));
+    const resend = fakeFetch({
+      'POST https://api.resend.com/emails': async () => {
+        arrived();
+        await held;
+        return Response.json({ id: '0c2d6a4e-4a55-4f3c-9a43-2bb1c6f0a1de' });
+      },
+    });
+    try {
+      const batch = createMessageBatch('fairarena-events', [
+        { id: 'm0', timestamp: new Date(), attempts: 1, body: { id: row!.id, name: 'organization.invited', payload: { inviteId }, emittedAt: new Date(row!.created_at).toISOString() } },
+      ]);
+      const execution = createExecutionContext();
+      const mailing = worker.queue!(batch as never, { ...db.env, RESEND_API_KEY: 're_test_123' } as Env, execution);
+      try {
+        await reached;
+        const started = Date.now();
+        const revoked = await req(owner, 'DELETE', `${ORG}/${org.id}/invites/${inviteId}`);
+        expect(revoked.status).toBe(200);
+        expect(Date.now() - started).toBeLessThan(2500); // the statement timeout is 5 s
+      } finally {
+        answer();
+        await mailing;
+      }
+      expect((await getQueueResult(batch, execution)).explicitAcks).toEqual(['m0']);
+      expect(resend.calls).toHaveLength(1);
+      // The email that was already on its way names an invitation that now says it was revoked.
+      const text = ((await resend.calls[0]!.json()) as { text: string }).text;
+      const code = text.match(/\/invite\/organization\/([A-Za-z0-9_-]+)/)![1];
+      const accept = await req(invitee, 'POST', `${ORG}/accept-invite`, { code });
+      expect([accept.status, accept.body.error.details]).toEqual([410, { status: 'revoked' }]);
+    } finally {
+      resend.restore();
+    }
   });
 
   it('expired → 410; existing member or pending invite → 409; the role must be one the inviter could hold', async () => {
