@@ -399,9 +399,9 @@ describe('weekly-feedback (cron 0 10 * * 0)', () => {
 
   it('a delivery that failed after its mail may have gone out mails the new code under a new key, never a dead link', async () => {
     const user = await signUp(db);
-    const week = weekOf(new Date(SUNDAY + 21 * DAY));
+    const week = weekOf(new Date(SUNDAY + 28 * DAY));
     const before = db.events.messages.length;
-    await runCron(WEEKLY, SUNDAY + 21 * DAY);
+    await runCron(WEEKLY, SUNDAY + 28 * DAY);
     const event = db.events.messages
       .slice(before)
       .find((m) => m.name === 'feedback.weekly_requested' && (m.payload as { userId: string; weekOf: string }).userId === user.id && (m.payload as { weekOf: string }).weekOf === week)!;
@@ -421,5 +421,51 @@ describe('weekly-feedback (cron 0 10 * * 0)', () => {
     const mailed = ((await resend.calls[1]!.clone().json()) as { text: string }).text;
     const code = /\/feedback\/([A-Za-z0-9_-]+)/.exec(mailed)![1]!;
     expect((await call(db.env, `/api/v1/feedback/${code}`)).status).toBe(200);
+  });
+
+  it('a database failure while relaying one page neither stops the run nor loses that page: the sweeper sends it', async () => {
+    // Enough users for several pages (100 per page); no settings row = opted in.
+    await db.sql(`insert into users (id, email) select 'wkfault_' || lpad(i::text, 3, '0'), 'wkfault' || i || '@example.test' from generate_series(1, 250) i`);
+    const week = weekOf(new Date(SUNDAY + 21 * DAY));
+    // The first relay's UPDATE of the outbox fails as a dropped connection would; later ones succeed
+    // (a sequence, unlike a flag row, is not rolled back with the failed transaction).
+    await db.sql(`create sequence weekly_relay_fault`);
+    await db.sql(`create function weekly_relay_fault() returns trigger language plpgsql as $$
+      begin
+        if nextval('weekly_relay_fault') = 1 then raise exception 'connection lost' using errcode = '08006'; end if;
+        return null;
+      end $$`);
+    await db.sql(`create trigger weekly_relay_fault before update on outbox for each statement execute function weekly_relay_fault()`);
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const before = db.events.messages.length;
+    const relayedNow = () =>
+      db.events.messages.slice(before).filter((m) => m.name === 'feedback.weekly_requested' && (m.payload as { weekOf: string }).weekOf === week);
+    const run = await runCron(WEEKLY, SUNDAY + 21 * DAY).finally(async () => {
+      await db.sql(`drop trigger weekly_relay_fault on outbox`);
+      await db.sql(`drop function weekly_relay_fault()`);
+      await db.sql(`drop sequence weekly_relay_fault`);
+    });
+
+    expect(run.status).toBe('succeeded');
+    const { emitted, eligible } = run.counts as { emitted: number; eligible: number };
+    expect(emitted).toBeGreaterThan(200);
+    expect(emitted).toBe(eligible);
+    const written = await weeklyEvents(week);
+    expect(written).toHaveLength(emitted);
+    for (let i = 1; i <= 250; i++) expect(written).toContain(`wkfault_${String(i).padStart(3, '0')}`);
+    // The failed page is still in the outbox, unrelayed; every later page was relayed by the run.
+    const unrelayed = async () =>
+      (await db.sql<{ id: string }>(`select id from outbox where event_name = 'feedback.weekly_requested' and payload->>'weekOf' = $1 and relayed_at is null`, [week])).rows.map((r) => r.id);
+    const left = await unrelayed();
+    expect(left).toHaveLength(100);
+    expect(new Set(relayedNow().map((m) => m.id)).size).toBeGreaterThanOrEqual(emitted - 100);
+
+    // The sweeper relays what was left behind once it is old enough.
+    await db.sql(`update outbox set created_at = now() - interval '5 minutes' where id = any($1)`, [left]);
+    const ctx = createExecutionContext();
+    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: '* * * * *' }), db.env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await unrelayed()).toEqual([]);
+    expect(new Set(relayedNow().map((m) => m.id)).size).toBe(emitted);
   });
 });

@@ -79,3 +79,19 @@ export async function relayOutbox(db: TransactionRunner, env: Env, select: { ids
     return rows.length;
   });
 }
+
+/**
+ * Relay these committed rows now, RELAY_BATCH at a time, when the queue and the database allow it. Never
+ * throws: a batch that cannot be relayed (queue refusal, database blip) stays in the outbox, and the sweeper
+ * cron sends it shortly, so the caller's work goes on.
+ */
+export async function relayOrDefer(db: TransactionRunner, env: Env, ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += RELAY_BATCH) {
+    const batch = ids.slice(i, i + RELAY_BATCH);
+    try {
+      await relayOutbox(db, env, { ids: batch });
+    } catch (err) {
+      log('warn', 'outbox.relay_deferred', { count: batch.length, error: describeError(err) });
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { loadConfig, type Config, type Env } from '../config';
 import { Db, type Queryable, type Transaction } from '../db/client';
-import { relayOutbox, type PendingEvents } from '../events/outbox';
+import { relayOrDefer, type PendingEvents } from '../events/outbox';
 import { AppError } from '../lib/errors';
 import { describeError, log } from '../lib/log';
 
@@ -127,10 +127,7 @@ export function openServiceContext(
     async finish() {
       if (!db.opened) return;
       try {
-        if (events.length) await relayOutbox(db, env, { ids: events });
-      } catch (err) {
-        // The rows stay unrelayed; the outbox sweeper cron sends them shortly.
-        log('warn', 'outbox.relay_deferred', { count: events.length, error: describeError(err) });
+        await relayOrDefer(db, env, events);
       } finally {
         await db.close();
       }

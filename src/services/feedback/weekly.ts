@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { settings, users, weeklyFeedbackMailings } from '../../db/schema';
-import { emit, relayOutbox, type PendingEvents } from '../../events/outbox';
+import { emit, relayOrDefer, type PendingEvents } from '../../events/outbox';
 import { withTransaction, type ServiceContext } from '../context';
 import { weekOf } from './week';
 
@@ -52,8 +52,9 @@ export async function scheduleWeeklyFeedback(ctx: ServiceContext, now: Date): Pr
     });
     eligible += page.length;
     emitted += pending.length;
-    // Hand this page to the queue now (anything left behind is picked up by the outbox sweeper).
-    for (let i = 0; i < pending.length; i += 100) await relayOutbox(ctx.db, ctx.env, { ids: pending.slice(i, i + 100) });
+    // Hand this page to the queue now. A page that cannot be relayed (a database blip) stays in the outbox
+    // for the sweeper: the remaining users still get their events this week.
+    await relayOrDefer(ctx.db, ctx.env, pending);
     if (page.length < PAGE) break;
     after = page.at(-1)!.id;
   }
