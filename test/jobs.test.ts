@@ -284,6 +284,51 @@ describe('activity-log retention', () => {
   });
 });
 
+describe('daily-cleanup: steps are independent', () => {
+  it('a failing first step lets every later step run; the run is recorded as failed, naming the step, with the others\' counts', async () => {
+    const T = Date.now();
+    const user = await signUp(db);
+    const oldRead = (
+      await db.sql<{ id: string }>(`insert into notifications (user_id, type, title, message, read_at, created_at) values ($1, 'SYSTEM', 't', 'm', $2, $2) returning id`, [user.id, at(T - 100 * DAY)])
+    ).rows[0]!.id;
+    const stale = (
+      await db.sql<{ id: string }>(
+        `insert into payments (user_id, razorpay_order_id, plan_id, plan_name, amount, credits, status, created_at) values ($1, $2, 'basic_plan', 'Basic Plan', 89900, 50, 'PENDING', $3) returning id`,
+        [user.id, `order_${crypto.randomUUID().slice(0, 8)}`, at(T - 2 * DAY)],
+      )
+    ).rows[0]!.id;
+    // The first step (invites) fails on every run while this trigger exists.
+    await db.sql(`create function refuse_invite_cleanup() returns trigger language plpgsql as $$ begin raise exception 'invites unavailable'; end $$`);
+    await db.sql(`create trigger refuse_invite_cleanup before delete on organization_invites for each statement execute function refuse_invite_cleanup()`);
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const ctx = createExecutionContext();
+      await expect(worker.scheduled!(createScheduledController({ scheduledTime: T, cron: DAILY }), db.env, ctx)).rejects.toThrow(); // the platform sees a failed run
+      await waitOnExecutionContext(ctx);
+    } finally {
+      await db.sql(`drop trigger refuse_invite_cleanup on organization_invites`);
+      await db.sql(`drop function refuse_invite_cleanup()`);
+    }
+    const run = (
+      await db.sql<{ status: string; counts: Record<string, number>; error: string; finished_at: Date | null }>(
+        `select status, counts, error, finished_at from job_runs where job = 'daily-cleanup' order by started_at desc limit 1`,
+      )
+    ).rows[0]!;
+    expect(run.status).toBe('failed');
+    expect(run.finished_at).not.toBeNull();
+    expect(run.error).toMatch(/^Steps failed: invites \(DatabaseError: invites unavailable\)$/);
+    expect(run.counts).not.toHaveProperty('invites');
+    expect(run.counts).toMatchObject({ notifications: 1, cancelledPayments: 1 });
+    expect((await db.sql(`select 1 from notifications where id = $1`, [oldRead])).rows).toHaveLength(0);
+    expect((await db.sql(`select status from payments where id = $1`, [stale])).rows).toEqual([{ status: 'CANCELLED' }]);
+
+    // The next run, with the step healthy again, succeeds; the failed run had counts for every other step.
+    const next = await runCron(DAILY, T);
+    expect(next.status).toBe('succeeded');
+    expect(Object.keys(run.counts).sort()).toEqual(Object.keys(next.counts).filter((k) => k !== 'invites').sort());
+  });
+});
+
 describe('weekly-feedback (cron 0 10 * * 0)', () => {
   const SUNDAY = Date.parse('2030-06-02T10:00:00Z');
 

@@ -8,7 +8,7 @@ import { hmacSha256Hex, sha256Hex, timingSafeEqual, verifyHmacSha256Hex } from '
 import { cancelStalePayments } from '../src/services/payments';
 import { createDatabaseFromTemplate, dropDatabase, useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
-import { FakeRazorpay, razorpayVars, RZP_KEY_ID, RZP_KEY_SECRET } from './helpers/razorpay';
+import { FakeRazorpay, razorpayVars, RZP_BASE, RZP_KEY_ID, RZP_KEY_SECRET } from './helpers/razorpay';
 import { signUp, type TestUser } from './helpers/users';
 
 // PUBLIC_BASE_URL on loopback so the local QStash emulator accepts the expiry message.
@@ -579,10 +579,35 @@ describe('order expiry', () => {
     expect(r.body.data.creditsAdded).toBe(50);
   });
 
-  async function cancelWithBackstop() {
+  it('the daily backstop stops at its time budget: a slow Razorpay leaves the newest orders PENDING for the next run', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    await cancelWithBackstop(); // nothing stale left over from other tests
+    const u = await signUp(db);
+    const ids = [await staleOrder(u, 28), await staleOrder(u, 27), await staleOrder(u, 26), await staleOrder(u, 25)]; // oldest first
+    // Razorpay answers, but each order lookup takes a minute (on a clock the test moves, so no real waiting).
+    let elapsed = 0;
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + elapsed);
+    rzp.fetch.on(`GET ${RZP_BASE}/v1/orders/*`, (req) => {
+      elapsed += 60_000;
+      return Response.json(rzp.orders.get(new URL(req.url).pathname.split('/')[3]!));
+    });
+    const statuses = async () => (await db.sql<{ status: string }>(`select status from payments where id = any($1) order by created_at`, [ids])).rows.map((r) => r.status);
+
+    // 2.5 minutes: the third lookup starts at 2:00 and ends past the budget, so the fourth is not started.
+    const first = await cancelWithBackstop({ budgetMs: 150_000 });
+    expect(first).toEqual({ examined: 3, cancelled: 3, completed: 0 });
+    expect(await statuses()).toEqual(['CANCELLED', 'CANCELLED', 'CANCELLED', 'PENDING']);
+
+    const next = await cancelWithBackstop({ budgetMs: 150_000 });
+    expect(next).toEqual({ examined: 1, cancelled: 1, completed: 0 });
+    expect(await statuses()).toEqual(['CANCELLED', 'CANCELLED', 'CANCELLED', 'CANCELLED']);
+  });
+
+  async function cancelWithBackstop(options: { budgetMs?: number } = {}) {
     const { ctx, finish } = openServiceContext(db.env, { actor: { kind: 'system', job: 'daily-cleanup' } });
     try {
-      return await cancelStalePayments(ctx);
+      return await cancelStalePayments(ctx, options);
     } finally {
       await finish();
     }

@@ -2,18 +2,18 @@ import type { Env } from '../config';
 import { loadConfig } from '../config';
 import { openServiceContext, type ServiceContext } from '../services/context';
 import { scheduleWeeklyFeedback } from '../services/feedback';
-import { dailyCleanup, finishJobRun, startJobRun, sweepOutbox } from '../services/maintenance';
+import { dailyCleanup, finishJobRun, startJobRun, sweepOutbox, type JobOutcome } from '../services/maintenance';
 import { describeError, log, stackFrames } from '../lib/log';
 import { runInSpan, startSpan } from '../lib/trace';
 
 export { SWEEP_AFTER_MS } from '../services/maintenance';
 
 /** A job gets the cron's scheduled time as "now" (tests control the clock through it). */
-type Job = (ctx: ServiceContext, now: Date) => Promise<Record<string, number>>;
+type Job = (ctx: ServiceContext, now: Date) => Promise<JobOutcome>;
 
 interface JobSpec {
   run: Job;
-  /** Recorded in job_runs (running → succeeded | failed, with counts). The minutely sweeper is not. */
+  /** Recorded in job_runs (running → succeeded | failed, with counts and failed steps). The minutely sweeper is not. */
   recorded: boolean;
 }
 
@@ -21,9 +21,9 @@ interface JobSpec {
 const JOB_STATEMENT_TIMEOUT_MS = 30_000;
 
 export const JOBS: Record<string, JobSpec> = {
-  'outbox-sweeper': { recorded: false, run: (ctx) => sweepOutbox(ctx) },
+  'outbox-sweeper': { recorded: false, run: async (ctx) => ({ counts: await sweepOutbox(ctx) }) },
   'daily-cleanup': { recorded: true, run: dailyCleanup },
-  'weekly-feedback': { recorded: true, run: scheduleWeeklyFeedback },
+  'weekly-feedback': { recorded: true, run: async (ctx, now) => ({ counts: await scheduleWeeklyFeedback(ctx, now) }) },
 };
 
 /** Cron expressions from wrangler.toml → job names. */
@@ -50,16 +50,21 @@ async function runJob(controller: ScheduledController, env: Env, _ctx: Execution
   const now = new Date(controller.scheduledTime);
   const started = Date.now();
   let runId: string | undefined;
+  let finished = false;
   try {
     if (job.recorded) runId = await startJobRun(ctx, { job: name, startedAt: new Date(started) });
     try {
-      const counts = await job.run(ctx, now);
-      if (runId) await finishJobRun(ctx, { runId, counts });
-      log('info', 'cron.done', { job: name, ms: Date.now() - started, ...counts });
+      const outcome = await job.run(ctx, now);
+      if (runId) await finishJobRun(ctx, { runId, ...outcome });
+      finished = true;
+      const failed = Object.keys(outcome.failedSteps ?? {});
+      // Each step logged its own error; the invocation still counts as failed.
+      if (failed.length) throw new Error(`steps failed: ${failed.join(', ')}`);
+      log('info', 'cron.done', { job: name, ms: Date.now() - started, ...outcome.counts });
     } catch (err) {
       const error = describeError(err);
       log('error', 'cron.failed', { job: name, ms: Date.now() - started, error, stack: stackFrames(err) });
-      if (runId) await finishJobRun(ctx, { runId, error: `${error.name}: ${error.message}` }).catch(() => undefined);
+      if (runId && !finished) await finishJobRun(ctx, { runId, error: `${error.name}: ${error.message}` }).catch(() => undefined);
       throw err; // the platform records the failed invocation
     }
   } finally {

@@ -19,6 +19,7 @@ import type { ServiceContext } from '../context';
 import { cancelStalePayments } from '../payments/expiry';
 import { ACCOUNT_RETENTION_DAYS } from '../users';
 import { anonymiseDeletedUsers } from './anonymise';
+import { runSteps, type JobOutcome } from './job-runs';
 
 /** Retention periods of the daily cleanup, in days (activity logs: the ACTIVITY_LOG_RETENTION_DAYS var). */
 export const RETENTION = {
@@ -50,75 +51,76 @@ const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * 
 /**
  * The daily cleanup (the `daily-cleanup` cron). Every step is a set-based statement over rows past their
  * retention at `now` (the cron's scheduled time), so a second run the same day finds nothing left to
- * do. Audit logs, the credits ledger and payments are never deleted.
+ * do. Steps are independent: one that fails is recorded and the others still run (its rows wait for the
+ * next day). Audit logs, the credits ledger and payments are never deleted.
  */
-export async function dailyCleanup(ctx: ServiceContext, now: Date): Promise<Record<string, number>> {
+export async function dailyCleanup(ctx: ServiceContext, now: Date): Promise<JobOutcome> {
   const { config, db } = ctx;
   const w = db.write;
-  const counts: Record<string, number> = {};
-
-  // 1. Invites past use: expired, used, declined or revoked more than 30 days ago.
+  const deleted = async (statement: Promise<{ rowCount: number | null }>) => (await statement).rowCount ?? 0;
   const inviteCutoff = daysBefore(now, RETENTION.invites);
-  const orgInvites = await w
-    .delete(organizationInvites)
-    .where(or(lt(organizationInvites.expiresAt, inviteCutoff), lt(organizationInvites.usedAt, inviteCutoff), lt(organizationInvites.revokedAt, inviteCutoff)));
-  const teamInvitesGone = await w
-    .delete(teamInvites)
-    .where(
-      or(lt(teamInvites.expiresAt, inviteCutoff), lt(teamInvites.usedAt, inviteCutoff), lt(teamInvites.declinedAt, inviteCutoff), lt(teamInvites.revokedAt, inviteCutoff)),
-    );
-  counts.invites = (orgInvites.rowCount ?? 0) + (teamInvitesGone.rowCount ?? 0);
-
-  // 2. Read notifications older than 90 days (unread ones stay).
-  const readNotifications = await w
-    .delete(notifications)
-    .where(and(isNotNull(notifications.readAt), lt(notifications.createdAt, daysBefore(now, RETENTION.readNotifications))));
-  counts.notifications = readNotifications.rowCount ?? 0;
-
-  // 3. Outbox rows relayed > 7 days ago whose event was processed, or relayed > 14 days ago regardless.
-  //    (Before processed_events is trimmed, so "processed" is still known.)
-  const outboxRows = await w
-    .delete(outbox)
-    .where(
-      and(
-        lt(outbox.relayedAt, daysBefore(now, RETENTION.outboxProcessed)),
-        or(
-          lt(outbox.relayedAt, daysBefore(now, RETENTION.outboxRelayedMax)),
-          exists(w.select({ one: sql`1` }).from(processedEvents).where(eq(processedEvents.eventId, outbox.id))),
-        ),
-      ),
-    );
-  counts.outbox = outboxRows.rowCount ?? 0;
-
-  // 4. Handler idempotency marks and webhook delivery ids past any plausible redelivery.
-  counts.processedEvents = (await w.delete(processedEvents).where(lt(processedEvents.processedAt, daysBefore(now, RETENTION.processedEvents)))).rowCount ?? 0;
-  counts.handlerFailures = (await w.delete(handlerFailures).where(lt(handlerFailures.failedAt, daysBefore(now, RETENTION.handlerFailures)))).rowCount ?? 0;
-  counts.webhookDeliveries =
-    (await w.delete(webhookDeliveries).where(lt(webhookDeliveries.receivedAt, daysBefore(now, RETENTION.webhookDeliveries)))).rowCount ?? 0;
-
-  // 5. Weekly feedback: old mailing records, and codes never used within 90 days (answered ones are kept).
   const feedbackCutoff = daysBefore(now, RETENTION.weeklyFeedback);
-  counts.weeklyFeedbackMailings =
-    (await w.delete(weeklyFeedbackMailings).where(lt(weeklyFeedbackMailings.weekOf, feedbackCutoff.toISOString().slice(0, 10)))).rowCount ?? 0;
-  counts.unusedFeedbackCodes =
-    (await w.delete(feedback).where(and(eq(feedback.kind, 'weekly'), isNull(feedback.usedAt), lt(feedback.createdAt, feedbackCutoff)))).rowCount ?? 0;
 
-  // 6. Expired Idempotency-Key records (24 h), the development mailbox, old cron-run history and old assistant proposals.
-  counts.idempotencyKeys = (await w.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now))).rowCount ?? 0;
-  counts.devEmails = (await w.delete(devEmails).where(lt(devEmails.createdAt, daysBefore(now, RETENTION.devEmails)))).rowCount ?? 0;
-  counts.jobRuns = (await w.delete(jobRuns).where(lt(jobRuns.startedAt, daysBefore(now, RETENTION.jobRuns)))).rowCount ?? 0;
-  counts.aiPendingActions = (await w.delete(aiPendingActions).where(lt(aiPendingActions.expiresAt, daysBefore(now, RETENTION.aiPendingActions)))).rowCount ?? 0;
+  return runSteps('daily-cleanup', {
+    // 1. Invites past use: expired, used, declined or revoked more than 30 days ago.
+    invites: async () =>
+      (await deleted(
+        w
+          .delete(organizationInvites)
+          .where(or(lt(organizationInvites.expiresAt, inviteCutoff), lt(organizationInvites.usedAt, inviteCutoff), lt(organizationInvites.revokedAt, inviteCutoff))),
+      )) +
+      (await deleted(
+        w
+          .delete(teamInvites)
+          .where(
+            or(lt(teamInvites.expiresAt, inviteCutoff), lt(teamInvites.usedAt, inviteCutoff), lt(teamInvites.declinedAt, inviteCutoff), lt(teamInvites.revokedAt, inviteCutoff)),
+          ),
+      )),
 
-  // 7. Activity-log rows past their retention: they hold IP addresses and user agents.
-  counts.activityLogs =
-    (await w.delete(activityLogs).where(lt(activityLogs.createdAt, daysBefore(now, config.ACTIVITY_LOG_RETENTION_DAYS)))).rowCount ?? 0;
+    // 2. Read notifications older than 90 days (unread ones stay).
+    notifications: () =>
+      deleted(w.delete(notifications).where(and(isNotNull(notifications.readAt), lt(notifications.createdAt, daysBefore(now, RETENTION.readNotifications))))),
 
-  // 8. Anonymise accounts soft-deleted more than 30 days ago (no longer recoverable).
-  counts.anonymizedUsers = await anonymiseDeletedUsers(ctx, { deletedBefore: daysBefore(now, RETENTION.deletedAccounts), now });
+    // 3. Outbox rows relayed > 7 days ago whose event was processed, or relayed > 14 days ago regardless.
+    //    (Before processed_events is trimmed, so "processed" is still known.)
+    outbox: () =>
+      deleted(
+        w
+          .delete(outbox)
+          .where(
+            and(
+              lt(outbox.relayedAt, daysBefore(now, RETENTION.outboxProcessed)),
+              or(
+                lt(outbox.relayedAt, daysBefore(now, RETENTION.outboxRelayedMax)),
+                exists(w.select({ one: sql`1` }).from(processedEvents).where(eq(processedEvents.eventId, outbox.id))),
+              ),
+            ),
+          ),
+      ),
 
-  // 9. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED.
-  const stalePayments = await cancelStalePayments(ctx, { now, limit: 500 });
-  counts.cancelledPayments = stalePayments.cancelled;
+    // 4. Handler idempotency marks and webhook delivery ids past any plausible redelivery.
+    processedEvents: () => deleted(w.delete(processedEvents).where(lt(processedEvents.processedAt, daysBefore(now, RETENTION.processedEvents)))),
+    handlerFailures: () => deleted(w.delete(handlerFailures).where(lt(handlerFailures.failedAt, daysBefore(now, RETENTION.handlerFailures)))),
+    webhookDeliveries: () => deleted(w.delete(webhookDeliveries).where(lt(webhookDeliveries.receivedAt, daysBefore(now, RETENTION.webhookDeliveries)))),
 
-  return counts;
+    // 5. Weekly feedback: old mailing records, and codes never used within 90 days (answered ones are kept).
+    weeklyFeedbackMailings: () => deleted(w.delete(weeklyFeedbackMailings).where(lt(weeklyFeedbackMailings.weekOf, feedbackCutoff.toISOString().slice(0, 10)))),
+    unusedFeedbackCodes: () => deleted(w.delete(feedback).where(and(eq(feedback.kind, 'weekly'), isNull(feedback.usedAt), lt(feedback.createdAt, feedbackCutoff)))),
+
+    // 6. Expired Idempotency-Key records (24 h), the development mailbox, old cron-run history and old assistant proposals.
+    idempotencyKeys: () => deleted(w.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now))),
+    devEmails: () => deleted(w.delete(devEmails).where(lt(devEmails.createdAt, daysBefore(now, RETENTION.devEmails)))),
+    jobRuns: () => deleted(w.delete(jobRuns).where(lt(jobRuns.startedAt, daysBefore(now, RETENTION.jobRuns)))),
+    aiPendingActions: () => deleted(w.delete(aiPendingActions).where(lt(aiPendingActions.expiresAt, daysBefore(now, RETENTION.aiPendingActions)))),
+
+    // 7. Activity-log rows past their retention: they hold IP addresses and user agents.
+    activityLogs: () => deleted(w.delete(activityLogs).where(lt(activityLogs.createdAt, daysBefore(now, config.ACTIVITY_LOG_RETENTION_DAYS)))),
+
+    // 8. Anonymise accounts soft-deleted more than 30 days ago (no longer recoverable).
+    anonymizedUsers: () => anonymiseDeletedUsers(ctx, { deletedBefore: daysBefore(now, RETENTION.deletedAccounts), now }),
+
+    // 9. Backstop for lost QStash expiry messages: PENDING payments older than 24 h → CANCELLED, within a
+    //    time budget (what is left waits for the next run).
+    cancelledPayments: async () => (await cancelStalePayments(ctx, { now, limit: 500 })).cancelled,
+  });
 }

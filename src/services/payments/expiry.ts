@@ -106,21 +106,38 @@ async function reconcilePaidOrder(
 }
 
 /**
+ * How long one backstop run may spend on payments. Each one may wait on Razorpay (two lookups with their
+ * timeouts and a retry), so a slow Razorpay must not hold the daily cron past its limit.
+ */
+export const STALE_PAYMENTS_BUDGET_MS = 5 * 60_000;
+
+/**
  * Backstop for lost QStash messages: cancel PENDING payments older than 24 h, oldest first (or complete
- * those Razorpay reports paid, as above).
+ * those Razorpay reports paid, as above). No payment is started once `budgetMs` is spent; the ones left
+ * stay PENDING for the next run. `examined`: the payments looked at this run.
  * Meant for the daily cleanup job (src/jobs), with the job's context.
  */
-export async function cancelStalePayments(ctx: ServiceContext, options: { limit?: number; now?: Date } = {}): Promise<{ examined: number; cancelled: number; completed: number }> {
+export async function cancelStalePayments(
+  ctx: ServiceContext,
+  options: { limit?: number; now?: Date; budgetMs?: number } = {},
+): Promise<{ examined: number; cancelled: number; completed: number }> {
   const now = options.now ?? new Date();
+  const deadline = Date.now() + (options.budgetMs ?? STALE_PAYMENTS_BUDGET_MS);
   const stale = await ctx.db.write
     .select({ id: payments.id })
     .from(payments)
     .where(and(eq(payments.status, 'PENDING'), lt(payments.createdAt, new Date(now.getTime() - ORDER_TTL_MS))))
     .orderBy(asc(payments.createdAt))
     .limit(options.limit ?? 200);
+  let examined = 0;
   let cancelled = 0;
   let completed = 0;
   for (const { id } of stale) {
+    if (Date.now() >= deadline) {
+      log('warn', 'payment.expiry_budget_spent', { examined, left: stale.length - examined });
+      break;
+    }
+    examined++;
     try {
       const outcome = await expireStalePayment(ctx, { paymentId: id, now });
       if (outcome === 'cancelled') cancelled++;
@@ -129,7 +146,7 @@ export async function cancelStalePayments(ctx: ServiceContext, options: { limit?
       log('warn', 'payment.expiry_failed', { paymentId: id, error: describeError(err) });
     }
   }
-  return { examined: stale.length, cancelled, completed };
+  return { examined, cancelled, completed };
 }
 
 /**
