@@ -7,7 +7,7 @@ import { Db } from '../src/db/client';
 import type { EventEnvelope } from '../src/events/catalog';
 import { emit, relayOutbox, type PendingEvents } from '../src/events/outbox';
 import worker from '../src/index';
-import { retryDelaySeconds } from '../src/queue';
+import { MAX_DELIVERY_ATTEMPTS, retryDelaySeconds } from '../src/queue';
 import { clerkUserJson, signedClerkWebhook } from './helpers/clerk';
 import { useTestDatabase } from './helpers/db';
 import { fakeFetch } from './helpers/fake-fetch';
@@ -105,7 +105,7 @@ describe('queue consumer', () => {
     const third = await deliverObserved(event, 3, withResend);
     expect(third.retry).toHaveBeenCalledWith({ delaySeconds: 40 });
     expect((await deliver('fairarena-events', [event], 4, withResend)).retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(['m0']);
-    expect(retryDelaySeconds(20)).toBe(600);
+    expect(retryDelaySeconds(20)).toBe(1800);
     expect(resend.calls.length).toBe(3);
     // the failed handler left no processed mark; the notification handler ran on the first delivery, once
     expect((await db.sql('select handler from processed_events where event_id = $1', [event.id])).rows).toEqual([{ handler: 'welcome-notification' }]);
@@ -116,8 +116,17 @@ describe('queue consumer', () => {
     expect(dlq.explicitAcks).toEqual(['m0']);
     const dead = (await db.sql<any>('select * from dead_letters where event_id = $1', [event.id])).rows;
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ event_name: 'user.created', handler: 'welcome-email', attempts: 6 });
+    expect(dead[0]).toMatchObject({ event_name: 'user.created', handler: 'welcome-email', attempts: MAX_DELIVERY_ATTEMPTS });
     expect(dead[0].error).toContain('upstream exploded');
+  });
+
+  it('the retries of one message span hours: doubling from 10 s, capped at 30 min, 15 deliveries in all', () => {
+    const delays = Array.from({ length: MAX_DELIVERY_ATTEMPTS - 1 }, (_, i) => retryDelaySeconds(i + 1));
+    expect(delays).toEqual([10, 20, 40, 80, 160, 320, 640, 1280, 1800, 1800, 1800, 1800, 1800, 1800]);
+    // An outage shorter than this delays events without dead-lettering them.
+    const total = delays.reduce((a, b) => a + b, 0);
+    expect(total).toBe(13_350); // 3 h 42.5 min
+    expect(Math.max(...delays)).toBeLessThanOrEqual(43_200); // the largest delay a Queue accepts
   });
 
   it('a duplicate delivery has exactly one effect (and Resend gets an idempotency key)', async () => {

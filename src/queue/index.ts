@@ -17,8 +17,12 @@ import type { EventHandler, HandlerContext } from './types';
 
 export { MAX_DELIVERY_ATTEMPTS } from '../services/admin/deliveries';
 
-/** Exponential backoff between deliveries: 10 s, 20 s, 40 s … capped at 10 min. */
-export const retryDelaySeconds = (attempts: number) => Math.min(600, 10 * 2 ** Math.max(0, attempts - 1));
+/**
+ * Exponential backoff between deliveries: 10 s, 20 s, 40 s … capped at 30 min. With max_retries = 14
+ * (MAX_DELIVERY_ATTEMPTS = 15) a message waits about 3.7 h in all before it is dead-lettered, so an outage
+ * of a few hours only delays events.
+ */
+export const retryDelaySeconds = (attempts: number) => Math.min(1800, 10 * 2 ** Math.max(0, attempts - 1));
 
 /**
  * Backoff of the dead-letter consumer while it cannot store a dead letter (database down): capped at

@@ -10,8 +10,8 @@ import { withTransaction, type ServiceContext } from '../context';
  * (./dead-letters.ts). The queue door decides what to deliver; these record what happened.
  */
 
-/** max_retries (5) + 1 from wrangler.toml: after this many failed deliveries a message goes to the DLQ. */
-export const MAX_DELIVERY_ATTEMPTS = 6;
+/** max_retries (14) + 1 from wrangler.toml: after this many failed deliveries a message goes to the DLQ. */
+export const MAX_DELIVERY_ATTEMPTS = 15;
 
 /**
  * Inside the handler's transaction: mark (event, handler) processed. False when it already was (a
