@@ -11,8 +11,9 @@ import { randomToken, sha256Hex } from '../../lib/crypto';
  *      (so the row satisfies its CHECK/UNIQUE constraints but no code can match it yet), and emits
  *      `organization.invited` / `team.invited` with the invite id only;
  *   2. the handler, in its transaction (the one that also marks the event processed), generates the code,
- *      stores its hash on the still-pending invite and sends the email containing the link. A rollback undoes
- *      both; a redelivery of a processed event does nothing.
+ *      sends the email containing the link and only then stores the code's hash on the still-pending invite,
+ *      so no row lock is held while the provider answers. A rollback undoes the hash; a redelivery of a
+ *      processed event does nothing.
  * The plaintext exists only in the handler's memory and in the email: never in a table, the outbox, the
  * queue, a dead letter, a log or an API response. If the provider accepted the email but the transaction
  * then failed to commit, the retry mints a new code and sends a second email (the idempotency key includes
