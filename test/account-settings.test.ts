@@ -3,7 +3,7 @@ import type { Env } from '../src/config';
 import { OTP_PLACEHOLDER, userState } from '../src/durable/user-state';
 import { signStepUpToken } from '../src/services/stepup/token';
 import { dropConnectionWaitingOn, useTestDatabase } from './helpers/db';
-import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
+import { fakeFetch, hang, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
 
@@ -119,6 +119,40 @@ describe('POST /account-settings/send-otp', () => {
     const code = /is: ([A-Z0-9]{8})/.exec(row!.text)![1]!;
     codes.add(code);
     expect((await verifyCode(u, code, { env })).status).toBe(200);
+  });
+});
+
+describe('POST /account-settings/send-otp: the mail provider fails', () => {
+  it('Resend hangs past its timeout: 503 DELIVERY_UNCONFIRMED with Retry-After; the send stays counted and the mailed code still verifies', { timeout: 60_000 }, async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    resend.on('POST https://api.resend.com/emails', async (req) => {
+      mails.push((await req.json()) as SentMail); // the mail went out; the answer never comes
+      return hang(req);
+    });
+    const u = await signUp(db);
+    const r = await sendCode(u);
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    expect(r.body.error.details.reason).toBe('DELIVERY_UNCONFIRMED');
+    expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(40);
+    const code = lastCode();
+    codes.add(code);
+    resend.on('POST https://api.resend.com/emails', () => Response.json({ id: crypto.randomUUID() }));
+    const again = await sendCode(u);
+    expect([again.status, again.body.error.details.reason]).toEqual([429, 'COOLDOWN']);
+    expect((await verifyCode(u, code)).status).toBe(200);
+  });
+
+  it('Resend refuses (4xx): 503 DELIVERY_FAILED, the send is given back', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    resend.on('POST https://api.resend.com/emails', () => Response.json({ statusCode: 422, name: 'validation_error', message: 'Invalid `to` field' }, { status: 422 }));
+    const u = await signUp(db);
+    const r = await sendCode(u);
+    expect([r.status, r.body.error.details.reason]).toEqual([503, 'DELIVERY_FAILED']);
+    resend.on('POST https://api.resend.com/emails', () => Response.json({ id: crypto.randomUUID() }));
+    const retry = await sendCode(u);
+    expect(retry.status).toBe(200);
+    expect(retry.body.data.sendsRemaining).toBe(4);
   });
 });
 

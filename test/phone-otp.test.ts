@@ -3,7 +3,7 @@ import type { Env } from '../src/config';
 import { PHONE_SENDS_OBJECT, phoneNumberState, userState } from '../src/durable/user-state';
 import { NUMBER_LIMITS } from '../src/services/phone/caps';
 import { useTestDatabase } from './helpers/db';
-import { fakeFetch, type FakeFetch } from './helpers/fake-fetch';
+import { fakeFetch, hang, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
 
@@ -447,6 +447,36 @@ describe('failure modes', () => {
     const retry = await send(u, phone);
     expect(retry.status).toBe(200);
     expect(retry.body.data.sendsRemaining).toBe(2);
+  });
+
+  it('provider hangs past its timeout: 503 DELIVERY_UNCONFIRMED; the send, the cooldown and the caps stay counted, the code still verifies', { timeout: 60_000 }, async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    let sent = '';
+    twilio.on(MESSAGES, async (req) => {
+      const body = new URLSearchParams(new TextDecoder().decode(await req.arrayBuffer())).get('Body')!;
+      sent = /\b(\d{6})\b/.exec(body)![1]!; // Twilio took the message; its answer never comes
+      codes.add(sent);
+      return hang(req);
+    });
+    const env = withOwnSendCounter({ PHONE_OTP_GLOBAL_HOURLY_CAP: '1' });
+    const u = await signUp(db);
+    const phone = newPhone();
+    const r = await send(u, phone, env);
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('SERVICE_UNAVAILABLE');
+    expect(r.body.error.details.reason).toBe('DELIVERY_UNCONFIRMED');
+    expect(Number(r.headers.get('Retry-After'))).toBeGreaterThan(100);
+    twilio.on(MESSAGES, () => Response.json({ sid: 'SM1' }, { status: 201 }));
+    // the account's cooldown and quota, the number's caps and the deployment's total all kept the unit
+    const again = await send(u, phone);
+    expect([again.status, again.body.error.details.reason]).toEqual([429, 'COOLDOWN']);
+    expect(await phoneNumberState(db.env, phone).peek(NUMBER_LIMITS[0]!.key, NUMBER_LIMITS[0]!.spec)).toMatchObject({ remaining: NUMBER_LIMITS[0]!.spec.limit - 1 });
+    const other = await send(await signUp(db), newPhone(), env);
+    expect(other.body.error?.details.reason).toBe('SEND_CAPACITY');
+    // the code that reached the phone still works
+    const ok = await verify(u, sent);
+    expect(ok.status).toBe(200);
+    expect(ok.body.data).toEqual({ phoneVerified: true, phoneNumber: phone });
   });
 
   it('the UserState object unreachable: 503 (fail closed), no provider call', async () => {

@@ -216,7 +216,22 @@ describe('UserState: phone OTP', () => {
     expect((await a.verify(code, t + 3, 'voice')).ok).toBe(true);
   });
 
-  it('a failed delivery gives the quota back and leaves no code or cooldown', async () => {
+  it('an SMS that may have gone out (Twilio 5xx) keeps the quota, the cooldown and the code', async () => {
+    provider.on('POST https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages.json', async (req) => {
+      const form = new URLSearchParams(new TextDecoder().decode(await req.arrayBuffer()));
+      smsBodies.push({ to: form.get('To')!, body: form.get('Body')! });
+      return Response.json({ code: 20500, message: 'Internal Server Error', status: 500 }, { status: 500 });
+    });
+    const u = user();
+    const phone = newPhone();
+    const t = T();
+    expect(await u.send(phone, t)).toEqual({ ok: false, reason: 'delivery_unconfirmed', retryAfterMs: 120_000 });
+    expect(await u.send(phone, t + 1)).toMatchObject({ ok: false, reason: 'cooldown' });
+    expect(await u.stub.peek('otp:phone:send', { limit: 3, windowMs: DAY }, t + 2)).toMatchObject({ remaining: 2 });
+    expect(await u.verify(lastSmsCode(), t + 3)).toEqual({ ok: true, phone });
+  });
+
+  it('a delivery the provider refused (4xx) gives the quota back and leaves no code or cooldown', async () => {
     provider.on('POST https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages.json', () =>
       Response.json({ code: 21211, message: 'Invalid To number', status: 400 }, { status: 400 }),
     );
@@ -318,12 +333,25 @@ describe('UserState: step-up email OTP', () => {
     expect(await u.verifyStepUp(lastMailCode(), t + 30 * MIN + 7)).toEqual({ ok: true });
   });
 
-  it('failed email delivery gives the send back', async () => {
-    provider.on('POST https://api.resend.com/emails', () => Response.json({ statusCode: 500, name: 'application_error', message: 'down' }, { status: 500 }));
+  it('an email Resend refuses (4xx) gives the send back', async () => {
+    provider.on('POST https://api.resend.com/emails', () => Response.json({ statusCode: 422, name: 'validation_error', message: 'Invalid `to` field' }, { status: 422 }));
     const u = user();
     const t = T();
     expect(await u.stepUp(t)).toEqual({ ok: false, reason: 'delivery_failed', retryAfterMs: 0 });
     expect(await u.stub.peek('otp:stepup:send', { limit: 5, windowMs: 30 * MIN }, t)).toMatchObject({ remaining: 5 });
+  });
+
+  it('an email that may have gone out (Resend 5xx) keeps the send, the cooldown and the code', async () => {
+    provider.on('POST https://api.resend.com/emails', async (req) => {
+      mails.push((await req.json()) as { subject: string; text: string; html: string });
+      return Response.json({ statusCode: 500, name: 'application_error', message: 'down' }, { status: 500 });
+    });
+    const u = user();
+    const t = T();
+    expect(await u.stepUp(t)).toEqual({ ok: false, reason: 'delivery_unconfirmed', retryAfterMs: 60_000 });
+    expect(await u.stub.peek('otp:stepup:send', { limit: 5, windowMs: 30 * MIN }, t)).toMatchObject({ remaining: 4 });
+    expect(await u.stepUp(t + 1)).toMatchObject({ ok: false, reason: 'cooldown' });
+    expect(await u.verifyStepUp(lastMailCode(), t + 2)).toEqual({ ok: true });
   });
 });
 

@@ -88,7 +88,8 @@ export interface ActiveOtp {
   phone?: string;
 }
 
-export type SendRefusal = 'cooldown' | 'limit' | 'locked' | 'delivery_failed';
+/** `delivery_failed`: the provider refused, nothing is spent. `delivery_unconfirmed`: the code may have gone out, it stays valid and counted. */
+export type SendRefusal = 'cooldown' | 'limit' | 'locked' | 'delivery_failed' | 'delivery_unconfirmed';
 export type SendResult =
   | { ok: true; expiresAt: number; sendsRemaining: number; resendAfterMs: number }
   | { ok: false; reason: SendRefusal; retryAfterMs: number };

@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { loadConfig, type Env } from '../config';
 import { deliverEmail, otpSmsText, otpVoiceText, smsProviderFor, type EmailDelivery, type OtpEmail, type PhoneDelivery } from './otp-delivery';
 import { hmacSha256Hex, timingSafeEqual } from '../lib/crypto';
+import { isProviderRefusal } from '../lib/http';
 import { log } from '../lib/log';
 import {
   alphanumericCode,
@@ -52,8 +53,8 @@ export type {
  *
  * It owns all OTP state (phone SMS/voice codes, step-up email codes): it generates the code, keeps only
  * its HMAC, and hands the plaintext to the provider in the same call — the code never leaves this object.
- * Each await (HMAC, the provider) sits outside the synchronous check-and-write blocks, and a failed
- * delivery rolls its own quota back.
+ * Each await (HMAC, the provider) sits outside the synchronous check-and-write blocks, and a delivery the
+ * provider refused rolls its own quota back (one that may have gone out keeps it).
  *
  * A phone number is never held against other users: codes for one number may be out to several
  * accounts at once, and the database decides at verify time (unique index on verified numbers — the
@@ -123,13 +124,15 @@ export class UserState extends DurableObject<Env> {
   /**
    * Issue a phone code and deliver it by SMS or voice. Order: this user's own limits (daily quota, then
    * cooldown) are checked and consumed, the hash is stored (replacing any previous phone code) — all in
-   * one synchronous block — then the provider is called. A failed delivery deletes the code and gives
-   * the quota back. Nothing here touches any other user: the number is not reserved.
+   * one synchronous block — then the provider is called. A delivery the provider refused deletes the code
+   * and gives the quota back; one that may have gone out (timeout, network, 5xx) keeps both. Nothing here
+   * touches any other user: the number is not reserved.
    */
   async sendPhoneOtp(req: { userId: string; channel: PhoneChannel; phone: string; delivery: PhoneDelivery }, now: number = Date.now()): Promise<SendResult> {
     const policy = OTP_POLICY.phone;
     const code = numericCode();
     const hash = await this.hashCode('phone', req.userId, code);
+    const provider = smsProviderFor(this.allowedDelivery(req.delivery));
 
     // ── synchronous: check and consume this user's quota, store the code's hash ──
     this.assertOwner(req.userId);
@@ -143,15 +146,10 @@ export class UserState extends DurableObject<Env> {
 
     // ── deliver: the plaintext goes to the provider and nowhere else ──
     try {
-      const provider = smsProviderFor(this.allowedDelivery(req.delivery));
       if (req.channel === 'sms') await provider.sendSms(req.phone, otpSmsText(code, policy.ttlMs / MINUTE));
       else await provider.call(req.phone, otpVoiceText(code));
     } catch (err) {
-      this.logDeliveryFailure('phone', req.channel, err, code);
-      const current = this.kv.get<ActiveOtp>(KEY.otp('phone'));
-      if (current?.nonce === nonce) this.kv.delete(KEY.otp('phone'));
-      this.giveBackSend('phone', now);
-      return { ok: false, reason: 'delivery_failed', retryAfterMs: 0 };
+      return this.deliveryFailed('phone', req.channel, err, code, nonce, now);
     }
     return { ok: true, expiresAt, sendsRemaining: sends.remaining, resendAfterMs: policy.cooldownMs };
   }
@@ -201,6 +199,7 @@ export class UserState extends DurableObject<Env> {
     const policy = OTP_POLICY.stepUp;
     const code = alphanumericCode(8);
     const hash = await this.hashCode('stepup', req.userId, code);
+    const delivery = this.allowedDelivery(req.delivery);
 
     this.assertOwner(req.userId);
     const refused = this.sendRefusal('stepup', policy.sends, now);
@@ -214,13 +213,9 @@ export class UserState extends DurableObject<Env> {
     try {
       const fill = (s: string) => s.replaceAll(OTP_PLACEHOLDER, code);
       const mail = { ...req.email, subject: fill(req.email.subject), html: fill(req.email.html), text: fill(req.email.text) };
-      await deliverEmail(this.allowedDelivery(req.delivery), mail, `stepup-otp:${nonce}`);
+      await deliverEmail(delivery, mail, `stepup-otp:${nonce}`);
     } catch (err) {
-      this.logDeliveryFailure('stepup', 'email', err, code);
-      const current = this.kv.get<ActiveOtp>(KEY.otp('stepup'));
-      if (current?.nonce === nonce) this.kv.delete(KEY.otp('stepup'));
-      this.giveBackSend('stepup', now);
-      return { ok: false, reason: 'delivery_failed', retryAfterMs: 0 };
+      return this.deliveryFailed('stepup', 'email', err, code, nonce, now);
     }
     return { ok: true, expiresAt, sendsRemaining: sends.remaining, resendAfterMs: policy.cooldownMs };
   }
@@ -315,15 +310,25 @@ export class UserState extends DurableObject<Env> {
     return null;
   }
 
-  private giveBackSend(purpose: OtpPurpose, now: number): void {
-    this.refund(KEY.sends(purpose), now);
-    this.kv.delete(KEY.cooldown(purpose));
-  }
-
-  private logDeliveryFailure(purpose: OtpPurpose, channel: string, err: unknown, code: string): void {
+  /**
+   * After a failed delivery. Only a provider's refusal proves the code did not go out: then the code is
+   * deleted and the send given back. A timeout, a lost connection or a 5xx may still have delivered it, so
+   * the code stays valid and the quota and cooldown stay spent — giving them back would let a slow provider
+   * deliver codes that are never counted.
+   */
+  private deliveryFailed(purpose: OtpPurpose, channel: string, err: unknown, code: string, nonce: string, now: number): SendResult {
+    const refused = isProviderRefusal(err);
     const name = err instanceof Error ? err.name : 'NonError';
     const message = redact(err instanceof Error ? err.message : String(err), code).slice(0, 300);
-    log('warn', 'otp.delivery_failed', { purpose, channel, error: { name, message } });
+    log('warn', 'otp.delivery_failed', { purpose, channel, refused, error: { name, message } });
+    if (!refused) {
+      return { ok: false, reason: 'delivery_unconfirmed', retryAfterMs: (this.getUntil(KEY.cooldown(purpose), now) ?? now) - now };
+    }
+    const current = this.kv.get<ActiveOtp>(KEY.otp(purpose));
+    if (current?.nonce === nonce) this.kv.delete(KEY.otp(purpose));
+    this.refund(KEY.sends(purpose), now);
+    this.kv.delete(KEY.cooldown(purpose));
+    return { ok: false, reason: 'delivery_failed', retryAfterMs: 0 };
   }
 
   private putOtp(purpose: OtpPurpose, otp: ActiveOtp): void {

@@ -1,6 +1,6 @@
 import { Resend } from 'resend';
 import type { Config } from '../config';
-import { withTimeout } from '../lib/http';
+import { ProviderRefusal, withTimeout } from '../lib/http';
 import { traceHeaders } from '../lib/trace';
 
 export interface OutgoingEmail {
@@ -36,6 +36,11 @@ export async function sendWithResend(config: Config, mail: OutgoingEmail, idempo
     SEND_TIMEOUT_MS,
     'Resend send',
   );
-  if (error || !data) throw new Error(`Resend refused the email: ${error?.name ?? 'unknown'}: ${error?.message ?? 'no id returned'}`);
+  if (error || !data) {
+    const message = `Resend refused the email: ${error?.name ?? 'unknown'}: ${error?.message ?? 'no id returned'}`;
+    // The SDK reports a network failure with no status: only a 4xx answer proves the mail was not sent.
+    const status = error?.statusCode;
+    throw typeof status === 'number' && status >= 400 && status < 500 ? new ProviderRefusal(message, status) : new Error(message);
+  }
   return data.id;
 }

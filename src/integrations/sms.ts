@@ -1,11 +1,12 @@
 import type { Config } from '../config';
 import { describeError, log } from '../lib/log';
-import { withTimeout } from '../lib/http';
+import { ProviderRefusal, withTimeout } from '../lib/http';
 import { traceHeaders } from '../lib/trace';
 
 /**
  * Phone providers: Twilio (SMS and voice calls) and the optional disposable-number validator. Errors thrown
  * from here never contain the message text (Twilio's error body is reduced to its status and error code).
+ * A send that certainly did not go out throws ProviderRefusal; any other error leaves it unknown.
  * Which provider a code goes to, and the development mailbox, are decided in src/durable/otp-delivery.ts.
  */
 
@@ -49,7 +50,9 @@ export function twilioProvider(d: TwilioAccount): SmsProvider {
         .json()
         .then((b) => (b && typeof b === 'object' && 'code' in b ? String((b as { code: unknown }).code) : 'unknown'))
         .catch(() => 'unknown');
-      throw new Error(`Twilio ${resource} refused the request: HTTP ${res.status}, error ${code}`);
+      const message = `Twilio ${resource} refused the request: HTTP ${res.status}, error ${code}`;
+      // A 4xx means nothing was sent; after a 5xx the message may still go out.
+      throw res.status < 500 ? new ProviderRefusal(message, res.status) : new Error(message);
     }
   };
   return {

@@ -79,6 +79,23 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
 }
 
 /**
+ * A provider answered 4xx: it refused the request and did nothing. Only this error proves that nothing went
+ * out; after a timeout, a lost connection or a 5xx the provider may still have acted.
+ */
+export class ProviderRefusal extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ProviderRefusal';
+  }
+}
+
+/** Whether `err` proves the provider did not act (see ProviderRefusal). */
+export const isProviderRefusal = (err: unknown): err is ProviderRefusal => err instanceof ProviderRefusal;
+
+/**
  * Guard of the operator routes (/metrics, /admin/*), each with its own token var: 404 while the token
  * is not configured (the route does not exist), 401 unless `Authorization: Bearer <token>` matches
  * (constant-time comparison).

@@ -37,3 +37,8 @@ export function fakeFetch(routes: Record<string, FakeHandler> = {}): FakeFetch {
     restore: () => spy.mockRestore(),
   };
 }
+
+/** A provider that takes the request and never answers: settles only when the caller aborts. */
+export function hang(request: Request): Promise<Response> {
+  return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)));
+}

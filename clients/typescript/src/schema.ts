@@ -3651,7 +3651,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Email or verification state unavailable */
+            /** @description Email refused (DELIVERY_FAILED) or not confirmed (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), or verification state unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3661,7 +3661,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "SERVICE_UNAVAILABLE",
-                     *         "message": "Email or verification state unavailable",
+                     *         "message": "Email refused (DELIVERY_FAILED) or not confirmed (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), or verification state unavailable",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }
@@ -10943,7 +10943,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After) */
+            /** @description Provider refused (DELIVERY_FAILED) or did not confirm the send (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10953,7 +10953,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "SERVICE_UNAVAILABLE",
-                     *         "message": "Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)",
+                     *         "message": "Provider refused (DELIVERY_FAILED) or did not confirm the send (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }
@@ -11076,7 +11076,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After) */
+            /** @description Provider refused (DELIVERY_FAILED) or did not confirm the send (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11086,7 +11086,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "SERVICE_UNAVAILABLE",
-                     *         "message": "Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)",
+                     *         "message": "Provider refused (DELIVERY_FAILED) or did not confirm the send (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }

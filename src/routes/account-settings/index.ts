@@ -60,7 +60,7 @@ export const accountSettingsRoutes = createRouter()
           401: 'Not signed in',
           409: 'The account has no email address yet',
           429: 'Cooldown, send limit, or verification locked (Retry-After)',
-          503: 'Email or verification state unavailable',
+          503: 'Email refused (DELIVERY_FAILED) or not confirmed (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), or verification state unavailable',
         }),
       },
     }),

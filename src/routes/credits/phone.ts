@@ -70,7 +70,9 @@ const sendRoute = (path: string, channel: 'sms' | 'voice') =>
         401: 'Not signed in',
         409: 'Already verified, or the number is verified by another account',
         429: 'Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After',
-        503: 'Provider or verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)',
+        503:
+          'Provider refused (DELIVERY_FAILED) or did not confirm the send (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), ' +
+          'verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)',
       }),
     },
   });

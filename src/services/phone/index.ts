@@ -12,7 +12,7 @@ import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isUniqueViolation } from '../../db/errors';
 import { assertCountryAllowed, reservePhoneSend } from './caps';
-import { conflict, failClosed, maskPhone, tooMany } from './strict';
+import { conflict, deliveryError, failClosed, maskPhone, tooMany } from './strict';
 
 export { maskPhone } from './strict';
 
@@ -53,8 +53,8 @@ export interface SendResult {
  * → the caller has no verified phone → no other account verified this number (409) → disposable check
  * (optional, fails open) → the caps shared by all accounts (per number, then deployment-wide; see
  * ./caps.ts) → the UserState object checks and consumes the caller's own limits, stores the hash and
- * calls the provider (the code never leaves it). When the caller's own limits refuse, or the delivery
- * fails, the shared caps are given back. An unverified number is never held: several accounts may have
+ * calls the provider (the code never leaves it). When the caller's own limits refuse, or the provider
+ * refuses the delivery, the shared caps are given back; a delivery that may have gone out keeps them. An unverified number is never held: several accounts may have
  * codes out for it at once, and the first to verify gets it (see verifyPhoneOtp).
  */
 export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { channel: PhoneChannel }): Promise<SendResult> {
@@ -80,7 +80,8 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
   // An unreachable UserState may or may not have sent the code: the shared caps keep the unit (fail closed).
   const r = await failClosed<OtpSendResult>('sendPhoneOtp', () => userState(ctx.env, userId).sendPhoneOtp({ userId, channel: input.channel, phone, delivery }));
   if (!r.ok) {
-    await reservation.release();
+    // A delivery that may have gone out keeps its units: the caps count codes the provider may have sent.
+    if (r.reason !== 'delivery_unconfirmed') await reservation.release();
     switch (r.reason) {
       case 'cooldown':
         throw tooMany('Wait before requesting another code', r.retryAfterMs, { reason: 'COOLDOWN' });
@@ -88,7 +89,8 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
       case 'locked':
         throw tooMany(`At most ${OTP_POLICY.phone.sends.limit} codes per 24 hours`, r.retryAfterMs, { reason: 'DAILY_LIMIT' });
       case 'delivery_failed':
-        throw new AppError('SERVICE_UNAVAILABLE', 'The code could not be sent; try again shortly', { details: { reason: 'DELIVERY_FAILED' } });
+      case 'delivery_unconfirmed':
+        throw deliveryError({ reason: r.reason, retryAfterMs: r.retryAfterMs });
     }
   }
   await logActivity(ctx, {

@@ -27,6 +27,20 @@ export function tooMany(message: string, retryAfterMs: number, details: Record<s
   return new AppError('RATE_LIMITED', message, { details: { ...details, retryAfter }, headers: { 'Retry-After': String(retryAfter) } });
 }
 
+/**
+ * 503 for a code that did not reach the provider's hands. Refused by the provider (`delivery_failed`): nothing
+ * was spent, retry at once. Unconfirmed (a timeout or an outage while sending): the code may still arrive and
+ * stays valid, and the send stays counted, so the client waits for it (Retry-After) before asking again.
+ */
+export function deliveryError(r: { reason: 'delivery_failed' | 'delivery_unconfirmed'; retryAfterMs: number }): AppError {
+  if (r.reason === 'delivery_failed') return new AppError('SERVICE_UNAVAILABLE', 'The code could not be sent; try again shortly', { details: { reason: 'DELIVERY_FAILED' } });
+  const retryAfter = seconds(r.retryAfterMs);
+  return new AppError('SERVICE_UNAVAILABLE', 'The code may not have been sent; if it does not arrive, request another later', {
+    details: { reason: 'DELIVERY_UNCONFIRMED', retryAfter },
+    headers: { 'Retry-After': String(retryAfter) },
+  });
+}
+
 /** 409 CONFLICT, with `Retry-After` when waiting helps. */
 export function conflict(message: string, reason: string, retryAfterMs?: number): AppError {
   if (retryAfterMs === undefined) return new AppError('CONFLICT', message, { details: { reason } });

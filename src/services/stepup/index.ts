@@ -7,7 +7,7 @@ import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isPlaceholderEmail } from '../email/send';
 import { templates } from '../email/templates';
-import { failClosed, tooMany } from '../phone/strict';
+import { deliveryError, failClosed, tooMany } from '../phone/strict';
 import { signStepUpToken, verifyStepUpToken, type StepUpClient, type StepUpVerdict } from './token';
 
 export * from './token';
@@ -50,7 +50,8 @@ export async function sendStepUpCode(ctx: ServiceContext, client: ClientInfo): P
       case 'locked':
         throw tooMany('Too many wrong codes: verification is locked for a while', r.retryAfterMs, { reason: 'LOCKED' });
       case 'delivery_failed':
-        throw new AppError('SERVICE_UNAVAILABLE', 'The code could not be sent; try again shortly', { details: { reason: 'DELIVERY_FAILED' } });
+      case 'delivery_unconfirmed':
+        throw deliveryError({ reason: r.reason, retryAfterMs: r.retryAfterMs });
       default:
         throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly');
     }
