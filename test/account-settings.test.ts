@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { OTP_PLACEHOLDER, userState } from '../src/durable/user-state';
 import { signStepUpToken } from '../src/services/stepup/token';
-import { dropConnectionWaitingOn, useTestDatabase } from './helpers/db';
+import { dropConnectionWaitingOn, useTestDatabase, withDatabaseHanging } from './helpers/db';
 import { fakeFetch, hang, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
@@ -202,6 +202,21 @@ describe('POST /account-settings/verify-otp', () => {
     expect((await sendCode(u)).body.error.details.reason).toBe('LOCKED');
     const log = (await db.sql<{ action: string; level: string }>(`select action, level from activity_logs where user_id = $1 and action = 'otp.locked'`, [u.id])).rows;
     expect(log).toEqual([{ action: 'otp.locked', level: 'CRITICAL' }]);
+  });
+
+  it('the database hanging when the step-up is recorded: 503 and no token; the same code works once it is back', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    expect((await sendCode(u)).status).toBe(200);
+    const code = lastCode();
+    const down = await verifyCode(u, code, { env: withDatabaseHanging(db) });
+    expect([down.status, down.body.error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+    expect(down.headers.get('Set-Cookie')).toBeNull();
+    const ok = await verifyCode(u, code);
+    expect(ok.status).toBe(200);
+    expect(ok.body.data.token).toEqual(expect.any(String));
+    expect((await verifyCode(u, code)).body.error.details.reason).toBe('OTP_EXPIRED');
   });
 
   it("401 without a session on every route; one user's code does not verify another user", async () => {

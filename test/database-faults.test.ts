@@ -3,25 +3,16 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { isDatabaseUnavailable } from '../src/db/errors';
 import { clerkUserJson, signedClerkWebhook } from './helpers/clerk';
-import { useTestDatabase } from './helpers/db';
+import { useTestDatabase, withDatabaseAt, withDatabaseHanging } from './helpers/db';
 import { call, type CallResult } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
 
 const db = useTestDatabase();
 afterEach(() => vi.restoreAllMocks());
 
-/**
- * The worker's env with this file's database reached through other Neon endpoints. The driver routes by the
- * database URL's host name, so each fault gets its own name (the stand-ins ignore it and serve the same database).
- */
-function withDatabaseAt(hostName: string, endpoints: string): Env {
-  const url = new URL(db.url);
-  url.hostname = hostName;
-  return { ...db.env, DATABASE_URL: url.toString(), NEON_LOCAL_PROXY: endpoints } as Env;
-}
-const closed = () => withDatabaseAt('closed.db.test', `127.0.0.1:${env.TEST_CLOSED_PORT}`);
-const hanging = () => withDatabaseAt('hanging.db.test', String(env.TEST_HANGING_ADDR));
-const constrained = () => withDatabaseAt('constrained.db.test', String(env.TEST_NEON_PROXY_CONSTRAINED));
+const closed = () => withDatabaseAt(db, 'closed.db.test', `127.0.0.1:${env.TEST_CLOSED_PORT}`);
+const hanging = () => withDatabaseHanging(db);
+const constrained = () => withDatabaseAt(db, 'constrained.db.test', String(env.TEST_NEON_PROXY_CONSTRAINED));
 
 function expectUnavailable(r: CallResult) {
   expect(r.status).toBe(503);
@@ -84,7 +75,7 @@ describe('the database hangs (accepts connections, never answers)', () => {
 describe('/healthz under load', () => {
   it('a database that answers slowly is "degraded" (200), not down', async () => {
     vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const slow = withDatabaseAt('slow.db.test', String(env.TEST_NEON_PROXY_SLOW)); // 1.2 s per round trip
+    const slow = withDatabaseAt(db, 'slow.db.test', String(env.TEST_NEON_PROXY_SLOW)); // 1.2 s per round trip
     const r = await call(slow, '/healthz');
     expect(r.status).toBe(200);
     expect(r.body.data).toEqual({ status: 'degraded', checks: { database: 'slow', cache: 'ok' } });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { PHONE_SENDS_OBJECT, phoneNumberState, userState } from '../src/durable/user-state';
 import { NUMBER_LIMITS } from '../src/services/phone/caps';
-import { useTestDatabase } from './helpers/db';
+import { useTestDatabase, withDatabaseHanging } from './helpers/db';
 import { fakeFetch, hang, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
 import { signUp, type TestUser } from './helpers/users';
@@ -477,6 +477,22 @@ describe('failure modes', () => {
     const ok = await verify(u, sent);
     expect(ok.status).toBe(200);
     expect(ok.body.data).toEqual({ phoneVerified: true, phoneNumber: phone });
+  });
+
+  it('the database hanging when a verified code is recorded: 503, and the same code verifies once it is back', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    const phone = newPhone();
+    expect((await send(u, phone)).status).toBe(200);
+    const code = smsCode();
+    const down = await verify(u, code, '/verify-otp', withDatabaseHanging(db));
+    expect([down.status, down.body.error.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+    expect((await userRow(u.id)).phone_verified_at).toBeNull();
+    const ok = await verify(u, code);
+    expect(ok.status).toBe(200);
+    expect(ok.body.data).toEqual({ phoneVerified: true, phoneNumber: phone });
+    expect((await verify(u, code)).body.error.details.reason).toBe('OTP_EXPIRED'); // used once the write committed
   });
 
   it('the UserState object unreachable: 503 (fail closed), no provider call', async () => {

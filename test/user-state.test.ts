@@ -201,6 +201,28 @@ describe('UserState: phone OTP', () => {
     expect((await u.verify(lastVoiceCode(), t + 2, 'voice')).ok).toBe(true);
   });
 
+  it('restoreOtp puts back a verified code (with its wrong tries) only given that code, never over a newer one', async () => {
+    const u = user();
+    const phone = newPhone();
+    const t = T();
+    await u.send(phone, t, 'voice');
+    const code = lastVoiceCode();
+    expect(await u.verify(wrong(code), t + 1, 'voice')).toEqual({ ok: false, reason: 'invalid', remainingAttempts: 4 });
+    expect(await u.verify(code, t + 2, 'voice')).toEqual({ ok: true, phone });
+    expect(await u.verify(code, t + 3, 'voice')).toEqual({ ok: false, reason: 'no_code' });
+    expect(await u.stub.restoreOtp({ userId: u.id, purpose: 'phone', code: wrong(code) }, t + 4)).toBe(false);
+    expect(await u.stub.restoreOtp({ userId: u.id, purpose: 'phone', code }, t + 5)).toBe(true);
+    // the wrong tries made before still count
+    expect(await u.verify(wrong(code), t + 6, 'voice')).toEqual({ ok: false, reason: 'invalid', remainingAttempts: 3 });
+    expect(await u.verify(code, t + 7, 'voice')).toEqual({ ok: true, phone });
+    // a newer code is never replaced by an older one
+    await u.send(phone, t + 3 * MIN, 'voice');
+    expect(await u.stub.restoreOtp({ userId: u.id, purpose: 'phone', code }, t + 3 * MIN + 1)).toBe(false);
+    expect((await u.verify(lastVoiceCode(), t + 3 * MIN + 2, 'voice')).ok).toBe(true);
+    // nor after it expired
+    expect(await u.stub.restoreOtp({ userId: u.id, purpose: 'phone', code: lastVoiceCode() }, t + 20 * MIN)).toBe(false);
+  });
+
   it("another user cannot verify someone else's code; an object serves one user only", async () => {
     const a = user();
     const b = user();

@@ -106,6 +106,8 @@ export type ClaimStart = { ok: true; attemptsRemaining: number } | { ok: false; 
 /** Storage keys (counters go under `limit:<key>`); the prefix of a stored key is how `expiryOf` knows when it lapses. */
 export const KEY = {
   otp: (p: OtpPurpose) => `otp:${p}`,
+  /** The code last verified, kept until it expires so a failed write can put it back (`restoreOtp`). */
+  spentOtp: (p: OtpPurpose) => `otp:${p}:spent`,
   cooldown: (p: OtpPurpose) => `until:cooldown:${p}`,
   lockout: (p: OtpPurpose) => `until:lockout:${p}`,
   sends: (p: OtpPurpose) => `otp:${p}:send`,

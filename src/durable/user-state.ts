@@ -38,6 +38,7 @@ export {
 export type {
   ClaimStart,
   NamedLimit,
+  OtpPurpose,
   PhoneChannel,
   SendRefusal,
   SendResult,
@@ -157,7 +158,8 @@ export class UserState extends DurableObject<Env> {
   /**
    * Check a phone code. SMS verify calls are counted (3/h) before anything else. A code only verifies on
    * the channel it was sent on; 5 wrong tries kill it. Success consumes it and returns the number, which
-   * the caller then claims in the database (where a number already verified by another account → 409).
+   * the caller then claims in the database (where a number already verified by another account → 409);
+   * if that write fails, the caller puts the code back with `restoreOtp`.
    */
   async verifyPhoneOtp(req: { userId: string; channel: PhoneChannel; code: string }, now: number = Date.now()): Promise<VerifyResult> {
     const policy = OTP_POLICY.phone;
@@ -184,7 +186,7 @@ export class UserState extends DurableObject<Env> {
       this.kv.put(KEY.otp('phone'), otp);
       return { ok: false, reason: 'invalid', remainingAttempts: policy.maxWrongTries - otp.wrongTries };
     }
-    this.kv.delete(KEY.otp('phone'));
+    this.spendOtp('phone', otp);
     this.kv.delete(`limit:${KEY.smsVerify}`);
     return { ok: true, phone: otp.phone };
   }
@@ -249,9 +251,26 @@ export class UserState extends DurableObject<Env> {
       this.kv.put(KEY.otp('stepup'), otp);
       return { ok: false, reason: 'invalid', remainingAttempts: failures.remaining };
     }
-    this.kv.delete(KEY.otp('stepup'));
+    this.spendOtp('stepup', otp);
     this.kv.delete(`limit:${KEY.stepUpFailures}`);
     return { ok: true };
+  }
+
+  /**
+   * Put back a code that verified but whose effect was not recorded (the caller's database write failed),
+   * so the user can try again with the same code. Only with that very code, only while it has not expired,
+   * and never over a newer code. Its wrong-try count comes back with it. Returns whether it was restored.
+   */
+  async restoreOtp(req: { userId: string; purpose: OtpPurpose; code: string }, now: number = Date.now()): Promise<boolean> {
+    const candidate = await this.hashCode(req.purpose, req.userId, req.purpose === 'stepup' ? req.code.trim().toUpperCase() : req.code);
+
+    this.assertOwner(req.userId);
+    const spent = this.kv.get<ActiveOtp>(KEY.spentOtp(req.purpose));
+    if (!spent || spent.expiresAt <= now || !timingSafeEqual(spent.hash, candidate)) return false;
+    this.kv.delete(KEY.spentOtp(req.purpose));
+    if (this.kv.get<ActiveOtp>(KEY.otp(req.purpose))) return false;
+    this.putOtp(req.purpose, spent);
+    return true;
   }
 
   // ───────────────────────────── free-credit claim ─────────────────────────────
@@ -329,6 +348,12 @@ export class UserState extends DurableObject<Env> {
     this.refund(KEY.sends(purpose), now);
     this.kv.delete(KEY.cooldown(purpose));
     return { ok: false, reason: 'delivery_failed', retryAfterMs: 0 };
+  }
+
+  /** A verified code stops verifying at once; it is kept aside only for `restoreOtp`. */
+  private spendOtp(purpose: OtpPurpose, otp: ActiveOtp): void {
+    this.kv.delete(KEY.otp(purpose));
+    this.kv.put(KEY.spentOtp(purpose), otp);
   }
 
   private putOtp(purpose: OtpPurpose, otp: ActiveOtp): void {

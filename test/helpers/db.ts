@@ -166,3 +166,16 @@ export async function dropConnectionWaitingOn<T>(db: TestDatabase, table: string
     await blocker.end();
   }
 }
+
+/**
+ * The file's env with its database reached through other Neon endpoints. The driver routes by the database
+ * URL's host name, so each fault gets its own name (the stand-ins ignore it and serve the same database).
+ */
+export function withDatabaseAt(db: TestDatabase, hostName: string, endpoints: string): Env {
+  const url = new URL(db.url);
+  url.hostname = hostName;
+  return { ...db.env, DATABASE_URL: url.toString(), NEON_LOCAL_PROXY: endpoints } as Env;
+}
+
+/** The file's env with its database accepting connections and never answering (each attempt times out: 503). */
+export const withDatabaseHanging = (db: TestDatabase): Env => withDatabaseAt(db, 'hanging.db.test', String(env.TEST_HANGING_ADDR));

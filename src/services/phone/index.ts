@@ -12,7 +12,7 @@ import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isUniqueViolation } from '../../db/errors';
 import { assertCountryAllowed, reservePhoneSend } from './caps';
-import { conflict, deliveryError, failClosed, maskPhone, tooMany } from './strict';
+import { conflict, deliveryError, failClosed, maskPhone, restoreCodeAfter, tooMany } from './strict';
 
 export { maskPhone } from './strict';
 
@@ -113,6 +113,7 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
  * calls per hour; 5 wrong tries kill a code). On success the number becomes the caller's verified phone
  * in one transaction with the activity rows and the `phone.verified` event. The database's unique index
  * on verified numbers decides between accounts: the first to verify wins, a later one gets 409 PHONE_TAKEN.
+ * When that transaction fails (the database down), the code is put back: the same code works on retry.
  */
 export async function verifyPhoneOtp(ctx: ServiceContext, input: { channel: PhoneChannel; code: string }): Promise<{ phoneVerified: true; phoneNumber: string }> {
   const userId = requireCaller(ctx);
@@ -152,6 +153,7 @@ export async function verifyPhoneOtp(ctx: ServiceContext, input: { channel: Phon
     });
   } catch (err) {
     if (isUniqueViolation(err, 'users_phone_verified_uq')) throw conflict('This phone number is already verified on another account', 'PHONE_TAKEN');
+    await restoreCodeAfter(ctx, { userId, purpose: 'phone', code: input.code, error: err });
     throw err;
   }
   await cacheDel(ctx.config, cacheKeys(ctx.config).ownProfile(userId));

@@ -1,5 +1,7 @@
+import { userState, type OtpPurpose } from '../../durable/user-state';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
+import type { ServiceContext } from '../context';
 
 /**
  * Every call to the UserState Durable Object goes through here: if the object cannot be reached the
@@ -16,6 +18,20 @@ export async function failClosed<T>(what: string, call: () => PromiseLike<unknow
       details: { retryAfter: 5 },
       headers: { 'Retry-After': '5' },
     });
+  }
+}
+
+/**
+ * After a code verified, the write that records its effect failed with `error`: unless that was one of our
+ * own refusals (an AppError: the code did its job), the code is put back so the user can retry with it
+ * instead of paying for a new one. Never throws: the write's error is the answer.
+ */
+export async function restoreCodeAfter(ctx: ServiceContext, input: { userId: string; purpose: OtpPurpose; code: string; error: unknown }): Promise<void> {
+  if (input.error instanceof AppError) return;
+  try {
+    await userState(ctx.env, input.userId).restoreOtp({ userId: input.userId, purpose: input.purpose, code: input.code });
+  } catch (err) {
+    log('warn', 'user_state.restore_failed', { purpose: input.purpose, error: describeError(err) });
   }
 }
 

@@ -7,7 +7,7 @@ import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isPlaceholderEmail } from '../email/send';
 import { templates } from '../email/templates';
-import { deliveryError, failClosed, tooMany } from '../phone/strict';
+import { deliveryError, failClosed, restoreCodeAfter, tooMany } from '../phone/strict';
 import { signStepUpToken, verifyStepUpToken, type StepUpClient, type StepUpVerdict } from './token';
 
 export * from './token';
@@ -83,12 +83,18 @@ export async function verifyStepUpCode(ctx: ServiceContext, input: { code: strin
         throw new AppError('VALIDATION_ERROR', 'No valid code: request a new one', { details: { reason: 'OTP_EXPIRED' } });
     }
   }
-  const issued = await signStepUpToken({ secret: stepUpSecret(ctx), client: { userId, userAgent: input.userAgent, ip: input.ip } });
-  await withTransaction(ctx, async (tx, ctx) => {
-    await logActivity(ctx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'step-up' } });
-    await logActivity(ctx, { userId, action: 'stepup.granted', level: 'CRITICAL', metadata: { ip: input.ip, userAgent: input.userAgent?.slice(0, 200) ?? null } });
-  });
-  return issued;
+  try {
+    const issued = await signStepUpToken({ secret: stepUpSecret(ctx), client: { userId, userAgent: input.userAgent, ip: input.ip } });
+    await withTransaction(ctx, async (tx, ctx) => {
+      await logActivity(ctx, { userId, action: 'otp.verified', level: 'INFO', metadata: { purpose: 'step-up' } });
+      await logActivity(ctx, { userId, action: 'stepup.granted', level: 'CRITICAL', metadata: { ip: input.ip, userAgent: input.userAgent?.slice(0, 200) ?? null } });
+    });
+    return issued;
+  } catch (err) {
+    // No token without its audit rows; the code is put back so the same code works on retry.
+    await restoreCodeAfter(ctx, { userId, purpose: 'stepup', code: input.code, error: err });
+    throw err;
+  }
 }
 
 /** Whether `token` is a valid step-up for the caller on this client right now (never throws for a bad token). */
