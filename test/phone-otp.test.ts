@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
-import { PHONE_SENDS_OBJECT, phoneNumberState, userState } from '../src/durable/user-state';
+import { OTP_POLICY, PHONE_SENDS_OBJECT, phoneNumberState, userState } from '../src/durable/user-state';
 import { NUMBER_LIMITS } from '../src/services/phone/caps';
 import { useTestDatabase, withDatabaseHanging } from './helpers/db';
 import { fakeFetch, hang, type FakeFetch } from './helpers/fake-fetch';
@@ -206,6 +206,32 @@ describe('POST /credits/send-otp + /verify-otp (SMS)', () => {
     expect(v.status).toBe(409);
     expect(v.body.error.details.reason).toBe('PHONE_TAKEN');
     expect((await userRow(u.id)).phone_verified_at).toBeNull();
+  });
+
+  it('whether a number is taken is only answered within the caller\'s limits: past them, 429 for any number', async () => {
+    const owner = await signUp(db);
+    const registered = newPhone();
+    await db.sql(`update users set phone_number = $2, phone_verified_at = now() where id = $1`, [owner.id, registered]);
+    const same = (r: CallResult) => [r.status, r.body.error?.code, r.body.error?.details?.reason];
+
+    // an account that spent its codes learns nothing about other numbers
+    const spent = await signUp(db);
+    const state = userState(db.env, spent.id);
+    for (let i = 0; i < 3; i++) {
+      expect((await state.sendPhoneOtp({ userId: spent.id, channel: 'sms', phone: newPhone(), delivery: twilioDelivery }, Date.now() - 60 * MIN + i * 5 * MIN)).ok).toBe(true);
+    }
+    expect(same(await send(spent, registered))).toEqual([429, 'RATE_LIMITED', 'DAILY_LIMIT']);
+    expect(same(await send(spent, newPhone()))).toEqual([429, 'RATE_LIMITED', 'DAILY_LIMIT']);
+
+    // nor does one that only probes: every request that reaches the lookup counts, 409s included
+    const prober = await signUp(db);
+    for (let i = 0; i < OTP_POLICY.phone.lookups.limit; i++) expect(same(await send(prober, registered))).toEqual([409, 'CONFLICT', 'PHONE_TAKEN']);
+    const a = await send(prober, registered);
+    const b = await send(prober, newPhone());
+    expect(same(a)).toEqual([429, 'RATE_LIMITED', 'DAILY_LIMIT']);
+    expect(same(b)).toEqual(same(a));
+    expect(Number(a.headers.get('Retry-After'))).toBeGreaterThan(23 * 3600);
+    expect(sms).toHaveLength(3); // the spent account's own three codes, nothing since
   });
 
   it('wrong code: 400 with remainingAttempts; then 429 after 3 verify calls in the hour', async () => {

@@ -44,6 +44,11 @@ export const OTP_POLICY = {
     maxWrongTries: 5,
     /** Verify calls on the SMS channel, counted before the code is checked. */
     smsVerifyCalls: { limit: 3, windowMs: HOUR },
+    /**
+     * Send requests that get as far as looking the number up (sent or not): whether a number is verified
+     * on another account is only answered within this budget, so it cannot be used to list who is registered.
+     */
+    lookups: { limit: 10, windowMs: DAY },
   },
   stepUp: {
     ttlMs: 10 * MINUTE,
@@ -94,6 +99,9 @@ export type SendResult =
   | { ok: true; expiresAt: number; sendsRemaining: number; resendAfterMs: number }
   | { ok: false; reason: SendRefusal; retryAfterMs: number };
 
+/** Whether this user may ask for a phone code now (nothing else is consumed than one lookup). */
+export type SendCheck = { ok: true } | { ok: false; reason: SendRefusal; retryAfterMs: number };
+
 export type VerifyResult =
   | { ok: true; phone?: string }
   | { ok: false; reason: 'rate_limited' | 'locked'; retryAfterMs: number; justLocked?: boolean }
@@ -112,6 +120,7 @@ export const KEY = {
   lockout: (p: OtpPurpose) => `until:lockout:${p}`,
   sends: (p: OtpPurpose) => `otp:${p}:send`,
   smsVerify: 'otp:phone:verify-sms',
+  phoneLookups: 'otp:phone:lookup',
   stepUpFailures: 'otp:stepup:failures',
   claim: 'claim',
   claimInflight: 'until:claim',

@@ -20,6 +20,7 @@ import {
   type NamedLimit,
   type OtpPurpose,
   type PhoneChannel,
+  type SendCheck,
   type SendResult,
   type StrictLimit,
   type StrictLimitResult,
@@ -40,6 +41,7 @@ export type {
   NamedLimit,
   OtpPurpose,
   PhoneChannel,
+  SendCheck,
   SendRefusal,
   SendResult,
   StrictLimit,
@@ -153,6 +155,21 @@ export class UserState extends DurableObject<Env> {
       return this.deliveryFailed('phone', req.channel, err, code, nonce, now);
     }
     return { ok: true, expiresAt, sendsRemaining: sends.remaining, resendAfterMs: policy.cooldownMs };
+  }
+
+  /**
+   * Before anything about the number is revealed: refused while this user's sends are locked, spent or
+   * cooling down, and otherwise counted against the lookup budget (OTP_POLICY.phone.lookups). Consumes no
+   * send; `sendPhoneOtp` checks and consumes those itself.
+   */
+  checkPhoneSend(req: { userId: string }, now: number = Date.now()): SendCheck {
+    const policy = OTP_POLICY.phone;
+    this.assertOwner(req.userId);
+    const refused = this.sendRefusal('phone', policy.sends, now);
+    if (refused) return refused;
+    const lookups = this.hit(KEY.phoneLookups, policy.lookups, now);
+    if (!lookups.allowed) return { ok: false, reason: 'limit', retryAfterMs: lookups.retryAfterMs };
+    return { ok: true };
   }
 
   /**
@@ -319,7 +336,7 @@ export class UserState extends DurableObject<Env> {
     else if (owner !== userId) throw new Error('UserState called for a different user');
   }
 
-  private sendRefusal(purpose: OtpPurpose, sends: StrictLimit, now: number): SendResult | null {
+  private sendRefusal(purpose: OtpPurpose, sends: StrictLimit, now: number): (SendResult & { ok: false }) | null {
     const locked = this.getUntil(KEY.lockout(purpose), now);
     if (locked) return { ok: false, reason: 'locked', retryAfterMs: locked - now };
     const quota = this.peek(KEY.sends(purpose), sends, now);

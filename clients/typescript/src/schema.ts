@@ -1142,7 +1142,7 @@ export interface paths {
         put?: never;
         /**
          * Text a verification code to a phone number
-         * @description One flow, two channels: 120 s between sends, 3 sends per 24 h per account (SMS and voice together), code valid 15 minutes. Per number, across all accounts: at most 3 codes per hour and 10 per 24 h (429, reason NUMBER_LIMIT). The deployment sends at most PHONE_OTP_GLOBAL_HOURLY_CAP codes an hour (503, reason SEND_CAPACITY); PHONE_OTP_ALLOWED_COUNTRIES may restrict the countries served. Requesting a code never blocks the number for anyone else: the first account to verify it owns it.
+         * @description One flow, two channels: 120 s between sends, 3 sends per 24 h per account (SMS and voice together), code valid 15 minutes. Whether the number is verified on another account (409) is answered only within the account's limits, 10 requests per 24 h. Per number, across all accounts: at most 3 codes per hour and 10 per 24 h (429, reason NUMBER_LIMIT). The deployment sends at most PHONE_OTP_GLOBAL_HOURLY_CAP codes an hour (503, reason SEND_CAPACITY); PHONE_OTP_ALLOWED_COUNTRIES may restrict the countries served. Requesting a code never blocks the number for anyone else: the first account to verify it owns it.
          */
         post: operations["credit.phone.sendSmsCode"];
         delete?: never;
@@ -1162,7 +1162,7 @@ export interface paths {
         put?: never;
         /**
          * Call a phone number and read out a verification code
-         * @description One flow, two channels: 120 s between sends, 3 sends per 24 h per account (SMS and voice together), code valid 15 minutes. Per number, across all accounts: at most 3 codes per hour and 10 per 24 h (429, reason NUMBER_LIMIT). The deployment sends at most PHONE_OTP_GLOBAL_HOURLY_CAP codes an hour (503, reason SEND_CAPACITY); PHONE_OTP_ALLOWED_COUNTRIES may restrict the countries served. Requesting a code never blocks the number for anyone else: the first account to verify it owns it.
+         * @description One flow, two channels: 120 s between sends, 3 sends per 24 h per account (SMS and voice together), code valid 15 minutes. Whether the number is verified on another account (409) is answered only within the account's limits, 10 requests per 24 h. Per number, across all accounts: at most 3 codes per hour and 10 per 24 h (429, reason NUMBER_LIMIT). The deployment sends at most PHONE_OTP_GLOBAL_HOURLY_CAP codes an hour (503, reason SEND_CAPACITY); PHONE_OTP_ALLOWED_COUNTRIES may restrict the countries served. Requesting a code never blocks the number for anyone else: the first account to verify it owns it.
          */
         post: operations["credit.phone.sendVoiceCode"];
         delete?: never;
@@ -10925,7 +10925,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After */
+            /** @description Cooldown, daily limit of the account (DAILY_LIMIT: 3 codes, or 10 requests, per 24 h), or the number capped (NUMBER_LIMIT); Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10935,7 +10935,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "RATE_LIMITED",
-                     *         "message": "Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After",
+                     *         "message": "Cooldown, daily limit of the account (DAILY_LIMIT: 3 codes, or 10 requests, per 24 h), or the number capped (NUMBER_LIMIT); Retry-After",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }
@@ -11058,7 +11058,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After */
+            /** @description Cooldown, daily limit of the account (DAILY_LIMIT: 3 codes, or 10 requests, per 24 h), or the number capped (NUMBER_LIMIT); Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -11068,7 +11068,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "RATE_LIMITED",
-                     *         "message": "Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After",
+                     *         "message": "Cooldown, daily limit of the account (DAILY_LIMIT: 3 codes, or 10 requests, per 24 h), or the number capped (NUMBER_LIMIT); Retry-After",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }

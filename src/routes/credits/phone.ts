@@ -59,6 +59,7 @@ const sendRoute = (path: string, channel: 'sms' | 'voice') =>
     summary: channel === 'sms' ? 'Text a verification code to a phone number' : 'Call a phone number and read out a verification code',
     description:
       'One flow, two channels: 120 s between sends, 3 sends per 24 h per account (SMS and voice together), code valid 15 minutes. ' +
+      'Whether the number is verified on another account (409) is answered only within the account\'s limits, 10 requests per 24 h. ' +
       'Per number, across all accounts: at most 3 codes per hour and 10 per 24 h (429, reason NUMBER_LIMIT). The deployment sends at most ' +
       'PHONE_OTP_GLOBAL_HOURLY_CAP codes an hour (503, reason SEND_CAPACITY); PHONE_OTP_ALLOWED_COUNTRIES may restrict the countries served. ' +
       'Requesting a code never blocks the number for anyone else: the first account to verify it owns it.',
@@ -69,7 +70,7 @@ const sendRoute = (path: string, channel: 'sms' | 'voice') =>
         400: 'Invalid, non-mobile or disposable number, a country not served (COUNTRY_NOT_ALLOWED); unknown key',
         401: 'Not signed in',
         409: 'Already verified, or the number is verified by another account',
-        429: 'Cooldown, daily limit of the account, or the number capped (NUMBER_LIMIT); Retry-After',
+        429: 'Cooldown, daily limit of the account (DAILY_LIMIT: 3 codes, or 10 requests, per 24 h), or the number capped (NUMBER_LIMIT); Retry-After',
         503:
           'Provider refused (DELIVERY_FAILED) or did not confirm the send (DELIVERY_UNCONFIRMED: the code may still arrive and counts, Retry-After), ' +
           'verification state unavailable, or the hourly send capacity reached (SEND_CAPACITY, Retry-After)',

@@ -2,7 +2,7 @@ import { and, eq, isNotNull, isNull, ne } from 'drizzle-orm';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { users } from '../../db/schema';
 import { phoneDeliveryFor } from '../../durable/otp-delivery';
-import { OTP_POLICY, userState, type PhoneChannel, type SendResult as OtpSendResult, type VerifyResult } from '../../durable/user-state';
+import { OTP_POLICY, userState, type PhoneChannel, type SendCheck, type SendRefusal, type SendResult as OtpSendResult, type VerifyResult } from '../../durable/user-state';
 import { emit } from '../../events/outbox';
 import { checkDisposablePhone } from '../../integrations/sms';
 import { cacheDel } from '../../lib/cache';
@@ -38,6 +38,19 @@ function normalisePhone(input: PhoneInput): string {
   return parsed.number;
 }
 
+function sendRefused(r: { reason: SendRefusal; retryAfterMs: number }): AppError {
+  switch (r.reason) {
+    case 'cooldown':
+      return tooMany('Wait before requesting another code', r.retryAfterMs, { reason: 'COOLDOWN' });
+    case 'limit':
+    case 'locked':
+      return tooMany(`At most ${OTP_POLICY.phone.sends.limit} codes per 24 hours`, r.retryAfterMs, { reason: 'DAILY_LIMIT' });
+    case 'delivery_failed':
+    case 'delivery_unconfirmed':
+      return deliveryError({ reason: r.reason, retryAfterMs: r.retryAfterMs });
+  }
+}
+
 export interface SendResult {
   channel: PhoneChannel;
   phoneNumber: string;
@@ -50,7 +63,8 @@ export interface SendResult {
 
 /**
  * POST /credits/send-otp and /send-voice-otp. Order: number format and country (PHONE_OTP_ALLOWED_COUNTRIES)
- * → the caller has no verified phone → no other account verified this number (409) → disposable check
+ * → the caller has no verified phone → the caller's own limits and lookup budget (429, nothing consumed but
+ * the lookup) → no other account verified this number (409) → disposable check
  * (optional, fails open) → the caps shared by all accounts (per number, then deployment-wide; see
  * ./caps.ts) → the UserState object checks and consumes the caller's own limits, stores the hash and
  * calls the provider (the code never leaves it). When the caller's own limits refuse, or the provider
@@ -64,6 +78,12 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
   const db = ctx.db.write;
   const [me] = await db.select({ phoneVerifiedAt: users.phoneVerifiedAt }).from(users).where(eq(users.id, userId));
   if (me?.phoneVerifiedAt) throw conflict('Your phone number is already verified', 'ALREADY_VERIFIED');
+  // The caller's limits come before the number is looked up: past them the answer is the same 429 for any
+  // number, so an account cannot list which numbers are registered.
+  const state = userState(ctx.env, userId);
+  const allowed = await failClosed<SendCheck>('checkPhoneSend', () => state.checkPhoneSend({ userId }));
+  if (!allowed.ok) throw sendRefused(allowed);
+  // Soft-deleted accounts count: their number stays unique in the database until it is anonymised.
   const [taken] = await db
     .select({ id: users.id })
     .from(users)
@@ -78,20 +98,11 @@ export async function sendPhoneOtp(ctx: ServiceContext, input: PhoneInput & { ch
   const delivery = phoneDeliveryFor(ctx.config);
   const reservation = await reservePhoneSend(ctx, phone);
   // An unreachable UserState may or may not have sent the code: the shared caps keep the unit (fail closed).
-  const r = await failClosed<OtpSendResult>('sendPhoneOtp', () => userState(ctx.env, userId).sendPhoneOtp({ userId, channel: input.channel, phone, delivery }));
+  const r = await failClosed<OtpSendResult>('sendPhoneOtp', () => state.sendPhoneOtp({ userId, channel: input.channel, phone, delivery }));
   if (!r.ok) {
     // A delivery that may have gone out keeps its units: the caps count codes the provider may have sent.
     if (r.reason !== 'delivery_unconfirmed') await reservation.release();
-    switch (r.reason) {
-      case 'cooldown':
-        throw tooMany('Wait before requesting another code', r.retryAfterMs, { reason: 'COOLDOWN' });
-      case 'limit':
-      case 'locked':
-        throw tooMany(`At most ${OTP_POLICY.phone.sends.limit} codes per 24 hours`, r.retryAfterMs, { reason: 'DAILY_LIMIT' });
-      case 'delivery_failed':
-      case 'delivery_unconfirmed':
-        throw deliveryError({ reason: r.reason, retryAfterMs: r.retryAfterMs });
-    }
+    throw sendRefused(r);
   }
   await logActivity(ctx, {
     userId,
