@@ -5,7 +5,7 @@ import { registerRoutes } from '../src/routes';
 import { createRouter } from '../src/router';
 import { clerkUserJson, sessionToken, signedClerkWebhook } from './helpers/clerk';
 import { CapturedQueue, useTestDatabase } from './helpers/db';
-import { fakeFetch } from './helpers/fake-fetch';
+import { fakeFetch, stalledBody } from './helpers/fake-fetch';
 import { call } from './helpers/http';
 import { signUp } from './helpers/users';
 
@@ -204,6 +204,19 @@ describe('just-in-time provisioning', () => {
     const r = await call(db.env, '/api/v1/_whoami', { app, token: await sessionToken(id) });
     expect(r.status).toBe(200);
     expect(await userRow(id)).toMatchObject({ email: 'odd.names@example.test', first_name: 'Ada', last_name: 'L'.repeat(200) });
+  });
+});
+
+describe('just-in-time provisioning: Clerk stalls mid-answer', () => {
+  it('headers then a body that never ends: the lookup gives up within its 3 s and the user gets the placeholder', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const id = newId();
+    fakeFetch({ [`GET https://api.clerk.com/v1/users/${id}`]: () => stalledBody() });
+    const started = Date.now();
+    const r = await call(db.env, '/api/v1/_whoami', { app, token: await sessionToken(id) });
+    expect(r.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect((await userRow(id)).email).toMatch(/@users\.invalid$/);
   });
 });
 

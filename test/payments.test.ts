@@ -8,6 +8,7 @@ import { hmacSha256Hex, sha256Hex, timingSafeEqual, verifyHmacSha256Hex } from '
 import { cancelStalePayments } from '../src/services/payments';
 import { createDatabaseFromTemplate, dropDatabase, useTestDatabase } from './helpers/db';
 import { call } from './helpers/http';
+import { stalledBody } from './helpers/fake-fetch';
 import { FakeRazorpay, razorpayVars, RZP_BASE, RZP_KEY_ID, RZP_KEY_SECRET } from './helpers/razorpay';
 import { signUp, type TestUser } from './helpers/users';
 
@@ -165,6 +166,19 @@ describe('create-order with a lagging read replica', () => {
     expect(r.body.data.amount).toBe(amount);
     expect(rzp.orders.get(r.body.data.orderId)?.amount).toBe(amount);
     expect((await paymentRow(r.body.data.orderId)).amount).toBe(amount);
+  });
+});
+
+describe('create-order: Razorpay stalls mid-answer', () => {
+  it('headers then a body that never ends: 503 PROVIDER_UNAVAILABLE within the two 8 s attempts', { timeout: 60_000 }, async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const u = await signUp(db);
+    rzp.fetch.on('POST https://api.razorpay.com/v1/orders', () => stalledBody());
+    const started = Date.now();
+    const r = await createOrder(u, { planId: 'basic_plan' });
+    expect(r.status).toBe(503);
+    expect(r.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', details: { reason: 'PROVIDER_UNAVAILABLE' } });
+    expect(Date.now() - started).toBeLessThan(25_000);
   });
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config';
-import { withTimeout } from '../lib/http';
+import { httpCall, jsonOf } from '../lib/http';
 import { withoutNul } from '../lib/text';
 import { traceHeaders } from '../lib/trace';
 
@@ -63,14 +63,15 @@ export function toUserFields(u: ClerkUserJson): ClerkUserFields {
 /** PATCH /v1/users/:id with the names we hold (Clerk is the source of truth for identity fields). */
 export async function updateClerkUserNames(config: Config, userId: string, names: { firstName: string | null; lastName: string | null }): Promise<void> {
   if (!config.CLERK_SECRET_KEY) throw new Error('CLERK_SECRET_KEY is not configured');
-  const res = await withTimeout(
-    fetch(`${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`, {
+  const res = await httpCall(
+    'Clerk user update',
+    `${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`,
+    {
       method: 'PATCH',
       headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}`, 'Content-Type': 'application/json', ...traceHeaders() },
       body: JSON.stringify({ first_name: names.firstName, last_name: names.lastName }),
-    }),
+    },
     5000,
-    'Clerk user update',
   );
   if (!res.ok) throw new Error(`Clerk user update failed with ${res.status}`);
 }
@@ -78,13 +79,12 @@ export async function updateClerkUserNames(config: Config, userId: string, names
 /** GET /v1/users/:id on Clerk's Backend API (used once, when an unknown user first calls us). */
 export async function fetchClerkUser(config: Config, userId: string): Promise<ClerkUserFields> {
   if (!config.CLERK_SECRET_KEY) throw new Error('CLERK_SECRET_KEY is not configured');
-  const res = await withTimeout(
-    fetch(`${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`, {
-      headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}`, ...traceHeaders() },
-    }),
-    3000,
+  const res = await httpCall(
     'Clerk user lookup',
+    `${config.CLERK_API_BASE_URL}/v1/users/${encodeURIComponent(userId)}`,
+    { headers: { Authorization: `Bearer ${config.CLERK_SECRET_KEY}`, ...traceHeaders() } },
+    3000,
   );
   if (!res.ok) throw new Error(`Clerk user lookup failed with ${res.status}`);
-  return toUserFields(ClerkUserJson.parse(await res.json()));
+  return toUserFields(ClerkUserJson.parse(jsonOf(res)));
 }

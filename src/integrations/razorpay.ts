@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config';
 import { describeError, log } from '../lib/log';
-import { withTimeout } from '../lib/http';
+import { httpCall, jsonOf } from '../lib/http';
 import { traceHeaders } from '../lib/trace';
 
 /**
@@ -130,18 +130,8 @@ async function request<T>(config: Config, method: 'GET' | 'POST', path: string, 
   let last: RazorpayError | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
-      const res = await withTimeout(
-        fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
-        TIMEOUT_MS,
-        `Razorpay ${method} ${path}`,
-      );
-      const text = await res.text();
-      let json: unknown = null;
-      try {
-        json = text ? JSON.parse(text) : null;
-      } catch {
-        json = null;
-      }
+      const res = await httpCall(`Razorpay ${method} ${path}`, url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, TIMEOUT_MS);
+      const json = jsonOf(res);
       if (!res.ok) {
         const e = (json as { error?: { code?: string; description?: string } } | null)?.error;
         last = new RazorpayError(`Razorpay ${method} ${path} failed with ${res.status}: ${e?.description ?? 'no description'}`, res.status, e?.code ?? null);

@@ -31,7 +31,8 @@ export async function sendWithResend(config: Config, mail: OutgoingEmail, idempo
         tags: mail.tags && Object.entries(mail.tags).map(([name, value]) => ({ name, value })),
         attachments: mail.attachments?.map((a) => ({ filename: a.filename, content: a.content, contentType: a.contentType })),
       },
-      { idempotencyKey, headers: traceHeaders() },
+      // The SDK reads the answer inside this call, so the race below bounds the body too; the signal aborts the request.
+      { idempotencyKey, headers: traceHeaders(), signal: AbortSignal.timeout(SEND_TIMEOUT_MS) },
     ),
     SEND_TIMEOUT_MS,
     'Resend send',

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { describeError, log } from '../lib/log';
-import { ProviderRefusal, withTimeout } from '../lib/http';
+import { httpCall, jsonOf, ProviderRefusal } from '../lib/http';
 import { traceHeaders } from '../lib/trace';
 
 /**
@@ -35,21 +35,20 @@ const xmlEscape = (s: string) => s.replace(/[<>&'"]/g, (ch) => ({ '<': '&lt;', '
 export function twilioProvider(d: TwilioAccount): SmsProvider {
   const post = async (resource: 'Messages' | 'Calls', form: Record<string, string>) => {
     const url = `${d.baseUrl.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(d.accountSid)}/${resource}.json`;
-    const res = await withTimeout(
-      fetch(url, {
+    const res = await httpCall(
+      `Twilio ${resource}`,
+      url,
+      {
         method: 'POST',
         headers: { Authorization: `Basic ${btoa(`${d.accountSid}:${d.authToken}`)}`, 'Content-Type': 'application/x-www-form-urlencoded', ...traceHeaders() },
         body: new URLSearchParams(form).toString(),
-      }),
+      },
       PROVIDER_TIMEOUT_MS,
-      `Twilio ${resource}`,
     );
     if (!res.ok) {
       // Only Twilio's numeric error code: the body may echo request fields.
-      const code = await res
-        .json()
-        .then((b) => (b && typeof b === 'object' && 'code' in b ? String((b as { code: unknown }).code) : 'unknown'))
-        .catch(() => 'unknown');
+      const b = jsonOf(res);
+      const code = b && typeof b === 'object' && 'code' in b ? String((b as { code: unknown }).code) : 'unknown';
       const message = `Twilio ${resource} refused the request: HTTP ${res.status}, error ${code}`;
       // A 4xx means nothing was sent; after a 5xx the message may still go out.
       throw res.status < 500 ? new ProviderRefusal(message, res.status) : new Error(message);
@@ -74,12 +73,12 @@ export async function checkDisposablePhone(config: Config, e164: string): Promis
   try {
     const url = new URL('check-phone', config.CREDENTIAL_VALIDATOR_URL.endsWith('/') ? config.CREDENTIAL_VALIDATOR_URL : `${config.CREDENTIAL_VALIDATOR_URL}/`);
     url.searchParams.set('phone', e164.replace(/^\+/, ''));
-    const res = await withTimeout(fetch(url, { headers: { Accept: 'application/json' } }), 5000, 'credential validator');
+    const res = await httpCall('credential validator', url, { headers: { Accept: 'application/json' } }, 5000);
     if (!res.ok) {
       log('warn', 'phone.validator_unavailable', { status: res.status });
       return 'ok';
     }
-    const body = (await res.json()) as { tempphone?: unknown };
+    const body = jsonOf(res) as { tempphone?: unknown } | null;
     if (body?.tempphone === true) return 'disposable';
     if (typeof body?.tempphone === 'string' && /invalid/i.test(body.tempphone)) return 'invalid';
     return 'ok';

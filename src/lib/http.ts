@@ -65,7 +65,7 @@ function expandIpv6(address: string): number[] | null {
   return [...head, ...new Array<number>(missing).fill(0), ...tail];
 }
 
-/** Race a promise against a deadline; rejects with a TimeoutError after `ms`. */
+/** Race a promise against a deadline; rejects with a TimeoutError after `ms`. It cancels nothing: for HTTP use httpCall. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | null = null;
   const deadline = new Promise<never>((_, reject) => {
@@ -75,6 +75,38 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     return await Promise.race([promise, deadline]);
   } finally {
     if (timer !== null) clearTimeout(timer);
+  }
+}
+
+/** A third party's answer, read to the end within the call's deadline. */
+export interface HttpAnswer {
+  status: number;
+  ok: boolean;
+  headers: Headers;
+  text: string;
+}
+
+/**
+ * One HTTP call to a third party under one deadline for the whole exchange, body included: a provider that
+ * sends its headers and then stalls would otherwise hold the caller forever (a deadline on `fetch` alone ends
+ * at the headers). The signal aborts the request and the body read; the race bounds the call even where
+ * nothing honours the signal. Rejects with a TimeoutError after `ms`.
+ */
+export async function httpCall(what: string, url: string | URL, init: RequestInit, ms: number): Promise<HttpAnswer> {
+  const signal = AbortSignal.timeout(ms);
+  const exchange = async (): Promise<HttpAnswer> => {
+    const res = await fetch(url, { ...init, signal });
+    return { status: res.status, ok: res.ok, headers: res.headers, text: await res.text() };
+  };
+  return withTimeout(exchange(), ms, what);
+}
+
+/** The answer's body as JSON, or null when it is empty or not JSON. */
+export function jsonOf(answer: HttpAnswer): unknown {
+  try {
+    return answer.text ? JSON.parse(answer.text) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -42,3 +42,9 @@ export function fakeFetch(routes: Record<string, FakeHandler> = {}): FakeFetch {
 export function hang(request: Request): Promise<Response> {
   return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)));
 }
+
+/** An answer whose status and headers arrive and whose body starts but never ends. */
+export function stalledBody(status = 200): Response {
+  const body = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode('{"id":')) });
+  return new Response(body, { status, headers: { 'Content-Type': 'application/json' } });
+}
