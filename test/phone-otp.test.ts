@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/config';
 import { OTP_POLICY, PHONE_SENDS_OBJECT, phoneNumberState, userState } from '../src/durable/user-state';
 import { NUMBER_LIMITS } from '../src/services/phone/caps';
+import { USER_STATE_DEADLINE_MS } from '../src/services/phone/strict';
 import { useTestDatabase, withDatabaseHanging } from './helpers/db';
 import { fakeFetch, hang, type FakeFetch } from './helpers/fake-fetch';
 import { call, type CallResult } from './helpers/http';
@@ -541,6 +542,24 @@ describe('failure modes', () => {
       expect(r.body.error.code).toBe('SERVICE_UNAVAILABLE');
       expect(r.headers.get('Retry-After')).toBe('5');
     }
+    expect(sms).toHaveLength(0);
+  });
+
+  it('the UserState object never answers: 503 (fail closed) once the deadline passes, no provider call', { timeout: 60_000 }, async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void errors.push(String(line)));
+    const silent = {
+      idFromName: (name: string) => ({ name }),
+      get: () => new Proxy({}, { get: () => () => new Promise(() => {}) }),
+    };
+    const env = { ...db.env, USER_STATE: silent } as unknown as Env;
+    const started = Date.now();
+    const r = await send(await signUp(db), newPhone(), env);
+    const ms = Date.now() - started;
+    expect([r.status, r.body.error.code, r.headers.get('Retry-After')]).toEqual([503, 'SERVICE_UNAVAILABLE', '5']);
+    expect(ms).toBeGreaterThanOrEqual(USER_STATE_DEADLINE_MS - 100);
+    expect(ms).toBeLessThan(USER_STATE_DEADLINE_MS + 5000);
+    expect(errors.some((l) => l.includes('user_state.unavailable') && l.includes('TimeoutError'))).toBe(true);
     expect(sms).toHaveLength(0);
   });
 

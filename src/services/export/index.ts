@@ -25,7 +25,7 @@ import { isTransientMailError, sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { userMemberships } from '../membership/queries';
 import type { Scope } from '../membership/scopes';
-import { failClosed, tooMany } from '../phone/strict';
+import { failClosed, tooMany, userStateCall } from '../phone/strict';
 import { resolveSettings } from '../settings/schema';
 
 /**
@@ -45,7 +45,7 @@ export async function requestDataExport(ctx: ServiceContext, meta: { ip: string 
       await emit(tx, ctx.events, 'account.export_requested', { userId });
     });
   } catch (err) {
-    await state.refund('export', now).catch(() => undefined); // nothing was queued: do not spend the day's export
+    await userStateCall('exportRefund', () => state.refund('export', now)).catch(() => undefined); // nothing was queued: do not spend the day's export
     throw err;
   }
   return { status: 'queued' };

@@ -3,7 +3,7 @@ import { PHONE_NUMBER_CAPS, phoneNumberState, phoneSendsState, type NamedLimit, 
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import type { ServiceContext } from '../context';
-import { failClosed, maskPhone, tooMany } from './strict';
+import { failClosed, maskPhone, tooMany, userStateCall } from './strict';
 
 /**
  * Caps on phone codes that hold across accounts, against SMS pumping (codes requested for premium or
@@ -81,7 +81,7 @@ export async function reservePhoneSend(ctx: ServiceContext, e164: string): Promi
 /** A failed give-back leaves the unit counted: the safe direction for a cap on spending. */
 async function giveBack(what: string, call: () => PromiseLike<unknown>): Promise<void> {
   try {
-    await call();
+    await userStateCall(what, call);
   } catch (err) {
     log('warn', 'phone_otp.cap_release_failed', { what, error: describeError(err) });
   }

@@ -9,7 +9,7 @@ import { logActivity } from '../activity';
 import { isUniqueViolation } from '../../db/errors';
 import { requireCaller, withTransaction, type ServiceContext } from '../context';
 import { grant } from '../credits/ledger';
-import { conflict, failClosed, tooMany } from './strict';
+import { conflict, failClosed, tooMany, userStateCall } from './strict';
 
 /** The one-time welcome grant, claimable once a phone number is verified. */
 export const FREE_CREDITS = 200;
@@ -96,6 +96,6 @@ export async function claimFreeCredits(ctx: ServiceContext, meta: { ip: string |
     }
     throw err;
   } finally {
-    await state.endClaim({ refund }).catch((err: unknown) => log('warn', 'user_state.end_claim_failed', { error: describeError(err) }));
+    await userStateCall('endClaim', () => state.endClaim({ refund })).catch((err: unknown) => log('warn', 'user_state.end_claim_failed', { error: describeError(err) }));
   }
 }

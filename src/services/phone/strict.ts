@@ -1,17 +1,29 @@
 import { userState, type OtpPurpose } from '../../durable/user-state';
 import { AppError } from '../../lib/errors';
+import { withTimeout } from '../../lib/http';
 import { describeError, log } from '../../lib/log';
 import type { ServiceContext } from '../context';
 
 /**
- * Every call to the UserState Durable Object goes through here: if the object cannot be reached the
- * request fails CLOSED with 503 — a strict limit is never skipped.
+ * How long a call to the UserState object may take: its slowest calls hand a code to a provider, which gives
+ * up after 10 s. An object that has not answered by then is treated as unreachable.
+ */
+export const USER_STATE_DEADLINE_MS = 15_000;
+
+/** A call to the UserState object (or its per-number and global counters), bounded by USER_STATE_DEADLINE_MS. */
+export function userStateCall<T>(what: string, call: () => PromiseLike<T>): Promise<T> {
+  return withTimeout(Promise.resolve().then(call), USER_STATE_DEADLINE_MS, `UserState ${what}`);
+}
+
+/**
+ * Every call to the UserState Durable Object goes through here: if the object cannot be reached, or does not
+ * answer in time, the request fails CLOSED with 503 — a strict limit is never skipped.
  * `T` is the declared result type of the UserState method called.
  */
 export async function failClosed<T>(what: string, call: () => PromiseLike<unknown>): Promise<T> {
   try {
     // RPC stubs widen union results (and add Disposable); T is the method's declared result type.
-    return (await call()) as T;
+    return (await userStateCall(what, call)) as T;
   } catch (err) {
     log('error', 'user_state.unavailable', { what, error: describeError(err) });
     throw new AppError('SERVICE_UNAVAILABLE', 'Verification is temporarily unavailable, try again shortly', {
@@ -29,7 +41,7 @@ export async function failClosed<T>(what: string, call: () => PromiseLike<unknow
 export async function restoreCodeAfter(ctx: ServiceContext, input: { userId: string; purpose: OtpPurpose; code: string; error: unknown }): Promise<void> {
   if (input.error instanceof AppError) return;
   try {
-    await userState(ctx.env, input.userId).restoreOtp({ userId: input.userId, purpose: input.purpose, code: input.code });
+    await userStateCall('restoreOtp', () => userState(ctx.env, input.userId).restoreOtp({ userId: input.userId, purpose: input.purpose, code: input.code }));
   } catch (err) {
     log('warn', 'user_state.restore_failed', { purpose: input.purpose, error: describeError(err) });
   }
