@@ -179,3 +179,50 @@ export function withDatabaseAt(db: TestDatabase, hostName: string, endpoints: st
 
 /** The file's env with its database accepting connections and never answering (each attempt times out: 503). */
 export const withDatabaseHanging = (db: TestDatabase): Env => withDatabaseAt(db, 'hanging.db.test', String(env.TEST_HANGING_ADDR));
+
+export interface HeldTransaction {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/**
+ * A transaction on a connection of its own, to hold row locks while a request runs: the request's
+ * statements queue behind them until `commit()`, so a race can be played in a fixed order.
+ * Call `rollback()` in a `finally` (it is a no-op once committed).
+ */
+export async function beginTransaction(db: TestDatabase): Promise<HeldTransaction> {
+  const pool = new Pool({ connectionString: db.url, max: 1 });
+  const client = await pool.connect();
+  await client.query('begin');
+  let open = true;
+  const end = async (how: 'commit' | 'rollback') => {
+    if (!open) return;
+    open = false;
+    try {
+      await client.query(how);
+    } finally {
+      client.release();
+      await pool.end();
+    }
+  };
+  return {
+    async query<T>(text: string, params: unknown[] = []) {
+      const result = await client.query(text, params);
+      return { rows: result.rows as T[] };
+    },
+    commit: () => end('commit'),
+    rollback: () => end('rollback'),
+  };
+}
+
+/** Resolves once `count` sessions of this file's database are waiting for a lock (fails after `timeoutMs`). */
+export async function lockWaiters(db: TestDatabase, count = 1, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.sql<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+    if ((rows[0]?.n ?? 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`lockWaiters: fewer than ${count} sessions waiting for a lock after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

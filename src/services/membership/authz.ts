@@ -132,7 +132,10 @@ const access = <T extends object>(userId: string, permissions: Set<Permission>, 
 export interface AuthorizeInput<T, P extends Permission> {
   target: T;
   permission: P;
-  /** Lock the target row (org, team or project) FOR UPDATE — serialises membership and lifecycle changes. */
+  /**
+   * Lock the target row (org, team or project) FOR UPDATE before deciding — serialises membership and
+   * lifecycle changes, and the decision reads the memberships committed while it waited.
+   */
   lock?: boolean;
   /** Whose access to decide; the caller by default (invites check their inviter's standing with it). */
   userId?: string;
@@ -149,14 +152,60 @@ export async function authorize(
 ): Promise<OrgAccess | TeamAccess | ProjectAccess> {
   const userId = input.userId ?? ctx.userId;
   if (!userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
-  const { target, permission } = input;
+  const { permission } = input;
   const db = ctx.db.write;
-  if ('project' in target) return authorizeProject(db, userId, target, permission, input.lock);
-  if ('team' in target) return authorizeTeam(db, userId, target, permission, input.lock);
-  return authorizeOrg(db, userId, target, permission, input.lock);
+  const target = input.lock ? await lockTarget(db, userId, input.target) : input.target;
+  if ('project' in target) return authorizeProject(db, userId, target, permission);
+  if ('team' in target) return authorizeTeam(db, userId, target, permission);
+  return authorizeOrg(db, userId, target, permission);
 }
 
-async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permission: Permission, lock = false): Promise<OrgAccess> {
+/**
+ * Locks the target row alone and returns it addressed by id. The decision is a separate, later statement:
+ * under READ COMMITTED a statement that waited for a row lock rechecks only the row it locked, so a
+ * membership joined in that same statement would be the one from before the wait — a member removed or
+ * demoted by the transaction that held the lock would still pass. The join on the organization membership
+ * only keeps outsiders from taking locks; it decides nothing.
+ */
+async function lockTarget(db: Db, userId: string, target: OrgTarget | TeamTarget | ProjectTarget): Promise<OrgTarget | TeamTarget | ProjectTarget> {
+  const member = and(eq(organizationMembers.orgId, organizations.id), eq(organizationMembers.userId, userId));
+  if ('project' in target) {
+    const [row] = await db
+      .select({ id: projects.id })
+      .from(projects)
+      .innerJoin(teams, eq(teams.id, projects.teamId))
+      .innerJoin(organizations, eq(organizations.id, teams.orgId))
+      .innerJoin(organizationMembers, member)
+      .where(and(projectRefCondition(target), isNull(projects.deletedAt)))
+      .limit(1)
+      .for('update', { of: projects });
+    if (!row) throw new AppError('NOT_FOUND', 'Project not found');
+    return { project: row.id };
+  }
+  if ('team' in target) {
+    const [row] = await db
+      .select({ id: teams.id })
+      .from(teams)
+      .innerJoin(organizations, eq(organizations.id, teams.orgId))
+      .innerJoin(organizationMembers, member)
+      .where(and(teamRefCondition(target), isNull(teams.deletedAt)))
+      .limit(1)
+      .for('update', { of: teams });
+    if (!row) throw new AppError('NOT_FOUND', 'Team not found');
+    return { team: row.id };
+  }
+  const [row] = await db
+    .select({ id: organizations.id })
+    .from(organizations)
+    .innerJoin(organizationMembers, member)
+    .where(and(orgRefCondition(target.org), isNull(organizations.deletedAt)))
+    .limit(1)
+    .for('update', { of: organizations });
+  if (!row) throw new AppError('NOT_FOUND', 'Organization not found');
+  return { org: row.id };
+}
+
+async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permission: Permission): Promise<OrgAccess> {
   const q = db
     .select({ org: organizations, roleId: organizationRoles.id, roleName: organizationRoles.name, rolePerms: organizationRoles.permissions })
     .from(organizations)
@@ -164,7 +213,7 @@ async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permissio
     .innerJoin(organizationRoles, eq(organizationRoles.id, organizationMembers.roleId))
     .where(and(orgRefCondition(target.org), isNull(organizations.deletedAt)))
     .limit(1);
-  const [row] = lock ? await q.for('update', { of: organizations }) : await q;
+  const [row] = await q;
   if (!row) throw new AppError('NOT_FOUND', 'Organization not found');
   const orgRole = role(row.roleId, row.roleName, row.rolePerms)!;
   const permissions = orgPermissions(orgRole.permissions);
@@ -191,7 +240,7 @@ function withOrgAndTeamRoles<T extends PgSelect>(q: T, userId: string) {
     .leftJoin(teamRoles, eq(teamRoles.id, teamMembers.roleId));
 }
 
-async function authorizeTeam(db: Db, userId: string, target: TeamTarget, permission: Permission, lock = false): Promise<TeamAccess> {
+async function authorizeTeam(db: Db, userId: string, target: TeamTarget, permission: Permission): Promise<TeamAccess> {
   const base = db
     .select({
       team: teams,
@@ -203,7 +252,7 @@ async function authorizeTeam(db: Db, userId: string, target: TeamTarget, permiss
   const q = withOrgAndTeamRoles(base, userId)
     .where(and(teamRefCondition(target), isNull(teams.deletedAt)))
     .limit(1);
-  const [row] = lock ? await q.for('update', { of: teams }) : await q;
+  const [row] = await q;
   if (!row) throw new AppError('NOT_FOUND', 'Team not found');
   const orgRole = role(row.orgRoleId, row.orgRoleName, row.orgRolePerms)!;
   const teamRole = role(row.teamRoleId, row.teamRoleName, row.teamRolePerms);
@@ -212,7 +261,7 @@ async function authorizeTeam(db: Db, userId: string, target: TeamTarget, permiss
   return access(userId, permissions, { org: row.org, orgRole, team: row.team, teamRole });
 }
 
-async function authorizeProject(db: Db, userId: string, target: ProjectTarget, permission: Permission, lock = false): Promise<ProjectAccess> {
+async function authorizeProject(db: Db, userId: string, target: ProjectTarget, permission: Permission): Promise<ProjectAccess> {
   const base = db
     .select({
       project: projects,
@@ -231,7 +280,7 @@ async function authorizeProject(db: Db, userId: string, target: ProjectTarget, p
     .leftJoin(projectRoles, eq(projectRoles.id, projectMembers.roleId))
     .where(and(projectRefCondition(target), isNull(projects.deletedAt)))
     .limit(1);
-  const [row] = lock ? await q.for('update', { of: projects }) : await q;
+  const [row] = await q;
   if (!row) throw new AppError('NOT_FOUND', 'Project not found');
   const orgRole = role(row.orgRoleId, row.orgRoleName, row.orgRolePerms)!;
   const teamRole = role(row.teamRoleId, row.teamRoleName, row.teamRolePerms);
