@@ -216,12 +216,21 @@ export async function beginTransaction(db: TestDatabase): Promise<HeldTransactio
   };
 }
 
-/** Resolves once `count` sessions of this file's database are waiting for a lock (fails after `timeoutMs`). */
-export async function lockWaiters(db: TestDatabase, count = 1, timeoutMs = 10_000): Promise<void> {
+/**
+ * Resolves once `count` sessions of this file's database are waiting for a lock, or once `until` settles
+ * (a request that never waited); fails after `timeoutMs`.
+ */
+export async function lockWaiters(db: TestDatabase, options: { count?: number; until?: Promise<unknown>; timeoutMs?: number } = {}): Promise<void> {
+  const { count = 1, timeoutMs = 10_000 } = options;
+  let settled = false;
+  options.until?.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.sql<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
-    if ((rows[0]?.n ?? 0) >= count) return;
+    if ((rows[0]?.n ?? 0) >= count || settled) return;
     if (Date.now() > deadline) throw new Error(`lockWaiters: fewer than ${count} sessions waiting for a lock after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }

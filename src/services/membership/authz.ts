@@ -137,6 +137,13 @@ export interface AuthorizeInput<T, P extends Permission> {
    * lifecycle changes, and the decision reads the memberships committed while it waited.
    */
   lock?: boolean;
+  /**
+   * For adding under the target (a team, a project, a member): lock the organization and team above it and the
+   * target itself FOR SHARE (the target FOR UPDATE with `lock`) before deciding. A concurrent removal or
+   * demotion of the caller, or deletion of a parent, then commits wholly before the decision (which sees it) or
+   * waits until the addition has committed (and then sees, and sweeps, what was added).
+   */
+  lockHierarchy?: boolean;
   /** Whose access to decide; the caller by default (invites check their inviter's standing with it). */
   userId?: string;
 }
@@ -154,55 +161,89 @@ export async function authorize(
   if (!userId) throw new AppError('AUTH_REQUIRED', 'Sign in to continue');
   const { permission } = input;
   const db = ctx.db.write;
-  const target = input.lock ? await lockTarget(db, userId, input.target) : input.target;
+  let target = input.target;
+  if (input.lockHierarchy) {
+    const ids = await resolveIds(db, userId, target, false);
+    await lockHierarchy(db, ids, { exceptTarget: !!input.lock });
+    target = byId(target, ids);
+  }
+  if (input.lock) target = byId(target, await resolveIds(db, userId, target, true));
   if ('project' in target) return authorizeProject(db, userId, target, permission);
   if ('team' in target) return authorizeTeam(db, userId, target, permission);
   return authorizeOrg(db, userId, target, permission);
 }
 
+interface TargetIds {
+  org: string;
+  team: string | null;
+  project: string | null;
+}
+
+/** The target addressed by id (the id of its own level). */
+function byId(target: OrgTarget | TeamTarget | ProjectTarget, ids: TargetIds): OrgTarget | TeamTarget | ProjectTarget {
+  if ('project' in target) return { project: ids.project! };
+  if ('team' in target) return { team: ids.team! };
+  return { org: ids.org };
+}
+
 /**
- * Locks the target row alone and returns it addressed by id. The decision is a separate, later statement:
+ * The ids of the target and its parents, with `forUpdate` the target's row locked. Nothing is decided here:
  * under READ COMMITTED a statement that waited for a row lock rechecks only the row it locked, so a
  * membership joined in that same statement would be the one from before the wait — a member removed or
  * demoted by the transaction that held the lock would still pass. The join on the organization membership
- * only keeps outsiders from taking locks; it decides nothing.
+ * only keeps outsiders from taking locks.
  */
-async function lockTarget(db: Db, userId: string, target: OrgTarget | TeamTarget | ProjectTarget): Promise<OrgTarget | TeamTarget | ProjectTarget> {
+async function resolveIds(db: Db, userId: string, target: OrgTarget | TeamTarget | ProjectTarget, forUpdate: boolean): Promise<TargetIds> {
   const member = and(eq(organizationMembers.orgId, organizations.id), eq(organizationMembers.userId, userId));
   if ('project' in target) {
-    const [row] = await db
-      .select({ id: projects.id })
+    const q = db
+      .select({ org: organizations.id, team: teams.id, project: projects.id })
       .from(projects)
       .innerJoin(teams, eq(teams.id, projects.teamId))
       .innerJoin(organizations, eq(organizations.id, teams.orgId))
       .innerJoin(organizationMembers, member)
       .where(and(projectRefCondition(target), isNull(projects.deletedAt)))
-      .limit(1)
-      .for('update', { of: projects });
+      .limit(1);
+    const [row] = forUpdate ? await q.for('update', { of: projects }) : await q;
     if (!row) throw new AppError('NOT_FOUND', 'Project not found');
-    return { project: row.id };
+    return row;
   }
   if ('team' in target) {
-    const [row] = await db
-      .select({ id: teams.id })
+    const q = db
+      .select({ org: organizations.id, team: teams.id })
       .from(teams)
       .innerJoin(organizations, eq(organizations.id, teams.orgId))
       .innerJoin(organizationMembers, member)
       .where(and(teamRefCondition(target), isNull(teams.deletedAt)))
-      .limit(1)
-      .for('update', { of: teams });
+      .limit(1);
+    const [row] = forUpdate ? await q.for('update', { of: teams }) : await q;
     if (!row) throw new AppError('NOT_FOUND', 'Team not found');
-    return { team: row.id };
+    return { ...row, project: null };
   }
-  const [row] = await db
-    .select({ id: organizations.id })
+  const q = db
+    .select({ org: organizations.id })
     .from(organizations)
     .innerJoin(organizationMembers, member)
     .where(and(orgRefCondition(target.org), isNull(organizations.deletedAt)))
-    .limit(1)
-    .for('update', { of: organizations });
+    .limit(1);
+  const [row] = forUpdate ? await q.for('update', { of: organizations }) : await q;
   if (!row) throw new AppError('NOT_FOUND', 'Organization not found');
-  return { org: row.id };
+  return { ...row, team: null, project: null };
+}
+
+/**
+ * The organization, the team and the project of `ids` down to the target's level FOR SHARE, top-down: the
+ * order removals and deletions take their FOR UPDATE locks in. `exceptTarget` leaves the target itself to a
+ * FOR UPDATE lock taken next.
+ */
+async function lockHierarchy(db: Db, ids: TargetIds, opts: { exceptTarget: boolean }): Promise<void> {
+  const levels = [
+    { table: organizations, id: ids.org },
+    ...(ids.team ? [{ table: teams, id: ids.team }] : []),
+    ...(ids.project ? [{ table: projects, id: ids.project }] : []),
+  ];
+  if (opts.exceptTarget) levels.pop();
+  for (const { table, id } of levels) await db.select({ id: table.id }).from(table).where(eq(table.id, id)).for('share');
 }
 
 async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permission: Permission): Promise<OrgAccess> {

@@ -1,9 +1,9 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { organizations, projectMembers, teamMembers, teams, users } from '../../db/schema';
+import { projectMembers, teamMembers, users } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { withTransaction, type ServiceContext } from '../context';
 import { audit } from './audit';
-import { authorize, type ProjectAccess, type ProjectTarget } from './authz';
+import { authorize, type ProjectTarget } from './authz';
 import { limitedCaller } from './caller';
 import { conflictOn, scopeMemberView, type ScopeMember } from './format';
 import { assertCanGrant } from './grants';
@@ -25,21 +25,6 @@ import { resolveRole } from './queries';
 const MEMBER_UNIQUE = { project_members_project_user_uq: 'Already a member of the project' };
 
 /**
- * Authorize an addition under locks taken top-down (organization, team: FOR SHARE; project: FOR UPDATE),
- * the order deleteOrganization / deleteTeam / removeMember lock in. A concurrent removal
- * of the new member from the team or the organization therefore runs entirely before (the team check below
- * then fails) or entirely after (it then deletes the new project membership too) — never leaving a project
- * member who is not a team member.
- */
-async function authorizeLockingHierarchy(ctx: ServiceContext, target: ProjectTarget): Promise<ProjectAccess> {
-  const tx = ctx.db.write;
-  const first = await authorize(ctx, { target, permission: 'project:members:manage' });
-  await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, first.org.id)).for('share');
-  await tx.select({ id: teams.id }).from(teams).where(eq(teams.id, first.team.id)).for('share');
-  return authorize(ctx, { target: { project: first.project.id }, permission: 'project:members:manage', lock: true });
-}
-
-/**
  * POST /project/:projectId/members — `project:members:manage`. The user must already be a member of the
  * project's team (otherwise 404, the same answer as an unknown user id); 409 when already a project member;
  * the role (id or name) must be one whose permissions the caller holds on the project.
@@ -47,7 +32,9 @@ async function authorizeLockingHierarchy(ctx: ServiceContext, target: ProjectTar
 export async function addProjectMember(ctx: ServiceContext, input: { target: ProjectTarget; userId: string; role: string }): Promise<ScopeMember> {
   const userId = await limitedCaller(ctx, 'orgUpdate');
   return withTransaction(ctx, async (tx, ctx) => {
-    const a = await authorizeLockingHierarchy(ctx, input.target);
+    // A concurrent removal of the new member from the team or the organization runs wholly before (the team
+    // check below fails) or wholly after (it drops the new project membership too).
+    const a = await authorize(ctx, { target: input.target, permission: 'project:members:manage', lock: true, lockHierarchy: true });
     const [teammate] = await tx
       .select({ user: users })
       .from(teamMembers)

@@ -81,7 +81,7 @@ const withGithub = (ctx: ServiceContext, v: ProjectView, webhookSecret: string |
 export async function createProject(ctx: ServiceContext, input: CreateProjectInput): Promise<ProjectWriteView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
   return withTransaction(ctx, async (tx, ctx) => {
-    const a = await authorize(ctx, { target: input.team, permission: 'team:projects:create' });
+    const a = await authorize(ctx, { target: input.team, permission: 'team:projects:create', lockHierarchy: true });
     await assertNameFree(ctx, { level: 'project', parentId: a.team.id, slug: input.slug, name: input.name });
     const webhookSecret = input.githubRepo ? newGithubWebhookSecret() : null;
     const [project] = await tx

@@ -96,7 +96,7 @@ function view(a: Pick<TeamAccess, 'org' | 'teamRole' | 'permissions'>, team: Tea
 export async function createTeam(ctx: ServiceContext, input: CreateTeamInput): Promise<TeamView> {
   const userId = await limitedCaller(ctx, 'orgCreate');
   const { result, members } = await withTransaction(ctx, async (tx, ctx) => {
-    const a = await authorize(ctx, { target: { org: input.org }, permission: 'org:teams:create' });
+    const a = await authorize(ctx, { target: { org: input.org }, permission: 'org:teams:create', lockHierarchy: true });
     await assertNameFree(ctx, { level: 'team', parentId: a.org.id, slug: input.slug, name: input.name });
     const [team] = await tx
       .insert(teams)
