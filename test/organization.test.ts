@@ -283,6 +283,23 @@ describe('members and roles', () => {
     expect((await req(owner, 'PATCH', `${ORG}/${org.id}/members/${second.id}`, { role: 'Member' })).status).toBe(403);
   });
 
+  it('a deleted account’s Owner membership can be removed (the active Owner remains); it never counts as a second Owner', async () => {
+    const owner = await signUp(db);
+    const org = await createOrg(db, owner);
+    const gone = await memberWithRole(db, org.id, 'Owner');
+    const ghost = await memberWithRole(db, org.id, 'Owner');
+    await db.sql('update users set deleted_at = now() where id = any($1)', [[gone.id, ghost.id]]);
+    // the deleted accounts leave the active Owner as the last one
+    expect((await req(owner, 'DELETE', `${ORG}/${org.id}/members/${owner.id}`)).status).toBe(409);
+    const r = await req(owner, 'DELETE', `${ORG}/${org.id}/members/${gone.id}`);
+    expect([r.status, r.body.data]).toEqual([200, { userId: gone.id, removed: true }]);
+    expect((await db.sql(`select 1 from organization_members where org_id = $1 and user_id = $2`, [org.id, gone.id])).rows).toHaveLength(0);
+    // a deleted account is not listed, and gets no new role
+    expect((await req(owner, 'PATCH', `${ORG}/${org.id}/members/${ghost.id}`, { role: 'Member' })).status).toBe(404);
+    expect((await req(owner, 'DELETE', `${ORG}/${org.id}/members/${ghost.id}`)).status).toBe(200);
+    expect((await req(owner, 'DELETE', `${ORG}/${org.id}/members/${owner.id}`)).status).toBe(409);
+  });
+
   it('removal drops team and project memberships too; a Member may leave; removed members get 404 next time', async () => {
     const owner = await signUp(db);
     const org = await createOrg(db, owner);

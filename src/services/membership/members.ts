@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { projectMembers, projects, settings, teamMembers, teams, users } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { withTransaction, type ServiceContext } from '../context';
@@ -15,8 +15,9 @@ import { isOwnerRole, scope as describe, type Scope, type Target } from './scope
  * Members and roles of an organization, team or project: one implementation for the three scopes.
  * Rules, the same everywhere: listing needs the scope's read permission; changing a role or removing
  * someone needs `<scope>:members:manage` and every permission of the member's current role and of the new
- * role (no escalation); anyone may leave; the last Owner can neither be demoted, removed nor leave (409),
- * checked under the scope row's FOR UPDATE lock so two Owners stepping down at once cannot both pass.
+ * role (no escalation); anyone may leave; the last active Owner can neither be demoted, removed nor leave
+ * (409), checked under the scope row's FOR UPDATE lock so two Owners stepping down at once cannot both pass.
+ * A deleted account counts as no Owner: its membership can always be removed.
  * Leaving a scope drops the memberships below it (team and project memberships of an organization, project
  * memberships of a team).
  */
@@ -46,20 +47,22 @@ async function memberOf(ctx: ServiceContext, s: Scope, scopeId: string, userId: 
   return row;
 }
 
-/** Owners of the scope among active users (a deleted account cannot run it). Callers hold the scope row's lock. */
-async function ownerCount(ctx: ServiceContext, s: Scope, scopeId: string): Promise<number> {
+/** Owners of the scope among active users (a deleted account cannot run it) other than `userId`. Callers hold the scope row's lock. */
+async function otherActiveOwners(ctx: ServiceContext, s: Scope, scopeId: string, userId: string): Promise<number> {
   const d = describe(s);
   const [row] = await ctx.db.write
     .select({ n: count() })
     .from(d.members)
     .innerJoin(d.roles, eq(d.roles.id, d.members.roleId))
     .innerJoin(users, and(eq(users.id, d.members.userId), isNull(users.deletedAt)))
-    .where(and(eq(d.memberScopeId, scopeId), eq(d.roles.name, d.ownerRole), eq(d.roles.isDefault, true)));
+    .where(and(eq(d.memberScopeId, scopeId), eq(d.roles.name, d.ownerRole), eq(d.roles.isDefault, true), ne(d.members.userId, userId)));
   return row?.n ?? 0;
 }
 
-async function assertNotLastOwner(ctx: ServiceContext, s: Scope, scopeId: string, role: { name: string; isDefault: boolean }, what: string): Promise<void> {
-  if (isOwnerRole(s, role) && (await ownerCount(ctx, s, scopeId)) <= 1) {
+/** The scope must keep an active Owner: a deleted account's membership never counts, so losing it never trips this. */
+async function assertNotLastOwner(ctx: ServiceContext, s: Scope, scopeId: string, member: { user: { id: string; deletedAt: Date | null }; role: { name: string; isDefault: boolean } }, what: string): Promise<void> {
+  if (!isOwnerRole(s, member.role) || member.user.deletedAt) return;
+  if ((await otherActiveOwners(ctx, s, scopeId, member.user.id)) === 0) {
     throw new AppError('CONFLICT', `The last Owner${describe(s).of} cannot ${what}: make another member Owner first`);
   }
 }
@@ -120,7 +123,7 @@ export async function changeRole(ctx: ServiceContext, input: { target: Target; u
     assertCanGrant(held, { permissions: member.role.permissions, what: `change the role of a ${d.rolePrefix}${member.role.name}` });
     assertCanGrant(held, { permissions: next.permissions, what: `assign the ${d.rolePrefix}${next.name} role` });
     if (next.id !== member.role.id) {
-      await assertNotLastOwner(ctx, s, id, member.role, 'be demoted');
+      await assertNotLastOwner(ctx, s, id, member, 'be demoted');
       await ctx.db.write.update(d.members).set({ roleId: next.id }).where(eq(d.members.id, member.memberId));
       await audit(ctx, {
         scope: s,
@@ -158,7 +161,7 @@ async function remove(ctx: ServiceContext, target: Target, memberId: string): Pr
     const { scope: s, d, id, held } = await authorizeScope(ctx, { target, permission: self ? 'read' : 'manage', lock: true });
     const member = await memberOf(ctx, s, id, memberId, { activeOnly: false });
     if (!self) assertCanGrant(held, { permissions: member.role.permissions, what: `remove a ${d.rolePrefix}${member.role.name}` });
-    await assertNotLastOwner(ctx, s, id, member.role, self ? 'leave' : 'be removed');
+    await assertNotLastOwner(ctx, s, id, member, self ? 'leave' : 'be removed');
     // Everyone's organization list shows the member count.
     const affected = s === 'organization' ? await scopeMemberIds(ctx, { scope: s, scopeId: id }) : [];
     await removeBelow(ctx, s, id, memberId);
