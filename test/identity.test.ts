@@ -6,6 +6,7 @@ import { createRouter } from '../src/router';
 import { clerkUserJson, sessionToken, signedClerkWebhook } from './helpers/clerk';
 import { CapturedQueue, useTestDatabase } from './helpers/db';
 import { fakeFetch, stalledBody } from './helpers/fake-fetch';
+import { addOrgMember, createOrg } from './helpers/orgs';
 import { call } from './helpers/http';
 import { signUp } from './helpers/users';
 
@@ -460,6 +461,21 @@ describe('POST /webhooks/v1/clerk', () => {
     await db.events.drain();
     expect((await db.sql(`select 1 from dev_emails where "to" = 'overtaken@example.test'`)).rows).toHaveLength(0);
     expect((await db.sql(`select 1 from users where email = 'overtaken@example.test'`)).rows).toHaveLength(0);
+  });
+
+  it('deleting and recovering an account updates the member counts its co-members have cached', async () => {
+    const owner = await signUp(db);
+    const org = await createOrg(db, owner);
+    const oldId = newId();
+    await postWebhook('user.created', clerkUserJson({ id: oldId, email: 'counted@example.test' }));
+    await addOrgMember(db, org.id, oldId, 'Member');
+    const memberCount = async () => (await call(db.env, '/api/v1/organization', { token: owner.token })).body.data.find((o: { id: string }) => o.id === org.id).memberCount;
+    expect(await memberCount()).toBe(2); // now cached
+    await postWebhook('user.deleted', { id: oldId, object: 'user', deleted: true });
+    expect(await memberCount()).toBe(1);
+    const r = await postWebhook('user.created', clerkUserJson({ id: newId(), email: 'counted@example.test' }));
+    expect(r.body.data.outcome).toBe('recovered');
+    expect(await memberCount()).toBe(2);
   });
 
   it('an account deleted longer ago than the retention period is not recovered', async () => {

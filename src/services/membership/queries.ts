@@ -1,5 +1,5 @@
-import { and, desc, eq, isNull, sql, type AnyColumn, type SQL } from 'drizzle-orm';
-import { organizations, projects, teams, users } from '../../db/schema';
+import { and, desc, eq, inArray, isNull, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { organizationMembers, organizations, projects, teams, users } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
 import { isUuid } from './format';
@@ -18,6 +18,18 @@ export async function scopeMemberIds(ctx: ServiceContext, input: { scope: Scope;
     .from(members)
     .innerJoin(users, and(eq(users.id, members.userId), isNull(users.deletedAt)))
     .where(eq(memberScopeId, input.scopeId));
+  return rows.map((r) => r.userId);
+}
+
+/** Ids of the active members of the live organizations `userId` belongs to (themself included while active). */
+export async function orgCoMemberIds(ctx: ServiceContext, input: { userId: string }): Promise<string[]> {
+  const mine = ctx.db.write.select({ orgId: organizationMembers.orgId }).from(organizationMembers).where(eq(organizationMembers.userId, input.userId));
+  const rows = await ctx.db.write
+    .selectDistinct({ userId: organizationMembers.userId })
+    .from(organizationMembers)
+    .innerJoin(organizations, and(eq(organizations.id, organizationMembers.orgId), isNull(organizations.deletedAt)))
+    .innerJoin(users, and(eq(users.id, organizationMembers.userId), isNull(users.deletedAt)))
+    .where(inArray(organizationMembers.orgId, mine));
   return rows.map((r) => r.userId);
 }
 

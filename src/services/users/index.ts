@@ -10,6 +10,7 @@ import { AppError } from '../../lib/errors';
 import { IsolateCache } from '../../lib/isolate-cache';
 import { describeError, log } from '../../lib/log';
 import { withTransaction, type ServiceContext } from '../context';
+import { invalidateCoMemberOrgLists } from '../membership/caller';
 
 /** A soft-deleted account can be recovered, then its personal data is anonymised (daily job). */
 export const ACCOUNT_RETENTION_DAYS = 30;
@@ -132,6 +133,7 @@ async function recoverDeletedAccount(tx: Transaction, ctx: ServiceContext, u: Cl
     return false;
   }
   await emit(tx, ctx.events, 'user.recovered', { userId: u.id, previousUserId: previous.id });
+  await invalidateCoMemberOrgLists(ctx, { userId: u.id });
   ctx.afterCommit(async () => {
     forgetActive(ctx, previous.id);
     await cacheDel(ctx.config, cacheKeys(ctx.config).userActive(previous.id));
@@ -165,6 +167,7 @@ export async function softDeleteUser(ctx: ServiceContext, userId: string): Promi
     }
     await emit(tx, ctx.events, 'user.deleted', { userId });
     forgetUser(ctx, userId);
+    await invalidateCoMemberOrgLists(ctx, { userId });
     return true;
   });
 }
