@@ -12124,6 +12124,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Anonymous: the cap on confirmation mail cannot be counted right now (Retry-After); nothing stored */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "SERVICE_UNAVAILABLE",
+                     *         "message": "Anonymous: the cap on confirmation mail cannot be counted right now (Retry-After); nothing stored",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     "feedback.create": {
@@ -12634,7 +12652,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Newsletter not configured */
+            /** @description Newsletter not configured, or its mail cap cannot be counted right now (Retry-After) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12644,7 +12662,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "SERVICE_UNAVAILABLE",
-                     *         "message": "Newsletter not configured",
+                     *         "message": "Newsletter not configured, or its mail cap cannot be counted right now (Retry-After)",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }
@@ -12965,6 +12983,24 @@ export interface operations {
                      *       "error": {
                      *         "code": "RATE_LIMITED",
                      *         "message": "Too many invites (Retry-After)",
+                     *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The invite cap cannot be counted right now (Retry-After): nothing sent */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "SERVICE_UNAVAILABLE",
+                     *         "message": "The invite cap cannot be counted right now (Retry-After): nothing sent",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }

@@ -31,7 +31,7 @@ export const newsletterRoutes = createRouter()
       request: body(SubscribeBody, { email: 'ada@example.com' }),
       responses: {
         202: json(data(z.object({ status: z.literal('confirmation_sent_if_needed') })), 'Accepted'),
-        ...errors({ 400: 'Invalid email', 429: 'Rate limited (Retry-After)', 503: 'Newsletter not configured' }),
+        ...errors({ 400: 'Invalid email', 429: 'Rate limited (Retry-After)', 503: 'Newsletter not configured, or its mail cap cannot be counted right now (Retry-After)' }),
       },
     }),
     async (c) => {

@@ -18,7 +18,7 @@ export const platformRoutes = createRouter().openapi(
     request: body(InviteBody, { email: 'grace@example.com' }),
     responses: {
       202: json(data(z.object({ accepted: z.literal(true) })), 'Accepted'),
-      ...errors({ 400: 'Invalid email', 401: 'Not signed in', 429: 'Too many invites (Retry-After)' }),
+      ...errors({ 400: 'Invalid email', 401: 'Not signed in', 429: 'Too many invites (Retry-After)', 503: 'The invite cap cannot be counted right now (Retry-After): nothing sent' }),
     },
   }),
   async (c) => c.json({ data: await invitePlatformUser(serviceContext(c), c.req.valid('json')) }, 202),

@@ -54,6 +54,7 @@ export const supportRoutes = createRouter()
           400: 'Invalid body, or anonymous without an email',
           401: 'The session belongs to a deleted account',
           429: 'Too many support requests (Retry-After)',
+          503: 'Anonymous: the cap on confirmation mail cannot be counted right now (Retry-After); nothing stored',
         }),
       },
     }),

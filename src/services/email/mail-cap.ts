@@ -1,7 +1,7 @@
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
-import { QuotaUnavailable, reserveQuota } from '../../lib/quota';
+import { type QuotaCounter, type QuotaReservation, QuotaUnavailable, reserveQuota } from '../../lib/quota';
 import type { LimitSpec } from '../../lib/rate-limit';
 import type { ServiceContext } from '../context';
 
@@ -18,26 +18,43 @@ export function windowMs(window: string): number {
 }
 
 /**
+ * Reserve `units` on every counter, failing closed: when the counter store cannot be reached, 503
+ * SERVICE_UNAVAILABLE with Retry-After (logged as `event`) — a mail we could not count is a mail we do not send.
+ * Returns the reservation, granted or refused, for the caller to word its own 429.
+ */
+export async function reserveMailQuota(
+  ctx: ServiceContext,
+  input: { counters: QuotaCounter[]; units: number; event: string; message: string; fields?: Record<string, unknown> },
+): Promise<QuotaReservation> {
+  try {
+    return await reserveQuota(ctx.config, input.counters, input.units);
+  } catch (err) {
+    if (!(err instanceof QuotaUnavailable)) throw err;
+    log('error', input.event, { requestId: ctx.requestId, ...input.fields, error: describeError(err.cause ?? err) });
+    throw new AppError('SERVICE_UNAVAILABLE', input.message, { headers: { 'Retry-After': String(UNAVAILABLE_RETRY_SECONDS) } });
+  }
+}
+
+/** Seconds until a refused reservation may succeed (at least 1). */
+export const retryAfterSeconds = (refused: { retryAfterMs: number }): number => Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+
+/**
  * A cap on requests that make us mail an address the caller names (platform invites, newsletter
  * confirmations, anonymous support tickets): one unit of LIMITS[name] for `identifier`, counted by the
- * fail-closed quota store. Over the cap → 429 RATE_LIMITED with Retry-After; counters unreachable → 503
- * SERVICE_UNAVAILABLE (logged) — a mail we could not count is a mail we do not send.
+ * fail-closed quota store. Over the cap → 429 RATE_LIMITED with Retry-After; counters unreachable → 503.
  */
 export async function enforceMailCap(ctx: ServiceContext, input: { name: string; spec: LimitSpec; identifier: string }): Promise<void> {
   const { name, spec, identifier } = input;
   const counter = { key: cacheKeys(ctx.config).quota(`mail:${name}`, identifier), limit: spec.limit, windowMs: windowMs(spec.window) };
-  let reservation;
-  try {
-    reservation = await reserveQuota(ctx.config, [counter], 1);
-  } catch (err) {
-    if (!(err instanceof QuotaUnavailable)) throw err;
-    log('error', 'mail_cap.unavailable', { requestId: ctx.requestId, cap: name, error: describeError(err.cause ?? err) });
-    throw new AppError('SERVICE_UNAVAILABLE', 'This cannot be done right now: try again in a minute', {
-      headers: { 'Retry-After': String(UNAVAILABLE_RETRY_SECONDS) },
-    });
-  }
+  const reservation = await reserveMailQuota(ctx, {
+    counters: [counter],
+    units: 1,
+    event: 'mail_cap.unavailable',
+    fields: { cap: name },
+    message: 'This cannot be done right now: try again in a minute',
+  });
   if (!reservation.granted) {
-    const retryAfter = Math.max(1, Math.ceil(reservation.retryAfterMs / 1000));
+    const retryAfter = retryAfterSeconds(reservation);
     throw new AppError('RATE_LIMITED', 'Too many requests, slow down', { details: { retryAfter }, headers: { 'Retry-After': String(retryAfter) } });
   }
 }

@@ -1,13 +1,11 @@
 import { cacheKeys } from '../../lib/cache-keys';
 import { AppError } from '../../lib/errors';
-import { describeError, log } from '../../lib/log';
-import { QuotaUnavailable, reserveQuota } from '../../lib/quota';
+import { log } from '../../lib/log';
 import { requireCaller, type ServiceContext } from '../context';
+import { reserveMailQuota, retryAfterSeconds } from '../email/mail-cap';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
-/** When the counter store is down, ask clients to come back after this long. */
-const UNAVAILABLE_RETRY_SECONDS = 60;
 
 /** Reserve `emails` invite emails into `orgId` for the caller; throws 429 / 503 and reserves nothing otherwise. */
 export type ReserveInviteMail = (orgId: string, emails: number) => Promise<void>;
@@ -30,18 +28,14 @@ export async function withInviteMailCap<T>(ctx: ServiceContext, work: (reserve: 
     const keys = cacheKeys(ctx.config);
     const perUser = { key: keys.quota('invite-mail:user', userId), limit: ctx.config.INVITE_EMAILS_PER_USER_PER_HOUR, windowMs: HOUR_MS };
     const perOrg = { key: keys.quota('invite-mail:org', orgId), limit: ctx.config.INVITE_EMAILS_PER_ORG_PER_DAY, windowMs: DAY_MS };
-    let reservation;
-    try {
-      reservation = await reserveQuota(ctx.config, [perUser, perOrg], emails);
-    } catch (err) {
-      if (!(err instanceof QuotaUnavailable)) throw err;
-      log('error', 'invite_mail_cap.unavailable', { requestId: ctx.requestId, error: describeError(err.cause ?? err) });
-      throw new AppError('SERVICE_UNAVAILABLE', 'Invitations cannot be sent right now: try again in a minute', {
-        headers: { 'Retry-After': String(UNAVAILABLE_RETRY_SECONDS) },
-      });
-    }
+    const reservation = await reserveMailQuota(ctx, {
+      counters: [perUser, perOrg],
+      units: emails,
+      event: 'invite_mail_cap.unavailable',
+      message: 'Invitations cannot be sent right now: try again in a minute',
+    });
     if (!reservation.granted) {
-      const retryAfter = Math.max(1, Math.ceil(reservation.retryAfterMs / 1000));
+      const retryAfter = retryAfterSeconds(reservation);
       const byUser = reservation.refusedBy === perUser.key;
       const cap = byUser ? { scope: 'user', limit: perUser.limit, window: '1 hour' } : { scope: 'organization', limit: perOrg.limit, window: '24 hours' };
       log('warn', 'invite_mail_cap.refused', { requestId: ctx.requestId, userId, orgId, emails, cap: cap.scope });
