@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { ConfigError } from './config';
 import { dataExceptionCode, isDatabaseUnavailable } from './db/errors';
-import { AppError, errorBody, type ErrorCode } from './lib/errors';
+import { AppError, errorBody, type ErrorCode, toError } from './lib/errors';
 import { describeError, log, stackFrames } from './lib/log';
 import { identify } from './middleware/auth';
 import { requestContext } from './middleware/context';
@@ -65,7 +65,7 @@ function handleError(err: unknown, c: Context<AppEnv>) {
 }
 
 /**
- * The app factory. Middleware order: request id → log → security headers → config + db →
+ * The app factory. Middleware order: request id → log → (anything thrown made an Error) → security headers → config + db →
  * CORS → body size → maintenance (/api only) → global IP rate limit → identity (/api only) → routes.
  * `register` exists so tests can mount extra routes on an otherwise identical app.
  */
@@ -73,6 +73,15 @@ export function createApp(register: (app: App) => void = registerRoutes): App {
   const app = createRouter();
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
   app.use('*', requestLogger);
+  // The framework hands only Errors to the error handler; anything else thrown below (a WebSocket's ErrorEvent,
+  // a thrown string) would fail the whole invocation instead of answering in the envelope.
+  app.use('*', async (_c, next) => {
+    try {
+      await next();
+    } catch (err) {
+      throw toError(err);
+    }
+  });
   app.use('*', securityHeaders);
   app.use('*', requestContext);
   app.use('*', corsPolicy);

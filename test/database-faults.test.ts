@@ -57,6 +57,17 @@ describe('the database is unreachable (connection refused)', () => {
   });
 });
 
+describe('the database is unreachable for a request whose first use of it is a transaction', () => {
+  it('answers 503 in the envelope (the session that never opened is reported as an error, not a crash)', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // Known and active in this isolate: the write's transaction is the request's first database use.
+    expect((await call(db.env, '/api/v1/settings', { token: user.token })).status).toBe(200);
+    const r = await call(closed(), '/api/v1/settings', { method: 'PUT', token: user.token, json: { email: { productUpdates: false } } });
+    expectUnavailable(r);
+  });
+});
+
 describe('the database hangs (accepts connections, never answers)', () => {
   it('every kind of request answers 503 within 10 s, and the API recovers by itself when it answers again', async () => {
     const r = await everyKind(hanging());

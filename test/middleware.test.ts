@@ -34,6 +34,13 @@ const probe = createRouter()
 probe.get('/boom', () => {
   throw new Error('secret-internal-detail');
 });
+probe.get('/thrown-value', () => {
+  throw { secret: 'not an Error at all' };
+});
+probe.get('/websocket-event', () => {
+  // What the database driver rejects with when its WebSocket never opens: the ErrorEvent itself.
+  throw { type: 'error', message: 'Uncaught TypeError: Failed to establish the WebSocket connection: expected 101', error: null };
+});
 probe.get('/conflict', () => {
   throw new AppError('CONFLICT', 'Already exists', { details: { suggestion: 'x-1' } });
 });
@@ -60,6 +67,19 @@ describe('request id', () => {
     expect(bad.headers.get('X-Request-Id')).not.toContain('script');
     const long = await call(db.env, '/healthz', { app, headers: { 'X-Request-Id': 'a'.repeat(200) } });
     expect(long.headers.get('X-Request-Id')).toHaveLength(36);
+  });
+});
+
+describe('anything thrown that is not an Error', () => {
+  it('is answered in the envelope like any error: 500, or 503 when it says the database is out of reach', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const value = await call(db.env, '/api/v1/_probe/thrown-value', { app });
+    expect(value.status).toBe(500);
+    expect(value.body.error).toMatchObject({ code: 'INTERNAL_ERROR', requestId: value.headers.get('X-Request-Id') });
+    expect(JSON.stringify(value.body)).not.toContain('not an Error');
+    const event = await call(db.env, '/api/v1/_probe/websocket-event', { app });
+    expect(event.status).toBe(503);
+    expect(event.body.error.code).toBe('SERVICE_UNAVAILABLE');
   });
 });
 

@@ -2,6 +2,7 @@ import { Pool, neon, neonConfig, type QueryArrayConfig, type QueryConfig } from 
 import { drizzle, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import { withReplicas, type PgWithReplicas } from 'drizzle-orm/pg-core';
 import type { Config } from '../config';
+import { toError } from '../lib/errors';
 import { describeError, log } from '../lib/log';
 
 // No relational schema: nothing uses `db.query.*`, and building its config costs CPU on every drizzle() call.
@@ -149,14 +150,18 @@ export class Db {
     void this.write; // pins to the primary
     // One session at most: statements outside a transaction need none, and a request's transactions run one
     // after another. A pooler's capacity is shared by every request in flight.
-    this.sessions ??= new Pool({
-      connectionString: this.config.DATABASE_URL,
-      max: 1,
-      connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
-      query_timeout: this.options.statementTimeoutMs ?? DB_STATEMENT_TIMEOUT_MS,
+    if (!this.sessions) {
+      this.sessions = new Pool({
+        connectionString: this.config.DATABASE_URL,
+        max: 1,
+        connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
+        query_timeout: this.options.statementTimeoutMs ?? DB_STATEMENT_TIMEOUT_MS,
+      });
+      this.sessions.on('error', sessionLost); // a connection lost while idle in the pool
+    }
+    const session = await this.sessions.connect().catch((err: unknown) => {
+      throw toError(err); // a WebSocket that never opened rejects with its ErrorEvent
     });
-    this.sessions.on('error', sessionLost); // a connection lost while idle in the pool
-    const session = await this.sessions.connect();
     // A connection lost while checked out is also reported as an 'error' event; the statement in flight fails
     // with it anyway, so the event only needs a listener (one per connection), never an unhandled error.
     if (!watched.has(session)) {
@@ -168,7 +173,7 @@ export class Db {
       return await drizzle({ client: session }).transaction(work);
     } catch (err) {
       failed = true;
-      throw err;
+      throw toError(err);
     } finally {
       session.release(failed);
     }

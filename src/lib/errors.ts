@@ -52,3 +52,16 @@ export function errorBody(err: AppError, requestId: string): ErrorBody {
     },
   };
 }
+
+/**
+ * `err` as an Error. A WebSocket reports failure with an ErrorEvent, and the database driver passes that on as the
+ * rejection itself; anything that is not an Error would bypass the app's error handler (and its 503 for an
+ * unreachable database) and fail the whole invocation.
+ */
+export function toError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  const event = err as { error?: unknown; message?: unknown } | null;
+  if (event?.error instanceof Error) return event.error;
+  const message = typeof event?.message === 'string' && event.message ? event.message : String(err);
+  return new Error(message, { cause: err });
+}
