@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { ConfigError } from './config';
-import { dataExceptionCode, isDatabaseUnavailable } from './db/errors';
+import { dataExceptionCode, databaseUnavailable, isDatabaseUnavailable } from './db/errors';
 import { AppError, errorBody, type ErrorCode, toError } from './lib/errors';
 import { describeError, log, stackFrames } from './lib/log';
 import { identify } from './middleware/auth';
@@ -23,17 +23,10 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
-/** Seconds a client should wait before retrying while the database is unavailable. */
-const DB_RETRY_AFTER_SECONDS = 5;
-
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   // The one place that tells "the database cannot serve right now" (503, retry) from a bug (500).
-  if (isDatabaseUnavailable(err)) {
-    return new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable, please retry shortly', {
-      headers: { 'Retry-After': String(DB_RETRY_AFTER_SECONDS) },
-    });
-  }
+  if (isDatabaseUnavailable(err)) return databaseUnavailable();
   if (dataExceptionCode(err)) return new AppError('VALIDATION_ERROR', 'A value in the request is not valid');
   if (err instanceof HTTPException) {
     // e.g. hono's validator: "Malformed JSON in request body" (400), a body that is not JSON (415).
@@ -51,7 +44,7 @@ function handleError(err: unknown, c: Context<AppEnv>) {
     log('error', 'config.invalid', { requestId, keys: err.keys, issues: err.issues });
   } else if (appError.code === 'SERVICE_UNAVAILABLE' && !(err instanceof AppError)) {
     log('error', 'request.unavailable', { requestId, route: c.req.routePath, dependency: 'database', error: describeError(err) });
-  } else if (appError.code === 'VALIDATION_ERROR' && !(err instanceof AppError) && dataExceptionCode(err)) {
+  } else if (appError.code === 'VALIDATION_ERROR' && !(err instanceof AppError) && !(err instanceof HTTPException)) {
     // A value validation let through and PostgreSQL refused: the client's input, worth a schema rule.
     log('warn', 'request.invalid_data', { requestId, route: c.req.routePath, sqlState: dataExceptionCode(err) });
   } else if (appError.status >= 500 && appError.code !== 'MAINTENANCE') {

@@ -49,6 +49,10 @@ describe('free text with a NUL character (PostgreSQL cannot store it)', () => {
     expectRefused(await as(owner, 'POST', '/api/v1/project', { teamId: team.id, name: 'Project', slug: unique('proj'), description: `p${NUL}` }), 'description');
     const project = await createProject(db, owner, team.id);
     expectRefused(await as(owner, 'PATCH', `/api/v1/project/${project.id}`, { name: `P${NUL}` }), 'name');
+    // A URL parser takes a NUL in the path as it is: link fields refuse it too.
+    expectRefused(await as(owner, 'PATCH', `/api/v1/organization/${org.id}`, { website: `https://acme.example/x${NUL}` }), 'website');
+    expectRefused(await as(owner, 'PATCH', `/api/v1/project/${project.id}`, { website: `https://acme.example/x${NUL}` }), 'website');
+    expectRefused(await as(owner, 'PUT', '/api/v1/profile', { portfolioUrl: `https://me.example/x${NUL}` }), 'portfolioUrl');
   });
 
   it('is refused with 400 in an assistant message and its page metadata', async () => {
@@ -64,6 +68,7 @@ describe('a PostgreSQL data exception that escapes a service', () => {
   const probe = createRouter();
   probe.get('/nul', async (c) => c.json(await serviceContext(c).db.read.execute(sql`select ${'a\u0000b'}::text as t`)));
   probe.get('/date', async (c) => c.json(await serviceContext(c).db.read.execute(sql`select ${'0000-01-01T00:00:00Z'}::timestamptz as t`)));
+  probe.get('/overflow', async (c) => c.json(await serviceContext(c).db.read.execute(sql`select (2147483647 + ${1}::int)::int as n`)));
   probe.get('/unique', async (c) =>
     c.json(await serviceContext(c).db.write.execute(sql`insert into plans (plan_id, name, amount, credits) select plan_id, name, amount, credits from plans limit 1`)),
   );
@@ -86,12 +91,14 @@ describe('a PostgreSQL data exception that escapes a service', () => {
     expect(errored).not.toHaveBeenCalled();
   });
 
-  it('other classes are still bugs: a unique violation is a 500', async () => {
+  it('anything else is still a bug: a unique violation, or a numeric overflow in our own arithmetic, is a 500', async () => {
     const errored = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const r = await call(db.env, '/_probe/unique', { app });
-    expect(r.status).toBe(500);
-    expect(r.body.error.code).toBe('INTERNAL_ERROR');
-    expect(errored).toHaveBeenCalled();
+    for (const path of ['/_probe/unique', '/_probe/overflow']) {
+      const r = await call(db.env, path, { app });
+      expect(r.status).toBe(500);
+      expect(r.body.error.code).toBe('INTERNAL_ERROR');
+    }
+    expect(errored.mock.calls.flat().join('\n')).toContain('request.error');
   });
 });
 

@@ -1,3 +1,5 @@
+import { AppError } from '../lib/errors';
+
 /**
  * Whether a thrown value means "the database cannot serve right now" (unreachable, refusing, hanging, out of
  * connections, shutting down) rather than a bug or a constraint violation. The HTTP door answers these with 503
@@ -19,19 +21,32 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** Seconds a client should wait before retrying while the database is unavailable. */
+const DB_RETRY_AFTER_SECONDS = 5;
+
+/** The answer to "the database cannot serve right now": 503 with Retry-After (`headers` added to it). */
+export function databaseUnavailable(headers: Record<string, string> = {}): AppError {
+  return new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable, please retry shortly', {
+    headers: { ...headers, 'Retry-After': String(DB_RETRY_AFTER_SECONDS) },
+  });
+}
+
 // What the Neon driver (HTTP and WebSocket paths) and its pg pool say when the server is out of reach.
 const UNAVAILABLE_MESSAGES =
   /Error connecting to database|Server error \(HTTP status 5\d\d\)|timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection (timeout|refused|closed)|WebSocket (connection|was closed|error)|fetch failed|Network connection lost/i;
 
 /**
- * The SQLSTATE of a PostgreSQL data exception (class 22: a value the server cannot take, such as U+0000 in text
- * or an out-of-range date), or undefined. Such a value came from the client, so it is a 400, not a bug; a
- * constraint violation (class 23) that escapes a service still is one.
+ * Data exceptions only a client's value causes: text the server cannot store (U+0000 in text or jsonb, a
+ * character outside the encoding), text too long for its column, a date or time it cannot represent. The rest of
+ * class 22 (numeric overflow, division by zero, a bad cast) is as likely our own mistake, so it stays a 500.
  */
+const CLIENT_DATA_EXCEPTIONS = new Set(['22021', '22P05', '22001', '22007', '22008']);
+
+/** The SQLSTATE of a data exception a client's value caused (CLIENT_DATA_EXCEPTIONS), or undefined: a 400, not a bug. */
 export function dataExceptionCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
     const x = e as { code?: unknown; cause?: unknown; sourceError?: unknown };
-    if (typeof x.code === 'string' && /^22[0-9A-Z]{3}$/.test(x.code)) return x.code;
+    if (typeof x.code === 'string' && CLIENT_DATA_EXCEPTIONS.has(x.code)) return x.code;
     e = x.sourceError ?? x.cause;
   }
   return undefined;

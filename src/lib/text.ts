@@ -7,10 +7,16 @@ import { z } from 'zod';
  */
 
 const NUL = '\u0000';
-export const NUL_MESSAGE = 'must not contain NUL (\\u0000) characters';
+const NUL_MESSAGE = 'must not contain NUL (\\u0000) characters';
+
+const withoutNulChar = (s: string) => !s.includes(NUL);
 
 /** The building block of every free-text input schema: `text().trim().min(1).max(100)`. */
-export const text = () => z.string().refine((s) => !s.includes(NUL), NUL_MESSAGE);
+export const text = () => z.string().refine(withoutNulChar, NUL_MESSAGE);
+
+/** An http(s) URL with a domain name, as a link field takes it (a URL parser accepts a NUL in the path). */
+export const httpUrl = (max: number, error?: string) =>
+  z.url({ protocol: /^https?$/, hostname: z.regexes.domain, ...(error ? { error } : {}) }).max(max).refine(withoutNulChar, NUL_MESSAGE);
 
 /** A JSON value with U+0000 removed from every string, keys included (for jsonb and text columns). */
 export function withoutNul<T>(value: T): T {

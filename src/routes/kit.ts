@@ -287,4 +287,4 @@ export function sessionUserId(c: Context<AppEnv>): string {
 
 export { z };
 /** Free-text input (refuses NUL, which PostgreSQL cannot store): use instead of `z.string()` in request schemas. */
-export { text } from '../lib/text';
+export { httpUrl, text } from '../lib/text';

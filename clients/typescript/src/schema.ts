@@ -13124,7 +13124,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded) */
+            /** @description Assistant not configured (no GEMINI_API_KEY), the model failed, or the database is unavailable (a charged credit is refunded) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13134,7 +13134,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "SERVICE_UNAVAILABLE",
-                     *         "message": "Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded)",
+                     *         "message": "Assistant not configured (no GEMINI_API_KEY), the model failed, or the database is unavailable (a charged credit is refunded)",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }
@@ -13256,7 +13256,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded) */
+            /** @description Assistant not configured (no GEMINI_API_KEY), the model failed, or the database is unavailable (a charged credit is refunded) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13266,7 +13266,7 @@ export interface operations {
                      * @example {
                      *       "error": {
                      *         "code": "SERVICE_UNAVAILABLE",
-                     *         "message": "Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded)",
+                     *         "message": "Assistant not configured (no GEMINI_API_KEY), the model failed, or the database is unavailable (a charged credit is refunded)",
                      *         "requestId": "0f4c3a2e-7d51-4b8e-9a55-2f3b1c7e9d10"
                      *       }
                      *     }

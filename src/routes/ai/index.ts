@@ -28,7 +28,7 @@ const refusals = {
     400: 'Invalid body (message 1–4000 chars, sessionId a UUID)',
     401: 'No valid session',
     404: "The sessionId belongs to another user's conversation",
-    503: 'Assistant not configured (no GEMINI_API_KEY) or the model failed (a charged credit is refunded)',
+    503: 'Assistant not configured (no GEMINI_API_KEY), the model failed, or the database is unavailable (a charged credit is refunded)',
   }),
   429: { ...quota[429], headers: rateLimitHeaders },
 };

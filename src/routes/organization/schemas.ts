@@ -1,4 +1,4 @@
-import { errors, text, z } from '../kit';
+import { errors, httpUrl, text, z } from '../kit';
 
 // Request and response schemas shared by /organization, /team and /project, and their standard refusals.
 
@@ -42,7 +42,7 @@ const isTimeZone = (tz: string) => {
   }
 };
 
-const HttpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(2048);
+const HttpUrl = httpUrl(2048);
 export const Profile = {
   description: text().trim().max(500).nullable().optional(),
   website: HttpUrl.nullable().optional(),

@@ -1,5 +1,5 @@
 import { createRouter, serviceContext } from '../../router';
-import { body, data, json, route, text, z } from '../kit';
+import { body, data, httpUrl, json, route, text, z } from '../kit';
 import { rotateGithubWebhookSecret } from '../../services/github';
 import { createProject, deleteProject, getProject, updateProject } from '../../services/membership';
 import { atLeastOne, common, conflict, forbidden, IdOrSlug, Name, RoleRefOut, Slug, Visibility } from '../organization/schemas';
@@ -48,7 +48,7 @@ const noStore = { 'Cache-Control': 'private, no-store' };
 
 const Fields = {
   description: text().trim().max(500).nullable().optional(),
-  website: z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(2048).nullable().optional(),
+  website: httpUrl(2048).nullable().optional(),
   visibility: Visibility.optional(),
   githubRepo: GithubRepo.nullable().optional(),
 };

@@ -1,5 +1,5 @@
 import { createGeminiModel, GeminiError, geminiConfigured, type Content, type Part } from '../../integrations/gemini';
-import { isDatabaseUnavailable } from '../../db/errors';
+import { databaseUnavailable, isDatabaseUnavailable } from '../../db/errors';
 import { AppError } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { requireCaller, type ServiceContext } from '../context';
@@ -170,9 +170,6 @@ export async function runTurn(ctx: ServiceContext, input: RunOptions & { turn: T
   }
 }
 
-/** Seconds to wait before asking again while the database cannot serve. */
-const DB_RETRY_AFTER_SECONDS = 5;
-
 /**
  * What a failed turn answers: the model's failures and our own database being unavailable are 503 (try
  * again), anything else a 500. Shared by /chat and the /stream error frame.
@@ -187,11 +184,7 @@ export function turnError(err: unknown, signal: AbortSignal | undefined, headers
     if (err.kind === 'aborted') return new AppError('SERVICE_UNAVAILABLE', 'The answer was cancelled.', { headers });
     return new AppError('SERVICE_UNAVAILABLE', 'The AI model is unavailable right now. Please try again shortly.', { headers });
   }
-  if (isDatabaseUnavailable(err)) {
-    return new AppError('SERVICE_UNAVAILABLE', 'The service is temporarily unavailable, please retry shortly.', {
-      headers: { ...headers, 'Retry-After': String(DB_RETRY_AFTER_SECONDS) },
-    });
-  }
+  if (isDatabaseUnavailable(err)) return databaseUnavailable(headers);
   return new AppError('INTERNAL_ERROR', 'Something went wrong while answering.', { headers });
 }
 

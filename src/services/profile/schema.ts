@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { gender } from '../../db/schema/enums';
-import { text } from '../../lib/text';
+import { httpUrl, text } from '../../lib/text';
 
 /**
  * Body of PUT /profile (the field rules: lengths, URL and handle formats, list sizes). A partial update: an absent key is unchanged,
@@ -18,7 +18,7 @@ const list = (maxItems: number, maxLength: number) =>
   z.array(text().trim().min(1, 'must not be empty').max(maxLength)).max(maxItems).nullable().optional();
 /** http(s) only: these are rendered as links, so `javascript:` and friends are refused. */
 const link = z
-  .union([z.literal(''), z.url({ protocol: /^https?$/, hostname: z.regexes.domain, error: 'must be an http(s) URL' }).max(500)])
+  .union([z.literal(''), httpUrl(500, 'must be an http(s) URL')])
   .nullable()
   .optional();
 
