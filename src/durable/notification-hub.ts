@@ -248,8 +248,8 @@ export class NotificationHub extends DurableObject<Env> {
   closeAll(): number {
     const sockets = this.openSockets();
     for (const { ws } of sockets) closeQuietly(ws, STREAM_CLOSE.accountClosed, 'Account deleted');
-    for (const prefix of ['ticket:', 'pending:', 'seen:']) for (const [key] of this.kv.list({ prefix })) this.kv.delete(key);
-    this.kv.delete(KEY.unread);
+    for (const [key] of this.kv.list({ prefix: 'ticket:' })) this.kv.delete(key);
+    this.forgetSocketState();
     return sockets.length;
   }
 
@@ -308,12 +308,10 @@ export class NotificationHub extends DurableObject<Env> {
       if (expiresAt <= now) this.kv.delete(key);
       else next = Math.min(next, expiresAt);
     }
-    for (const [key, expiresAt] of this.kv.list<number>({ prefix: 'seen:' })) {
-      if (open === 0 || expiresAt <= now) this.kv.delete(key);
-    }
     if (open === 0) {
-      this.kv.delete(KEY.unread);
-      for (const [key] of this.kv.list({ prefix: 'pending:' })) this.kv.delete(key);
+      this.forgetSocketState();
+    } else {
+      for (const [key, expiresAt] of this.kv.list<number>({ prefix: 'seen:' })) if (expiresAt <= now) this.kv.delete(key);
     }
     if (next !== Infinity) await this.ctx.storage.setAlarm(next);
   }
@@ -338,7 +336,13 @@ export class NotificationHub extends DurableObject<Env> {
     }
   }
 
-  private async scheduleAlarm(at: number): Promise<void> {
+  /** With no socket left: what only open sockets need (remembered ids, buffered pushes, the last count). */
+  private forgetSocketState(): void {
+    for (const prefix of ['pending:', 'seen:']) for (const [key] of this.kv.list({ prefix })) this.kv.delete(key);
+    this.kv.delete(KEY.unread);
+  }
+
+    private async scheduleAlarm(at: number): Promise<void> {
     const existing = await this.ctx.storage.getAlarm();
     if (existing === null || existing > at) await this.ctx.storage.setAlarm(at);
   }

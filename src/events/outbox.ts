@@ -21,6 +21,14 @@ export async function emit<N extends EventName>(tx: Transaction, pending: Pendin
   return row!.id;
 }
 
+/**
+ * An event put on the queue directly, not through the outbox: only for a side effect of work that already
+ * committed (nothing left to be atomic with). The payload is validated against the catalog, as `emit` does.
+ */
+export function directEvent<N extends EventName>(name: N, payload: EventPayload<N>): EventEnvelope {
+  return { id: crypto.randomUUID(), name, payload: EVENT_CATALOG[name].parse(payload), emittedAt: new Date().toISOString() };
+}
+
 const RELAY_BATCH = 100;
 /** Cloudflare Queues accept at most 100 messages per sendBatch call. */
 const SEND_BATCH_MAX = 100;

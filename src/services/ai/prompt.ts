@@ -1,31 +1,33 @@
+import { FRONTEND_PAGES } from '../../lib/frontend-pages';
+
 /**
  * The system instruction. Only server-controlled text goes in here; the one client-supplied value (the
  * page label) is reduced to a short quoted single line and marked as untrusted.
  */
 
 const PUBLIC_ROUTES = [
-  '/ (home)',
+  `${FRONTEND_PAGES.home} (home)`,
   '/why-choose-us',
   '/about',
-  '/pricing',
+  FRONTEND_PAGES.pricing,
   '/privacy-policy',
   '/terms-and-conditions',
-  '/support',
+  FRONTEND_PAGES.support,
   '/waitlist',
-  '/signin',
-  '/signup',
+  FRONTEND_PAGES.signIn,
+  FRONTEND_PAGES.signUp,
   '/profile/[userId] (a public profile)',
   '/profile/[userId]/stars',
 ];
 
 const APP_ROUTES = [
   '/dashboard (overview)',
-  '/dashboard/profile (edit your profile)',
-  '/dashboard/organizations (your organizations, teams and projects)',
-  '/dashboard/notifications',
-  '/dashboard/credits (balance, history, buy credits, free credits after phone verification)',
-  '/dashboard/settings (account settings, data export)',
-  '/dashboard/support',
+  `${FRONTEND_PAGES.profile} (edit your profile)`,
+  `${FRONTEND_PAGES.organizations} (your organizations, teams and projects)`,
+  FRONTEND_PAGES.notifications,
+  `${FRONTEND_PAGES.credits} (balance, history, buy credits, free credits after phone verification)`,
+  `${FRONTEND_PAGES.settings} (account settings, data export)`,
+  FRONTEND_PAGES.supportInbox,
 ];
 
 export interface PromptContext {

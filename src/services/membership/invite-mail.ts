@@ -9,7 +9,7 @@ import { FRONTEND_PAGES, frontendUrl } from '../../lib/frontend-pages';
  * The invite email of `organization.invited` / `team.invited`. The code is minted here, in the handler's
  * transaction, sent, and only then stored (see the comment at the top of invite-codes.ts): it never travels
  * in an event payload. Storing takes the invite's row lock until the transaction commits, and a revoke waits
- * for it while holding its organization's lock, on which every membership change there queues: so nothing is
+ * for it while holding its scope's lock (the organization's or the team's), on which every membership change there queues: so nothing is
  * locked while the provider answers. The idempotency key includes the new code's hash, so a retry after an
  * uncommitted send mails the code that is actually stored.
  */

@@ -11,7 +11,7 @@ import {
   type UnreadCount,
 } from '../../durable/notification-hub';
 import { randomToken, sha256Hex } from '../../lib/crypto';
-import { enqueueEvents } from '../../events/outbox';
+import { directEvent, enqueueEvents } from '../../events/outbox';
 import { AppError } from '../../lib/errors';
 import { withTimeout } from '../../lib/http';
 import { describeError, log } from '../../lib/log';
@@ -51,8 +51,7 @@ export async function pushToHub(ctx: ServiceContext, input: { userId: string; pu
     const notificationId = push.notification?.id;
     log('warn', 'notifications.push_failed', { notificationId, error: describeError(err) });
     if (!notificationId) return;
-    const retry = { id: crypto.randomUUID(), name: 'notification.push_failed', payload: { notificationId, userId }, emittedAt: new Date().toISOString() };
-    await enqueueEvents(ctx.env, [retry]).catch((e: unknown) => log('error', 'notifications.push_retry_lost', { notificationId, error: describeError(e) }));
+    await enqueueEvents(ctx.env, [directEvent('notification.push_failed', { notificationId, userId })]).catch((e: unknown) => log('error', 'notifications.push_retry_lost', { notificationId, error: describeError(e) }));
   }
 }
 

@@ -120,16 +120,16 @@ export async function listSupportTickets(ctx: ServiceContext, page: { limit: num
 export async function mailSupportConfirmation(ctx: ServiceContext, input: { ticketId: string; sendConfirmation?: boolean; idempotencyKey: string }): Promise<void> {
   const [ticket] = await ctx.db.write.select().from(supportTickets).where(eq(supportTickets.id, input.ticketId));
   if (!ticket) return;
-  const supportUrl = frontendUrl(ctx, FRONTEND_PAGES.support);
   if (ticket.userId) {
     const user = await activeRecipient(ctx, ticket.userId);
     if (!user) return;
+    const supportUrl = frontendUrl(ctx, FRONTEND_PAGES.supportInbox); // "View my requests"
     const email = templates.supportConfirmation({ anonymous: false, name: user.firstName, subject: ticket.subject, ticketId: ticket.id, supportUrl });
     await sendEmail(ctx, { to: user.email, email, idempotencyKey: input.idempotencyKey });
     return;
   }
   if (!input.sendConfirmation || !ticket.email) return;
-  const email = templates.supportConfirmation({ anonymous: true, ticketId: ticket.id, supportUrl });
+  const email = templates.supportConfirmation({ anonymous: true, ticketId: ticket.id, supportUrl: frontendUrl(ctx, FRONTEND_PAGES.support) });
   await sendEmail(ctx, { to: ticket.email, email, idempotencyKey: input.idempotencyKey });
 }
 
@@ -142,7 +142,7 @@ export async function notifySupportTicket(ctx: ServiceContext, ticketId: string)
     type: 'SYSTEM',
     title: 'Support request received',
     message: 'We received your support request and will get back to you.',
-    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.support),
+    actionUrl: frontendUrl(ctx, FRONTEND_PAGES.supportInbox),
     actionLabel: 'View my requests',
     metadata: { ticketId: ticket.id },
   });

@@ -30,7 +30,7 @@ export async function mailWelcome(ctx: ServiceContext, input: MailInput): Promis
   if (!user || user.deletedAt) return;
   await sendEmail(ctx, {
     to: user.email,
-    email: templates.welcome({ name: user.firstName, appUrl: ctx.config.FRONTEND_URL }),
+    email: templates.welcome({ name: user.firstName, appUrl: frontendUrl(ctx, FRONTEND_PAGES.home) }),
     idempotencyKey: input.idempotencyKey,
   });
 }
@@ -62,7 +62,7 @@ export async function mailAccountRecovered(ctx: ServiceContext, input: MailInput
   if (!user || user.deletedAt) return;
   await sendEmail(ctx, {
     to: user.email,
-    email: templates.accountRecovered({ name: user.firstName, appUrl: ctx.config.FRONTEND_URL }),
+    email: templates.accountRecovered({ name: user.firstName, appUrl: frontendUrl(ctx, FRONTEND_PAGES.home) }),
     idempotencyKey: input.idempotencyKey,
   });
 }
