@@ -50,23 +50,27 @@ async function runJob(controller: ScheduledController, env: Env, _ctx: Execution
   const now = new Date(controller.scheduledTime);
   const started = Date.now();
   let runId: string | undefined;
-  let finished = false;
   try {
     if (job.recorded) runId = await startJobRun(ctx, { job: name, startedAt: new Date(started) });
+    let outcome;
     try {
-      const outcome = await job.run(ctx, now);
+      outcome = await job.run(ctx, now);
       if (runId) await finishJobRun(ctx, { runId, ...outcome });
-      finished = true;
-      const failed = Object.keys(outcome.failedSteps ?? {});
-      // Each step logged its own error; the invocation still counts as failed.
-      if (failed.length) throw new Error(`steps failed: ${failed.join(', ')}`);
-      log('info', 'cron.done', { job: name, ms: Date.now() - started, ...outcome.counts });
     } catch (err) {
       const error = describeError(err);
       log('error', 'cron.failed', { job: name, ms: Date.now() - started, error, stack: stackFrames(err) });
-      if (runId && !finished) await finishJobRun(ctx, { runId, error: `${error.name}: ${error.message}` }).catch(() => undefined);
+      if (runId) await finishJobRun(ctx, { runId, error: `${error.name}: ${error.message}` }).catch(() => undefined);
       throw err; // the platform records the failed invocation
     }
+    const failed = Object.keys(outcome.failedSteps ?? {});
+    log(failed.length ? 'error' : 'info', failed.length ? 'cron.steps_failed' : 'cron.done', {
+      job: name,
+      ms: Date.now() - started,
+      ...outcome.counts,
+      ...(failed.length ? { failedSteps: failed } : {}),
+    });
+    // Each failed step logged its own error; the invocation still counts as failed.
+    if (failed.length) throw new Error(`steps failed: ${failed.join(', ')}`);
   } finally {
     await finish();
   }

@@ -11,7 +11,7 @@ const UNAVAILABLE_RETRY_SECONDS = 60;
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** A LIMITS window ('1 h', '60 s') in milliseconds. */
-export function windowMs(window: string): number {
+function windowMs(window: string): number {
   const m = /^(\d+)\s*(ms|s|m|h|d)$/.exec(window.trim());
   if (!m) throw new Error(`unsupported window: ${window}`);
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];

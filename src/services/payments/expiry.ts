@@ -109,7 +109,7 @@ async function reconcilePaidOrder(
  * How long one backstop run may spend on payments. Each one may wait on Razorpay (two lookups with their
  * timeouts and a retry), so a slow Razorpay must not hold the daily cron past its limit.
  */
-export const STALE_PAYMENTS_BUDGET_MS = 5 * 60_000;
+const STALE_PAYMENTS_BUDGET_MS = 5 * 60_000;
 
 /**
  * Backstop for lost QStash messages: cancel PENDING payments older than 24 h, oldest first (or complete
