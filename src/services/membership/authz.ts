@@ -164,7 +164,7 @@ export async function authorize(
   let target = input.target;
   if (input.lockHierarchy) {
     const ids = await resolveIds(db, userId, target, false);
-    await lockHierarchy(db, ids, { exceptTarget: !!input.lock });
+    await lockHierarchy(ctx, { ids, exceptTarget: !!input.lock });
     target = byId(target, ids);
   }
   if (input.lock) target = byId(target, await resolveIds(db, userId, target, true));
@@ -173,7 +173,7 @@ export async function authorize(
   return authorizeOrg(db, userId, target, permission);
 }
 
-interface TargetIds {
+export interface TargetIds {
   org: string;
   team: string | null;
   project: string | null;
@@ -236,14 +236,15 @@ async function resolveIds(db: Db, userId: string, target: OrgTarget | TeamTarget
  * order removals and deletions take their FOR UPDATE locks in. `exceptTarget` leaves the target itself to a
  * FOR UPDATE lock taken next.
  */
-async function lockHierarchy(db: Db, ids: TargetIds, opts: { exceptTarget: boolean }): Promise<void> {
+export async function lockHierarchy(ctx: ServiceContext, input: { ids: TargetIds; exceptTarget: boolean }): Promise<void> {
+  const { ids } = input;
   const levels = [
     { table: organizations, id: ids.org },
     ...(ids.team ? [{ table: teams, id: ids.team }] : []),
     ...(ids.project ? [{ table: projects, id: ids.project }] : []),
   ];
-  if (opts.exceptTarget) levels.pop();
-  for (const { table, id } of levels) await db.select({ id: table.id }).from(table).where(eq(table.id, id)).for('share');
+  if (input.exceptTarget) levels.pop();
+  for (const { table, id } of levels) await ctx.db.write.select({ id: table.id }).from(table).where(eq(table.id, id)).for('share');
 }
 
 async function authorizeOrg(db: Db, userId: string, target: OrgTarget, permission: Permission): Promise<OrgAccess> {

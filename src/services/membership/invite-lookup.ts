@@ -2,7 +2,7 @@ import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import { organizations, teams, users } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import type { ServiceContext } from '../context';
-import { authorize } from './authz';
+import { authorize, lockHierarchy } from './authz';
 import { displayName } from './format';
 import { assertCanGrant } from './grants';
 import { scope as describe, inviteScope, type InviteScope } from './scopes';
@@ -33,9 +33,9 @@ export interface FoundInvite {
  * The invite matching `where` (a condition on the scope's invite table), in a live organization / team.
  * `lock`: first its organization and team FOR SHARE — top-down, the order membership changes lock in, so a
  * concurrent removal or demotion of the inviter (or of the invitee's membership) runs wholly before or
- * after — then the invite itself FOR UPDATE. `forUpdate` alone locks only the invite.
+ * after — then the invite itself FOR UPDATE.
  */
-export async function findInvite(ctx: ServiceContext, input: { scope: InviteScope; where: SQL; lock?: boolean; forUpdate?: boolean }): Promise<FoundInvite | null> {
+export async function findInvite(ctx: ServiceContext, input: { scope: InviteScope; where: SQL; lock?: boolean }): Promise<FoundInvite | null> {
   const db = ctx.db.write;
   const { invites: t, scopeId } = inviteScope(input.scope);
   const { roles } = describe(input.scope);
@@ -45,8 +45,7 @@ export async function findInvite(ctx: ServiceContext, input: { scope: InviteScop
       ? await db.select({ orgId: teams.orgId, teamId: teams.id }).from(t).innerJoin(teams, eq(teams.id, scopeId)).where(input.where)
       : await db.select({ orgId: scopeId, teamId: scopeId }).from(t).where(input.where);
     if (!ref) return null;
-    await db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, ref.orgId)).for('share');
-    if (team) await db.select({ id: teams.id }).from(teams).where(eq(teams.id, ref.teamId)).for('share');
+    await lockHierarchy(ctx, { ids: { org: ref.orgId, team: team ? ref.teamId : null, project: null }, exceptTarget: false });
   }
   const base = db
     .select({
@@ -67,7 +66,7 @@ export async function findInvite(ctx: ServiceContext, input: { scope: InviteScop
     ? base.innerJoin(teams, and(eq(teams.id, scopeId), isNull(teams.deletedAt))).innerJoin(organizations, and(eq(organizations.id, teams.orgId), isNull(organizations.deletedAt)))
     : base.innerJoin(organizations, and(eq(organizations.id, scopeId), isNull(organizations.deletedAt)));
   const q = scoped.innerJoin(roles, eq(roles.id, t.roleId)).leftJoin(users, eq(users.id, t.createdBy)).where(input.where).limit(1);
-  const [row] = input.lock || input.forUpdate ? await q.for('update', { of: t }) : await q;
+  const [row] = input.lock ? await q.for('update', { of: t }) : await q;
   if (!row) return null;
   return {
     invite: { ...row.invite, declinedAt: row.declinedAt },
