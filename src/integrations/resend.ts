@@ -41,7 +41,9 @@ export async function sendWithResend(config: Config, mail: OutgoingEmail, idempo
     const message = `Resend refused the email: ${error?.name ?? 'unknown'}: ${error?.message ?? 'no id returned'}`;
     // The SDK reports a network failure with no status: only a 4xx answer proves the mail was not sent.
     const status = error?.statusCode;
-    throw typeof status === 'number' && status >= 400 && status < 500 ? new ProviderRefusal(message, status) : new Error(message);
+    const err = typeof status === 'number' && status >= 400 && status < 500 ? new ProviderRefusal(message, status) : new Error(message);
+    // Resend's error name (e.g. rate_limit_exceeded), for callers deciding whether a retry can succeed.
+    throw Object.assign(err, { providerCode: error?.name ?? null });
   }
   return data.id;
 }

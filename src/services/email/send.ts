@@ -15,18 +15,16 @@ export interface OutgoingEmail {
 /** Addresses we hold for users whose real email is not known (yet) or was anonymised. */
 export const isPlaceholderEmail = (to: string) => /@(users|anonymized)\.invalid$/i.test(to);
 
-// What sendWithResend throws when Resend could not take the mail right now: its own 5xx and network
-// failures (application_error, internal_server_error), throttling and quota (429), a concurrent request
-// under the same idempotency key, or our timeout. Anything else (validation, a bad address or
-// attachment, a refused key) will fail the same way on every retry.
-const TRANSIENT_RESEND =
-  /^Resend refused the email: (application_error|internal_server_error|rate_limit_exceeded|daily_quota_exceeded|concurrent_idempotent_requests):/;
+// Resend's error names for a mail it could not take right now: its own 5xx and network failures, throttling
+// and quota (429), a concurrent request under the same idempotency key. Anything else (validation, a bad
+// address or attachment, a refused key) will fail the same way on every retry.
+const TRANSIENT_RESEND = new Set(['application_error', 'internal_server_error', 'rate_limit_exceeded', 'daily_quota_exceeded', 'concurrent_idempotent_requests']);
 
 /** Whether a sendEmail failure may succeed on a later attempt (the queue should retry it). */
 export function isTransientMailError(err: unknown): boolean {
-  const e = err as { name?: unknown; message?: unknown } | null;
+  const e = err as { name?: unknown; providerCode?: unknown } | null;
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return true;
-  return typeof e?.message === 'string' && TRANSIENT_RESEND.test(e.message);
+  return typeof e?.providerCode === 'string' && TRANSIENT_RESEND.has(e.providerCode);
 }
 
 /**
