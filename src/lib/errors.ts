@@ -65,3 +65,9 @@ export function toError(err: unknown): Error {
   const message = typeof event?.message === 'string' && event.message ? event.message : String(err);
   return new Error(message, { cause: err });
 }
+
+/** 429 RATE_LIMITED with `Retry-After` (whole seconds, at least 1) and `details.retryAfter`. */
+export function tooMany(message: string, retryAfterMs: number, details: Record<string, unknown> = {}): AppError {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new AppError('RATE_LIMITED', message, { details: { ...details, retryAfter }, headers: { 'Retry-After': String(retryAfter) } });
+}

@@ -1,5 +1,5 @@
 import { cacheKeys } from '../../lib/cache-keys';
-import { AppError } from '../../lib/errors';
+import { AppError, tooMany } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { type QuotaCounter, type QuotaReservation, QuotaUnavailable, reserveQuota } from '../../lib/quota';
 import type { LimitSpec } from '../../lib/rate-limit';
@@ -35,9 +35,6 @@ export async function reserveMailQuota(
   }
 }
 
-/** Seconds until a refused reservation may succeed (at least 1). */
-export const retryAfterSeconds = (refused: { retryAfterMs: number }): number => Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
-
 /**
  * A cap on requests that make us mail an address the caller names (platform invites, newsletter
  * confirmations, anonymous support tickets): one unit of LIMITS[name] for `identifier`, counted by the
@@ -53,8 +50,5 @@ export async function enforceMailCap(ctx: ServiceContext, input: { name: string;
     fields: { cap: name },
     message: 'This cannot be done right now: try again in a minute',
   });
-  if (!reservation.granted) {
-    const retryAfter = retryAfterSeconds(reservation);
-    throw new AppError('RATE_LIMITED', 'Too many requests, slow down', { details: { retryAfter }, headers: { 'Retry-After': String(retryAfter) } });
-  }
+  if (!reservation.granted) throw tooMany('Too many requests, slow down', reservation.retryAfterMs);
 }

@@ -25,7 +25,8 @@ import { isTransientMailError, sendEmail } from '../email/send';
 import { templates } from '../email/templates';
 import { userMemberships } from '../membership/queries';
 import type { Scope } from '../membership/scopes';
-import { failClosed, tooMany, userStateCall } from '../phone/strict';
+import { tooMany } from '../../lib/errors';
+import { failClosed, userStateCall } from '../phone/strict';
 import { resolveSettings } from '../settings/schema';
 
 /**

@@ -1,8 +1,8 @@
 import { cacheKeys } from '../../lib/cache-keys';
-import { AppError } from '../../lib/errors';
+import { tooMany } from '../../lib/errors';
 import { log } from '../../lib/log';
 import { requireCaller, type ServiceContext } from '../context';
-import { reserveMailQuota, retryAfterSeconds } from '../email/mail-cap';
+import { reserveMailQuota } from '../email/mail-cap';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -35,14 +35,13 @@ export async function withInviteMailCap<T>(ctx: ServiceContext, work: (reserve: 
       message: 'Invitations cannot be sent right now: try again in a minute',
     });
     if (!reservation.granted) {
-      const retryAfter = retryAfterSeconds(reservation);
       const byUser = reservation.refusedBy === perUser.key;
       const cap = byUser ? { scope: 'user', limit: perUser.limit, window: '1 hour' } : { scope: 'organization', limit: perOrg.limit, window: '24 hours' };
       log('warn', 'invite_mail_cap.refused', { requestId: ctx.requestId, userId, orgId, emails, cap: cap.scope });
-      throw new AppError(
-        'RATE_LIMITED',
+      throw tooMany(
         `At most ${cap.limit} invitation emails per ${byUser ? 'person' : 'organization'} per ${cap.window}: ${emails === 1 ? 'this invitation was' : `these ${emails} invitations were`} not sent`,
-        { details: { retryAfter, cap }, headers: { 'Retry-After': String(retryAfter) } },
+        reservation.retryAfterMs,
+        { cap },
       );
     }
     held.push(reservation.release);

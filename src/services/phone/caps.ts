@@ -1,9 +1,9 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { PHONE_NUMBER_CAPS, phoneNumberState, phoneSendsState, type NamedLimit, type StrictLimitResult } from '../../durable/user-state';
-import { AppError } from '../../lib/errors';
+import { AppError, tooMany } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import type { ServiceContext } from '../context';
-import { failClosed, maskPhone, tooMany, userStateCall } from './strict';
+import { failClosed, maskPhone, userStateCall } from './strict';
 
 /**
  * Caps on phone codes that hold across accounts, against SMS pumping (codes requested for premium or

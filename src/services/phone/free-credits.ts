@@ -3,13 +3,13 @@ import type { Database, Transaction } from '../../db/client';
 import { creditTransactions, users } from '../../db/schema';
 import { CLAIM_POLICY, userState, type ClaimStart } from '../../durable/user-state';
 import { emit } from '../../events/outbox';
-import { AppError } from '../../lib/errors';
+import { AppError, tooMany } from '../../lib/errors';
 import { describeError, log } from '../../lib/log';
 import { logActivity } from '../activity';
 import { isUniqueViolation } from '../../db/errors';
 import { requireCaller, withTransaction, type ServiceContext } from '../context';
 import { grant } from '../credits/ledger';
-import { conflict, failClosed, tooMany, userStateCall } from './strict';
+import { conflict, failClosed, userStateCall } from './strict';
 
 /** The one-time welcome grant, claimable once a phone number is verified. */
 export const FREE_CREDITS = 200;

@@ -7,12 +7,12 @@ import { emit } from '../../events/outbox';
 import { checkDisposablePhone } from '../../integrations/sms';
 import { cacheDel } from '../../lib/cache';
 import { cacheKeys } from '../../lib/cache-keys';
-import { AppError } from '../../lib/errors';
+import { AppError, tooMany } from '../../lib/errors';
 import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isUniqueViolation } from '../../db/errors';
 import { assertCountryAllowed, reservePhoneSend } from './caps';
-import { conflict, deliveryError, failClosed, maskPhone, restoreCodeAfter, tooMany } from './strict';
+import { conflict, deliveryError, failClosed, maskPhone, restoreCodeAfter } from './strict';
 
 export { maskPhone } from './strict';
 

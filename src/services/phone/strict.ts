@@ -49,11 +49,6 @@ export async function restoreCodeAfter(ctx: ServiceContext, input: { userId: str
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-/** 429 RATE_LIMITED with `Retry-After` (seconds) and `details.retryAfter`. */
-export function tooMany(message: string, retryAfterMs: number, details: Record<string, unknown> = {}): AppError {
-  const retryAfter = seconds(retryAfterMs);
-  return new AppError('RATE_LIMITED', message, { details: { ...details, retryAfter }, headers: { 'Retry-After': String(retryAfter) } });
-}
 
 /**
  * 503 for a code that did not reach the provider's hands. Refused by the provider (`delivery_failed`): nothing

@@ -2,12 +2,12 @@ import { eq } from 'drizzle-orm';
 import { users } from '../../db/schema';
 import { OTP_PLACEHOLDER, OTP_POLICY, userState, type SendResult, type VerifyResult } from '../../durable/user-state';
 import { emailDeliveryFor } from '../../durable/otp-delivery';
-import { AppError } from '../../lib/errors';
+import { AppError, tooMany } from '../../lib/errors';
 import { logActivity } from '../activity';
 import { requireCaller, type ServiceContext, withTransaction } from '../context';
 import { isPlaceholderEmail } from '../email/send';
 import { templates } from '../email/templates';
-import { deliveryError, failClosed, restoreCodeAfter, tooMany } from '../phone/strict';
+import { deliveryError, failClosed, restoreCodeAfter } from '../phone/strict';
 import { signStepUpToken, verifyStepUpToken, type StepUpClient, type StepUpVerdict } from './token';
 
 export * from './token';
