@@ -246,7 +246,7 @@ export class UserState extends DurableObject<Env> {
    */
   async verifyStepUpOtp(req: { userId: string; code: string }, now: number = Date.now()): Promise<VerifyResult> {
     const policy = OTP_POLICY.stepUp;
-    const candidate = await this.hashCode('stepup', req.userId, req.code.trim().toUpperCase());
+    const candidate = await this.hashCode('stepup', req.userId, req.code);
 
     this.assertOwner(req.userId);
     const lockedUntil = this.getUntil(KEY.lockout('stepup'), now);
@@ -279,7 +279,7 @@ export class UserState extends DurableObject<Env> {
    * and never over a newer code. Its wrong-try count comes back with it. Returns whether it was restored.
    */
   async restoreOtp(req: { userId: string; purpose: OtpPurpose; code: string }, now: number = Date.now()): Promise<boolean> {
-    const candidate = await this.hashCode(req.purpose, req.userId, req.purpose === 'stepup' ? req.code.trim().toUpperCase() : req.code);
+    const candidate = await this.hashCode(req.purpose, req.userId, req.code);
 
     this.assertOwner(req.userId);
     const spent = this.kv.get<ActiveOtp>(KEY.spentOtp(req.purpose));
@@ -310,8 +310,10 @@ export class UserState extends DurableObject<Env> {
 
   // ───────────────────────────── internals ─────────────────────────────
 
+  /** A step-up code is typed by hand from an email: spaces around it and its case do not matter. */
   private async hashCode(purpose: OtpPurpose, userId: string, code: string): Promise<string> {
-    return hmacSha256Hex(this.otpSecret(), `${purpose}:${userId}:${code}`);
+    const typed = purpose === 'stepup' ? code.trim().toUpperCase() : code;
+    return hmacSha256Hex(this.otpSecret(), `${purpose}:${userId}:${typed}`);
   }
 
   private otpSecret(): string {
