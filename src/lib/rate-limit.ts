@@ -28,9 +28,9 @@ export const LIMITS = {
   orgAudit: { kind: 'slidingWindow', limit: 30, window: '1 m' } satisfies LimitSpec,
   /** Payment create-order and verify calls, per user (each one reaches Razorpay). */
   payments: { kind: 'slidingWindow', limit: 20, window: '1 m' } satisfies LimitSpec,
-  /** Support requests: per signed-in user, and per client IP when anonymous (the form is open to anonymous callers;
-   * fail closed: the confirmation goes to the address given). */
+  /** Support requests per signed-in user (fails open: the confirmation goes to the user's own address). */
   supportUser: { kind: 'slidingWindow', limit: 3, window: '1 h' } satisfies LimitSpec,
+  /** Anonymous support requests per client IP (fails closed: the confirmation goes to the address given). */
   supportAnonymous: { kind: 'slidingWindow', limit: 1, window: '1 h' } satisfies LimitSpec,
   /** Weekly-feedback code submissions: one attempt per code per minute (single use is enforced by the DB). */
   feedbackCode: { kind: 'slidingWindow', limit: 1, window: '60 s' } satisfies LimitSpec,
